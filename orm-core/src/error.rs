@@ -1,0 +1,186 @@
+//! The one error type of the library. Every fallible call returns
+//! [`Result`]; each variant's doc says when it happens, and its message names
+//! the table, column or key involved.
+
+use std::fmt;
+
+/// `Result` with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which constraint a failed statement violated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    /// A `UNIQUE` index or constraint (the primary key included).
+    Unique,
+    /// A `NOT NULL` column received NULL.
+    NotNull,
+    /// A `FOREIGN KEY` points at a missing row, or a row still referenced was deleted.
+    ForeignKey,
+    /// A `CHECK` constraint.
+    Check,
+    /// Any other constraint SQLite reports.
+    Other,
+}
+
+impl fmt::Display for ConstraintKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConstraintKind::Unique => "UNIQUE",
+            ConstraintKind::NotNull => "NOT NULL",
+            ConstraintKind::ForeignKey => "FOREIGN KEY",
+            ConstraintKind::Check => "CHECK",
+            ConstraintKind::Other => "a",
+        })
+    }
+}
+
+/// Everything that can go wrong in `orm`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A statement violated a constraint. The flush that ran it was rolled
+    /// back as a whole, and the session is still usable.
+    #[error("{kind} constraint failed on table `{table}`: {detail}")]
+    Constraint {
+        /// The table the failing statement wrote to.
+        table: String,
+        /// Which kind of constraint.
+        kind: ConstraintKind,
+        /// SQLite's own words (for UNIQUE and NOT NULL they name the column).
+        detail: String,
+    },
+
+    /// A value read from the database does not fit the field: NULL in a
+    /// non-`Option` field, or a value of another type.
+    #[error("cannot read `{table}`.`{column}` of the row with key {key}: {detail}")]
+    Conversion {
+        /// The table read from.
+        table: String,
+        /// The column whose value did not convert.
+        column: String,
+        /// The primary key of the row, as SQL text.
+        key: String,
+        /// What did not fit.
+        detail: String,
+    },
+
+    /// A value cannot be written as it is: SQLite stores a NaN float as NULL,
+    /// so writing one would silently change the row.
+    #[error("cannot write NaN to `{table}`.`{column}`: SQLite would store it as NULL")]
+    NotANumber {
+        /// The table written to.
+        table: String,
+        /// The float column.
+        column: String,
+    },
+
+    /// `get` or `one` found no row.
+    #[error("no row in `{table}` {what}")]
+    NotFound {
+        /// The table queried.
+        table: String,
+        /// Which row was asked for, such as `with key 7`.
+        what: String,
+    },
+
+    /// `one` found more than one row.
+    #[error("expected exactly one row in `{table}`, found {found}")]
+    NotOne {
+        /// The table queried.
+        table: String,
+        /// How many rows matched (at least 2).
+        found: usize,
+    },
+
+    /// Another connection held the database lock for longer than the busy
+    /// timeout. Nothing of the statement was written.
+    #[error(
+        "database is busy (another connection holds the lock past the busy timeout) while writing `{table}`"
+    )]
+    Busy {
+        /// The table the statement was about (empty for `BEGIN`/`COMMIT`).
+        table: String,
+    },
+
+    /// An object was used through a session that no longer exists, such as
+    /// loading a relationship after the session was dropped.
+    #[error(
+        "the session of this `{table}` object is gone; load what you need before dropping the session"
+    )]
+    SessionClosed {
+        /// The table of the object.
+        table: String,
+    },
+
+    /// An object is already borrowed in a way that conflicts with this access
+    /// (for instance `write()` while a `read()` guard of the same object is alive).
+    #[error("`{table}` object with key {key} is already borrowed: {detail}")]
+    Borrowed {
+        /// The table of the object.
+        table: String,
+        /// Its primary key, as SQL text.
+        key: String,
+        /// Which access conflicted.
+        detail: String,
+    },
+
+    /// A relationship was read on an object whose relationship is set to
+    /// raise instead of loading lazily.
+    #[error(
+        "`{model}.{relation}` is not loaded and lazy loading is off for it; preload it with `.preload({model}::{constant})` on the query"
+    )]
+    LazyLoadRefused {
+        /// The model owning the relationship.
+        model: &'static str,
+        /// The relationship field.
+        relation: &'static str,
+        /// The constant to pass to `preload`.
+        constant: String,
+    },
+
+    /// The call makes no sense in the object's current state, such as
+    /// deleting an object that was never added.
+    #[error("{0}")]
+    Misuse(String),
+
+    /// `create_all` found tables that exist but differ from their models.
+    #[error("the database schema differs from the models:\n{0}")]
+    Drift(crate::schema::DriftReport),
+
+    /// Any other error from SQLite.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl Error {
+    /// Classifies a SQLite error raised by a statement on `table`.
+    pub(crate) fn from_sqlite(err: rusqlite::Error, table: &str) -> Error {
+        use rusqlite::ffi;
+        if let rusqlite::Error::SqliteFailure(code, message) = &err {
+            if code.code == rusqlite::ErrorCode::DatabaseBusy
+                || code.code == rusqlite::ErrorCode::DatabaseLocked
+            {
+                return Error::Busy {
+                    table: table.to_owned(),
+                };
+            }
+            if code.code == rusqlite::ErrorCode::ConstraintViolation {
+                let kind = match code.extended_code {
+                    ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                        ConstraintKind::Unique
+                    }
+                    ffi::SQLITE_CONSTRAINT_NOTNULL => ConstraintKind::NotNull,
+                    ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ConstraintKind::ForeignKey,
+                    ffi::SQLITE_CONSTRAINT_CHECK => ConstraintKind::Check,
+                    _ => ConstraintKind::Other,
+                };
+                return Error::Constraint {
+                    table: table.to_owned(),
+                    kind,
+                    detail: message.clone().unwrap_or_else(|| err.to_string()),
+                };
+            }
+        }
+        Error::Sqlite(err)
+    }
+}

@@ -1,0 +1,87 @@
+//! Identity map: one live object per (model, primary key) in a session.
+//!
+//! Does not load rows; `session` asks it before querying and registers what
+//! it loads. It owns its objects strongly: an object lives as long as its
+//! session or a user's handle, and relationship fields only point weakly, so
+//! the object graph has no reference cycles.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::model::Model;
+use crate::object::{AnyNode, Node};
+
+/// The objects of one model, by key.
+struct TableMap<T: Model> {
+    rows: HashMap<T::Key, Rc<Node<T>>>,
+}
+
+/// What the identity map needs from a [`TableMap`] of any model.
+trait AnyTableMap: Any {
+    fn nodes(&self) -> Vec<Rc<dyn AnyNode>>;
+    fn len(&self) -> usize;
+}
+
+impl<T: Model> AnyTableMap for TableMap<T> {
+    fn nodes(&self) -> Vec<Rc<dyn AnyNode>> {
+        self.rows
+            .values()
+            .map(|n| Rc::clone(n) as Rc<dyn AnyNode>)
+            .collect()
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// The identity map of one session.
+#[derive(Default)]
+pub(crate) struct IdentityMap {
+    tables: HashMap<TypeId, Box<dyn AnyTableMap>>,
+}
+
+impl IdentityMap {
+    fn table<T: Model>(&self) -> Option<&TableMap<T>> {
+        let table: &dyn Any = self.tables.get(&TypeId::of::<T>())?.as_ref();
+        table.downcast_ref::<TableMap<T>>()
+    }
+
+    fn table_mut<T: Model>(&mut self) -> Option<&mut TableMap<T>> {
+        let entry = self.tables.entry(TypeId::of::<T>()).or_insert_with(|| {
+            Box::new(TableMap::<T> {
+                rows: HashMap::new(),
+            })
+        });
+        let table: &mut dyn Any = entry.as_mut();
+        table.downcast_mut::<TableMap<T>>()
+    }
+
+    pub(crate) fn get<T: Model>(&self, key: &T::Key) -> Option<Rc<Node<T>>> {
+        self.table::<T>()?.rows.get(key).cloned()
+    }
+
+    pub(crate) fn insert<T: Model>(&mut self, key: T::Key, node: Rc<Node<T>>) {
+        if let Some(table) = self.table_mut::<T>() {
+            table.rows.insert(key, node);
+        }
+    }
+
+    pub(crate) fn remove<T: Model>(&mut self, key: &T::Key) -> Option<Rc<Node<T>>> {
+        self.table_mut::<T>()?.rows.remove(key)
+    }
+
+    /// Every object in the map, of every model.
+    pub(crate) fn nodes(&self) -> Vec<Rc<dyn AnyNode>> {
+        self.tables.values().flat_map(|t| t.nodes()).collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.tables.values().map(|t| t.len()).sum()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.tables.clear();
+    }
+}

@@ -1,0 +1,611 @@
+//! Objects: how a loaded row is held, shared, borrowed and changed.
+//!
+//! Each row a session knows lives in one [`Node`] behind an `Rc`; a
+//! [`Handle`] is a counted reference to it, so two handles to one row are
+//! the same object (`Handle::ptr_eq`). Field access goes through
+//! [`Handle::read`] and [`Handle::write`], which return an error instead of
+//! panicking when the borrow conflicts. `write` is also where dirty tracking
+//! starts: the first mutable access of a persistent object copies its column
+//! values (the snapshot an UPDATE is later diffed against), so objects that
+//! are only read cost nothing.
+//!
+//! Does not know about other objects; relationships live in `relation`.
+
+use std::any::Any;
+use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::rc::{Rc, Weak};
+
+use rusqlite::types::Value;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::relation::Owner;
+use crate::schema::TableDef;
+use crate::session::SessionInner;
+use crate::sql::{Conn, Param, owned_value, quote, render};
+
+/// Where an object stands with respect to its session and the database
+/// (SQLAlchemy's object states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not in any session and not in the database.
+    Transient,
+    /// Added to a session; inserted by the next flush.
+    Pending,
+    /// In the session's identity map, with a row in the database.
+    Persistent,
+    /// Marked for deletion (or deleted by a flush not yet committed).
+    Deleted,
+    /// Was persistent, but its session is gone or let it go.
+    Detached,
+}
+
+/// Change tracking of one object.
+#[derive(Debug, Default)]
+struct Tracking {
+    /// Column values as the database holds them now, taken on first write
+    /// since the last load or flush. `None`: unchanged since then.
+    snapshot: Option<Box<[Value]>>,
+    /// Column values as of the start of the transaction, kept once a flush
+    /// has written this object, so that rollback can restore them.
+    before_transaction: Option<Box<[Value]>>,
+}
+
+/// One object of a session: the user's struct plus what the session knows
+/// about it.
+pub struct Node<T: Model> {
+    value: RefCell<T>,
+    state: Cell<State>,
+    tracking: RefCell<Tracking>,
+    session: RefCell<Weak<SessionInner>>,
+    /// Whether the object waits in the session's dirty list.
+    listed_dirty: Cell<bool>,
+}
+
+impl<T: Model> Node<T> {
+    /// Makes the node and wires its relationship fields to it, so that they
+    /// know their owner from the start.
+    pub(crate) fn new(value: T, state: State) -> Rc<Node<T>> {
+        Rc::new_cyclic(|me: &Weak<Node<T>>| {
+            let erased: Weak<dyn AnyNode> = me.clone();
+            value.wire(&Owner::new(erased));
+            Node {
+                value: RefCell::new(value),
+                state: Cell::new(state),
+                tracking: RefCell::new(Tracking::default()),
+                session: RefCell::new(Weak::new()),
+                listed_dirty: Cell::new(false),
+            }
+        })
+    }
+
+    pub(crate) fn borrow(&self) -> Result<Ref<'_, T>> {
+        self.value
+            .try_borrow()
+            .map_err(|_| self.borrow_error("it is being written"))
+    }
+
+    fn borrow_mut(&self) -> Result<RefMut<'_, T>> {
+        self.value
+            .try_borrow_mut()
+            .map_err(|_| self.borrow_error("it is being read or written elsewhere"))
+    }
+
+    fn borrow_error(&self, detail: &str) -> Error {
+        Error::Borrowed {
+            table: T::TABLE.name.to_owned(),
+            key: "(unknown while borrowed)".to_owned(),
+            detail: detail.to_owned(),
+        }
+    }
+
+    /// Joins a session.
+    pub(crate) fn attach(&self, session: &Rc<SessionInner>) {
+        *self.session.borrow_mut() = Rc::downgrade(session);
+    }
+
+    pub(crate) fn session_rc(&self) -> Option<Rc<SessionInner>> {
+        self.session.borrow().upgrade()
+    }
+
+    pub(crate) fn key(&self) -> Result<T::Key> {
+        Ok(self.borrow()?.key())
+    }
+
+    fn columns(value: &T) -> Box<[Value]> {
+        (0..T::TABLE.columns.len())
+            .map(|i| owned_value(value.column(i)))
+            .collect()
+    }
+
+    /// Takes the snapshot if this is the first change since load or flush,
+    /// and puts the object on its session's dirty list.
+    fn track(self: &Rc<Self>, value: &T) {
+        if self.state.get() != State::Persistent {
+            return;
+        }
+        let mut tracking = self.tracking.borrow_mut();
+        if tracking.snapshot.is_none() {
+            tracking.snapshot = Some(Self::columns(value));
+        }
+        drop(tracking);
+        if !self.listed_dirty.replace(true)
+            && let Some(session) = self.session_rc()
+        {
+            session.mark_dirty(self.clone());
+        }
+    }
+
+    /// Replaces the object's values with a row just read, unless it has
+    /// unflushed changes (those win, as design point 3 requires).
+    pub(crate) fn refresh_from(&self, fresh: T) -> Result<()> {
+        if self.tracking.borrow().snapshot.is_some() || self.state.get() != State::Persistent {
+            return Ok(());
+        }
+        let mut value = self.borrow_mut()?;
+        for i in 0..T::TABLE.columns.len() {
+            let v = owned_value(fresh.column(i));
+            value
+                .set_column(i, (&v).into())
+                .map_err(|e| conversion(T::TABLE, i, &v, e))?;
+        }
+        Ok(())
+    }
+
+    /// Forgets unflushed changes (the values stay until overwritten).
+    pub(crate) fn discard_changes(&self) {
+        self.tracking.borrow_mut().snapshot = None;
+    }
+
+    fn restore(&self, values: &[Value]) -> Result<()> {
+        let mut value = self.borrow_mut()?;
+        for (i, v) in values.iter().enumerate() {
+            value
+                .set_column(i, v.into())
+                .map_err(|e| conversion(T::TABLE, i, v, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn conversion(
+    table: &TableDef,
+    column: usize,
+    value: &Value,
+    err: rusqlite::types::FromSqlError,
+) -> Error {
+    Error::Conversion {
+        table: table.name.to_owned(),
+        column: table.columns[column].name.to_owned(),
+        key: render(value),
+        detail: err.to_string(),
+    }
+}
+
+/// What the session and the unit of work need from an object of any model.
+pub(crate) trait AnyNode: Any {
+    fn table(&self) -> &'static TableDef;
+    fn state(&self) -> State;
+    fn set_state(&self, state: State);
+    fn session(&self) -> Option<Rc<SessionInner>>;
+    fn set_session(&self, session: &Rc<SessionInner>);
+    fn detach(&self);
+    fn key_value(&self) -> Result<Value>;
+    /// Marks the object changed through a relationship (its foreign key).
+    fn touch(self: Rc<Self>) -> Result<()>;
+    fn clear_dirty_flag(&self);
+    /// The loaded objects this one's foreign keys point to.
+    fn parents(&self) -> Result<Vec<Rc<dyn AnyNode>>>;
+    /// INSERT; returns whether SQLite assigned the key.
+    fn insert(&self, conn: &Conn) -> Result<bool>;
+    /// UPDATE of the changed columns, if any.
+    fn update(&self, conn: &Conn) -> Result<()>;
+    fn delete(&self, conn: &Conn) -> Result<()>;
+    /// Undoes an insert that was rolled back: forgets the assigned key.
+    fn forget_key(&self, assigned: bool);
+    /// After a successful flush: the database now holds the current values.
+    fn flushed(&self);
+    /// After commit: nothing to restore any more.
+    fn committed(&self);
+    /// After rollback: the values of the start of the transaction come back.
+    fn rolled_back(&self) -> Result<()>;
+    /// Whether changed columns wait for a flush.
+    fn has_changes(&self) -> bool;
+    fn expire_relations(&self);
+    fn register(self: Rc<Self>, session: &SessionInner) -> Result<()>;
+    fn unregister(&self, session: &SessionInner) -> Result<()>;
+}
+
+impl<T: Model> AnyNode for Node<T> {
+    fn table(&self) -> &'static TableDef {
+        T::TABLE
+    }
+
+    fn state(&self) -> State {
+        self.state.get()
+    }
+
+    fn set_state(&self, state: State) {
+        self.state.set(state);
+    }
+
+    fn session(&self) -> Option<Rc<SessionInner>> {
+        self.session_rc()
+    }
+
+    fn set_session(&self, session: &Rc<SessionInner>) {
+        self.attach(session);
+    }
+
+    fn detach(&self) {
+        *self.session.borrow_mut() = Weak::new();
+    }
+
+    fn key_value(&self) -> Result<Value> {
+        Ok(owned_value(&self.borrow()?.key()))
+    }
+
+    fn touch(self: Rc<Self>) -> Result<()> {
+        let value = self.borrow()?;
+        self.track(&value);
+        Ok(())
+    }
+
+    fn clear_dirty_flag(&self) {
+        self.listed_dirty.set(false);
+    }
+
+    fn parents(&self) -> Result<Vec<Rc<dyn AnyNode>>> {
+        let mut parents = Vec::new();
+        self.borrow()?.for_each_relation(&mut |field| {
+            if let Some(parent) = field.parent() {
+                parents.push(parent.0);
+            }
+        });
+        Ok(parents)
+    }
+
+    fn insert(&self, conn: &Conn) -> Result<bool> {
+        let table = T::TABLE;
+        let value = self.borrow()?;
+        sync_foreign_keys(&*value)?;
+        let auto = table.primary_key().is_rowid_alias() && value.key_unassigned();
+        let null: Option<i64> = None;
+        let params: Vec<Param<'_>> = table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if auto && i == table.primary_key {
+                    Param::new(&null, c.name)
+                } else {
+                    Param::new(value.column(i), c.name)
+                }
+            })
+            .collect();
+        conn.execute(&insert_sql(table), &params, table.name)?;
+        drop(params);
+        drop(value);
+        if auto {
+            self.borrow_mut()?.set_rowid(Some(conn.last_insert_rowid()));
+        }
+        Ok(auto)
+    }
+
+    fn update(&self, conn: &Conn) -> Result<()> {
+        let table = T::TABLE;
+        let value = self.borrow()?;
+        sync_foreign_keys(&*value)?;
+        let tracking = self.tracking.borrow();
+        let Some(snapshot) = &tracking.snapshot else {
+            return Ok(());
+        };
+        let current = Self::columns(&value);
+        let changed: Vec<usize> = (0..current.len())
+            .filter(|&i| current[i] != snapshot[i])
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let key = value.key();
+        let mut params: Vec<Param<'_>> = changed
+            .iter()
+            .map(|&i| Param::new(value.column(i), table.columns[i].name))
+            .collect();
+        params.push(Param::new(&key, table.primary_key().name));
+        conn.execute(&update_sql(table, &changed), &params, table.name)?;
+        Ok(())
+    }
+
+    fn delete(&self, conn: &Conn) -> Result<()> {
+        let table = T::TABLE;
+        let key = self.key()?;
+        let sql = format!(
+            "DELETE FROM {} WHERE {} = ?",
+            quote(table.name),
+            quote(table.primary_key().name)
+        );
+        conn.execute(
+            &sql,
+            &[Param::new(&key, table.primary_key().name)],
+            table.name,
+        )?;
+        Ok(())
+    }
+
+    fn forget_key(&self, assigned: bool) {
+        if assigned && let Ok(mut value) = self.borrow_mut() {
+            value.set_rowid(None);
+        }
+    }
+
+    fn flushed(&self) {
+        let mut tracking = self.tracking.borrow_mut();
+        if let Some(snapshot) = tracking.snapshot.take() {
+            tracking.before_transaction.get_or_insert(snapshot);
+        }
+    }
+
+    fn committed(&self) {
+        let mut tracking = self.tracking.borrow_mut();
+        tracking.before_transaction = None;
+    }
+
+    fn rolled_back(&self) -> Result<()> {
+        let mut tracking = self.tracking.borrow_mut();
+        let before = tracking.before_transaction.take();
+        let snapshot = tracking.snapshot.take();
+        drop(tracking);
+        if let Some(values) = before.or(snapshot) {
+            self.restore(&values)?;
+        }
+        Ok(())
+    }
+
+    fn has_changes(&self) -> bool {
+        let tracking = self.tracking.borrow();
+        let Some(snapshot) = &tracking.snapshot else {
+            return false;
+        };
+        match self.borrow() {
+            Ok(value) => *Self::columns(&value) != **snapshot,
+            // Being written right now: assume it changed.
+            Err(_) => true,
+        }
+    }
+
+    fn expire_relations(&self) {
+        if let Ok(value) = self.borrow() {
+            value.for_each_relation(&mut |field| field.expire());
+        }
+    }
+
+    fn register(self: Rc<Self>, session: &SessionInner) -> Result<()> {
+        let key = self.key()?;
+        session.identity_mut().insert::<T>(key, self);
+        Ok(())
+    }
+
+    fn unregister(&self, session: &SessionInner) -> Result<()> {
+        let key = self.key()?;
+        session.identity_mut().remove::<T>(&key);
+        Ok(())
+    }
+}
+
+fn sync_foreign_keys<T: Model>(value: &T) -> Result<()> {
+    let mut result = Ok(());
+    value.for_each_relation(&mut |field| {
+        if result.is_ok() {
+            result = field.sync_key();
+        }
+    });
+    result
+}
+
+fn insert_sql(table: &TableDef) -> String {
+    let columns: Vec<String> = table.columns.iter().map(|c| quote(c.name)).collect();
+    let marks = vec!["?"; columns.len()].join(", ");
+    format!(
+        "INSERT INTO {} ({}) VALUES ({marks})",
+        quote(table.name),
+        columns.join(", ")
+    )
+}
+
+fn update_sql(table: &TableDef, changed: &[usize]) -> String {
+    let sets: Vec<String> = changed
+        .iter()
+        .map(|&i| format!("{} = ?", quote(table.columns[i].name)))
+        .collect();
+    format!(
+        "UPDATE {} SET {} WHERE {} = ?",
+        quote(table.name),
+        sets.join(", "),
+        quote(table.primary_key().name)
+    )
+}
+
+/// A shared handle to one object of a session. Cloning it is cheap, and
+/// every handle to the same row of the same session points to the same
+/// object: `==` compares identity, not field values.
+///
+/// ```
+/// # use orm::prelude::*;
+/// # #[derive(Model, Debug)]
+/// # struct User { #[orm(primary_key)] id: i64, name: String }
+/// # fn main() -> orm::Result<()> {
+/// # let db = Database::in_memory()?;
+/// # db.create_all::<User>()?;
+/// let session = db.session();
+/// let alice = session.add(User::new("Alice"))?;
+/// session.commit()?;
+/// let again = session.get::<User>(alice.read()?.id)?;
+/// assert_eq!(alice, again); // same object, no SQL was needed
+/// again.write()?.name = "Alicia".into();
+/// assert_eq!(alice.read()?.name, "Alicia");
+/// # Ok(()) }
+/// ```
+pub struct Handle<T: Model> {
+    pub(crate) node: Rc<Node<T>>,
+}
+
+impl<T: Model> Handle<T> {
+    /// Wraps a new object that belongs to no session yet (transient).
+    /// `Session::add` does this for you.
+    pub fn new(value: T) -> Handle<T> {
+        Handle {
+            node: Node::new(value, State::Transient),
+        }
+    }
+
+    pub(crate) fn from_node(node: Rc<Node<T>>) -> Handle<T> {
+        Handle { node }
+    }
+
+    /// Borrows the object for reading.
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] while a [`Handle::write`] guard of it is alive.
+    pub fn read(&self) -> Result<Ref<'_, T>> {
+        self.node.borrow()
+    }
+
+    /// Borrows the object for changing its fields. The first write since it
+    /// was loaded or flushed remembers its column values, so the next flush
+    /// updates exactly the columns that changed.
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] while another `read` or `write` guard of it is alive.
+    pub fn write(&self) -> Result<Write<'_, T>> {
+        let value = self.node.borrow_mut()?;
+        self.node.track(&value);
+        Ok(Write { value })
+    }
+
+    /// The object's state in its session.
+    pub fn state(&self) -> State {
+        match self.node.state.get() {
+            State::Persistent | State::Pending | State::Deleted
+                if self.node.session_rc().is_none() =>
+            {
+                State::Detached
+            }
+            state => state,
+        }
+    }
+
+    /// The primary key's current value (unassigned until the insert for
+    /// database-assigned keys).
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] while a `write` guard of it is alive.
+    pub fn key(&self) -> Result<T::Key> {
+        self.node.key()
+    }
+
+    /// Whether two handles are the same object.
+    pub fn ptr_eq(a: &Handle<T>, b: &Handle<T>) -> bool {
+        Rc::ptr_eq(&a.node, &b.node)
+    }
+
+    /// What changed in the object since it was loaded or last flushed: for
+    /// each changed column, its name, the value in the database and the
+    /// current one.
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] while a `write` guard of it is alive.
+    pub fn changes(&self) -> Result<Vec<Change>> {
+        let value = self.node.borrow()?;
+        let tracking = self.node.tracking.borrow();
+        let Some(snapshot) = &tracking.snapshot else {
+            return Ok(Vec::new());
+        };
+        let current = Node::<T>::columns(&value);
+        Ok(T::TABLE
+            .columns
+            .iter()
+            .zip(snapshot.iter().zip(current.iter()))
+            .filter(|(_, (old, new))| old != new)
+            .map(|(column, (old, new))| Change {
+                column: column.name,
+                database: old.clone(),
+                current: new.clone(),
+            })
+            .collect())
+    }
+}
+
+/// One changed column of an object: [`Handle::changes`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The column's name.
+    pub column: &'static str,
+    /// The value the database holds.
+    pub database: Value,
+    /// The value the object holds now.
+    pub current: Value,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} -> {}",
+            self.column,
+            render(&self.database),
+            render(&self.current)
+        )
+    }
+}
+
+impl<T: Model> Clone for Handle<T> {
+    fn clone(&self) -> Self {
+        Handle {
+            node: Rc::clone(&self.node),
+        }
+    }
+}
+
+impl<T: Model> PartialEq for Handle<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Handle::ptr_eq(self, other)
+    }
+}
+
+impl<T: Model> Eq for Handle<T> {}
+
+impl<T: Model + fmt::Debug> fmt::Debug for Handle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.node.value.try_borrow() {
+            Ok(value) => value.fmt(f),
+            Err(_) => write!(f, "{} (being written)", T::TABLE.model),
+        }
+    }
+}
+
+/// A write guard from [`Handle::write`]: dereferences to the object.
+pub struct Write<'a, T: Model> {
+    value: RefMut<'a, T>,
+}
+
+impl<T: Model> Deref for Write<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: Model> DerefMut for Write<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+/// Turns an erased node back into its model's node.
+pub(crate) fn downcast<T: Model>(node: Rc<dyn AnyNode>) -> Option<Rc<Node<T>>> {
+    let any: Rc<dyn Any> = node;
+    any.downcast::<Node<T>>().ok()
+}

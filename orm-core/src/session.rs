@@ -1,0 +1,602 @@
+//! Session: a unit of work over one connection, with its identity map.
+//!
+//! A session loads rows into objects (one per row, through the identity
+//! map), tracks what is added, changed and deleted, and writes it all in
+//! one flush. It is single-threaded (`!Send`): each thread or request opens
+//! its own from a shared [`Database`].
+//!
+//! Rules it follows, each a decision SQLAlchemy users meet:
+//! - **Autoflush**: a query, a `get` that misses the identity map and a lazy
+//!   load first flush pending changes, so they see pending objects instead of
+//!   missing them. [`Session::set_autoflush`] turns it off.
+//! - **Commit keeps values**: after `commit` loaded objects keep their values
+//!   and stay usable (SQLAlchemy expires them, which is behind many
+//!   "detached instance" surprises). Call [`Session::refresh`] to re-read one.
+//! - **Rollback restores**: objects changed in the transaction get back the
+//!   values they had at its start; objects added in it leave the session;
+//!   loaded collections are expired and reload on next access.
+
+use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::rc::Rc;
+
+use rusqlite::ToSql;
+
+use crate::database::Database;
+use crate::error::{Error, Result};
+use crate::identity::IdentityMap;
+use crate::model::Model;
+use crate::object::{AnyNode, Handle, Node, State};
+use crate::query::Query;
+use crate::sql::{Conn, Param, owned_value, quote, render};
+use crate::unit_of_work::{self, FlushPlan};
+
+/// A unit of work: see the [module docs](self).
+///
+/// ```
+/// # use orm::prelude::*;
+/// # #[derive(Model, Debug)]
+/// # struct User { #[orm(primary_key)] id: i64, name: String }
+/// # fn main() -> orm::Result<()> {
+/// let db = Database::in_memory()?;
+/// db.create_all::<User>()?;
+/// let session = db.session();
+/// let alice = session.add(User::new("Alice"));
+/// session.commit()?; // BEGIN; INSERT INTO "users" ...; COMMIT
+/// assert_eq!(alice.read()?.id, 1);
+/// # Ok(()) }
+/// ```
+pub struct Session {
+    inner: Rc<SessionInner>,
+}
+
+/// A session's state, shared with its objects through weak references.
+pub(crate) struct SessionInner {
+    db: Database,
+    conn: RefCell<Option<Conn>>,
+    identity: RefCell<IdentityMap>,
+    pending: RefCell<Vec<Rc<dyn AnyNode>>>,
+    dirty: RefCell<Vec<Rc<dyn AnyNode>>>,
+    deleted: RefCell<Vec<Rc<dyn AnyNode>>>,
+    /// What flushes wrote in the open transaction, for rollback.
+    written: RefCell<Vec<unit_of_work::Written>>,
+    in_transaction: Cell<bool>,
+    autoflush: Cell<bool>,
+    flushing: Cell<bool>,
+}
+
+impl Session {
+    pub(crate) fn new(db: Database) -> Session {
+        Session {
+            inner: Rc::new(SessionInner {
+                db,
+                conn: RefCell::new(None),
+                identity: RefCell::new(IdentityMap::default()),
+                pending: RefCell::new(Vec::new()),
+                dirty: RefCell::new(Vec::new()),
+                deleted: RefCell::new(Vec::new()),
+                written: RefCell::new(Vec::new()),
+                in_transaction: Cell::new(false),
+                autoflush: Cell::new(true),
+                flushing: Cell::new(false),
+            }),
+        }
+    }
+
+    /// Adds a new object; the next flush inserts it. Returns its handle.
+    pub fn add<T: Model>(&self, value: T) -> Handle<T> {
+        let node = Node::new(value, State::Pending);
+        self.inner.adopt(node.clone());
+        Handle::from_node(node)
+    }
+
+    /// Adds an object made with [`Handle::new`] (or one rollback let go).
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] if it already belongs to a session.
+    pub fn add_handle<T: Model>(&self, handle: &Handle<T>) -> Result<()> {
+        self.inner.adopt_handle(handle)
+    }
+
+    /// The object with this primary key: from the identity map without SQL
+    /// when it is there, otherwise with one SELECT.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when no row has this key; [`Error::Conversion`]
+    /// when the row does not fit the model.
+    pub fn get<T: Model>(&self, key: impl Into<T::Key>) -> Result<Handle<T>> {
+        let key = key.into();
+        self.find::<T>(key.clone())?.ok_or_else(|| Error::NotFound {
+            table: T::TABLE.name.to_owned(),
+            what: format!("with key {}", render(&owned_value(&key))),
+        })
+    }
+
+    /// Like [`Session::get`], but `None` when no row has this key.
+    ///
+    /// # Errors
+    /// [`Error::Conversion`] when the row does not fit the model.
+    pub fn find<T: Model>(&self, key: impl Into<T::Key>) -> Result<Option<Handle<T>>> {
+        self.inner
+            .find::<T>(&key.into())
+            .map(|n| n.map(Handle::from_node))
+    }
+
+    /// Starts a query over `T`'s table.
+    pub fn query<T: Model>(&self) -> Query<'_, T> {
+        Query::new(self)
+    }
+
+    /// Runs SQL text with bound parameters and maps its rows into `T`
+    /// objects through the identity map. The SQL must return `T`'s columns
+    /// by name (`SELECT * FROM users WHERE ...` does); other columns are ignored.
+    ///
+    /// ```
+    /// # use orm::prelude::*;
+    /// # #[derive(Model, Debug)]
+    /// # struct User { #[orm(primary_key)] id: i64, name: String }
+    /// # fn main() -> orm::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// # db.create_all::<User>()?;
+    /// let session = db.session();
+    /// session.add(User::new("Zoë"));
+    /// let found = session.sql::<User>("SELECT * FROM users WHERE name = ?1", &[&"Zoë"])?;
+    /// assert_eq!(found[0].read()?.name, "Zoë");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Sqlite`] when the SQL is invalid or lacks a column of `T`.
+    pub fn sql<T: Model>(&self, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Handle<T>>> {
+        let columns: Vec<String> = T::TABLE.columns.iter().map(|c| quote(c.name)).collect();
+        let wrapped = format!("SELECT {} FROM ({sql})", columns.join(", "));
+        let params: Vec<Param<'_>> = params.iter().map(|p| Param::new(*p, "?")).collect();
+        self.inner.autoflush()?;
+        let mut found = Vec::new();
+        self.inner.select::<T>(&wrapped, &params, |node| {
+            found.push(Handle::from_node(node));
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// Marks an object for deletion; the next flush deletes its row. A
+    /// pending object is simply taken out of the session.
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] if the object is not in this session.
+    pub fn delete<T: Model>(&self, handle: &Handle<T>) -> Result<()> {
+        self.inner.delete_node(handle.node.clone())
+    }
+
+    /// Writes every pending change to the database in one transaction
+    /// (opened if needed, left open until `commit` or `rollback`): inserts
+    /// parents before children, then updates, then deletes children before
+    /// parents. A flush that fails writes nothing and changes no object.
+    ///
+    /// # Errors
+    /// [`Error::Constraint`], [`Error::Busy`] or [`Error::NotANumber`] from
+    /// the statement that failed; the database and the session are then as
+    /// they were before the flush.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.flush()
+    }
+
+    /// Flushes, then commits the transaction.
+    ///
+    /// # Errors
+    /// As [`Session::flush`]; or [`Error::Busy`] from `COMMIT`.
+    pub fn commit(&self) -> Result<()> {
+        self.inner.flush()?;
+        self.inner.commit()
+    }
+
+    /// Rolls back the transaction and brings the objects back to the
+    /// database's state: changed ones get their old values, added ones leave
+    /// the session, deleted ones come back, and loaded collections expire.
+    ///
+    /// # Errors
+    /// [`Error::Sqlite`] if `ROLLBACK` fails.
+    pub fn rollback(&self) -> Result<()> {
+        self.inner.rollback()
+    }
+
+    /// The statements the next flush would run, in order, with why each
+    /// comes where it does. Runs nothing.
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] if an object is being written.
+    pub fn flush_plan(&self) -> Result<FlushPlan> {
+        unit_of_work::plan(&self.inner)
+    }
+
+    /// Re-reads an object's row, discarding its unflushed changes.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the row is gone.
+    pub fn refresh<T: Model>(&self, handle: &Handle<T>) -> Result<()> {
+        self.inner.refresh(&handle.node)
+    }
+
+    /// Turns autoflush (see the module docs) on or off.
+    pub fn set_autoflush(&self, on: bool) {
+        self.inner.autoflush.set(on);
+    }
+
+    /// How many objects the identity map holds.
+    pub fn len(&self) -> usize {
+        self.inner.identity.borrow().len()
+    }
+
+    /// Whether the identity map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether there are changes a flush would write.
+    pub fn has_changes(&self) -> bool {
+        self.inner.has_work()
+    }
+
+    /// Lets go of every object: the identity map is emptied and handles the
+    /// user still holds become detached. Pending changes are dropped.
+    pub fn clear(&self) {
+        self.inner.clear();
+    }
+
+    pub(crate) fn inner(&self) -> &Rc<SessionInner> {
+        &self.inner
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.inner.clear();
+        if let Some(conn) = self.inner.conn.borrow_mut().take() {
+            self.inner.db.release(conn);
+        }
+    }
+}
+
+impl SessionInner {
+    pub(crate) fn identity(&self) -> Ref<'_, IdentityMap> {
+        self.identity.borrow()
+    }
+
+    pub(crate) fn identity_mut(&self) -> RefMut<'_, IdentityMap> {
+        self.identity.borrow_mut()
+    }
+
+    pub(crate) fn conn(&self) -> Result<Ref<'_, Conn>> {
+        if self.conn.borrow().is_none() {
+            let conn = self.db.connect()?;
+            *self.conn.borrow_mut() = Some(conn);
+        }
+        Ref::filter_map(self.conn.borrow(), Option::as_ref)
+            .map_err(|_| Error::Misuse("the session has no connection".to_owned()))
+    }
+
+    fn adopt<T: Model>(self: &Rc<Self>, node: Rc<Node<T>>) {
+        node.attach(self);
+        node.set_state(State::Pending);
+        self.pending.borrow_mut().push(node);
+    }
+
+    pub(crate) fn adopt_handle<T: Model>(self: &Rc<Self>, handle: &Handle<T>) -> Result<()> {
+        self.adopt_node(handle.node.clone())
+    }
+
+    /// Adds a transient object to this session (the save-update cascade of
+    /// relationships uses it too).
+    pub(crate) fn adopt_node(self: &Rc<Self>, node: Rc<dyn AnyNode>) -> Result<()> {
+        match node.session() {
+            Some(other) if Rc::ptr_eq(&other, self) => return Ok(()),
+            Some(_) => {
+                return Err(Error::Misuse(format!(
+                    "this `{}` object belongs to another session",
+                    node.table().model
+                )));
+            }
+            None => {}
+        }
+        if node.state() != State::Transient {
+            return Err(Error::Misuse(format!(
+                "this `{}` object was {:?} in a session that is gone; it cannot join another",
+                node.table().model,
+                node.state()
+            )));
+        }
+        node.set_session(self);
+        node.set_state(State::Pending);
+        self.pending.borrow_mut().push(node);
+        Ok(())
+    }
+
+    pub(crate) fn mark_dirty(&self, node: Rc<dyn AnyNode>) {
+        self.dirty.borrow_mut().push(node);
+    }
+
+    fn has_work(&self) -> bool {
+        !self.pending.borrow().is_empty()
+            || !self.deleted.borrow().is_empty()
+            || self.dirty.borrow().iter().any(|n| n.has_changes())
+    }
+
+    /// Flushes first if autoflush is on and there is anything to write.
+    pub(crate) fn autoflush(&self) -> Result<()> {
+        if self.autoflush.get() && !self.flushing.get() && self.has_work() {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn find<T: Model>(self: &Rc<Self>, key: &T::Key) -> Result<Option<Rc<Node<T>>>> {
+        if let Some(node) = self.identity.borrow().get::<T>(key) {
+            return Ok(Some(node));
+        }
+        self.autoflush()?;
+        let table = T::TABLE;
+        let sql = format!(
+            "{} WHERE {} = ?",
+            select_sql(table),
+            quote(table.primary_key().name)
+        );
+        let mut found = None;
+        self.select::<T>(&sql, &[Param::new(key, table.primary_key().name)], |node| {
+            found = Some(node);
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// Runs a SELECT of `T`'s columns (in table order) and hands each row's
+    /// object to `each`: the one already in the identity map, or a new one.
+    pub(crate) fn select<T: Model>(
+        self: &Rc<Self>,
+        sql: &str,
+        params: &[Param<'_>],
+        mut each: impl FnMut(Rc<Node<T>>) -> Result<()>,
+    ) -> Result<()> {
+        let conn = self.conn()?;
+        conn.query(sql, params, T::TABLE.name, |row| {
+            let node = self.load_row::<T>(row)?;
+            each(node)
+        })
+    }
+
+    /// The object for one row (columns in `T::TABLE` order).
+    pub(crate) fn load_row<T: Model>(
+        self: &Rc<Self>,
+        row: &rusqlite::Row<'_>,
+    ) -> Result<Rc<Node<T>>> {
+        let table = T::TABLE;
+        let key: T::Key = row
+            .get(table.primary_key)
+            .map_err(|e| conversion_error(table, row, e))?;
+        if let Some(node) = self.identity.borrow().get::<T>(&key) {
+            return Ok(node);
+        }
+        let value = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
+        let node = Node::new(value, State::Persistent);
+        node.attach(self);
+        self.identity.borrow_mut().insert::<T>(key, node.clone());
+        Ok(node)
+    }
+
+    pub(crate) fn delete_node<T: Model>(self: &Rc<Self>, node: Rc<Node<T>>) -> Result<()> {
+        let mine = node.session().is_some_and(|s| Rc::ptr_eq(&s, self));
+        match node.state() {
+            State::Pending if mine => {
+                self.pending
+                    .borrow_mut()
+                    .retain(|n| !same_node(n, &(node.clone() as Rc<dyn AnyNode>)));
+                node.set_state(State::Transient);
+                node.detach();
+                Ok(())
+            }
+            State::Persistent if mine => {
+                node.set_state(State::Deleted);
+                self.deleted.borrow_mut().push(node);
+                Ok(())
+            }
+            State::Deleted if mine => Ok(()),
+            state => Err(Error::Misuse(format!(
+                "cannot delete this `{}` object: it is {state:?}, not in this session",
+                T::TABLE.model
+            ))),
+        }
+    }
+
+    pub(crate) fn flush(&self) -> Result<()> {
+        if !self.has_work() {
+            self.dirty
+                .borrow_mut()
+                .iter()
+                .for_each(|n| n.clear_dirty_flag());
+            self.dirty.borrow_mut().clear();
+            return Ok(());
+        }
+        if self.flushing.replace(true) {
+            return Err(Error::Misuse("flush called while flushing".to_owned()));
+        }
+        let result = self.flush_now();
+        self.flushing.set(false);
+        result
+    }
+
+    fn flush_now(&self) -> Result<()> {
+        let conn = self.conn()?;
+        let outer = !self.in_transaction.get();
+        conn.control(if outer {
+            "BEGIN IMMEDIATE"
+        } else {
+            "SAVEPOINT orm_flush"
+        })?;
+        let work = self.work();
+        match unit_of_work::execute(&conn, &work) {
+            Ok(written) => {
+                if outer {
+                    self.in_transaction.set(true);
+                } else {
+                    conn.control("RELEASE orm_flush")?;
+                }
+                drop(conn);
+                self.pending.borrow_mut().clear();
+                self.deleted.borrow_mut().clear();
+                let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+                dirty.iter().for_each(|n| n.clear_dirty_flag());
+                unit_of_work::apply(self, &written)?;
+                self.written.borrow_mut().extend(written);
+                Ok(())
+            }
+            Err((error, written)) => {
+                let undone = if outer {
+                    conn.control("ROLLBACK")
+                } else {
+                    conn.control("ROLLBACK TO orm_flush")
+                        .and_then(|()| conn.control("RELEASE orm_flush"))
+                };
+                unit_of_work::revert(&written);
+                undone?;
+                Err(error)
+            }
+        }
+    }
+
+    pub(crate) fn work(&self) -> unit_of_work::Work {
+        unit_of_work::Work {
+            pending: self.pending.borrow().clone(),
+            dirty: self.dirty.borrow().clone(),
+            deleted: self.deleted.borrow().clone(),
+        }
+    }
+
+    fn commit(&self) -> Result<()> {
+        if !self.in_transaction.get() {
+            return Ok(());
+        }
+        self.conn()?.control("COMMIT")?;
+        self.in_transaction.set(false);
+        for written in std::mem::take(&mut *self.written.borrow_mut()) {
+            written.committed();
+        }
+        Ok(())
+    }
+
+    fn rollback(&self) -> Result<()> {
+        if self.in_transaction.get() {
+            self.conn()?.control("ROLLBACK")?;
+            self.in_transaction.set(false);
+        }
+        let written = std::mem::take(&mut *self.written.borrow_mut());
+        for w in written.iter().rev() {
+            w.rolled_back(self)?;
+        }
+        for node in std::mem::take(&mut *self.dirty.borrow_mut()) {
+            node.clear_dirty_flag();
+            node.rolled_back()?;
+        }
+        for node in std::mem::take(&mut *self.pending.borrow_mut()) {
+            node.detach();
+            node.set_state(State::Transient);
+        }
+        for node in std::mem::take(&mut *self.deleted.borrow_mut()) {
+            node.set_state(State::Persistent);
+        }
+        for node in self.identity.borrow().nodes() {
+            node.expire_relations();
+        }
+        Ok(())
+    }
+
+    fn refresh<T: Model>(self: &Rc<Self>, node: &Rc<Node<T>>) -> Result<()> {
+        let table = T::TABLE;
+        let key = node.key()?;
+        let sql = format!(
+            "{} WHERE {} = ?",
+            select_sql(table),
+            quote(table.primary_key().name)
+        );
+        let conn = self.conn()?;
+        let mut found = false;
+        conn.query(
+            &sql,
+            &[Param::new(&key, table.primary_key().name)],
+            table.name,
+            |row| {
+                let fresh = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
+                node.discard_changes();
+                node.refresh_from(fresh)?;
+                found = true;
+                Ok(())
+            },
+        )?;
+        if found {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                table: table.name.to_owned(),
+                what: format!("with key {}", render(&owned_value(&key))),
+            })
+        }
+    }
+
+    fn clear(&self) {
+        let nodes = self.identity.borrow().nodes();
+        for node in nodes {
+            node.detach();
+        }
+        for node in self.pending.borrow_mut().drain(..) {
+            node.detach();
+            node.set_state(State::Transient);
+        }
+        self.dirty.borrow_mut().clear();
+        self.deleted.borrow_mut().clear();
+        self.written.borrow_mut().clear();
+        self.identity.borrow_mut().clear();
+    }
+}
+
+/// `SELECT "c1", "c2", ... FROM "table"`.
+pub(crate) fn select_sql(table: &crate::schema::TableDef) -> String {
+    let columns: Vec<String> = table.columns.iter().map(|c| quote(c.name)).collect();
+    format!("SELECT {} FROM {}", columns.join(", "), quote(table.name))
+}
+
+pub(crate) fn same_node(a: &Rc<dyn AnyNode>, b: &Rc<dyn AnyNode>) -> bool {
+    std::ptr::addr_eq(Rc::as_ptr(a), Rc::as_ptr(b))
+}
+
+/// A row that did not convert: names the table, the column and the row's key.
+pub(crate) fn conversion_error(
+    table: &crate::schema::TableDef,
+    row: &rusqlite::Row<'_>,
+    err: rusqlite::Error,
+) -> Error {
+    use rusqlite::Error as E;
+    let column = match &err {
+        E::InvalidColumnType(i, _, _)
+        | E::FromSqlConversionFailure(i, _, _)
+        | E::IntegralValueOutOfRange(i, _) => table.columns.get(*i).map(|c| c.name),
+        _ => None,
+    };
+    let Some(column) = column else {
+        return Error::Sqlite(err);
+    };
+    let key = row
+        .get::<_, rusqlite::types::Value>(table.primary_key)
+        .map(|v| render(&v))
+        .unwrap_or_else(|_| "(unreadable)".to_owned());
+    let detail = match &err {
+        E::InvalidColumnType(_, _, rusqlite::types::Type::Null) => {
+            "NULL in a field that is not an Option".to_owned()
+        }
+        E::InvalidColumnType(_, _, found) => format!("found a value of type {found}"),
+        other => other.to_string(),
+    };
+    Error::Conversion {
+        table: table.name.to_owned(),
+        column: column.to_owned(),
+        key,
+        detail,
+    }
+}

@@ -1,0 +1,200 @@
+//! SQL execution: the one place statements reach SQLite. Every statement is
+//! prepared through the connection's statement cache, bound by position
+//! (values are never spliced into SQL text), echoed and recorded when asked,
+//! and its errors classified into [`Error`](crate::Error).
+//!
+//! Does not build SQL; `query`, `session` and `unit_of_work` do.
+
+pub mod echo;
+
+use std::sync::Arc;
+
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{Connection, Row, ToSql};
+
+use crate::database::Shared;
+use crate::error::{Error, Result};
+
+/// Quotes an identifier for SQL: `users` becomes `"users"`, and a `"` inside
+/// is doubled, so any name is safe to splice.
+pub fn quote(identifier: &str) -> String {
+    let mut quoted = String::with_capacity(identifier.len() + 2);
+    quoted.push('"');
+    for ch in identifier.chars() {
+        if ch == '"' {
+            quoted.push('"');
+        }
+        quoted.push(ch);
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// A bound parameter with the column it is for (used in NaN errors).
+pub(crate) struct Param<'a> {
+    pub value: &'a dyn ToSql,
+    pub column: &'static str,
+}
+
+impl<'a> Param<'a> {
+    pub(crate) fn new(value: &'a dyn ToSql, column: &'static str) -> Self {
+        Param { value, column }
+    }
+}
+
+/// A session's connection, with the database's echo and recorders.
+pub(crate) struct Conn {
+    raw: Connection,
+    shared: Arc<Shared>,
+}
+
+impl Conn {
+    pub(crate) fn new(raw: Connection, shared: Arc<Shared>) -> Self {
+        Conn { raw, shared }
+    }
+
+    pub(crate) fn raw(&self) -> &Connection {
+        &self.raw
+    }
+
+    pub(crate) fn into_raw(self) -> Connection {
+        self.raw
+    }
+
+    /// Runs a statement that returns no rows; returns the number of rows changed.
+    pub(crate) fn execute(&self, sql: &str, params: &[Param<'_>], table: &str) -> Result<usize> {
+        let mut stmt = self
+            .raw
+            .prepare_cached(sql)
+            .map_err(|e| Error::from_sqlite(e, table))?;
+        bind(&mut stmt, params, table)?;
+        self.observe(sql, params);
+        stmt.raw_execute().map_err(|e| Error::from_sqlite(e, table))
+    }
+
+    /// Runs a transaction-control statement (`BEGIN`, `COMMIT`, ...).
+    pub(crate) fn control(&self, sql: &str) -> Result<()> {
+        self.observe(sql, &[]);
+        self.raw
+            .execute_batch(sql)
+            .map_err(|e| Error::from_sqlite(e, ""))
+    }
+
+    /// Runs a query and hands each row to `each`.
+    pub(crate) fn query(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        table: &str,
+        mut each: impl FnMut(&Row<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .raw
+            .prepare_cached(sql)
+            .map_err(|e| Error::from_sqlite(e, table))?;
+        bind(&mut stmt, params, table)?;
+        self.observe(sql, params);
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next().map_err(|e| Error::from_sqlite(e, table))? {
+            each(row)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn last_insert_rowid(&self) -> i64 {
+        self.raw.last_insert_rowid()
+    }
+
+    fn observe(&self, sql: &str, params: &[Param<'_>]) {
+        if self.shared.observers.active() {
+            let values = params.iter().map(|p| owned_value(p.value)).collect();
+            self.shared.observers.statement(sql, values);
+        }
+    }
+}
+
+fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Param<'_>], table: &str) -> Result<()> {
+    for (i, param) in params.iter().enumerate() {
+        let output = param
+            .value
+            .to_sql()
+            .map_err(|e| Error::from_sqlite(e, table))?;
+        if is_nan(&output) {
+            return Err(Error::NotANumber {
+                table: table.to_owned(),
+                column: param.column.to_owned(),
+            });
+        }
+        stmt.raw_bind_parameter(i + 1, output)
+            .map_err(|e| Error::from_sqlite(e, table))?;
+    }
+    Ok(())
+}
+
+fn is_nan(output: &ToSqlOutput<'_>) -> bool {
+    match output {
+        ToSqlOutput::Borrowed(ValueRef::Real(f)) | ToSqlOutput::Owned(Value::Real(f)) => f.is_nan(),
+        _ => false,
+    }
+}
+
+/// The value a parameter binds, owned (for echo, recorders and snapshots).
+pub(crate) fn owned_value(value: &dyn ToSql) -> Value {
+    match value.to_sql() {
+        Ok(ToSqlOutput::Borrowed(v)) => Value::try_from(v).unwrap_or(Value::Null),
+        Ok(ToSqlOutput::Owned(v)) => v,
+        _ => Value::Null,
+    }
+}
+
+/// Renders a value as SQL literal text, for echo and error messages.
+pub fn render(value: &Value) -> String {
+    match value {
+        Value::Null => "NULL".to_owned(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(f) => f.to_string(),
+        Value::Text(s) => {
+            let mut out = String::with_capacity(s.len() + 2);
+            out.push('\'');
+            for ch in s.chars() {
+                match ch {
+                    '\'' => out.push_str("''"),
+                    '\0' => out.push_str("\\0"),
+                    _ => out.push(ch),
+                }
+            }
+            out.push('\'');
+            out
+        }
+        Value::Blob(b) => {
+            let hex: String = b
+                .iter()
+                .take(32)
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
+            if b.len() > 32 {
+                format!("x'{hex}...' ({} bytes)", b.len())
+            } else {
+                format!("x'{hex}'")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_doubles_embedded_quotes() {
+        assert_eq!(quote("users"), "\"users\"");
+        assert_eq!(quote("we\"ird name"), "\"we\"\"ird name\"");
+    }
+
+    #[test]
+    fn render_escapes_text_and_shortens_blobs() {
+        assert_eq!(render(&Value::Text("O'Brien".into())), "'O''Brien'");
+        assert_eq!(render(&Value::Blob(vec![1, 255])), "x'01ff'");
+        assert_eq!(render(&Value::Null), "NULL");
+    }
+}

@@ -1,0 +1,310 @@
+//! Unit of work: turns the session's pending, changed and deleted objects
+//! into statements, in an order the foreign keys accept, and keeps the
+//! objects in step with what was written.
+//!
+//! Order: inserts first, each parent before its children (a child's foreign
+//! key is filled from its parent's generated key just before its INSERT);
+//! then updates (they may point at rows just inserted); then deletes,
+//! children's tables before parents'. `session` owns the transaction; this
+//! module runs inside it and reports what it wrote, so a failure can be undone
+//! in memory as the database undoes it.
+
+use std::fmt;
+use std::rc::Rc;
+
+use crate::error::{Error, Result};
+use crate::object::{AnyNode, State};
+use crate::schema::dependency_order;
+use crate::session::{SessionInner, same_node};
+use crate::sql::{Conn, render};
+
+/// What a flush has to write.
+pub(crate) struct Work {
+    pub pending: Vec<Rc<dyn AnyNode>>,
+    pub dirty: Vec<Rc<dyn AnyNode>>,
+    pub deleted: Vec<Rc<dyn AnyNode>>,
+}
+
+/// One statement a flush ran, kept until commit or rollback.
+pub(crate) enum Written {
+    Inserted {
+        node: Rc<dyn AnyNode>,
+        assigned_key: bool,
+    },
+    Updated {
+        node: Rc<dyn AnyNode>,
+    },
+    Deleted {
+        node: Rc<dyn AnyNode>,
+    },
+}
+
+impl Written {
+    fn node(&self) -> &Rc<dyn AnyNode> {
+        match self {
+            Written::Inserted { node, .. }
+            | Written::Updated { node }
+            | Written::Deleted { node } => node,
+        }
+    }
+
+    /// The transaction committed: nothing to restore any more.
+    pub(crate) fn committed(&self) {
+        let node = self.node();
+        node.committed();
+        if let Written::Deleted { node } = self {
+            node.detach();
+            node.set_state(State::Detached);
+        }
+    }
+
+    /// The transaction rolled back: undo this write in memory.
+    pub(crate) fn rolled_back(&self, session: &SessionInner) -> Result<()> {
+        match self {
+            Written::Inserted { node, assigned_key } => {
+                node.unregister(session)?;
+                node.forget_key(*assigned_key);
+                node.detach();
+                node.set_state(State::Transient);
+                node.committed();
+            }
+            Written::Updated { node } => node.rolled_back()?,
+            Written::Deleted { node } => {
+                node.set_state(State::Persistent);
+                Rc::clone(node).register(session)?;
+                node.rolled_back()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the statements of `work`. On failure returns the error and what was
+/// written before it, so the caller can undo it in memory.
+pub(crate) fn execute(
+    conn: &Conn,
+    work: &Work,
+) -> std::result::Result<Vec<Written>, (Error, Vec<Written>)> {
+    let mut written = Vec::new();
+    let inserts = match insert_order(&work.pending) {
+        Ok(order) => order,
+        Err(e) => return Err((e, written)),
+    };
+    for node in inserts {
+        match node.insert(conn) {
+            Ok(assigned_key) => written.push(Written::Inserted { node, assigned_key }),
+            Err(e) => return Err((e, written)),
+        }
+    }
+    for node in &work.dirty {
+        if node.state() != State::Persistent {
+            continue;
+        }
+        if let Err(e) = node.update(conn) {
+            return Err((e, written));
+        }
+        written.push(Written::Updated {
+            node: Rc::clone(node),
+        });
+    }
+    for node in delete_order(&work.deleted) {
+        if let Err(e) = node.delete(conn) {
+            return Err((e, written));
+        }
+        written.push(Written::Deleted { node });
+    }
+    Ok(written)
+}
+
+/// After a successful flush: the objects now match their rows.
+pub(crate) fn apply(session: &SessionInner, written: &[Written]) -> Result<()> {
+    for w in written {
+        match w {
+            Written::Inserted { node, .. } => {
+                node.set_state(State::Persistent);
+                Rc::clone(node).register(session)?;
+            }
+            Written::Updated { node } => node.flushed(),
+            Written::Deleted { node } => {
+                node.unregister(session)?;
+                node.flushed();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After a failed flush: forget the keys SQLite assigned to rows it then
+/// rolled back. Nothing else changed in memory before success.
+pub(crate) fn revert(written: &[Written]) {
+    for w in written {
+        if let Written::Inserted { node, assigned_key } = w {
+            node.forget_key(*assigned_key);
+        }
+    }
+}
+
+/// Pending objects ordered so that each comes after the pending objects its
+/// foreign keys point to; otherwise in the order they were added.
+fn insert_order(pending: &[Rc<dyn AnyNode>]) -> Result<Vec<Rc<dyn AnyNode>>> {
+    let mut ordered: Vec<Rc<dyn AnyNode>> = Vec::with_capacity(pending.len());
+    let mut visiting: Vec<Rc<dyn AnyNode>> = Vec::new();
+    fn visit(
+        node: &Rc<dyn AnyNode>,
+        ordered: &mut Vec<Rc<dyn AnyNode>>,
+        visiting: &mut Vec<Rc<dyn AnyNode>>,
+    ) -> Result<()> {
+        if ordered.iter().any(|n| same_node(n, node)) {
+            return Ok(());
+        }
+        if visiting.iter().any(|n| same_node(n, node)) {
+            return Err(Error::Misuse(format!(
+                "new `{}` objects point at each other in a cycle; insert one of them first with flush()",
+                node.table().model
+            )));
+        }
+        visiting.push(Rc::clone(node));
+        for parent in node.parents()? {
+            if parent.state() == State::Pending && !same_node(&parent, node) {
+                visit(&parent, ordered, visiting)?;
+            }
+        }
+        visiting.pop();
+        ordered.push(Rc::clone(node));
+        Ok(())
+    }
+    for node in pending {
+        visit(node, &mut ordered, &mut visiting)?;
+    }
+    Ok(ordered)
+}
+
+/// Deleted objects ordered children's tables first.
+fn delete_order(deleted: &[Rc<dyn AnyNode>]) -> Vec<Rc<dyn AnyNode>> {
+    let mut tables: Vec<_> = Vec::new();
+    for node in deleted {
+        if !tables
+            .iter()
+            .any(|t: &&crate::schema::TableDef| t.name == node.table().name)
+        {
+            tables.push(node.table());
+        }
+    }
+    let mut order = dependency_order(&tables);
+    order.reverse();
+    let rank = |node: &Rc<dyn AnyNode>| {
+        order
+            .iter()
+            .position(|t| t.name == node.table().name)
+            .unwrap_or(0)
+    };
+    let mut sorted = deleted.to_vec();
+    sorted.sort_by_key(rank);
+    sorted
+}
+
+/// What the next flush will do, step by step, and why in that order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlushPlan {
+    /// The steps, in the order they will run.
+    pub steps: Vec<PlanStep>,
+}
+
+/// The kind of statement a [`PlanStep`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `INSERT` of a pending object.
+    Insert,
+    /// `UPDATE` of the changed columns of a persistent object.
+    Update,
+    /// `DELETE` of a deleted object.
+    Delete,
+}
+
+/// One statement the next flush will run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanStep {
+    /// What kind of statement.
+    pub action: Action,
+    /// The table it writes.
+    pub table: &'static str,
+    /// The object's key (`new` for keys SQLite will assign).
+    pub key: String,
+    /// Why this step comes where it does.
+    pub reason: String,
+}
+
+impl fmt::Display for FlushPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.steps.is_empty() {
+            return writeln!(f, "nothing to flush");
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            writeln!(
+                f,
+                "{}. {:?} {} {} -- {}",
+                i + 1,
+                step.action,
+                step.table,
+                step.key,
+                step.reason
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Computes the plan of the next flush without running it.
+pub(crate) fn plan(session: &SessionInner) -> Result<FlushPlan> {
+    let work = session.work();
+    let mut steps = Vec::new();
+    for node in insert_order(&work.pending)? {
+        let parents: Vec<String> = node
+            .parents()?
+            .iter()
+            .filter(|p| p.state() == State::Pending)
+            .map(|p| p.table().name.to_owned())
+            .collect();
+        let reason = if parents.is_empty() {
+            "new object; nothing it points to is new".to_owned()
+        } else {
+            format!(
+                "new object; after its new parent in {} so its foreign key can be filled",
+                parents.join(", ")
+            )
+        };
+        steps.push(PlanStep {
+            action: Action::Insert,
+            table: node.table().name,
+            key: key_text(&node),
+            reason,
+        });
+    }
+    for node in work.dirty.iter().filter(|n| n.has_changes()) {
+        steps.push(PlanStep {
+            action: Action::Update,
+            table: node.table().name,
+            key: key_text(node),
+            reason: "changed columns; after the inserts, which it may point to".to_owned(),
+        });
+    }
+    for node in delete_order(&work.deleted) {
+        steps.push(PlanStep {
+            action: Action::Delete,
+            table: node.table().name,
+            key: key_text(&node),
+            reason: "deleted; children's tables before their parents'".to_owned(),
+        });
+    }
+    Ok(FlushPlan { steps })
+}
+
+fn key_text(node: &Rc<dyn AnyNode>) -> String {
+    match node.key_value() {
+        Ok(rusqlite::types::Value::Integer(0)) if node.state() == State::Pending => {
+            "new".to_owned()
+        }
+        Ok(value) => render(&value),
+        Err(_) => "(being written)".to_owned(),
+    }
+}

@@ -1,0 +1,509 @@
+//! Stage 3: tokens out. One function per generated surface: the table
+//! metadata, the `Model` impl (row mapping both ways, relationship wiring),
+//! the column and relationship constants, and the constructor. Everything is
+//! fenced in `const _: () = { ... };` and names items by absolute paths.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::Type;
+
+use crate::parse::{Field, FieldKind, OnDelete, generic_of};
+use crate::validate::{Checked, Column};
+
+pub fn expand(checked: &Checked<'_>) -> TokenStream {
+    let ident = &checked.model.ident;
+    let table = table_def(checked);
+    let model_impl = model_impl(checked);
+    let definitions = relation_defs(checked);
+    let constants = constants(checked);
+    let pairing = pairing_checks(checked);
+    let constructor = constructor(checked);
+    quote! {
+        const _: () = {
+            #definitions
+            #[automatically_derived]
+            impl ::orm::Model for #ident {
+                #table
+                #model_impl
+            }
+            #[automatically_derived]
+            impl #ident {
+                #constants
+                #constructor
+            }
+            #pairing
+        };
+    }
+}
+
+fn is_option(ty: &Type) -> Option<Type> {
+    match generic_of(ty) {
+        Some((name, inner)) if name == "Option" => Some(inner),
+        _ => None,
+    }
+}
+
+fn is_integer(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    path.path.get_ident().is_some_and(|i| {
+        ["i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32"].contains(&i.to_string().as_str())
+    })
+}
+
+fn def_ident(field: &Field) -> Ident {
+    format_ident!("__ORM_{}", field.ident.to_string().to_uppercase())
+}
+
+fn upper(ident: &Ident) -> Ident {
+    let name = ident.to_string();
+    let name = name.strip_prefix("r#").unwrap_or(&name);
+    Ident::new(&name.to_uppercase(), ident.span())
+}
+
+/// `const TABLE`: columns, primary key, indexes.
+fn table_def(checked: &Checked<'_>) -> TokenStream {
+    let model = checked.model;
+    let ident = &model.ident;
+    let table = &model.table;
+    let model_name = ident.to_string();
+    let pk_ty = &checked.columns[checked.primary_key].field.ty;
+    let columns = checked.columns.iter().map(column_def);
+    let primary_key = checked.primary_key;
+    let mut indexes = Vec::new();
+    for column in &checked.columns {
+        if column.field.attrs.index.is_some() {
+            let name = format!("ix_{table}_{}", column.name);
+            let col = &column.name;
+            indexes.push(quote! {
+                ::orm::IndexDef { name: #name, columns: &[#col], unique: false }
+            });
+        }
+    }
+    for index in &model.indexes {
+        let cols: Vec<String> = index
+            .fields
+            .iter()
+            .filter_map(|f| checked.columns.iter().find(|c| c.field.ident == *f))
+            .map(|c| c.name.clone())
+            .collect();
+        let name = format!(
+            "{}_{table}_{}",
+            if index.unique { "ux" } else { "ix" },
+            cols.join("_")
+        );
+        let unique = index.unique;
+        indexes.push(quote! {
+            ::orm::IndexDef { name: #name, columns: &[#(#cols),*], unique: #unique }
+        });
+    }
+    quote! {
+        type Key = #pk_ty;
+        const TABLE: &'static ::orm::TableDef = &::orm::TableDef {
+            name: #table,
+            model: #model_name,
+            columns: &[#(#columns),*],
+            primary_key: #primary_key,
+            indexes: &[#(#indexes),*],
+        };
+    }
+}
+
+fn column_def(column: &Column<'_>) -> TokenStream {
+    let field = column.field;
+    let a = &field.attrs;
+    let name = &column.name;
+    let field_name = field.ident.to_string();
+    let primary_key = a.primary_key.is_some();
+    let unique = a.unique.is_some();
+    let default = match &a.default {
+        Some(lit) => quote!(::core::option::Option::Some(#lit)),
+        None => quote!(::core::option::Option::None),
+    };
+    let ty = &field.ty;
+    let (sql_type, nullable, references) = match &field.kind {
+        FieldKind::BelongsTo(parent) => {
+            let optional = a.optional.is_some();
+            let on_delete = match a.on_delete.as_ref().map(|(_, action)| *action) {
+                Some(OnDelete::Cascade) => quote!(Cascade),
+                Some(OnDelete::SetNull) => quote!(SetNull),
+                Some(OnDelete::Restrict) => quote!(Restrict),
+                Some(OnDelete::NoAction) | None => quote!(NoAction),
+            };
+            (
+                quote!(<<#parent as ::orm::Model>::Key as ::orm::ColumnType>::SQL_TYPE),
+                quote!(#optional),
+                quote! {
+                    ::core::option::Option::Some(::orm::ForeignKeyDef {
+                        target: || <#parent as ::orm::Model>::TABLE,
+                        on_delete: ::orm::OnDelete::#on_delete,
+                    })
+                },
+            )
+        }
+        _ => match &a.sql_type {
+            Some(lit) => {
+                let nullable = is_option(ty).is_some();
+                (
+                    quote!(#lit),
+                    quote!(#nullable),
+                    quote!(::core::option::Option::None),
+                )
+            }
+            None => (
+                quote_spanned!(ty_span(ty)=> <#ty as ::orm::ColumnType>::SQL_TYPE),
+                quote_spanned!(ty_span(ty)=> <#ty as ::orm::ColumnType>::NULLABLE),
+                quote!(::core::option::Option::None),
+            ),
+        },
+    };
+    quote! {
+        ::orm::ColumnDef {
+            name: #name,
+            field: #field_name,
+            sql_type: #sql_type,
+            nullable: #nullable,
+            primary_key: #primary_key,
+            unique: #unique,
+            default: #default,
+            references: #references,
+        }
+    }
+}
+
+fn ty_span(ty: &Type) -> Span {
+    syn::spanned::Spanned::span(ty)
+}
+
+/// The methods of `impl Model`.
+fn model_impl(checked: &Checked<'_>) -> TokenStream {
+    let model = checked.model;
+    let pk = checked.columns[checked.primary_key].field;
+    let pk_ident = &pk.ident;
+    let (set_rowid, unassigned) = if is_integer(&pk.ty) {
+        (
+            quote! {
+                self.#pk_ident = match rowid {
+                    ::core::option::Option::Some(rowid) => ::core::convert::TryFrom::try_from(rowid).unwrap_or_default(),
+                    ::core::option::Option::None => 0,
+                };
+            },
+            quote!(self.#pk_ident == 0),
+        )
+    } else {
+        (quote!(let _ = rowid;), quote!(false))
+    };
+    let column_arms = checked.columns.iter().enumerate().map(|(i, c)| {
+        let f = &c.field.ident;
+        quote!(#i => &self.#f,)
+    });
+    let set_arms = checked.columns.iter().enumerate().map(|(i, c)| {
+        let f = &c.field.ident;
+        match c.field.kind {
+            FieldKind::BelongsTo(_) => quote! {
+                #i => self.#f.restore_key(::orm::__private::rusqlite::types::FromSql::column_result(value)?),
+            },
+            _ => quote! {
+                #i => self.#f = ::orm::__private::rusqlite::types::FromSql::column_result(value)?,
+            },
+        }
+    });
+    let inits = model.fields.iter().map(|field| {
+        let f = &field.ident;
+        if field.attrs.skip.is_some() {
+            return quote!(#f: ::core::default::Default::default(),);
+        }
+        match &field.kind {
+            FieldKind::HasMany(_) => quote!(#f: ::orm::HasMany::unloaded(),),
+            FieldKind::BelongsTo(_) => {
+                let i = position(checked, field);
+                quote!(#f: ::orm::BelongsTo::from_key(row.get(#i)?),)
+            }
+            FieldKind::Column => {
+                let i = position(checked, field);
+                quote!(#f: row.get(#i)?,)
+            }
+        }
+    });
+    let relations: Vec<&Field> = model
+        .fields
+        .iter()
+        .filter(|f| !matches!(f.kind, FieldKind::Column))
+        .collect();
+    let wire = relations.iter().map(|f| {
+        let ident = &f.ident;
+        let def = def_ident(f);
+        quote!(self.#ident.wire(owner, &#def);)
+    });
+    let visit = relations.iter().map(|f| {
+        let ident = &f.ident;
+        quote!(visit(&self.#ident);)
+    });
+    let relation_methods = if relations.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            fn wire(&self, owner: &::orm::__private::Owner) {
+                #(#wire)*
+            }
+            fn for_each_relation(&self, visit: &mut dyn FnMut(&dyn ::orm::RelationField)) {
+                #(#visit)*
+            }
+        }
+    };
+    quote! {
+        fn key(&self) -> Self::Key {
+            ::core::clone::Clone::clone(&self.#pk_ident)
+        }
+        fn set_rowid(&mut self, rowid: ::core::option::Option<i64>) {
+            #set_rowid
+        }
+        fn key_unassigned(&self) -> bool {
+            #unassigned
+        }
+        fn column(&self, index: usize) -> &dyn ::orm::__private::rusqlite::ToSql {
+            match index {
+                #(#column_arms)*
+                _ => &::orm::__private::rusqlite::types::Null,
+            }
+        }
+        fn set_column(
+            &mut self,
+            index: usize,
+            value: ::orm::__private::rusqlite::types::ValueRef<'_>,
+        ) -> ::orm::__private::rusqlite::types::FromSqlResult<()> {
+            match index {
+                #(#set_arms)*
+                _ => {}
+            }
+            ::core::result::Result::Ok(())
+        }
+        fn from_row(row: &::orm::__private::rusqlite::Row<'_>) -> ::orm::__private::rusqlite::Result<Self> {
+            ::core::result::Result::Ok(Self {
+                #(#inits)*
+            })
+        }
+        #relation_methods
+    }
+}
+
+fn position(checked: &Checked<'_>, field: &Field) -> usize {
+    checked
+        .columns
+        .iter()
+        .position(|c| c.field.ident == field.ident)
+        .unwrap_or(0)
+}
+
+/// One `BelongsToDef` / `HasManyDef` const per relationship field, plus the
+/// `KeyOf` impl naming the primary key's type.
+fn relation_defs(checked: &Checked<'_>) -> TokenStream {
+    let model = checked.model;
+    let ident = &model.ident;
+    let model_name = ident.to_string();
+    let mut out = TokenStream::new();
+    for field in &model.fields {
+        let f = &field.ident;
+        let field_name = f.to_string();
+        let def = def_ident(field);
+        let lazy = if field.attrs.lazy_raise.is_some() {
+            quote!(::orm::Lazy::Raise)
+        } else {
+            quote!(::orm::Lazy::Select)
+        };
+        match &field.kind {
+            FieldKind::BelongsTo(parent) => {
+                let column = position(checked, field);
+                let back = match &field.attrs.back_populates {
+                    Some(lit) => {
+                        let back = Ident::new(&lit.value(), lit.span());
+                        quote_spanned!(lit.span()=> ::core::option::Option::Some(|parent: &#parent| &parent.#back))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
+                out.extend(quote! {
+                    const #def: ::orm::__private::BelongsToDef<#ident, #parent> = ::orm::__private::BelongsToDef {
+                        model: #model_name,
+                        field: #field_name,
+                        column: #column,
+                        this: |this: &#ident| &this.#f,
+                        back: #back,
+                        lazy: #lazy,
+                    };
+                });
+            }
+            FieldKind::HasMany(child) => {
+                let Some(lit) = &field.attrs.back_populates else {
+                    continue;
+                };
+                let back_field = lit.value();
+                let back = Ident::new(&back_field, lit.span());
+                let delete_orphan = field.attrs.delete_orphan.is_some();
+                let back_fn = quote_spanned!(lit.span()=> |child: &#child| &child.#back);
+                out.extend(quote! {
+                    const #def: ::orm::__private::HasManyDef<#ident, #child> = ::orm::__private::HasManyDef {
+                        model: #model_name,
+                        field: #field_name,
+                        back_field: #back_field,
+                        back: #back_fn,
+                        this: |this: &#ident| &this.#f,
+                        delete_orphan: #delete_orphan,
+                        lazy: #lazy,
+                    };
+                });
+            }
+            FieldKind::Column => {}
+        }
+    }
+    out
+}
+
+/// Column constants, relationship constants, and the hidden
+/// `back_populates` names the other side checks against.
+fn constants(checked: &Checked<'_>) -> TokenStream {
+    let model = checked.model;
+    let ident = &model.ident;
+    let mut out = TokenStream::new();
+    for column in &checked.columns {
+        let field = column.field;
+        let name = &column.name;
+        let doc = format!(
+            "Column `{name}` of `{}`, for filters and ordering.",
+            model.table
+        );
+        let (constant, value_ty) = match &field.kind {
+            FieldKind::BelongsTo(parent) => (
+                Ident::new(&name.to_uppercase(), field.ident.span()),
+                quote!(<#parent as ::orm::Model>::Key),
+            ),
+            _ => {
+                let ty = &field.ty;
+                let value_ty = match (&field.attrs.sql_type, is_option(ty)) {
+                    (Some(_), Some(inner)) => quote!(#inner),
+                    (Some(_), None) => quote!(#ty),
+                    (None, _) => quote_spanned!(ty_span(ty)=> <#ty as ::orm::ColumnType>::Value),
+                };
+                (upper(&field.ident), value_ty)
+            }
+        };
+        out.extend(quote! {
+            #[doc = #doc]
+            pub const #constant: ::orm::Column<#ident, #value_ty> = ::orm::Column::new(#name);
+        });
+    }
+    for field in &model.fields {
+        let constant = upper(&field.ident);
+        let def = def_ident(field);
+        let field_name = field.ident.to_string();
+        match &field.kind {
+            FieldKind::BelongsTo(parent) => {
+                let doc =
+                    format!("Relationship `{ident}.{field_name}` (many-to-one), for `preload`.");
+                let back = field
+                    .attrs
+                    .back_populates
+                    .as_ref()
+                    .map(|l| l.value())
+                    .unwrap_or_default();
+                let back_const = format_ident!("__ORM_BACK_{}", field_name.to_uppercase());
+                out.extend(quote! {
+                    #[doc = #doc]
+                    pub const #constant: ::orm::Relation<#ident, #parent> = ::orm::Relation::belongs_to(&#def);
+                    #[doc(hidden)]
+                    pub const #back_const: &'static str = #back;
+                });
+            }
+            FieldKind::HasMany(child) if field.attrs.back_populates.is_some() => {
+                let doc =
+                    format!("Relationship `{ident}.{field_name}` (one-to-many), for `preload`.");
+                out.extend(quote! {
+                    #[doc = #doc]
+                    pub const #constant: ::orm::Relation<#ident, #child> = ::orm::Relation::has_many(&#def);
+                });
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A `HasMany` and the `BelongsTo` it names must name each other.
+fn pairing_checks(checked: &Checked<'_>) -> TokenStream {
+    let model = checked.model;
+    let ident = &model.ident;
+    let mut out = TokenStream::new();
+    for field in &model.fields {
+        let (FieldKind::HasMany(child), Some(lit)) = (&field.kind, &field.attrs.back_populates)
+        else {
+            continue;
+        };
+        let back_const = format_ident!(
+            "__ORM_BACK_{}",
+            lit.value().to_uppercase(),
+            span = lit.span()
+        );
+        let me = field.ident.to_string();
+        let child_name = quote!(#child).to_string().replace(' ', "");
+        let message = format!(
+            "`{child_name}.{}` does not point back at `{ident}.{me}`: add #[orm(back_populates = \"{me}\")] to it",
+            lit.value()
+        );
+        out.extend(quote_spanned! {lit.span()=>
+            const _: () = if !::orm::__private::str_eq(<#child>::#back_const, #me) {
+                ::core::panic!(#message)
+            };
+        });
+    }
+    out
+}
+
+/// `new(...)`: required columns as parameters, everything else defaulted.
+fn constructor(checked: &Checked<'_>) -> TokenStream {
+    let model = checked.model;
+    if model.skip_new {
+        return quote!();
+    }
+    let ident = &model.ident;
+    let mut params = Vec::new();
+    let mut param_docs = Vec::new();
+    let mut inits = Vec::new();
+    for field in &model.fields {
+        let f = &field.ident;
+        let ty = &field.ty;
+        let a = &field.attrs;
+        let init = if a.skip.is_some() {
+            quote!(::core::default::Default::default())
+        } else {
+            match &field.kind {
+                FieldKind::HasMany(_) => quote!(::orm::HasMany::new()),
+                FieldKind::BelongsTo(_) => quote!(::orm::BelongsTo::new()),
+                FieldKind::Column if a.primary_key.is_some() && is_integer(ty) => quote!(0),
+                FieldKind::Column if is_option(ty).is_some() => {
+                    quote!(::core::option::Option::None)
+                }
+                FieldKind::Column => {
+                    params.push(quote!(#f: impl ::core::convert::Into<#ty>));
+                    param_docs.push(format!("`{f}`"));
+                    quote!(::core::convert::Into::into(#f))
+                }
+            }
+        };
+        inits.push(quote!(#f: #init,));
+    }
+    let doc = if param_docs.is_empty() {
+        format!("A new `{ident}` (not yet added to a session).")
+    } else {
+        format!(
+            "A new `{ident}` from {} (not yet added to a session); other fields start empty, and an integer primary key is assigned on insert.",
+            param_docs.join(", ")
+        )
+    };
+    quote! {
+        #[doc = #doc]
+        #[allow(clippy::too_many_arguments)]
+        pub fn new(#(#params),*) -> Self {
+            Self { #(#inits)* }
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! Stage 1: the `syn` input and its `#[orm(...)]` attributes, read into our
+//! own model of the struct. Every node keeps the tokens it came from, so a
+//! later error can point at them. Nothing here returns early: each mistake
+//! is pushed to the [`Errors`] collector and parsing goes on, so the user
+//! sees all of them in one build.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, LitStr, PathArguments, Type};
+
+/// Collects errors; the stage boundary turns them into one compile error.
+#[derive(Default)]
+pub struct Errors {
+    errors: Vec<syn::Error>,
+}
+
+impl Errors {
+    pub fn push(&mut self, error: syn::Error) {
+        self.errors.push(error);
+    }
+
+    pub fn at(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    /// All errors combined into one, or `Ok` if there were none.
+    pub fn finish(self) -> syn::Result<()> {
+        let mut errors = self.errors.into_iter();
+        let Some(mut first) = errors.next() else {
+            return Ok(());
+        };
+        for error in errors {
+            first.combine(error);
+        }
+        Err(first)
+    }
+}
+
+/// The struct as the derive sees it.
+pub struct Model {
+    pub ident: Ident,
+    pub table: String,
+    pub indexes: Vec<StructIndex>,
+    pub skip_new: bool,
+    pub fields: Vec<Field>,
+}
+
+/// `#[orm(index(a, b))]` or `#[orm(unique_index(a, b))]` on the struct.
+pub struct StructIndex {
+    pub fields: Vec<Ident>,
+    pub unique: bool,
+}
+
+/// One named field.
+pub struct Field {
+    pub ident: Ident,
+    pub ty: Type,
+    pub kind: FieldKind,
+    pub attrs: FieldAttrs,
+}
+
+/// What a field maps to, decided from its type.
+pub enum FieldKind {
+    /// A column of its own.
+    Column,
+    /// `BelongsTo<T>`: a foreign-key column and a relationship.
+    BelongsTo(Type),
+    /// `HasMany<T>`: a relationship, no column.
+    HasMany(Type),
+}
+
+/// What `#[orm(...)]` said on a field; each setting keeps its span.
+#[derive(Default)]
+pub struct FieldAttrs {
+    pub primary_key: Option<Span>,
+    pub column: Option<LitStr>,
+    pub unique: Option<Span>,
+    pub index: Option<Span>,
+    pub default: Option<LitStr>,
+    pub skip: Option<Span>,
+    pub sql_type: Option<LitStr>,
+    pub back_populates: Option<LitStr>,
+    pub on_delete: Option<(LitStr, OnDelete)>,
+    pub optional: Option<Span>,
+    pub delete_orphan: Option<Span>,
+    pub lazy_raise: Option<Span>,
+}
+
+/// The `on_delete` actions.
+#[derive(Clone, Copy)]
+pub enum OnDelete {
+    Cascade,
+    SetNull,
+    Restrict,
+    NoAction,
+}
+
+const STRUCT_KEYS: &[&str] = &["table", "index", "unique_index", "skip_new"];
+const FIELD_KEYS: &[&str] = &[
+    "primary_key",
+    "column",
+    "unique",
+    "index",
+    "default",
+    "skip",
+    "sql_type",
+    "back_populates",
+    "on_delete",
+    "optional",
+    "delete_orphan",
+    "lazy",
+];
+
+/// Reads the input. Returns `None` only when there is no struct with named
+/// fields to read at all.
+pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
+    let named = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(named) => named,
+            Fields::Unnamed(_) | Fields::Unit => {
+                errors.at(
+                    input.ident.span(),
+                    format!(
+                        "#[derive(Model)] needs a struct with named fields; `{}` has none (each field becomes a column)",
+                        input.ident
+                    ),
+                );
+                return None;
+            }
+        },
+        Data::Enum(data) => {
+            errors.at(
+                data.enum_token.span,
+                "#[derive(Model)] works on structs, not enums: a model is one table row",
+            );
+            return None;
+        }
+        Data::Union(data) => {
+            errors.at(
+                data.union_token.span,
+                "#[derive(Model)] works on structs, not unions",
+            );
+            return None;
+        }
+    };
+    if !input.generics.params.is_empty() {
+        errors.at(
+            input.generics.span(),
+            "#[derive(Model)] does not support generic structs: a model maps one concrete table",
+        );
+    }
+    let mut model = Model {
+        ident: input.ident.clone(),
+        table: default_table_name(&input.ident.to_string()),
+        indexes: Vec::new(),
+        skip_new: false,
+        fields: Vec::new(),
+    };
+    parse_struct_attrs(input, &mut model, errors);
+    for field in &named.named {
+        let Some(ident) = field.ident.clone() else {
+            continue;
+        };
+        let mut attrs = FieldAttrs::default();
+        for attr in field.attrs.iter().filter(|a| a.path().is_ident("orm")) {
+            let result = attr.parse_nested_meta(|meta| {
+                parse_field_key(&meta, &mut attrs, errors);
+                Ok(())
+            });
+            if let Err(e) = result {
+                errors.push(e);
+            }
+        }
+        model.fields.push(Field {
+            kind: field_kind(&field.ty),
+            ident,
+            ty: field.ty.clone(),
+            attrs,
+        });
+    }
+    Some(model)
+}
+
+fn parse_struct_attrs(input: &DeriveInput, model: &mut Model, errors: &mut Errors) {
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("orm")) {
+        let result = attr.parse_nested_meta(|meta| {
+            let key = path_name(&meta.path);
+            match key.as_str() {
+                "table" => {
+                    if let Some(lit) = string_value(&meta, errors) {
+                        model.table = lit.value();
+                    }
+                }
+                "index" | "unique_index" => {
+                    let mut fields = Vec::new();
+                    let list = meta.parse_nested_meta(|inner| {
+                        match inner.path.get_ident() {
+                            Some(ident) => fields.push(ident.clone()),
+                            None => errors.at(inner.path.span(), "expected a field name"),
+                        }
+                        Ok(())
+                    });
+                    match list {
+                        Ok(()) if fields.is_empty() => errors.at(
+                            meta.path.span(),
+                            format!(
+                                "`{key}` needs the fields it covers: #[orm({key}(first, second))]"
+                            ),
+                        ),
+                        Ok(()) => model.indexes.push(StructIndex {
+                            fields,
+                            unique: key == "unique_index",
+                        }),
+                        Err(_) => errors.at(
+                            meta.path.span(),
+                            format!("`{key}` takes a list of fields: #[orm({key}(first, second))]"),
+                        ),
+                    }
+                }
+                "skip_new" => {
+                    flag(&meta, errors);
+                    model.skip_new = true;
+                }
+                _ => unknown_key(&meta, &key, STRUCT_KEYS, "struct", errors),
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+}
+
+fn parse_field_key(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    attrs: &mut FieldAttrs,
+    errors: &mut Errors,
+) {
+    let key = path_name(&meta.path);
+    let span = meta.path.span();
+    match key.as_str() {
+        "primary_key" => attrs.primary_key = flag(meta, errors).then_some(span),
+        "unique" => attrs.unique = flag(meta, errors).then_some(span),
+        "index" => attrs.index = flag(meta, errors).then_some(span),
+        "skip" => attrs.skip = flag(meta, errors).then_some(span),
+        "optional" => attrs.optional = flag(meta, errors).then_some(span),
+        "delete_orphan" => attrs.delete_orphan = flag(meta, errors).then_some(span),
+        "column" => attrs.column = string_value(meta, errors),
+        "default" => attrs.default = string_value(meta, errors),
+        "sql_type" => attrs.sql_type = string_value(meta, errors),
+        "back_populates" => attrs.back_populates = string_value(meta, errors),
+        "on_delete" => {
+            if let Some(lit) = string_value(meta, errors) {
+                let action = match lit.value().to_ascii_lowercase().as_str() {
+                    "cascade" => Some(OnDelete::Cascade),
+                    "set null" | "set_null" => Some(OnDelete::SetNull),
+                    "restrict" => Some(OnDelete::Restrict),
+                    "no action" | "no_action" => Some(OnDelete::NoAction),
+                    _ => None,
+                };
+                match action {
+                    Some(action) => attrs.on_delete = Some((lit, action)),
+                    None => errors.at(
+                        lit.span(),
+                        "unknown `on_delete` action; write \"cascade\", \"set null\", \"restrict\" or \"no action\"",
+                    ),
+                }
+            }
+        }
+        "lazy" => {
+            if let Some(lit) = string_value(meta, errors) {
+                match lit.value().as_str() {
+                    "raise" => attrs.lazy_raise = Some(lit.span()),
+                    "select" => {}
+                    _ => errors.at(
+                        lit.span(),
+                        "`lazy` is \"select\" (the default) or \"raise\"",
+                    ),
+                }
+            }
+        }
+        _ => unknown_key(meta, &key, FIELD_KEYS, "field", errors),
+    }
+}
+
+/// A key that takes no value: `#[orm(unique)]`.
+fn flag(meta: &syn::meta::ParseNestedMeta<'_>, errors: &mut Errors) -> bool {
+    if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+        let key = path_name(&meta.path);
+        errors.at(
+            meta.path.span(),
+            format!("`{key}` takes no value: write #[orm({key})]"),
+        );
+        skip_value(meta);
+        return false;
+    }
+    true
+}
+
+/// A key with a string value: `#[orm(table = "users")]`.
+fn string_value(meta: &syn::meta::ParseNestedMeta<'_>, errors: &mut Errors) -> Option<LitStr> {
+    let key = path_name(&meta.path);
+    if !meta.input.peek(syn::Token![=]) {
+        errors.at(
+            meta.path.span(),
+            format!("`{key}` needs a value: write #[orm({key} = \"...\")]"),
+        );
+        skip_value(meta);
+        return None;
+    }
+    let value = match meta.value() {
+        Ok(value) => value,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    let expr: syn::Expr = match value.parse() {
+        Ok(expr) => expr,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    match expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        }) => Some(lit),
+        other => {
+            errors.at(
+                other.span(),
+                format!("`{key}` takes a string: write #[orm({key} = \"...\")]"),
+            );
+            None
+        }
+    }
+}
+
+/// Consumes whatever follows a key, so parsing can go on after an error.
+fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) {
+    let _ = meta.input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            if let proc_macro2::TokenTree::Punct(p) = &tt
+                && p.as_char() == ','
+            {
+                break;
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    });
+}
+
+fn unknown_key(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    key: &str,
+    known: &[&str],
+    place: &str,
+    errors: &mut Errors,
+) {
+    let suggestion = known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| format!("; did you mean `{k}`?"))
+        .unwrap_or_else(|| format!("; {place} keys are: {}", known.join(", ")));
+    errors.at(
+        meta.path.span(),
+        format!("unknown #[orm] {place} key `{key}`{suggestion}"),
+    );
+    skip_value(meta);
+}
+
+fn path_name(path: &syn::Path) -> String {
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// `BelongsTo<T>` and `HasMany<T>` by their last path segment, so that
+/// `orm::BelongsTo<T>` works too.
+fn field_kind(ty: &Type) -> FieldKind {
+    if let Some((name, inner)) = generic_of(ty) {
+        match name.as_str() {
+            "BelongsTo" => return FieldKind::BelongsTo(inner),
+            "HasMany" => return FieldKind::HasMany(inner),
+            _ => {}
+        }
+    }
+    FieldKind::Column
+}
+
+/// `Name<Inner>` -> ("Name", Inner).
+pub fn generic_of(ty: &Type) -> Option<(String, Type)> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(inner) if args.args.len() == 1 => {
+            Some((last.ident.to_string(), inner.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// `User` -> `users`, `OrderLine` -> `order_lines`: snake case, plural.
+fn default_table_name(ident: &str) -> String {
+    let mut snake = String::new();
+    for (i, ch) in ident.chars().enumerate() {
+        if ch.is_uppercase() {
+            if i > 0 {
+                snake.push('_');
+            }
+            snake.extend(ch.to_lowercase());
+        } else {
+            snake.push(ch);
+        }
+    }
+    if snake.ends_with('s') || snake.ends_with('x') || snake.ends_with("ch") {
+        snake.push_str("es");
+    } else if snake.ends_with('y') && !snake.ends_with("ay") && !snake.ends_with("ey") {
+        snake.pop();
+        snake.push_str("ies");
+    } else {
+        snake.push('s');
+    }
+    snake
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_snake_case_plurals() {
+        assert_eq!(default_table_name("User"), "users");
+        assert_eq!(default_table_name("OrderLine"), "order_lines");
+        assert_eq!(default_table_name("Category"), "categories");
+        assert_eq!(default_table_name("Address"), "addresses");
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("primay_key", "primary_key"), 1);
+        assert_eq!(edit_distance("uniqe", "unique"), 1);
+        assert_eq!(edit_distance("table", "table"), 0);
+    }
+}

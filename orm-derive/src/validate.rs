@@ -1,0 +1,225 @@
+//! Stage 2: rules that look at more than one field or attribute. Each rule
+//! says what is wrong and what to write instead, at the tokens at fault.
+//! Rules about other models (does `back_populates` name a real field of the
+//! right type?) are left to the compiler: the expansion names that field in
+//! typed code, so a mistake fails to compile at the attribute's span.
+
+use proc_macro2::Span;
+
+use crate::parse::{Errors, Field, FieldKind, Model, OnDelete};
+
+/// A persisted column: the field it comes from and its name in SQL.
+pub struct Column<'a> {
+    pub field: &'a Field,
+    pub name: String,
+}
+
+/// The model after validation, with what expansion needs computed once.
+pub struct Checked<'a> {
+    pub model: &'a Model,
+    pub columns: Vec<Column<'a>>,
+    /// Position of the primary key in `columns`.
+    pub primary_key: usize,
+}
+
+pub fn validate<'a>(model: &'a Model, errors: &mut Errors) -> Option<Checked<'a>> {
+    for field in &model.fields {
+        check_attributes_fit_kind(field, errors);
+    }
+    let columns = columns(model, errors);
+    check_struct_indexes(model, &columns, errors);
+    let primary_key = primary_key(model, &columns, errors)?;
+    Some(Checked {
+        model,
+        columns,
+        primary_key,
+    })
+}
+
+fn columns<'a>(model: &'a Model, errors: &mut Errors) -> Vec<Column<'a>> {
+    let mut columns: Vec<Column<'a>> = Vec::new();
+    for field in &model.fields {
+        if field.attrs.skip.is_some() || matches!(field.kind, FieldKind::HasMany(_)) {
+            continue;
+        }
+        let name = match (&field.attrs.column, &field.kind) {
+            (Some(lit), _) => lit.value(),
+            (None, FieldKind::BelongsTo(_)) => format!("{}_id", field.ident),
+            (None, _) => field.ident.to_string(),
+        };
+        let span = field
+            .attrs
+            .column
+            .as_ref()
+            .map_or(field.ident.span(), |lit| lit.span());
+        if let Some(first) = columns.iter().find(|c| c.name.eq_ignore_ascii_case(&name)) {
+            errors.at(
+                span,
+                format!(
+                    "column `{name}` is mapped twice (fields `{}` and `{}`); rename one with #[orm(column = \"...\")]",
+                    first.field.ident, field.ident
+                ),
+            );
+            continue;
+        }
+        columns.push(Column { field, name });
+    }
+    columns
+}
+
+fn primary_key(model: &Model, columns: &[Column<'_>], errors: &mut Errors) -> Option<usize> {
+    let keys: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.field.attrs.primary_key.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    match keys.as_slice() {
+        [] => {
+            errors.at(
+                model.ident.span(),
+                format!(
+                    "`{}` has no primary key; mark one field with #[orm(primary_key)], usually `id: i64`",
+                    model.ident
+                ),
+            );
+            None
+        }
+        [one] => Some(*one),
+        [first, rest @ ..] => {
+            for other in rest {
+                let span = columns[*other]
+                    .field
+                    .attrs
+                    .primary_key
+                    .unwrap_or(Span::call_site());
+                errors.at(
+                    span,
+                    format!(
+                        "`{}` has two primary keys (`{}` and `{}`); keep #[orm(primary_key)] on one field",
+                        model.ident, columns[*first].field.ident, columns[*other].field.ident
+                    ),
+                );
+            }
+            Some(*first)
+        }
+    }
+}
+
+/// Each attribute belongs to one kind of field.
+fn check_attributes_fit_kind(field: &Field, errors: &mut Errors) {
+    let a = &field.attrs;
+    let name = &field.ident;
+    let relation_only = [
+        (
+            a.back_populates.as_ref().map(|l| l.span()),
+            "back_populates",
+        ),
+        (a.on_delete.as_ref().map(|(l, _)| l.span()), "on_delete"),
+        (a.optional, "optional"),
+        (a.delete_orphan, "delete_orphan"),
+        (a.lazy_raise, "lazy"),
+    ];
+    let column_only = [
+        (a.primary_key, "primary_key"),
+        (a.default.as_ref().map(|l| l.span()), "default"),
+        (a.sql_type.as_ref().map(|l| l.span()), "sql_type"),
+    ];
+    if let Some(lit) = &a.back_populates
+        && syn::parse_str::<syn::Ident>(&lit.value()).is_err()
+    {
+        errors.at(
+            lit.span(),
+            "`back_populates` names a field of the other model, such as \"orders\"",
+        );
+    }
+    match &field.kind {
+        FieldKind::Column => {
+            for (span, key) in relation_only
+                .into_iter()
+                .filter_map(|(s, k)| s.map(|s| (s, k)))
+            {
+                errors.at(
+                    span,
+                    format!("`{key}` is for relationship fields (`BelongsTo<T>`, `HasMany<T>`), and `{name}` is a column"),
+                );
+            }
+        }
+        FieldKind::BelongsTo(_) => {
+            for (span, key) in column_only
+                .into_iter()
+                .filter_map(|(s, k)| s.map(|s| (s, k)))
+            {
+                errors.at(
+                    span,
+                    format!("`{key}` does not apply to `BelongsTo` field `{name}`: its column takes the type of the parent's primary key"),
+                );
+            }
+            if let Some(span) = a.delete_orphan {
+                errors.at(span, "`delete_orphan` goes on the `HasMany` side: the parent deletes the children it lets go");
+            }
+            if let (Some((lit, OnDelete::SetNull)), None) = (&a.on_delete, a.optional) {
+                errors.at(
+                    lit.span(),
+                    format!("`on_delete = \"set null\"` needs a nullable key: add #[orm(optional)] to `{name}`"),
+                );
+            }
+        }
+        FieldKind::HasMany(_) => {
+            let misplaced = column_only.into_iter().chain([
+                (a.column.as_ref().map(|l| l.span()), "column"),
+                (a.unique, "unique"),
+                (a.index, "index"),
+                (a.on_delete.as_ref().map(|(l, _)| l.span()), "on_delete"),
+                (a.optional, "optional"),
+            ]);
+            for (span, key) in misplaced.filter_map(|(s, k)| s.map(|s| (s, k))) {
+                errors.at(
+                    span,
+                    format!("`{key}` does not apply to `HasMany` field `{name}`: it has no column (the foreign key is on the other side)"),
+                );
+            }
+            if a.back_populates.is_none() {
+                errors.at(
+                    field.ident.span(),
+                    format!("`HasMany` field `{name}` needs to name the `BelongsTo` field on the other side that points back: #[orm(back_populates = \"...\")]"),
+                );
+            }
+        }
+    }
+    if let Some(span) = a.skip {
+        let others = [a.primary_key, a.unique, a.index]
+            .into_iter()
+            .flatten()
+            .count()
+            + usize::from(a.column.is_some() || a.default.is_some() || a.sql_type.is_some());
+        if others > 0 {
+            errors.at(
+                span,
+                format!("`{name}` is `skip`ped (not persisted), so it can have no column settings"),
+            );
+        }
+        if !matches!(field.kind, FieldKind::Column) {
+            errors.at(
+                span,
+                "relationship fields cannot be skipped; remove the field instead",
+            );
+        }
+    }
+}
+
+fn check_struct_indexes(model: &Model, columns: &[Column<'_>], errors: &mut Errors) {
+    for index in &model.indexes {
+        for ident in &index.fields {
+            if !columns.iter().any(|c| c.field.ident == *ident) {
+                errors.at(
+                    ident.span(),
+                    format!(
+                        "`{}` has no persisted field `{ident}` to index",
+                        model.ident
+                    ),
+                );
+            }
+        }
+    }
+}
