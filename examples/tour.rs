@@ -25,7 +25,11 @@ pub struct Order {
 fn main() -> orm::Result<()> {
     let db = Database::in_memory()?;
     db.set_echo(true);
-    println!("-- the DDL the derive generated:\n{}{}", User::ddl(), Order::ddl());
+    println!(
+        "-- the DDL the derive generated:\n{}{}",
+        User::ddl(),
+        Order::ddl()
+    );
     db.create_all::<(User, Order)>()?;
     let session = db.session();
     let alice = session.add(User::new("Alice"));

@@ -1,8 +1,165 @@
-//! placeholder, replaced below
+//! A small ORM for SQLite that teaches SQLAlchemy's ideas in Rust: a
+//! session with an identity map, a unit of work, relationships as fields
+//! that load lazily and stay in sync on both sides.
+//!
+//! # A first program
+//!
+//! ```
+//! use orm::prelude::*;
+//!
+//! #[derive(Model, Debug)]
+//! #[orm(table = "users")]
+//! pub struct User {
+//!     #[orm(primary_key)]
+//!     pub id: i64,                      // INTEGER PRIMARY KEY, assigned on insert
+//!     pub name: String,                 // TEXT NOT NULL
+//!     #[orm(unique)]
+//!     pub email: String,                // TEXT NOT NULL UNIQUE
+//!     pub nickname: Option<String>,     // TEXT (nullable)
+//!     #[orm(back_populates = "user")]
+//!     pub orders: HasMany<Order>,       // no column; loads lazily
+//! }
+//!
+//! #[derive(Model, Debug)]
+//! #[orm(table = "orders")]
+//! pub struct Order {
+//!     #[orm(primary_key)]
+//!     pub id: i64,
+//!     pub total_cents: i64,
+//!     #[orm(back_populates = "orders")] // column user_id REFERENCES users(id)
+//!     pub user: BelongsTo<User>,
+//! }
+//!
+//! fn main() -> orm::Result<()> {
+//!     let db = Database::in_memory()?;       // or Database::open("shop.db")
+//!     db.create_all::<(User, Order)>()?;     // parents before children
+//!     let recorder = db.recorder();          // counts the statements below
+//!
+//!     let session = db.session();
+//!     let alice = session.add(User::new("Alice", "alice@example.com"));
+//!     let order = session.add(Order::new(1299));
+//!     order.read()?.user.set(&alice)?;       // alice.orders gains it too
+//!     session.commit()?;                     // INSERT users; INSERT orders
+//!     assert_eq!(recorder.count(), 2);
+//!
+//!     let o = session.get::<Order>(1)?;      // in the identity map: no SQL
+//!     assert_eq!(o, order);                  // the same object
+//!     let u = o.read()?.user.load()?;        // alice, from the map: no SQL
+//!     let orders = u.read()?.orders.load()?; // already filled by `set`: no SQL
+//!     assert_eq!(orders, vec![order.clone()]);
+//!     assert_eq!(recorder.count(), 2);
+//!
+//!     // A new session starts with an empty identity map.
+//!     let session = db.session();
+//!     let users = session
+//!         .query::<User>()
+//!         .filter(User::EMAIL.like("%@example.com"))
+//!         .preload(User::ORDERS)             // one more statement for any N
+//!         .all()?;
+//!     assert_eq!(recorder.count(), 4);
+//!     let orders = users[0].read()?.orders.load()?; // preloaded: no SQL
+//!     assert_eq!(orders[0].read()?.total_cents, 1299);
+//!     assert_eq!(recorder.count(), 4);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Reading and changing objects
+//!
+//! A [`Handle`] is a shared pointer to the session's one object for a row.
+//! [`Handle::read`] borrows it, [`Handle::write`] borrows it mutably; a
+//! conflicting borrow is an [`Error::Borrowed`], never a panic. The first
+//! `write` remembers the row's values so that the flush updates exactly the
+//! columns that changed.
+//!
+//! ```
+//! # use orm::prelude::*;
+//! # #[derive(Model, Debug)]
+//! # struct User { #[orm(primary_key)] id: i64, name: String, age: i64 }
+//! # fn main() -> orm::Result<()> {
+//! # let db = Database::in_memory()?;
+//! # db.create_all::<User>()?;
+//! let session = db.session();
+//! let ann = session.add(User::new("Ann", 30));
+//! session.commit()?;
+//! ann.write()?.age += 1;
+//! assert_eq!(ann.changes()?[0].to_string(), "age: 30 -> 31");
+//! let recorder = db.recorder();
+//! session.commit()?;
+//! assert_eq!(recorder.sql(), ["UPDATE \"users\" SET \"age\" = ? WHERE \"id\" = ?"]);
+//! # Ok(()) }
+//! ```
+//!
+//! # The derive
+//!
+//! `#[derive(Model)]` on a struct with named fields. Attributes:
+//!
+//! | on | attribute | meaning |
+//! |---|---|---|
+//! | struct | `table = "name"` | table name (default: snake-case plural of the struct) |
+//! | struct | `index(a, b)`, `unique_index(a, b)` | a multi-column index |
+//! | struct | `skip_new` | do not generate `new` |
+//! | field | `primary_key` | the primary key (exactly one); an integer key is assigned by SQLite when it is 0 |
+//! | field | `column = "name"` | column name (default: the field's; `<field>_id` for `BelongsTo`) |
+//! | field | `unique`, `index` | a `UNIQUE` constraint, an index |
+//! | field | `default = "SQL"` | the column's SQL `DEFAULT` |
+//! | field | `sql_type = "TEXT"` | for a type implementing rusqlite's `ToSql` + `FromSql` that orm does not map itself |
+//! | field | `skip` | not persisted; filled with `Default` when loaded |
+//! | `BelongsTo` | `back_populates = "field"` | the `HasMany` on the parent that mirrors it |
+//! | `BelongsTo` | `optional` | the foreign key may be NULL |
+//! | `BelongsTo` | `on_delete = "cascade" / "set null" / "restrict"` | what deleting the parent does |
+//! | `HasMany` | `back_populates = "field"` | the `BelongsTo` on the child pointing back (required) |
+//! | `HasMany` | `delete_orphan` | removing a child from the collection deletes it |
+//! | both | `lazy = "raise"` | reading it unloaded is an error: it must be preloaded |
+//!
+//! Field types: `i8`-`i64`, `u8`-`u32`, `bool`, `f32`, `f64`, `String`,
+//! `Vec<u8>`, `Option` of each, `BelongsTo<T>`, `HasMany<T>`.
+//!
+//! For `User` above the derive generates, inside `const _: () = { ... }`:
+//! - `impl orm::Model for User`: `type Key = i64`, `const TABLE` (the
+//!   metadata behind [`Model::ddl`]), and the row mapping: `from_row` reads
+//!   columns by position, `column(i)` binds them, `set_column` restores one.
+//! - Column constants for queries, typed by the field:
+//!   `User::ID: Column<User, i64>`, `User::NAME`, `User::EMAIL`,
+//!   `User::NICKNAME: Column<User, String>`; for `Order`, `Order::USER_ID:
+//!   Column<Order, i64>` for the foreign key.
+//! - Relationship constants for `preload`: `User::ORDERS: Relation<User,
+//!   Order>`, `Order::USER: Relation<Order, User>`.
+//! - `User::new(name, email)`: required columns as `impl Into<_>`
+//!   parameters; the key is 0 (assigned on insert), options `None`,
+//!   collections empty.
+//! - A compile-time check that `User.orders` and `Order.user` name each
+//!   other in `back_populates`.
+//!
+//! ```
+//! # use orm::prelude::*;
+//! # #[derive(Model, Debug)]
+//! # #[orm(table = "users")]
+//! # pub struct User { #[orm(primary_key)] pub id: i64, pub name: String,
+//! #   #[orm(unique)] pub email: String, pub nickname: Option<String>,
+//! #   #[orm(back_populates = "user")] pub orders: HasMany<Order> }
+//! # #[derive(Model, Debug)]
+//! # #[orm(table = "orders")]
+//! # pub struct Order { #[orm(primary_key)] pub id: i64, pub total_cents: i64,
+//! #   #[orm(back_populates = "orders")] pub user: BelongsTo<User> }
+//! assert_eq!(
+//!     Order::ddl(),
+//!     "CREATE TABLE \"orders\" (\n    \"id\" INTEGER PRIMARY KEY,\n    \"total_cents\" INTEGER NOT NULL,\n    \"user_id\" INTEGER NOT NULL REFERENCES \"users\" (\"id\")\n);\n"
+//! );
+//! ```
+//!
+//! # Relationships
+//!
+//! The rules are in the [`relation`] module's docs: lazy loading, eager
+//! loading with `preload`, back-population, what attaching and unloaded
+//! collections do. The session's rules (autoflush, what commit and rollback
+//! do to loaded objects) are in [`session`]'s.
+
 pub use orm_core::*;
 pub use orm_derive::Model;
+
+/// The names most programs need: `use orm::prelude::*;`.
 pub mod prelude {
-    //! The names most programs need: `use orm::prelude::*;`.
     pub use orm_core::{BelongsTo, Database, Handle, HasMany, Model, Session};
     pub use orm_derive::Model;
 }

@@ -22,7 +22,7 @@ use rusqlite::types::Value;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::relation::Owner;
-use crate::schema::TableDef;
+use crate::schema::{OnDelete, TableDef};
 use crate::session::SessionInner;
 use crate::sql::{Conn, Param, owned_value, quote, render};
 
@@ -214,6 +214,10 @@ pub(crate) trait AnyNode: Any {
     /// Whether changed columns wait for a flush.
     fn has_changes(&self) -> bool;
     fn expire_relations(&self);
+    /// Follows the `ON DELETE` of each foreign key pointing at a deleted
+    /// `(table, key)`: `Cascade` means this object is gone too; `SetNull`
+    /// clears the key here (the database already did).
+    fn parent_deleted(&self, deleted: &[(&'static str, Value)]) -> Result<Option<OnDelete>>;
     fn register(self: Rc<Self>, session: &SessionInner) -> Result<()>;
     fn unregister(&self, session: &SessionInner) -> Result<()>;
 }
@@ -382,6 +386,37 @@ impl<T: Model> AnyNode for Node<T> {
         }
     }
 
+    fn parent_deleted(&self, deleted: &[(&'static str, Value)]) -> Result<Option<OnDelete>> {
+        let value = self.borrow()?;
+        let mut outcome = None;
+        for (i, column) in T::TABLE.columns.iter().enumerate() {
+            let Some(fk) = column.references else {
+                continue;
+            };
+            let target = (fk.target)().name;
+            let key = owned_value(value.column(i));
+            if key == Value::Null || !deleted.iter().any(|(t, k)| *t == target && *k == key) {
+                continue;
+            }
+            match fk.on_delete {
+                OnDelete::Cascade => return Ok(Some(OnDelete::Cascade)),
+                OnDelete::SetNull => {
+                    let mut tracking = self.tracking.borrow_mut();
+                    if tracking.before_transaction.is_none() {
+                        tracking.before_transaction = Some(Self::columns(&value));
+                    }
+                    if let Some(snapshot) = tracking.snapshot.as_mut() {
+                        snapshot[i] = Value::Null;
+                    }
+                    value.for_each_relation(&mut |field| field.clear_key_of(column.field));
+                    outcome = Some(OnDelete::SetNull);
+                }
+                OnDelete::NoAction | OnDelete::Restrict => {}
+            }
+        }
+        Ok(outcome)
+    }
+
     fn register(self: Rc<Self>, session: &SessionInner) -> Result<()> {
         let key = self.key()?;
         session.identity_mut().insert::<T>(key, self);
@@ -440,7 +475,7 @@ fn update_sql(table: &TableDef, changed: &[usize]) -> String {
 /// # let db = Database::in_memory()?;
 /// # db.create_all::<User>()?;
 /// let session = db.session();
-/// let alice = session.add(User::new("Alice"))?;
+/// let alice = session.add(User::new("Alice"));
 /// session.commit()?;
 /// let again = session.get::<User>(alice.read()?.id)?;
 /// assert_eq!(alice, again); // same object, no SQL was needed

@@ -75,6 +75,10 @@ pub trait RelationField {
     /// Forgets a loaded collection, so the next access reloads it.
     #[doc(hidden)]
     fn expire(&self);
+    /// Clears the foreign key if this is the `BelongsTo` field named `field`
+    /// (its parent row was deleted with `ON DELETE SET NULL`).
+    #[doc(hidden)]
+    fn clear_key_of(&self, field: &str);
 }
 
 // ---------------------------------------------------------------- BelongsTo
@@ -409,6 +413,12 @@ impl<P: Model> RelationField for BelongsTo<P> {
     }
 
     fn expire(&self) {}
+
+    fn clear_key_of(&self, field: &str) {
+        if self.field() == field {
+            self.restore_key(None);
+        }
+    }
 }
 
 /// Binds the foreign key: the parent's key if a parent object is set.
@@ -829,6 +839,8 @@ impl<C: Model> RelationField for HasMany<C> {
     fn expire(&self) {
         *self.items.borrow_mut() = None;
     }
+
+    fn clear_key_of(&self, _field: &str) {}
 }
 
 impl<C: Model> std::fmt::Debug for HasMany<C> {

@@ -444,8 +444,9 @@ impl SessionInner {
                 self.deleted.borrow_mut().clear();
                 let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
                 dirty.iter().for_each(|n| n.clear_dirty_flag());
-                unit_of_work::apply(self, &written)?;
+                let cascaded = unit_of_work::apply(self, &written)?;
                 self.written.borrow_mut().extend(written);
+                self.written.borrow_mut().extend(cascaded);
                 Ok(())
             }
             Err((error, written)) => {

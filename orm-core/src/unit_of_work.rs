@@ -14,9 +14,10 @@ use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::object::{AnyNode, State};
-use crate::schema::dependency_order;
+use crate::schema::{OnDelete, dependency_order};
 use crate::session::{SessionInner, same_node};
 use crate::sql::{Conn, render};
+use rusqlite::types::Value;
 
 /// What a flush has to write.
 pub(crate) struct Work {
@@ -116,8 +117,11 @@ pub(crate) fn execute(
     Ok(written)
 }
 
-/// After a successful flush: the objects now match their rows.
-pub(crate) fn apply(session: &SessionInner, written: &[Written]) -> Result<()> {
+/// After a successful flush: the objects now match their rows, and the
+/// loaded children of deleted rows follow their foreign key's `ON DELETE`
+/// (the database already did; memory must agree). Returns what the cascade
+/// changed, to be undone on rollback like the rest.
+pub(crate) fn apply(session: &SessionInner, written: &[Written]) -> Result<Vec<Written>> {
     for w in written {
         match w {
             Written::Inserted { node, .. } => {
@@ -131,7 +135,42 @@ pub(crate) fn apply(session: &SessionInner, written: &[Written]) -> Result<()> {
             }
         }
     }
-    Ok(())
+    let mut deleted: Vec<(&'static str, Value)> = Vec::new();
+    for w in written {
+        if let Written::Deleted { node } = w {
+            deleted.push((node.table().name, node.key_value()?));
+        }
+    }
+    cascade(session, deleted)
+}
+
+/// Applies `ON DELETE CASCADE` and `SET NULL` to the loaded objects whose
+/// foreign keys point at deleted rows, level after level.
+fn cascade(
+    session: &SessionInner,
+    mut deleted: Vec<(&'static str, Value)>,
+) -> Result<Vec<Written>> {
+    let mut changed = Vec::new();
+    while !deleted.is_empty() {
+        let mut next = Vec::new();
+        for node in session.identity().nodes() {
+            if node.state() != State::Persistent {
+                continue;
+            }
+            match node.parent_deleted(&deleted)? {
+                Some(OnDelete::Cascade) => {
+                    node.set_state(State::Deleted);
+                    node.unregister(session)?;
+                    next.push((node.table().name, node.key_value()?));
+                    changed.push(Written::Deleted { node });
+                }
+                Some(_) => changed.push(Written::Updated { node }),
+                None => {}
+            }
+        }
+        deleted = next;
+    }
+    Ok(changed)
 }
 
 /// After a failed flush: forget the keys SQLite assigned to rows it then
