@@ -65,7 +65,7 @@ pub use error::{ConstraintKind, Error, Result};
 pub use model::{ColumnType, Key, Model, ModelSet};
 pub use object::{Change, Handle, State, Write};
 pub use query::{Column, Expr, OrderBy, Query};
-pub use relation::{BelongsTo, HasMany, Lazy, Preload, Relation, RelationField};
+pub use relation::{Backref, BelongsTo, HasMany, HasOne, Lazy, Preload, Relation, RelationField};
 pub use schema::{ColumnDef, DriftReport, ForeignKeyDef, IndexDef, OnDelete, TableDef};
 pub use session::Session;
 pub use sql::echo::{Echo, Recorder, Statement};

@@ -13,7 +13,7 @@ use rusqlite::types::Value;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::object::{AnyNode, Handle};
-use crate::relation::{Preload, PreloadStep};
+use crate::relation::{Lazy, Preload, PreloadStep};
 use crate::session::{Session, select_sql};
 use crate::sql::{Param, owned_value, quote};
 
@@ -216,6 +216,7 @@ pub struct Query<'s, T: Model> {
     limit: Option<i64>,
     offset: Option<i64>,
     preloads: Vec<Vec<&'static dyn PreloadStep>>,
+    lazy: Option<Lazy>,
     _model: PhantomData<T>,
 }
 
@@ -228,6 +229,7 @@ impl<'s, T: Model> Query<'s, T> {
             limit: None,
             offset: None,
             preloads: Vec::new(),
+            lazy: None,
             _model: PhantomData,
         }
     }
@@ -264,6 +266,14 @@ impl<'s, T: Model> Query<'s, T> {
     /// `.preload(User::ORDERS.then(Order::ITEMS))`.
     pub fn preload<L: Model>(mut self, path: impl Into<Preload<T, L>>) -> Self {
         self.preloads.push(path.into().steps);
+        self
+    }
+
+    /// Sets how the relationships of the objects this query returns load
+    /// when read unloaded: `Lazy::Raise` makes any such read an error (what
+    /// is preloaded still reads), so no SQL runs behind a field access.
+    pub fn lazy(mut self, lazy: Lazy) -> Self {
+        self.lazy = Some(lazy);
         self
     }
 
@@ -315,6 +325,12 @@ impl<'s, T: Model> Query<'s, T> {
             found.push(node);
             Ok(())
         })?;
+        if let Some(lazy) = self.lazy {
+            for node in &found {
+                node.borrow()?
+                    .for_each_relation(&mut |field| field.set_lazy(lazy));
+            }
+        }
         for chain in &self.preloads {
             let mut level: Vec<std::rc::Rc<dyn AnyNode>> = found
                 .iter()

@@ -215,7 +215,10 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
             return quote!(#f: ::core::default::Default::default(),);
         }
         match &field.kind {
-            FieldKind::HasMany(_) => quote!(#f: ::orm::HasMany::unloaded(),),
+            FieldKind::Children(_, kind) => {
+                let kind = Ident::new(kind, Span::call_site());
+                quote!(#f: ::orm::#kind::unloaded(),)
+            }
             FieldKind::BelongsTo(_) => {
                 let i = position(checked, field);
                 quote!(#f: ::orm::BelongsTo::from_key(row.get(#i)?),)
@@ -333,7 +336,7 @@ fn relation_defs(checked: &Checked<'_>) -> TokenStream {
                     };
                 });
             }
-            FieldKind::HasMany(child) => {
+            FieldKind::Children(child, _) => {
                 let Some(lit) = &field.attrs.back_populates else {
                     continue;
                 };
@@ -414,9 +417,13 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
                     pub const #back_const: &'static str = #back;
                 });
             }
-            FieldKind::HasMany(child) if field.attrs.back_populates.is_some() => {
-                let doc =
-                    format!("Relationship `{ident}.{field_name}` (one-to-many), for `preload`.");
+            FieldKind::Children(child, kind) if field.attrs.back_populates.is_some() => {
+                let shape = if *kind == "HasOne" {
+                    "one-to-one"
+                } else {
+                    "one-to-many"
+                };
+                let doc = format!("Relationship `{ident}.{field_name}` ({shape}), for `preload`.");
                 out.extend(quote! {
                     #[doc = #doc]
                     pub const #constant: ::orm::Relation<#ident, #child> = ::orm::Relation::has_many(&#def);
@@ -428,13 +435,13 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
     out
 }
 
-/// A `HasMany` and the `BelongsTo` it names must name each other.
+/// A `HasMany` or `HasOne` and the `BelongsTo` it names must name each other.
 fn pairing_checks(checked: &Checked<'_>) -> TokenStream {
     let model = checked.model;
     let ident = &model.ident;
     let mut out = TokenStream::new();
     for field in &model.fields {
-        let (FieldKind::HasMany(child), Some(lit)) = (&field.kind, &field.attrs.back_populates)
+        let (FieldKind::Children(child, _), Some(lit)) = (&field.kind, &field.attrs.back_populates)
         else {
             continue;
         };
@@ -476,7 +483,10 @@ fn constructor(checked: &Checked<'_>) -> TokenStream {
             quote!(::core::default::Default::default())
         } else {
             match &field.kind {
-                FieldKind::HasMany(_) => quote!(::orm::HasMany::new()),
+                FieldKind::Children(_, kind) => {
+                    let kind = Ident::new(kind, Span::call_site());
+                    quote!(::orm::#kind::new())
+                }
                 FieldKind::BelongsTo(_) => quote!(::orm::BelongsTo::new()),
                 FieldKind::Column if a.primary_key.is_some() && is_integer(ty) => quote!(0),
                 FieldKind::Column if is_option(ty).is_some() => {

@@ -65,8 +65,9 @@ pub enum FieldKind {
     Column,
     /// `BelongsTo<T>`: a foreign-key column and a relationship.
     BelongsTo(Type),
-    /// `HasMany<T>`: a relationship, no column.
-    HasMany(Type),
+    /// `HasMany<T>` or `HasOne<T>` (the second value names which): a
+    /// relationship, no column.
+    Children(Type, &'static str),
 }
 
 /// What `#[orm(...)]` said on a field; each setting keeps its span.
@@ -401,13 +402,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
-/// `BelongsTo<T>` and `HasMany<T>` by their last path segment, so that
+/// `BelongsTo<T>`, `HasMany<T>` and `HasOne<T>` by their last path segment, so that
 /// `orm::BelongsTo<T>` works too.
 fn field_kind(ty: &Type) -> FieldKind {
     if let Some((name, inner)) = generic_of(ty) {
         match name.as_str() {
             "BelongsTo" => return FieldKind::BelongsTo(inner),
-            "HasMany" => return FieldKind::HasMany(inner),
+            "HasMany" => return FieldKind::Children(inner, "HasMany"),
+            "HasOne" => return FieldKind::Children(inner, "HasOne"),
             _ => {}
         }
     }

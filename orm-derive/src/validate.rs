@@ -39,7 +39,7 @@ pub fn validate<'a>(model: &'a Model, errors: &mut Errors) -> Option<Checked<'a>
 fn columns<'a>(model: &'a Model, errors: &mut Errors) -> Vec<Column<'a>> {
     let mut columns: Vec<Column<'a>> = Vec::new();
     for field in &model.fields {
-        if field.attrs.skip.is_some() || matches!(field.kind, FieldKind::HasMany(_)) {
+        if field.attrs.skip.is_some() || matches!(field.kind, FieldKind::Children(..)) {
             continue;
         }
         let name = match (&field.attrs.column, &field.kind) {
@@ -141,7 +141,7 @@ fn check_attributes_fit_kind(field: &Field, errors: &mut Errors) {
             {
                 errors.at(
                     span,
-                    format!("`{key}` is for relationship fields (`BelongsTo<T>`, `HasMany<T>`), and `{name}` is a column"),
+                    format!("`{key}` is for relationship fields (`BelongsTo<T>`, `HasMany<T>`, `HasOne<T>`), and `{name}` is a column"),
                 );
             }
         }
@@ -165,7 +165,7 @@ fn check_attributes_fit_kind(field: &Field, errors: &mut Errors) {
                 );
             }
         }
-        FieldKind::HasMany(_) => {
+        FieldKind::Children(_, kind) => {
             let misplaced = column_only.into_iter().chain([
                 (a.column.as_ref().map(|l| l.span()), "column"),
                 (a.unique, "unique"),
@@ -176,13 +176,13 @@ fn check_attributes_fit_kind(field: &Field, errors: &mut Errors) {
             for (span, key) in misplaced.filter_map(|(s, k)| s.map(|s| (s, k))) {
                 errors.at(
                     span,
-                    format!("`{key}` does not apply to `HasMany` field `{name}`: it has no column (the foreign key is on the other side)"),
+                    format!("`{key}` does not apply to `{kind}` field `{name}`: it has no column (the foreign key is on the other side)"),
                 );
             }
             if a.back_populates.is_none() {
                 errors.at(
                     field.ident.span(),
-                    format!("`HasMany` field `{name}` needs to name the `BelongsTo` field on the other side that points back: #[orm(back_populates = \"...\")]"),
+                    format!("`{kind}` field `{name}` needs to name the `BelongsTo` field on the other side that points back: #[orm(back_populates = \"...\")]"),
                 );
             }
         }

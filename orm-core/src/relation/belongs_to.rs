@@ -1,0 +1,378 @@
+//! `BelongsTo<P>`: the many-to-one side, which owns the foreign key.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::rc::{Rc, Weak};
+
+use rusqlite::types::Value;
+
+use super::{Backref, Lazy, Owner, ParentRef, RelationField, join_sessions};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::object::{AnyNode, Handle, Node, State, downcast};
+use crate::session::SessionInner;
+use crate::sql::owned_value;
+
+/// The generated description of a `BelongsTo` field: child `C`, parent `P`.
+#[doc(hidden)]
+pub struct BelongsToDef<C: Model, P: Model> {
+    /// The model owning the field.
+    pub model: &'static str,
+    /// The field's name.
+    pub field: &'static str,
+    /// The foreign key column's position in `C::TABLE.columns`.
+    pub column: usize,
+    /// Reaches the field itself.
+    pub this: fn(&C) -> &BelongsTo<P>,
+    /// The parent's collection that mirrors this field (`back_populates`).
+    pub back: Option<fn(&P) -> &dyn Backref<C>>,
+    /// What reading it unloaded does.
+    pub lazy: Lazy,
+}
+
+/// The parent side of a `BelongsTo<P>` field, with the child type erased.
+trait ParentSide<P: Model> {
+    fn model(&self) -> &'static str;
+    fn field(&self) -> &'static str;
+    fn lazy(&self) -> Lazy;
+    /// Moves the owning child from `old`'s loaded collection to `new`'s.
+    fn moved(
+        &self,
+        child: &Rc<dyn AnyNode>,
+        old: Option<&Node<P>>,
+        new: Option<&Node<P>>,
+    ) -> Result<()>;
+}
+
+impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
+    fn model(&self) -> &'static str {
+        self.model
+    }
+
+    fn field(&self) -> &'static str {
+        self.field
+    }
+
+    fn lazy(&self) -> Lazy {
+        self.lazy
+    }
+
+    fn moved(
+        &self,
+        child: &Rc<dyn AnyNode>,
+        old: Option<&Node<P>>,
+        new: Option<&Node<P>>,
+    ) -> Result<()> {
+        let Some(back) = self.back else {
+            return Ok(());
+        };
+        let Some(child) = downcast::<C>(Rc::clone(child)) else {
+            return Ok(());
+        };
+        let child = Handle::from_node(child);
+        if let Some(old) = old {
+            back(&*old.borrow()?).forget(&child);
+        }
+        if let Some(new) = new {
+            back(&*new.borrow()?).remember(&child)?;
+        }
+        Ok(())
+    }
+}
+
+struct BelongsLink<P: Model> {
+    owner: Weak<dyn AnyNode>,
+    def: &'static dyn ParentSide<P>,
+}
+
+/// A many-to-one relationship: this object's foreign key points at a `P`.
+///
+/// The field owns the foreign-key column (`<field>_id` unless renamed), so
+/// [`BelongsTo::key`] reads it without loading anything.
+///
+/// ```
+/// # use orm::prelude::*;
+/// # #[derive(Model, Debug)]
+/// # #[orm(table = "users")]
+/// # struct User { #[orm(primary_key)] id: i64, name: String,
+/// #   #[orm(back_populates = "user")] orders: HasMany<Order> }
+/// # #[derive(Model, Debug)]
+/// # #[orm(table = "orders")]
+/// # struct Order { #[orm(primary_key)] id: i64, total_cents: i64,
+/// #   #[orm(back_populates = "orders")] user: BelongsTo<User> }
+/// # fn main() -> orm::Result<()> {
+/// # let db = Database::in_memory()?;
+/// # db.create_all::<(User, Order)>()?;
+/// let session = db.session();
+/// let alice = session.add(User::new("Alice"));
+/// let order = session.add(Order::new(1299));
+/// order.read()?.user.set(&alice)?;
+/// session.commit()?; // INSERT users, then INSERT orders with alice's new id
+/// assert_eq!(order.read()?.user.key(), Some(alice.read()?.id));
+/// assert_eq!(order.read()?.user.load()?, alice); // no SQL: same object
+/// # Ok(()) }
+/// ```
+pub struct BelongsTo<P: Model> {
+    key: RefCell<Option<P::Key>>,
+    target: RefCell<Weak<Node<P>>>,
+    link: OnceCell<BelongsLink<P>>,
+    lazy: Cell<Option<Lazy>>,
+}
+
+impl<P: Model> Default for BelongsTo<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P: Model> BelongsTo<P> {
+    /// An unset relationship (a new object's).
+    pub fn new() -> Self {
+        Self::from_key(None)
+    }
+
+    /// A relationship holding a foreign key read from the database.
+    pub fn from_key(key: Option<P::Key>) -> Self {
+        BelongsTo {
+            key: RefCell::new(key),
+            target: RefCell::new(Weak::new()),
+            link: OnceCell::new(),
+            lazy: Cell::new(None),
+        }
+    }
+
+    /// Sets the foreign key read back from the database (rollback, refresh);
+    /// the parent object is looked up again on next access.
+    #[doc(hidden)]
+    pub fn restore_key(&self, key: Option<P::Key>) {
+        *self.key.borrow_mut() = key;
+        *self.target.borrow_mut() = Weak::new();
+    }
+
+    #[doc(hidden)]
+    pub fn wire<C: Model>(&self, owner: &Owner, def: &'static BelongsToDef<C, P>) {
+        let _ = self.link.set(BelongsLink {
+            owner: owner.node.clone(),
+            def,
+        });
+    }
+
+    /// The foreign key's value, without loading the parent. For a parent that
+    /// is not inserted yet, `None` until the flush fills it.
+    pub fn key(&self) -> Option<P::Key> {
+        if let Some(target) = self.target.borrow().upgrade()
+            && let Ok(value) = target.borrow()
+        {
+            if target.state() != State::Pending || !value.key_unassigned() {
+                return Some(value.key());
+            }
+            return None;
+        }
+        self.key.borrow().clone()
+    }
+
+    /// Whether the parent object is at hand (loading it costs no SQL).
+    pub fn is_loaded(&self) -> bool {
+        self.target.borrow().upgrade().is_some()
+    }
+
+    /// The parent object. Costs no SQL when it is loaded or in the identity
+    /// map, otherwise one SELECT.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the relationship is unset or its row is
+    /// gone; [`Error::SessionClosed`] when the session is gone;
+    /// [`Error::LazyLoadRefused`] when lazy loading is off for it.
+    pub fn load(&self) -> Result<Handle<P>> {
+        self.load_optional()?.ok_or_else(|| Error::NotFound {
+            table: P::TABLE.name.to_owned(),
+            what: format!(
+                "for `{}.{}`: the relationship is not set",
+                self.model(),
+                self.field()
+            ),
+        })
+    }
+
+    /// Like [`BelongsTo::load`], but `None` when the relationship is unset.
+    ///
+    /// # Errors
+    /// As [`BelongsTo::load`].
+    pub fn load_optional(&self) -> Result<Option<Handle<P>>> {
+        if let Some(node) = self.target.borrow().upgrade() {
+            return Ok(Some(Handle::from_node(node)));
+        }
+        let Some(key) = self.key.borrow().clone() else {
+            return Ok(None);
+        };
+        let session = self.session()?;
+        let cached = session.identity().get::<P>(&key);
+        let node = match cached {
+            Some(node) => node,
+            None => {
+                let lazy = self.lazy.get().or(self.link.get().map(|l| l.def.lazy()));
+                if lazy == Some(Lazy::Raise) {
+                    return Err(self.refused());
+                }
+                session.find::<P>(&key)?.ok_or_else(|| Error::NotFound {
+                    table: P::TABLE.name.to_owned(),
+                    what: format!("for `{}.{}`", self.model(), self.field()),
+                })?
+            }
+        };
+        *self.target.borrow_mut() = Rc::downgrade(&node);
+        Ok(Some(Handle::from_node(node)))
+    }
+
+    /// Points this object at `parent`. Where loaded, the old parent's
+    /// collection loses it and the new one's gains it; nothing is loaded.
+    /// The foreign key is written by the next flush.
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] if either parent is being written;
+    /// [`Error::Misuse`] if neither object is in a session, or they are in
+    /// different sessions.
+    pub fn set(&self, parent: &Handle<P>) -> Result<()> {
+        self.point_at(Some(&parent.node))
+    }
+
+    /// Unsets the relationship (NULL on flush) and takes this object out of
+    /// the old parent's loaded collection.
+    ///
+    /// # Errors
+    /// As [`BelongsTo::set`].
+    pub fn clear(&self) -> Result<()> {
+        self.point_at(None)
+    }
+
+    pub(crate) fn point_at(&self, new: Option<&Rc<Node<P>>>) -> Result<()> {
+        let link = self.link()?;
+        let owner = link.owner.upgrade().ok_or_else(|| self.closed())?;
+        let session = join_sessions(&owner, new.map(|n| Rc::clone(n) as Rc<dyn AnyNode>))?;
+        let old = self.current_parent(session.as_ref());
+        if let (Some(old), Some(new)) = (&old, new)
+            && Rc::ptr_eq(old, new)
+        {
+            return Ok(());
+        }
+        if old.is_none() && new.is_none() && self.key.borrow().is_none() {
+            return Ok(());
+        }
+        Rc::clone(&owner).touch()?;
+        link.def.moved(&owner, old.as_deref(), None)?;
+        *self.target.borrow_mut() = new.map(Rc::downgrade).unwrap_or_default();
+        *self.key.borrow_mut() = match new {
+            Some(node) => {
+                let value = node.borrow()?;
+                (!value.key_unassigned()).then(|| value.key())
+            }
+            None => None,
+        };
+        link.def.moved(&owner, None, new.map(|n| &**n))
+    }
+
+    /// Points at a parent just loaded for a collection (no change to track).
+    pub(crate) fn loaded_with(&self, parent: &Rc<Node<P>>) {
+        *self.target.borrow_mut() = Rc::downgrade(parent);
+    }
+
+    pub(super) fn current_parent(&self, session: Option<&Rc<SessionInner>>) -> Option<Rc<Node<P>>> {
+        if let Some(node) = self.target.borrow().upgrade() {
+            return Some(node);
+        }
+        let key = self.key.borrow().clone()?;
+        session?.identity().get::<P>(&key)
+    }
+
+    fn link(&self) -> Result<&BelongsLink<P>> {
+        self.link.get().ok_or_else(|| {
+            Error::Misuse(format!(
+                "this `BelongsTo<{}>` is not part of an object yet; add the object to a session (or wrap it in a Handle) first",
+                P::TABLE.model
+            ))
+        })
+    }
+
+    fn session(&self) -> Result<Rc<SessionInner>> {
+        let link = self.link()?;
+        link.owner
+            .upgrade()
+            .and_then(|o| o.session())
+            .ok_or_else(|| self.closed())
+    }
+
+    fn closed(&self) -> Error {
+        Error::SessionClosed {
+            table: self
+                .link
+                .get()
+                .and_then(|l| l.owner.upgrade())
+                .map(|o| o.table().name)
+                .unwrap_or(P::TABLE.name)
+                .to_owned(),
+        }
+    }
+
+    fn refused(&self) -> Error {
+        Error::LazyLoadRefused {
+            model: self.model(),
+            relation: self.field(),
+            constant: self.field().to_uppercase(),
+        }
+    }
+
+    fn model(&self) -> &'static str {
+        self.link.get().map(|l| l.def.model()).unwrap_or("?")
+    }
+
+    fn field(&self) -> &'static str {
+        self.link.get().map(|l| l.def.field()).unwrap_or("?")
+    }
+}
+
+impl<P: Model> RelationField for BelongsTo<P> {
+    fn parent(&self) -> Option<ParentRef> {
+        self.target
+            .borrow()
+            .upgrade()
+            .map(|n| ParentRef(n as Rc<dyn AnyNode>))
+    }
+
+    fn sync_key(&self) -> Result<()> {
+        if let Some(target) = self.target.borrow().upgrade() {
+            let key = target.key()?;
+            *self.key.borrow_mut() = Some(key);
+        }
+        Ok(())
+    }
+
+    fn expire(&self) {}
+
+    fn clear_key_of(&self, field: &str) {
+        if self.field() == field {
+            self.restore_key(None);
+        }
+    }
+
+    fn set_lazy(&self, lazy: Lazy) {
+        self.lazy.set(Some(lazy));
+    }
+}
+
+/// Binds the foreign key: the parent's key if a parent object is set.
+impl<P: Model> rusqlite::ToSql for BelongsTo<P> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::Owned(match self.key() {
+            Some(key) => owned_value(&key),
+            None => Value::Null,
+        }))
+    }
+}
+
+impl<P: Model> std::fmt::Debug for BelongsTo<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.key() {
+            Some(key) => write!(f, "BelongsTo<{}>({key:?})", P::TABLE.model),
+            None => write!(f, "BelongsTo<{}>(None)", P::TABLE.model),
+        }
+    }
+}

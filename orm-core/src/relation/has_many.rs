@@ -1,0 +1,436 @@
+//! `HasMany<C>`: the one-to-many side, a collection with no column; and
+//! the description shared with `HasOne`.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use rusqlite::types::Value;
+
+use super::{Backref, BelongsTo, Lazy, Owner, ParentRef, RelationField};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::object::{AnyNode, Handle, Node, State, downcast};
+use crate::session::{SessionInner, select_sql};
+use crate::sql::{Param, owned_value, quote};
+
+/// The generated description of a `HasMany` or `HasOne` field: parent
+/// `P`, children `C`.
+#[doc(hidden)]
+pub struct HasManyDef<P: Model, C: Model> {
+    /// The model owning the field.
+    pub model: &'static str,
+    /// The field's name.
+    pub field: &'static str,
+    /// The children's `BelongsTo` field that points back (`back_populates`).
+    pub back_field: &'static str,
+    /// Reaches the children's `BelongsTo` field.
+    pub back: fn(&C) -> &BelongsTo<P>,
+    /// Reaches the parent's field.
+    pub this: fn(&P) -> &dyn Backref<C>,
+    /// Whether removing a child from the collection deletes it.
+    pub delete_orphan: bool,
+    /// What reading it unloaded does.
+    pub lazy: Lazy,
+}
+
+/// Children loaded for several parents, by the parent's key.
+pub(super) type Children<P, C> = HashMap<<P as Model>::Key, Vec<Rc<Node<C>>>>;
+
+impl<P: Model, C: Model> HasManyDef<P, C> {
+    fn fk_column(&self) -> Result<&'static crate::schema::ColumnDef> {
+        C::TABLE
+            .columns
+            .iter()
+            .find(|c| c.field == self.back_field)
+            .ok_or_else(|| {
+                Error::Misuse(format!(
+                    "`{}` has no foreign key column for field `{}`",
+                    C::TABLE.model,
+                    self.back_field
+                ))
+            })
+    }
+
+    /// One SELECT of the children of all `parents`, grouped by parent.
+    pub(super) fn load_children(
+        &self,
+        session: &Rc<SessionInner>,
+        parents: &[Rc<Node<P>>],
+    ) -> Result<Children<P, C>> {
+        let fk = self.fk_column()?;
+        let mut by_parent: Children<P, C> = HashMap::new();
+        let mut keys = Vec::with_capacity(parents.len());
+        for parent in parents {
+            let key = parent.key()?;
+            keys.push(owned_value(&key));
+            by_parent.entry(key).or_default();
+        }
+        let (sql, param) = children_query::<C>(fk.name, &keys);
+        session.select::<C>(&sql, &[Param::new(&param, fk.name)], |child| {
+            let key = (self.back)(&*child.borrow()?).key();
+            if let Some(list) = key.and_then(|k| by_parent.get_mut(&k)) {
+                list.push(child);
+            }
+            Ok(())
+        })?;
+        Ok(by_parent)
+    }
+
+    /// Fills the parent's field and points each child back at it.
+    pub(super) fn fill(&self, parent: &Rc<Node<P>>, children: Vec<Rc<Node<C>>>) -> Result<()> {
+        for child in &children {
+            (self.back)(&*child.borrow()?).loaded_with(parent);
+        }
+        let children: Vec<Handle<C>> = children.into_iter().map(Handle::from_node).collect();
+        (self.this)(&*parent.borrow()?).set_loaded(&children);
+        Ok(())
+    }
+}
+
+/// `SELECT ... WHERE fk IN (values of a JSON array)`: one statement and one
+/// parameter for any number of keys.
+fn children_query<C: Model>(fk: &str, keys: &[Value]) -> (String, String) {
+    let sql = format!(
+        "{} WHERE {} IN (SELECT value FROM json_each(?))",
+        select_sql(C::TABLE),
+        quote(fk)
+    );
+    (sql, json_array(keys))
+}
+
+pub(super) fn json_array(values: &[Value]) -> String {
+    let mut json = String::from("[");
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        match value {
+            Value::Integer(n) => json.push_str(&n.to_string()),
+            Value::Real(f) => json.push_str(&f.to_string()),
+            Value::Text(s) => {
+                json.push('"');
+                for ch in s.chars() {
+                    match ch {
+                        '"' => json.push_str("\\\""),
+                        '\\' => json.push_str("\\\\"),
+                        c if (c as u32) < 0x20 => json.push_str(&format!("\\u{:04x}", c as u32)),
+                        c => json.push(c),
+                    }
+                }
+                json.push('"');
+            }
+            Value::Null | Value::Blob(_) => json.push_str("null"),
+        }
+    }
+    json.push(']');
+    json
+}
+
+/// The child side of a `HasMany<C>` or `HasOne<C>` field, with the parent
+/// type erased.
+pub(super) trait ChildSide<C: Model> {
+    fn model(&self) -> &'static str;
+    fn field(&self) -> &'static str;
+    fn lazy(&self) -> Lazy;
+    fn delete_orphan(&self) -> bool;
+    /// Loads the owner's children (one SELECT) and points them back at it.
+    fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()>;
+    /// Points `child` at `owner` (`on`), or clears it if it points there.
+    fn link_child(&self, child: &Rc<Node<C>>, owner: &Rc<dyn AnyNode>, on: bool) -> Result<()>;
+}
+
+impl<P: Model, C: Model> ChildSide<C> for HasManyDef<P, C> {
+    fn model(&self) -> &'static str {
+        self.model
+    }
+
+    fn field(&self) -> &'static str {
+        self.field
+    }
+
+    fn lazy(&self) -> Lazy {
+        self.lazy
+    }
+
+    fn delete_orphan(&self) -> bool {
+        self.delete_orphan
+    }
+
+    fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()> {
+        let Some(parent) = downcast::<P>(Rc::clone(owner)) else {
+            return Ok(());
+        };
+        let mut groups = self.load_children(session, std::slice::from_ref(&parent))?;
+        let children = groups.remove(&parent.key()?).unwrap_or_default();
+        self.fill(&parent, children)
+    }
+
+    fn link_child(&self, child: &Rc<Node<C>>, owner: &Rc<dyn AnyNode>, on: bool) -> Result<()> {
+        let Some(parent) = downcast::<P>(Rc::clone(owner)) else {
+            return Ok(());
+        };
+        let value = child.borrow()?;
+        let back = (self.back)(&value);
+        if on {
+            back.point_at(Some(&parent))
+        } else if back
+            .current_parent(parent.session_rc().as_ref())
+            .is_some_and(|p| Rc::ptr_eq(&p, &parent))
+        {
+            back.point_at(None)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// What a `HasMany` or `HasOne` field knows of its place: the owning object,
+/// the generated description, and a per-object lazy-loading override.
+pub(super) struct ChildLink<C: Model> {
+    cell: OnceCell<(Weak<dyn AnyNode>, &'static dyn ChildSide<C>)>,
+    lazy: Cell<Option<Lazy>>,
+}
+
+impl<C: Model> ChildLink<C> {
+    pub(super) fn new() -> Self {
+        ChildLink {
+            cell: OnceCell::new(),
+            lazy: Cell::new(None),
+        }
+    }
+
+    pub(super) fn wire(&self, owner: &Owner, def: &'static dyn ChildSide<C>) {
+        let _ = self.cell.set((owner.node.clone(), def));
+    }
+
+    pub(super) fn set_lazy(&self, lazy: Lazy) {
+        self.lazy.set(Some(lazy));
+    }
+
+    pub(super) fn def(&self, kind: &str) -> Result<&'static dyn ChildSide<C>> {
+        self.cell.get().map(|(_, def)| *def).ok_or_else(|| {
+            Error::Misuse(format!(
+                "this `{kind}<{}>` is not part of an object yet; add the object to a session first",
+                C::TABLE.model
+            ))
+        })
+    }
+
+    pub(super) fn owner(&self, kind: &str) -> Result<Rc<dyn AnyNode>> {
+        self.def(kind)?;
+        self.cell
+            .get()
+            .and_then(|(owner, _)| owner.upgrade())
+            .ok_or_else(|| self.closed())
+    }
+
+    /// The owner's session, ready for a lazy load (or the reason not to).
+    pub(super) fn session_for_load(&self, kind: &str) -> Result<Rc<SessionInner>> {
+        let def = self.def(kind)?;
+        let session = self.owner(kind)?.session().ok_or_else(|| self.closed())?;
+        if self.lazy.get().unwrap_or(def.lazy()) == Lazy::Raise {
+            return Err(Error::LazyLoadRefused {
+                model: def.model(),
+                relation: def.field(),
+                constant: def.field().to_uppercase(),
+            });
+        }
+        Ok(session)
+    }
+
+    pub(super) fn closed(&self) -> Error {
+        Error::SessionClosed {
+            table: self
+                .cell
+                .get()
+                .and_then(|(owner, _)| owner.upgrade())
+                .map(|o| o.table().name)
+                .unwrap_or(C::TABLE.name)
+                .to_owned(),
+        }
+    }
+
+    /// Removes a child from the parent (and deletes it if `delete_orphan`).
+    pub(super) fn unlink(&self, kind: &str, child: &Rc<Node<C>>) -> Result<()> {
+        let def = self.def(kind)?;
+        let owner = self.owner(kind)?;
+        def.link_child(child, &owner, false)?;
+        if def.delete_orphan()
+            && let Some(session) = owner.session()
+            && matches!(child.state(), State::Persistent | State::Pending)
+        {
+            session.delete_node(Rc::clone(child))?;
+        }
+        Ok(())
+    }
+}
+
+/// A one-to-many relationship: the `C` rows whose `BelongsTo` points here.
+/// No column; loaded lazily on first access, or preloaded by a query.
+///
+/// ```
+/// # use orm::prelude::*;
+/// # #[derive(Model, Debug)]
+/// # #[orm(table = "users")]
+/// # struct User { #[orm(primary_key)] id: i64, name: String,
+/// #   #[orm(back_populates = "user")] orders: HasMany<Order> }
+/// # #[derive(Model, Debug)]
+/// # #[orm(table = "orders")]
+/// # struct Order { #[orm(primary_key)] id: i64, total_cents: i64,
+/// #   #[orm(back_populates = "orders")] user: BelongsTo<User> }
+/// # fn main() -> orm::Result<()> {
+/// # let db = Database::in_memory()?;
+/// # db.create_all::<(User, Order)>()?;
+/// let session = db.session();
+/// let alice = session.add(User::new("Alice"));
+/// let order = session.add(Order::new(500));
+/// alice.read()?.orders.push(&order)?;     // sets order.user too
+/// assert_eq!(order.read()?.user.load()?, alice);
+/// session.commit()?;
+/// assert_eq!(alice.read()?.orders.load()?, vec![order]);
+/// # Ok(()) }
+/// ```
+pub struct HasMany<C: Model> {
+    /// `None`: not loaded.
+    items: RefCell<Option<Vec<Weak<Node<C>>>>>,
+    link: ChildLink<C>,
+}
+
+impl<C: Model> Default for HasMany<C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Model> HasMany<C> {
+    /// An empty, loaded collection: a new object has no children in the
+    /// database, so there is nothing to load.
+    pub fn new() -> Self {
+        HasMany {
+            items: RefCell::new(Some(Vec::new())),
+            link: ChildLink::new(),
+        }
+    }
+
+    /// A collection not loaded yet (an object read from the database).
+    pub fn unloaded() -> Self {
+        HasMany {
+            items: RefCell::new(None),
+            link: ChildLink::new(),
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn wire<P: Model>(&self, owner: &Owner, def: &'static HasManyDef<P, C>) {
+        self.link.wire(owner, def);
+    }
+
+    /// Whether the collection is loaded (reading it costs no SQL).
+    pub fn is_loaded(&self) -> bool {
+        self.items.borrow().is_some()
+    }
+
+    /// The children. The first access of an unloaded collection issues one
+    /// SELECT (after an autoflush); later ones none.
+    ///
+    /// # Errors
+    /// [`Error::SessionClosed`] when the session is gone;
+    /// [`Error::LazyLoadRefused`] when lazy loading is off for it.
+    pub fn load(&self) -> Result<Vec<Handle<C>>> {
+        if let Some(items) = self.loaded() {
+            return Ok(items);
+        }
+        let session = self.link.session_for_load("HasMany")?;
+        session.autoflush()?;
+        if self.items.borrow().is_none() {
+            let owner = self.link.owner("HasMany")?;
+            self.link.def("HasMany")?.load(&session, &owner)?;
+        }
+        Ok(self.loaded().unwrap_or_default())
+    }
+
+    /// Adds `child` to the collection by pointing its `BelongsTo` here
+    /// (which takes it out of its old parent's loaded collection).
+    ///
+    /// # Errors
+    /// As [`BelongsTo::set`].
+    pub fn push(&self, child: &Handle<C>) -> Result<()> {
+        let owner = self.link.owner("HasMany")?;
+        self.link
+            .def("HasMany")?
+            .link_child(&child.node, &owner, true)
+    }
+
+    /// Takes `child` out of the collection: its foreign key becomes NULL on
+    /// flush, or it is deleted if the relationship is `delete_orphan`.
+    ///
+    /// # Errors
+    /// As [`BelongsTo::set`].
+    pub fn remove(&self, child: &Handle<C>) -> Result<()> {
+        self.link.unlink("HasMany", &child.node)
+    }
+
+    fn loaded(&self) -> Option<Vec<Handle<C>>> {
+        self.items.borrow().as_ref().map(|items| {
+            items
+                .iter()
+                .filter_map(Weak::upgrade)
+                .filter(|n| n.state() != State::Deleted && n.state() != State::Transient)
+                .map(Handle::from_node)
+                .collect()
+        })
+    }
+}
+
+impl<C: Model> Backref<C> for HasMany<C> {
+    fn remember(&self, child: &Handle<C>) -> Result<()> {
+        if let Some(items) = self.items.borrow_mut().as_mut()
+            && !items
+                .iter()
+                .any(|w| std::ptr::eq(w.as_ptr(), Rc::as_ptr(&child.node)))
+        {
+            items.push(Rc::downgrade(&child.node));
+        }
+        Ok(())
+    }
+
+    fn forget(&self, child: &Handle<C>) {
+        if let Some(items) = self.items.borrow_mut().as_mut() {
+            items.retain(|w| !std::ptr::eq(w.as_ptr(), Rc::as_ptr(&child.node)));
+        }
+    }
+
+    fn set_loaded(&self, children: &[Handle<C>]) {
+        *self.items.borrow_mut() = Some(children.iter().map(|c| Rc::downgrade(&c.node)).collect());
+    }
+}
+
+impl<C: Model> RelationField for HasMany<C> {
+    fn parent(&self) -> Option<ParentRef> {
+        None
+    }
+
+    fn sync_key(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn expire(&self) {
+        *self.items.borrow_mut() = None;
+    }
+
+    fn clear_key_of(&self, _field: &str) {}
+
+    fn set_lazy(&self, lazy: Lazy) {
+        self.link.set_lazy(lazy);
+    }
+}
+
+impl<C: Model> std::fmt::Debug for HasMany<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.items.borrow().as_ref() {
+            Some(items) => write!(f, "HasMany<{}>({} loaded)", C::TABLE.model, items.len()),
+            None => write!(f, "HasMany<{}>(not loaded)", C::TABLE.model),
+        }
+    }
+}

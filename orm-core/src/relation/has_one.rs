@@ -1,0 +1,203 @@
+//! `HasOne<C>`: the one-to-one side opposite a `BelongsTo`, holding at most
+//! one child. No column.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use super::has_many::ChildLink;
+use super::{Backref, HasManyDef, Lazy, Owner, ParentRef, RelationField};
+use crate::error::Result;
+use crate::model::Model;
+use crate::object::{AnyNode, Handle, Node, State};
+
+/// Where a `HasOne` stands: not loaded, or loaded with its child (if any).
+enum Slot<C: Model> {
+    Unloaded,
+    Loaded(Option<Weak<Node<C>>>),
+}
+
+/// A one-to-one relationship: the single `C` whose `BelongsTo` points here
+/// (give that foreign key `#[orm(unique)]` so the database agrees).
+///
+/// Setting a new child lets go of the old one: its foreign key becomes NULL
+/// on flush, or it is deleted with `delete_orphan`.
+///
+/// ```
+/// # use orm::prelude::*;
+/// # #[derive(Model, Debug)]
+/// # struct User { #[orm(primary_key)] id: i64, name: String,
+/// #   #[orm(back_populates = "user")] profile: HasOne<Profile> }
+/// # #[derive(Model, Debug)]
+/// # struct Profile { #[orm(primary_key)] id: i64, bio: String,
+/// #   #[orm(back_populates = "profile", unique, optional)] user: BelongsTo<User> }
+/// # fn main() -> orm::Result<()> {
+/// # let db = Database::in_memory()?;
+/// # db.create_all::<(User, Profile)>()?;
+/// let session = db.session();
+/// let ann = session.add(User::new("Ann"));
+/// let profile = session.add(Profile::new("Writes compilers"));
+/// ann.read()?.profile.set(&profile)?;
+/// assert_eq!(profile.read()?.user.load()?, ann);
+/// session.commit()?;
+/// assert_eq!(ann.read()?.profile.load()?, Some(profile));
+/// # Ok(()) }
+/// ```
+pub struct HasOne<C: Model> {
+    slot: RefCell<Slot<C>>,
+    link: ChildLink<C>,
+}
+
+impl<C: Model> Default for HasOne<C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Model> HasOne<C> {
+    /// A loaded, empty relationship (a new object has no child yet).
+    pub fn new() -> Self {
+        HasOne {
+            slot: RefCell::new(Slot::Loaded(None)),
+            link: ChildLink::new(),
+        }
+    }
+
+    /// A relationship not loaded yet (an object read from the database).
+    pub fn unloaded() -> Self {
+        HasOne {
+            slot: RefCell::new(Slot::Unloaded),
+            link: ChildLink::new(),
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn wire<P: Model>(&self, owner: &Owner, def: &'static HasManyDef<P, C>) {
+        self.link.wire(owner, def);
+    }
+
+    /// Whether the child is at hand (reading it costs no SQL).
+    pub fn is_loaded(&self) -> bool {
+        matches!(*self.slot.borrow(), Slot::Loaded(_))
+    }
+
+    /// The child, if there is one. The first access of an unloaded
+    /// relationship issues one SELECT (after an autoflush); later ones none.
+    ///
+    /// # Errors
+    /// As [`HasMany::load`](super::HasMany::load).
+    pub fn load(&self) -> Result<Option<Handle<C>>> {
+        if let Some(child) = self.loaded() {
+            return Ok(child);
+        }
+        let session = self.link.session_for_load("HasOne")?;
+        session.autoflush()?;
+        if !self.is_loaded() {
+            let owner = self.link.owner("HasOne")?;
+            self.link.def("HasOne")?.load(&session, &owner)?;
+        }
+        Ok(self.loaded().flatten())
+    }
+
+    /// Makes `child` the one child, pointing its `BelongsTo` here; a
+    /// previous child (where loaded) is let go.
+    ///
+    /// # Errors
+    /// As [`BelongsTo::set`](super::BelongsTo::set).
+    pub fn set(&self, child: &Handle<C>) -> Result<()> {
+        let owner = self.link.owner("HasOne")?;
+        self.link
+            .def("HasOne")?
+            .link_child(&child.node, &owner, true)
+    }
+
+    /// Lets go of the child: its foreign key becomes NULL on flush, or it is
+    /// deleted with `delete_orphan`. Loads the child first if needed.
+    ///
+    /// # Errors
+    /// As [`HasOne::load`].
+    pub fn clear(&self) -> Result<()> {
+        match self.load()? {
+            Some(child) => self.link.unlink("HasOne", &child.node),
+            None => Ok(()),
+        }
+    }
+
+    fn loaded(&self) -> Option<Option<Handle<C>>> {
+        match &*self.slot.borrow() {
+            Slot::Unloaded => None,
+            Slot::Loaded(child) => Some(
+                child
+                    .as_ref()
+                    .and_then(Weak::upgrade)
+                    .filter(|n| !matches!(n.state(), State::Deleted | State::Transient))
+                    .map(Handle::from_node),
+            ),
+        }
+    }
+
+    fn current(&self) -> Option<Rc<Node<C>>> {
+        match &*self.slot.borrow() {
+            Slot::Loaded(Some(child)) => child.upgrade(),
+            _ => None,
+        }
+    }
+}
+
+impl<C: Model> Backref<C> for HasOne<C> {
+    fn remember(&self, child: &Handle<C>) -> Result<()> {
+        if !self.is_loaded() {
+            return Ok(());
+        }
+        if let Some(previous) = self.current()
+            && !Rc::ptr_eq(&previous, &child.node)
+        {
+            self.link.unlink("HasOne", &previous)?;
+        }
+        *self.slot.borrow_mut() = Slot::Loaded(Some(Rc::downgrade(&child.node)));
+        Ok(())
+    }
+
+    fn forget(&self, child: &Handle<C>) {
+        if self
+            .current()
+            .is_some_and(|current| Rc::ptr_eq(&current, &child.node))
+        {
+            *self.slot.borrow_mut() = Slot::Loaded(None);
+        }
+    }
+
+    fn set_loaded(&self, children: &[Handle<C>]) {
+        let child = children.first().map(|c| Rc::downgrade(&c.node));
+        *self.slot.borrow_mut() = Slot::Loaded(child);
+    }
+}
+
+impl<C: Model> RelationField for HasOne<C> {
+    fn parent(&self) -> Option<ParentRef> {
+        None
+    }
+
+    fn sync_key(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn expire(&self) {
+        *self.slot.borrow_mut() = Slot::Unloaded;
+    }
+
+    fn clear_key_of(&self, _field: &str) {}
+
+    fn set_lazy(&self, lazy: Lazy) {
+        self.link.set_lazy(lazy);
+    }
+}
+
+impl<C: Model> std::fmt::Debug for HasOne<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.loaded() {
+            None => write!(f, "HasOne<{}>(not loaded)", C::TABLE.model),
+            Some(None) => write!(f, "HasOne<{}>(none)", C::TABLE.model),
+            Some(Some(_)) => write!(f, "HasOne<{}>(loaded)", C::TABLE.model),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Relationships: [`BelongsTo`] (many-to-one, owns the foreign key) and
+//! [`HasMany`] (one-to-many, the other side), as fields of the models.
+//!
+//! Both are interior-mutable, so `order.read()?.user.set(&alice)?` needs
+//! only shared borrows of `order` and `alice`; that is what lets one call
+//! update both sides (back-population) while the user holds reads of either.
+//! They point at other objects **weakly**: the session owns every object,
+//! relationship fields never keep one alive, so a graph with cycles
+//! (user -> orders -> user) is freed with its session. After the session is
+//! gone, a relationship access is [`Error::SessionClosed`].
+//!
+//! The rules, each one SQLAlchemy users meet:
+//! - **Lazy loading**: the first access of an unloaded relationship issues one
+//!   SELECT (after an autoflush, so pending changes are seen); later accesses
+//!   none. A `BelongsTo` whose target is in the identity map issues none.
+//! - **Back-population**: setting `order.user` moves `order` between the
+//!   *loaded* collections of the old and new user, and loads neither;
+//!   `user.orders.push(&order)` sets `order.user`; `remove` clears it
+//!   (written as NULL on flush, or the order deleted with `delete_orphan`).
+//!   Loading `user.orders` sets each order's `user` without a query.
+//! - **Attaching adds**: linking a new object to one in a session (from
+//!   either side) adds it to that session, as SQLAlchemy's save-update cascade.
+//! - **Unloaded collections**: a push or remove on a collection that is not
+//!   loaded changes the child's foreign key only; the later load autoflushes
+//!   first, so it sees them merged, and a push then a remove cancels out.
+
+mod belongs_to;
+mod has_many;
+mod has_one;
+mod preload;
+
+pub use belongs_to::{BelongsTo, BelongsToDef};
+pub use has_many::{HasMany, HasManyDef};
+pub use has_one::HasOne;
+pub(crate) use preload::PreloadStep;
+pub use preload::{Preload, Relation};
+
+use std::rc::{Rc, Weak};
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::object::{AnyNode, Handle};
+use crate::session::SessionInner;
+
+/// How a relationship behaves when read before it is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lazy {
+    /// Load it with a SELECT (the default).
+    Select,
+    /// Refuse with [`Error::LazyLoadRefused`]: it must be preloaded.
+    Raise,
+}
+
+/// The object that owns a relationship field. Generated code passes it
+/// from `Model::wire`; it has no public use.
+#[doc(hidden)]
+pub struct Owner {
+    node: Weak<dyn AnyNode>,
+}
+
+impl Owner {
+    pub(crate) fn new(node: Weak<dyn AnyNode>) -> Owner {
+        Owner { node }
+    }
+}
+
+/// A loaded object a relationship field points at (opaque).
+#[doc(hidden)]
+pub struct ParentRef(pub(crate) Rc<dyn AnyNode>);
+
+/// What the session needs from a relationship field of any kind.
+/// Implemented by [`BelongsTo`], [`HasMany`] and [`HasOne`]; generated code
+/// lists them.
+pub trait RelationField {
+    /// The loaded object a `BelongsTo` points at, if any.
+    #[doc(hidden)]
+    fn parent(&self) -> Option<ParentRef>;
+    /// Copies the target's current key into the foreign key (before a flush).
+    #[doc(hidden)]
+    fn sync_key(&self) -> Result<()>;
+    /// Forgets a loaded collection, so the next access reloads it.
+    #[doc(hidden)]
+    fn expire(&self);
+    /// Clears the foreign key if this is the `BelongsTo` field named `field`
+    /// (its parent row was deleted with `ON DELETE SET NULL`).
+    #[doc(hidden)]
+    fn clear_key_of(&self, field: &str);
+    /// Overrides the relationship's lazy-loading rule (a query's
+    /// `lazy(Lazy::Raise)` does this for the objects it returns).
+    #[doc(hidden)]
+    fn set_lazy(&self, lazy: Lazy);
+}
+
+/// The parent-side field a `BelongsTo<C>` mirrors: a [`HasMany<C>`] or a
+/// [`HasOne<C>`]. `back_populates` on a `BelongsTo` must name one.
+#[diagnostic::on_unimplemented(
+    message = "`back_populates` must name a `HasMany<{C}>` or `HasOne<{C}>` field, not a `{Self}`",
+    label = "this field is not a collection of the model declaring `back_populates`"
+)]
+pub trait Backref<C: Model> {
+    /// Adds a child if the field is loaded (back-population).
+    #[doc(hidden)]
+    fn remember(&self, child: &Handle<C>) -> Result<()>;
+    /// Takes a child out if the field is loaded.
+    #[doc(hidden)]
+    fn forget(&self, child: &Handle<C>);
+    /// Marks the field loaded with these children.
+    #[doc(hidden)]
+    fn set_loaded(&self, children: &[Handle<C>]);
+}
+
+/// Makes sure both objects end up in one session (adding the one that is
+/// in none), and returns it.
+
+fn join_sessions(
+    owner: &Rc<dyn AnyNode>,
+    other: Option<Rc<dyn AnyNode>>,
+) -> Result<Option<Rc<SessionInner>>> {
+    let mine = owner.session();
+    let theirs = other.as_ref().and_then(|o| o.session());
+    match (mine, theirs, other) {
+        (Some(a), Some(b), _) if !Rc::ptr_eq(&a, &b) => Err(Error::Misuse(format!(
+            "cannot link objects of two different sessions (`{}`)",
+            owner.table().model
+        ))),
+        (Some(a), None, Some(other)) => {
+            a.adopt_node(other)?;
+            Ok(Some(a))
+        }
+        (None, Some(b), _) => {
+            b.adopt_node(Rc::clone(owner))?;
+            Ok(Some(b))
+        }
+        (None, None, Some(_)) => Err(Error::Misuse(format!(
+            "neither object is in a session; add the `{}` or its parent to a session first",
+            owner.table().model
+        ))),
+        (mine, _, _) => Ok(mine),
+    }
+}
