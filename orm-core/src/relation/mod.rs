@@ -111,7 +111,6 @@ pub trait Backref<C: Model> {
 
 /// Makes sure both objects end up in one session (adding the one that is
 /// in none), and returns it.
-
 fn join_sessions(
     owner: &Rc<dyn AnyNode>,
     other: Option<Rc<dyn AnyNode>>,
