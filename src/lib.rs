@@ -160,6 +160,6 @@ pub use orm_derive::Model;
 
 /// The names most programs need: `use orm::prelude::*;`.
 pub mod prelude {
-    pub use orm_core::{BelongsTo, Database, Handle, HasMany, HasOne, Model, Session};
+    pub use orm_core::{BelongsTo, Database, Handle, HasMany, HasOne, ManyToMany, Model, Session};
     pub use orm_derive::Model;
 }

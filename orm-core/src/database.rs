@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 use crate::model::ModelSet;
-use crate::schema::{DriftReport, TableDef, TableDrift, dependency_order, drift};
+use crate::schema::{DriftReport, LinkDef, TableDef, TableDrift, dependency_order, drift};
 use crate::session::Session;
 use crate::sql::echo::{Echo, Observers, Recorder};
 use crate::sql::{Conn, quote};
@@ -191,6 +191,17 @@ impl Database {
             }
             Ok(())
         });
+        // Link tables last: they reference both ends.
+        let created = created.and_then(|()| {
+            links_of(tables).into_iter().try_for_each(|link| {
+                if table_exists(conn, link.table)? {
+                    return Ok(());
+                }
+                conn.execute(&link.create_table_sql(), &[], link.table)?;
+                conn.execute(&link.create_index_sql(), &[], link.table)?;
+                Ok(())
+            })
+        });
         match created {
             Ok(()) => conn.control("COMMIT"),
             Err(e) => {
@@ -209,9 +220,11 @@ impl Database {
         tables.reverse();
         let conn = self.connect()?;
         conn.control("BEGIN IMMEDIATE")?;
-        let dropped = tables.iter().try_for_each(|table| {
-            let sql = format!("DROP TABLE IF EXISTS {}", quote(table.name));
-            conn.execute(&sql, &[], table.name).map(|_| ())
+        let links: Vec<&str> = links_of(&tables).iter().map(|l| l.table).collect();
+        let names = links.into_iter().chain(tables.iter().map(|t| t.name));
+        let dropped = names.into_iter().try_for_each(|table| {
+            let sql = format!("DROP TABLE IF EXISTS {}", quote(table));
+            conn.execute(&sql, &[], table).map(|_| ())
         });
         let result = match dropped {
             Ok(()) => conn.control("COMMIT"),
@@ -288,6 +301,17 @@ fn open_connection(uri: &str) -> Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
+}
+
+/// The link tables of `tables`, each once.
+fn links_of(tables: &[&'static TableDef]) -> Vec<&'static LinkDef> {
+    let mut links: Vec<&'static LinkDef> = Vec::new();
+    for link in tables.iter().flat_map(|t| t.links.iter()) {
+        if !links.iter().any(|l| l.table == link.table) {
+            links.push(link);
+        }
+    }
+    links
 }
 
 fn table_exists(conn: &Conn, table: &str) -> Result<bool> {

@@ -65,8 +65,10 @@ pub use error::{ConstraintKind, Error, Result};
 pub use model::{ColumnType, Key, Model, ModelSet};
 pub use object::{Change, Handle, State, Write};
 pub use query::{Column, Expr, OrderBy, Query};
-pub use relation::{Backref, BelongsTo, HasMany, HasOne, Lazy, Preload, Relation, RelationField};
-pub use schema::{ColumnDef, DriftReport, ForeignKeyDef, IndexDef, OnDelete, TableDef};
+pub use relation::{
+    Backref, BelongsTo, HasMany, HasOne, Lazy, ManyToMany, Preload, Relation, RelationField,
+};
+pub use schema::{ColumnDef, DriftReport, ForeignKeyDef, IndexDef, LinkDef, OnDelete, TableDef};
 pub use session::Session;
 pub use sql::echo::{Echo, Recorder, Statement};
 pub use unit_of_work::{Action, FlushPlan, PlanStep};
@@ -74,7 +76,7 @@ pub use unit_of_work::{Action, FlushPlan, PlanStep};
 /// Items the derive's generated code names. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::relation::{BelongsToDef, HasManyDef, Owner};
+    pub use crate::relation::{BelongsToDef, HasManyDef, ManyToManyDef, Owner};
     pub use rusqlite;
 
     /// String equality usable in constants (the `back_populates` pairing check).

@@ -130,6 +130,56 @@ impl IndexDef {
     }
 }
 
+/// A link table of a many-to-many relationship: two foreign keys, which
+/// together are the primary key. Not a model; the unit of work writes it.
+#[derive(Debug)]
+pub struct LinkDef {
+    /// The link table's name.
+    pub table: &'static str,
+    /// Each column with the table it references: this model's first.
+    pub columns: [(&'static str, fn() -> &'static TableDef); 2],
+}
+
+impl LinkDef {
+    /// The `CREATE TABLE` statement: both keys `NOT NULL`, `ON DELETE
+    /// CASCADE` (a link dies with either end), together the primary key.
+    pub fn create_table_sql(&self) -> String {
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|(name, target)| {
+                let target = target();
+                let pk = target.primary_key();
+                format!(
+                    "    {} {} NOT NULL REFERENCES {} ({}) ON DELETE CASCADE",
+                    quote(name),
+                    pk.sql_type,
+                    quote(target.name),
+                    quote(pk.name)
+                )
+            })
+            .collect();
+        format!(
+            "CREATE TABLE {} (\n{},\n    PRIMARY KEY ({}, {})\n)",
+            quote(self.table),
+            columns.join(",\n"),
+            quote(self.columns[0].0),
+            quote(self.columns[1].0)
+        )
+    }
+
+    /// The index on the second column (the primary key serves the first).
+    pub fn create_index_sql(&self) -> String {
+        let column = self.columns[1].0;
+        format!(
+            "CREATE INDEX {} ON {} ({})",
+            quote(&format!("ix_{}_{column}", self.table)),
+            quote(self.table),
+            quote(column)
+        )
+    }
+}
+
 /// Everything the database needs to know about a model's table.
 #[derive(Debug)]
 pub struct TableDef {
@@ -143,6 +193,8 @@ pub struct TableDef {
     pub primary_key: usize,
     /// Indexes other than the ones `UNIQUE` columns create.
     pub indexes: &'static [IndexDef],
+    /// Link tables of its many-to-many relationships.
+    pub links: &'static [LinkDef],
 }
 
 impl TableDef {
@@ -518,6 +570,7 @@ mod tests {
         ],
         primary_key: 0,
         indexes: &[],
+        links: &[],
     };
 
     static ORDERS: TableDef = TableDef {
@@ -554,6 +607,7 @@ mod tests {
             columns: &["user_id"],
             unique: false,
         }],
+        links: &[],
     };
 
     #[test]

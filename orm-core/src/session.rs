@@ -57,6 +57,8 @@ pub(crate) struct SessionInner {
     pending: RefCell<Vec<Rc<dyn AnyNode>>>,
     dirty: RefCell<Vec<Rc<dyn AnyNode>>>,
     deleted: RefCell<Vec<Rc<dyn AnyNode>>>,
+    /// Link rows of many-to-many relationships to insert or delete.
+    links: RefCell<Vec<unit_of_work::LinkChange>>,
     /// What flushes wrote in the open transaction, for rollback.
     written: RefCell<Vec<unit_of_work::Written>>,
     in_transaction: Cell<bool>,
@@ -74,6 +76,7 @@ impl Session {
                 pending: RefCell::new(Vec::new()),
                 dirty: RefCell::new(Vec::new()),
                 deleted: RefCell::new(Vec::new()),
+                links: RefCell::new(Vec::new()),
                 written: RefCell::new(Vec::new()),
                 in_transaction: Cell::new(false),
                 autoflush: Cell::new(true),
@@ -315,9 +318,29 @@ impl SessionInner {
         self.dirty.borrow_mut().push(node);
     }
 
+    /// Records a link row to insert (`link`) or delete on flush; the
+    /// opposite change still pending cancels out instead.
+    pub(crate) fn record_link(
+        &self,
+        table: &'static str,
+        ends: [(&'static str, Rc<dyn AnyNode>); 2],
+        link: bool,
+    ) {
+        let change = unit_of_work::LinkChange::new(table, ends, link);
+        let mut links = self.links.borrow_mut();
+        if let Some(i) = links.iter().position(|c| c.same_link(&change)) {
+            if links[i].link != link {
+                links.remove(i);
+            }
+            return;
+        }
+        links.push(change);
+    }
+
     fn has_work(&self) -> bool {
         !self.pending.borrow().is_empty()
             || !self.deleted.borrow().is_empty()
+            || !self.links.borrow().is_empty()
             || self.dirty.borrow().iter().any(|n| n.has_changes())
     }
 
@@ -356,10 +379,20 @@ impl SessionInner {
         params: &[Param<'_>],
         mut each: impl FnMut(Rc<Node<T>>) -> Result<()>,
     ) -> Result<()> {
+        self.select_rows::<T>(sql, params, |node, _| each(node))
+    }
+
+    /// Like `select`, also handing over the row, for columns after `T`'s.
+    pub(crate) fn select_rows<T: Model>(
+        self: &Rc<Self>,
+        sql: &str,
+        params: &[Param<'_>],
+        mut each: impl FnMut(Rc<Node<T>>, &rusqlite::Row<'_>) -> Result<()>,
+    ) -> Result<()> {
         let conn = self.conn()?;
         conn.query(sql, params, T::TABLE.name, |row| {
             let node = self.load_row::<T>(row)?;
-            each(node)
+            each(node, row)
         })
     }
 
@@ -442,6 +475,7 @@ impl SessionInner {
                 drop(conn);
                 self.pending.borrow_mut().clear();
                 self.deleted.borrow_mut().clear();
+                self.links.borrow_mut().clear();
                 let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
                 dirty.iter().for_each(|n| n.clear_dirty_flag());
                 let cascaded = unit_of_work::apply(self, &written)?;
@@ -468,6 +502,7 @@ impl SessionInner {
             pending: self.pending.borrow().clone(),
             dirty: self.dirty.borrow().clone(),
             deleted: self.deleted.borrow().clone(),
+            links: self.links.borrow().clone(),
         }
     }
 
@@ -503,6 +538,7 @@ impl SessionInner {
         for node in std::mem::take(&mut *self.deleted.borrow_mut()) {
             node.set_state(State::Persistent);
         }
+        self.links.borrow_mut().clear();
         for node in self.identity.borrow().nodes() {
             node.expire_relations();
         }
@@ -552,6 +588,7 @@ impl SessionInner {
         }
         self.dirty.borrow_mut().clear();
         self.deleted.borrow_mut().clear();
+        self.links.borrow_mut().clear();
         self.written.borrow_mut().clear();
         self.identity.borrow_mut().clear();
     }

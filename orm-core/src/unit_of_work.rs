@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::object::{AnyNode, State};
 use crate::schema::{OnDelete, dependency_order};
 use crate::session::{SessionInner, same_node};
-use crate::sql::{Conn, render};
+use crate::sql::{Conn, Param, quote, render};
 use rusqlite::types::Value;
 
 /// What a flush has to write.
@@ -24,6 +24,70 @@ pub(crate) struct Work {
     pub pending: Vec<Rc<dyn AnyNode>>,
     pub dirty: Vec<Rc<dyn AnyNode>>,
     pub deleted: Vec<Rc<dyn AnyNode>>,
+    pub links: Vec<LinkChange>,
+}
+
+/// A link row of a many-to-many relationship to insert or delete. The ends
+/// are objects, not keys: a new object's key is known only after its INSERT.
+#[derive(Clone)]
+pub(crate) struct LinkChange {
+    table: &'static str,
+    /// Each link column with the object whose key goes there, by column name.
+    ends: [(&'static str, Rc<dyn AnyNode>); 2],
+    /// Insert (`true`) or delete the row.
+    pub link: bool,
+}
+
+impl LinkChange {
+    pub(crate) fn new(
+        table: &'static str,
+        mut ends: [(&'static str, Rc<dyn AnyNode>); 2],
+        link: bool,
+    ) -> Self {
+        // One order for both sides, so that `item.keywords.add(k)` and
+        // `k.items.add(item)` are recognised as the same link.
+        ends.sort_by_key(|(column, _)| *column);
+        LinkChange { table, ends, link }
+    }
+
+    pub(crate) fn same_link(&self, other: &LinkChange) -> bool {
+        self.table == other.table
+            && self
+                .ends
+                .iter()
+                .zip(other.ends.iter())
+                .all(|(a, b)| a.0 == b.0 && same_node(&a.1, &b.1))
+    }
+
+    fn sql(&self) -> String {
+        let [(a, _), (b, _)] = &self.ends;
+        if self.link {
+            format!(
+                "INSERT OR IGNORE INTO {} ({}, {}) VALUES (?, ?)",
+                quote(self.table),
+                quote(a),
+                quote(b)
+            )
+        } else {
+            format!(
+                "DELETE FROM {} WHERE {} = ? AND {} = ?",
+                quote(self.table),
+                quote(a),
+                quote(b)
+            )
+        }
+    }
+
+    fn run(&self, conn: &Conn) -> Result<()> {
+        let [(a, first), (b, second)] = &self.ends;
+        let (first, second) = (first.key_value()?, second.key_value()?);
+        conn.execute(
+            &self.sql(),
+            &[Param::new(&first, a), Param::new(&second, b)],
+            self.table,
+        )?;
+        Ok(())
+    }
 }
 
 /// One statement a flush ran, kept until commit or rollback.
@@ -107,6 +171,16 @@ pub(crate) fn execute(
         written.push(Written::Updated {
             node: Rc::clone(node),
         });
+    }
+    // Links after the inserts (both ends have keys) and before the deletes
+    // (which take their links with them).
+    for change in &work.links {
+        if change.ends.iter().any(|(_, n)| n.state() == State::Deleted) && change.link {
+            continue;
+        }
+        if let Err(e) = change.run(conn) {
+            return Err((e, written));
+        }
     }
     for node in delete_order(&work.deleted) {
         if let Err(e) = node.delete(conn) {
@@ -258,6 +332,10 @@ pub enum Action {
     Update,
     /// `DELETE` of a deleted object.
     Delete,
+    /// `INSERT` of a many-to-many link row.
+    Link,
+    /// `DELETE` of a many-to-many link row.
+    Unlink,
 }
 
 /// One statement the next flush will run.
@@ -325,6 +403,19 @@ pub(crate) fn plan(session: &SessionInner) -> Result<FlushPlan> {
             table: node.table().name,
             key: key_text(node),
             reason: "changed columns; after the inserts, which it may point to".to_owned(),
+        });
+    }
+    for change in &work.links {
+        let [(a, first), (b, second)] = &change.ends;
+        steps.push(PlanStep {
+            action: if change.link {
+                Action::Link
+            } else {
+                Action::Unlink
+            },
+            table: change.table,
+            key: format!("{a} = {}, {b} = {}", key_text(first), key_text(second)),
+            reason: "link row; after the inserts that give both ends their keys".to_owned(),
         });
     }
     for node in delete_order(&work.deleted) {

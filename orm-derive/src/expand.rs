@@ -62,7 +62,18 @@ fn upper(ident: &Ident) -> Ident {
     Ident::new(&name.to_uppercase(), ident.span())
 }
 
-/// `const TABLE`: columns, primary key, indexes.
+/// The link table's columns: `<model>_id` for each end.
+fn link_columns(model: &str, other: &Type) -> (String, String) {
+    (
+        format!("{}_id", crate::parse::snake_case(model)),
+        format!(
+            "{}_id",
+            crate::parse::snake_case(&crate::parse::type_name(other))
+        ),
+    )
+}
+
+/// `const TABLE`: columns, primary key, indexes, link tables.
 fn table_def(checked: &Checked<'_>) -> TokenStream {
     let model = checked.model;
     let ident = &model.ident;
@@ -98,6 +109,21 @@ fn table_def(checked: &Checked<'_>) -> TokenStream {
             ::orm::IndexDef { name: #name, columns: &[#(#cols),*], unique: #unique }
         });
     }
+    let links = model.fields.iter().filter_map(|field| {
+        let (FieldKind::Link(other), Some(through)) = (&field.kind, &field.attrs.through) else {
+            return None;
+        };
+        let (this_column, other_column) = link_columns(&ident.to_string(), other);
+        Some(quote! {
+            ::orm::LinkDef {
+                table: #through,
+                columns: [
+                    (#this_column, || <#ident as ::orm::Model>::TABLE),
+                    (#other_column, || <#other as ::orm::Model>::TABLE),
+                ],
+            }
+        })
+    });
     quote! {
         type Key = #pk_ty;
         const TABLE: &'static ::orm::TableDef = &::orm::TableDef {
@@ -106,6 +132,7 @@ fn table_def(checked: &Checked<'_>) -> TokenStream {
             columns: &[#(#columns),*],
             primary_key: #primary_key,
             indexes: &[#(#indexes),*],
+            links: &[#(#links),*],
         };
     }
 }
@@ -219,6 +246,7 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
                 let kind = Ident::new(kind, Span::call_site());
                 quote!(#f: ::orm::#kind::unloaded(),)
             }
+            FieldKind::Link(_) => quote!(#f: ::orm::ManyToMany::unloaded(),),
             FieldKind::BelongsTo(_) => {
                 let i = position(checked, field);
                 quote!(#f: ::orm::BelongsTo::from_key(row.get(#i)?),)
@@ -356,6 +384,31 @@ fn relation_defs(checked: &Checked<'_>) -> TokenStream {
                     };
                 });
             }
+            FieldKind::Link(other) => {
+                let Some(through) = &field.attrs.through else {
+                    continue;
+                };
+                let (this_column, other_column) = link_columns(&model_name, other);
+                let back = match &field.attrs.back_populates {
+                    Some(lit) => {
+                        let back = Ident::new(&lit.value(), lit.span());
+                        quote_spanned!(lit.span()=> ::core::option::Option::Some(|other: &#other| &other.#back))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
+                out.extend(quote! {
+                    const #def: ::orm::__private::ManyToManyDef<#ident, #other> = ::orm::__private::ManyToManyDef {
+                        model: #model_name,
+                        field: #field_name,
+                        table: #through,
+                        this_column: #this_column,
+                        other_column: #other_column,
+                        this: |this: &#ident| &this.#f,
+                        back: #back,
+                        lazy: #lazy,
+                    };
+                });
+            }
             FieldKind::Column => {}
         }
     }
@@ -417,6 +470,23 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
                     pub const #back_const: &'static str = #back;
                 });
             }
+            FieldKind::Link(other) if field.attrs.through.is_some() => {
+                let doc =
+                    format!("Relationship `{ident}.{field_name}` (many-to-many), for `preload`.");
+                let back = field
+                    .attrs
+                    .back_populates
+                    .as_ref()
+                    .map(|l| l.value())
+                    .unwrap_or_default();
+                let back_const = format_ident!("__ORM_BACK_{}", field_name.to_uppercase());
+                out.extend(quote! {
+                    #[doc = #doc]
+                    pub const #constant: ::orm::Relation<#ident, #other> = ::orm::Relation::many_to_many(&#def);
+                    #[doc(hidden)]
+                    pub const #back_const: &'static str = #back;
+                });
+            }
             FieldKind::Children(child, kind) if field.attrs.back_populates.is_some() => {
                 let shape = if *kind == "HasOne" {
                     "one-to-one"
@@ -441,7 +511,8 @@ fn pairing_checks(checked: &Checked<'_>) -> TokenStream {
     let ident = &model.ident;
     let mut out = TokenStream::new();
     for field in &model.fields {
-        let (FieldKind::Children(child, _), Some(lit)) = (&field.kind, &field.attrs.back_populates)
+        let (FieldKind::Children(child, _) | FieldKind::Link(child), Some(lit)) =
+            (&field.kind, &field.attrs.back_populates)
         else {
             continue;
         };
@@ -488,6 +559,7 @@ fn constructor(checked: &Checked<'_>) -> TokenStream {
                     quote!(::orm::#kind::new())
                 }
                 FieldKind::BelongsTo(_) => quote!(::orm::BelongsTo::new()),
+                FieldKind::Link(_) => quote!(::orm::ManyToMany::new()),
                 FieldKind::Column if a.primary_key.is_some() && is_integer(ty) => quote!(0),
                 FieldKind::Column if is_option(ty).is_some() => {
                     quote!(::core::option::Option::None)

@@ -68,6 +68,8 @@ pub enum FieldKind {
     /// `HasMany<T>` or `HasOne<T>` (the second value names which): a
     /// relationship, no column.
     Children(Type, &'static str),
+    /// `ManyToMany<T>`: a relationship through a link table, no column.
+    Link(Type),
 }
 
 /// What `#[orm(...)]` said on a field; each setting keeps its span.
@@ -85,6 +87,7 @@ pub struct FieldAttrs {
     pub optional: Option<Span>,
     pub delete_orphan: Option<Span>,
     pub lazy_raise: Option<Span>,
+    pub through: Option<LitStr>,
 }
 
 /// The `on_delete` actions.
@@ -110,6 +113,7 @@ const FIELD_KEYS: &[&str] = &[
     "optional",
     "delete_orphan",
     "lazy",
+    "through",
 ];
 
 /// Reads the input. Returns `None` only when there is no struct with named
@@ -250,6 +254,7 @@ fn parse_field_key(
         "default" => attrs.default = string_value(meta, errors),
         "sql_type" => attrs.sql_type = string_value(meta, errors),
         "back_populates" => attrs.back_populates = string_value(meta, errors),
+        "through" => attrs.through = string_value(meta, errors),
         "on_delete" => {
             if let Some(lit) = string_value(meta, errors) {
                 let action = match lit.value().to_ascii_lowercase().as_str() {
@@ -410,6 +415,7 @@ fn field_kind(ty: &Type) -> FieldKind {
             "BelongsTo" => return FieldKind::BelongsTo(inner),
             "HasMany" => return FieldKind::Children(inner, "HasMany"),
             "HasOne" => return FieldKind::Children(inner, "HasOne"),
+            "ManyToMany" => return FieldKind::Link(inner),
             _ => {}
         }
     }
@@ -433,8 +439,8 @@ pub fn generic_of(ty: &Type) -> Option<(String, Type)> {
     }
 }
 
-/// `User` -> `users`, `OrderLine` -> `order_lines`: snake case, plural.
-fn default_table_name(ident: &str) -> String {
+/// `OrderLine` -> `order_line`.
+pub fn snake_case(ident: &str) -> String {
     let mut snake = String::new();
     for (i, ch) in ident.chars().enumerate() {
         if ch.is_uppercase() {
@@ -446,6 +452,25 @@ fn default_table_name(ident: &str) -> String {
             snake.push(ch);
         }
     }
+    snake
+}
+
+/// The last path segment of a type: `crate::Keyword` -> `Keyword`.
+pub fn type_name(ty: &Type) -> String {
+    match ty {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// `User` -> `users`, `OrderLine` -> `order_lines`: snake case, plural.
+fn default_table_name(ident: &str) -> String {
+    let mut snake = snake_case(ident);
     if snake.ends_with('s') || snake.ends_with('x') || snake.ends_with("ch") {
         snake.push_str("es");
     } else if snake.ends_with('y') && !snake.ends_with("ay") && !snake.ends_with("ey") {

@@ -24,7 +24,7 @@ pub struct Checked<'a> {
 
 pub fn validate<'a>(model: &'a Model, errors: &mut Errors) -> Option<Checked<'a>> {
     for field in &model.fields {
-        check_attributes_fit_kind(field, errors);
+        check_attributes_fit_kind(field, &model.ident.to_string(), errors);
     }
     let columns = columns(model, errors);
     check_struct_indexes(model, &columns, errors);
@@ -39,7 +39,9 @@ pub fn validate<'a>(model: &'a Model, errors: &mut Errors) -> Option<Checked<'a>
 fn columns<'a>(model: &'a Model, errors: &mut Errors) -> Vec<Column<'a>> {
     let mut columns: Vec<Column<'a>> = Vec::new();
     for field in &model.fields {
-        if field.attrs.skip.is_some() || matches!(field.kind, FieldKind::Children(..)) {
+        if field.attrs.skip.is_some()
+            || matches!(field.kind, FieldKind::Children(..) | FieldKind::Link(_))
+        {
             continue;
         }
         let name = match (&field.attrs.column, &field.kind) {
@@ -107,7 +109,7 @@ fn primary_key(model: &Model, columns: &[Column<'_>], errors: &mut Errors) -> Op
 }
 
 /// Each attribute belongs to one kind of field.
-fn check_attributes_fit_kind(field: &Field, errors: &mut Errors) {
+fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Errors) {
     let a = &field.attrs;
     let name = &field.ident;
     let relation_only = [
@@ -134,6 +136,14 @@ fn check_attributes_fit_kind(field: &Field, errors: &mut Errors) {
         );
     }
     match &field.kind {
+        _ if a.through.is_some() && !matches!(field.kind, FieldKind::Link(_)) => {
+            if let Some(lit) = &a.through {
+                errors.at(
+                    lit.span(),
+                    format!("`through` is for `ManyToMany` fields, and `{name}` is not one"),
+                );
+            }
+        }
         FieldKind::Column => {
             for (span, key) in relation_only
                 .into_iter()
@@ -162,6 +172,34 @@ fn check_attributes_fit_kind(field: &Field, errors: &mut Errors) {
                 errors.at(
                     lit.span(),
                     format!("`on_delete = \"set null\"` needs a nullable key: add #[orm(optional)] to `{name}`"),
+                );
+            }
+        }
+        FieldKind::Link(other) => {
+            let misplaced = column_only.into_iter().chain([
+                (a.column.as_ref().map(|l| l.span()), "column"),
+                (a.unique, "unique"),
+                (a.index, "index"),
+                (a.on_delete.as_ref().map(|(l, _)| l.span()), "on_delete"),
+                (a.optional, "optional"),
+                (a.delete_orphan, "delete_orphan"),
+            ]);
+            for (span, key) in misplaced.filter_map(|(s, k)| s.map(|s| (s, k))) {
+                errors.at(
+                    span,
+                    format!("`{key}` does not apply to `ManyToMany` field `{name}`: its keys live in the link table"),
+                );
+            }
+            if a.through.is_none() {
+                errors.at(
+                    field.ident.span(),
+                    format!("`ManyToMany` field `{name}` needs its link table: #[orm(through = \"...\")]"),
+                );
+            }
+            if crate::parse::type_name(other) == model_name {
+                errors.at(
+                    field.ident.span(),
+                    format!("`{name}` links `{model_name}` to itself; a self-referential many-to-many needs two differently named link columns, which is not supported yet: use an association model with two `BelongsTo<{model_name}>` fields"),
                 );
             }
         }

@@ -27,11 +27,13 @@
 mod belongs_to;
 mod has_many;
 mod has_one;
+mod many_to_many;
 mod preload;
 
 pub use belongs_to::{BelongsTo, BelongsToDef};
 pub use has_many::{HasMany, HasManyDef};
 pub use has_one::HasOne;
+pub use many_to_many::{ManyToMany, ManyToManyDef};
 pub(crate) use preload::PreloadStep;
 pub use preload::{Preload, Relation};
 

@@ -1,0 +1,352 @@
+//! `ManyToMany<C>`: a collection linked through a link table that is not a
+//! model (SQLAlchemy's `secondary`). The unit of work inserts and deletes
+//! the link rows; either end's deletion removes its links (`ON DELETE CASCADE`).
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use super::has_many::json_array;
+use super::{Lazy, Owner, ParentRef, RelationField, join_sessions};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::object::{AnyNode, Handle, Node, State, downcast};
+use crate::session::SessionInner;
+use crate::sql::{Param, owned_value, quote};
+
+/// The generated description of a `ManyToMany` field of `P` holding `C`s.
+#[doc(hidden)]
+pub struct ManyToManyDef<P: Model, C: Model> {
+    /// The model owning the field.
+    pub model: &'static str,
+    /// The field's name.
+    pub field: &'static str,
+    /// The link table.
+    pub table: &'static str,
+    /// The link column holding `P`'s key.
+    pub this_column: &'static str,
+    /// The link column holding `C`'s key.
+    pub other_column: &'static str,
+    /// Reaches the field itself.
+    pub this: fn(&P) -> &ManyToMany<C>,
+    /// Reaches the mirror field on `C` (`back_populates`), if declared.
+    pub back: Option<fn(&C) -> &ManyToMany<P>>,
+    /// What reading it unloaded does.
+    pub lazy: Lazy,
+}
+
+/// Objects of `C` linked to several owners, by the owner's key.
+type Linked<P, C> = HashMap<<P as Model>::Key, Vec<Rc<Node<C>>>>;
+
+impl<P: Model, C: Model> ManyToManyDef<P, C> {
+    /// One SELECT of the objects linked to all `owners`, grouped by owner.
+    pub(super) fn load_linked(
+        &self,
+        session: &Rc<SessionInner>,
+        owners: &[Rc<Node<P>>],
+    ) -> Result<Linked<P, C>> {
+        let mut by_owner: Linked<P, C> = HashMap::new();
+        let mut keys = Vec::with_capacity(owners.len());
+        for owner in owners {
+            let key = owner.key()?;
+            keys.push(owned_value(&key));
+            by_owner.entry(key).or_default();
+        }
+        let table = C::TABLE;
+        let columns: Vec<String> = table
+            .columns
+            .iter()
+            .map(|c| format!("t.{}", quote(c.name)))
+            .collect();
+        let sql = format!(
+            "SELECT {}, l.{} FROM {} AS t JOIN {} AS l ON l.{} = t.{} WHERE l.{} IN (SELECT value FROM json_each(?))",
+            columns.join(", "),
+            quote(self.this_column),
+            quote(table.name),
+            quote(self.table),
+            quote(self.other_column),
+            quote(table.primary_key().name),
+            quote(self.this_column),
+        );
+        let param = json_array(&keys);
+        let owner_column = table.columns.len();
+        session.select_rows::<C>(
+            &sql,
+            &[Param::new(&param, self.this_column)],
+            |node, row| {
+                let owner: P::Key = row.get(owner_column)?;
+                if let Some(list) = by_owner.get_mut(&owner) {
+                    list.push(node);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(by_owner)
+    }
+
+    pub(super) fn fill(&self, owner: &Rc<Node<P>>, linked: Vec<Rc<Node<C>>>) -> Result<()> {
+        (self.this)(&*owner.borrow()?).set_loaded(linked);
+        Ok(())
+    }
+}
+
+/// The `ManyToMany<C>` side of the description, with `P` erased.
+trait LinkSide<C: Model> {
+    fn model(&self) -> &'static str;
+    fn field(&self) -> &'static str;
+    fn lazy(&self) -> Lazy;
+    fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()>;
+    /// Links or unlinks `owner` and `other`: both loaded collections and the
+    /// session's pending link rows.
+    fn change(&self, owner: &Rc<dyn AnyNode>, other: &Rc<Node<C>>, link: bool) -> Result<()>;
+}
+
+impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
+    fn model(&self) -> &'static str {
+        self.model
+    }
+
+    fn field(&self) -> &'static str {
+        self.field
+    }
+
+    fn lazy(&self) -> Lazy {
+        self.lazy
+    }
+
+    fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()> {
+        let Some(owner) = downcast::<P>(Rc::clone(owner)) else {
+            return Ok(());
+        };
+        let mut groups = self.load_linked(session, std::slice::from_ref(&owner))?;
+        let linked = groups.remove(&owner.key()?).unwrap_or_default();
+        self.fill(&owner, linked)
+    }
+
+    fn change(&self, owner: &Rc<dyn AnyNode>, other: &Rc<Node<C>>, link: bool) -> Result<()> {
+        let Some(me) = downcast::<P>(Rc::clone(owner)) else {
+            return Ok(());
+        };
+        let other_erased: Rc<dyn AnyNode> = Rc::clone(other) as Rc<dyn AnyNode>;
+        let session = join_sessions(owner, Some(Rc::clone(&other_erased)))?.ok_or_else(|| {
+            Error::Misuse(format!(
+                "add the `{}` to a session before linking it",
+                P::TABLE.model
+            ))
+        })?;
+        let mine = (self.this)(&*me.borrow()?).toggle(other, link);
+        if let Some(back) = self.back {
+            back(&*other.borrow()?).toggle(&me, link);
+        }
+        if mine {
+            session.record_link(
+                self.table,
+                [
+                    (self.this_column, Rc::clone(owner)),
+                    (self.other_column, other_erased),
+                ],
+                link,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A many-to-many relationship through a link table: `#[orm(through =
+/// "item_keywords")]`. Loaded lazily on first access or preloaded; `add`
+/// and `remove` change both sides in memory and the link rows on flush.
+///
+/// ```
+/// # use orm::prelude::*;
+/// # #[derive(Model, Debug)]
+/// # struct Item { #[orm(primary_key)] id: i64, name: String,
+/// #   #[orm(through = "item_keywords", back_populates = "items")] keywords: ManyToMany<Keyword> }
+/// # #[derive(Model, Debug)]
+/// # struct Keyword { #[orm(primary_key)] id: i64, word: String,
+/// #   #[orm(through = "item_keywords", back_populates = "keywords")] items: ManyToMany<Item> }
+/// # fn main() -> orm::Result<()> {
+/// # let db = Database::in_memory()?;
+/// # db.create_all::<(Item, Keyword)>()?;
+/// let session = db.session();
+/// let pen = session.add(Item::new("pen"));
+/// let blue = session.add(Keyword::new("blue"));
+/// pen.read()?.keywords.add(&blue)?;          // blue.items gains pen too
+/// assert_eq!(blue.read()?.items.load()?, vec![pen.clone()]);
+/// session.commit()?;                         // INSERTs, then the link row
+/// # Ok(()) }
+/// ```
+pub struct ManyToMany<C: Model> {
+    /// `None`: not loaded.
+    items: RefCell<Option<Vec<Weak<Node<C>>>>>,
+    link: OnceCell<(Weak<dyn AnyNode>, &'static dyn LinkSide<C>)>,
+    lazy: Cell<Option<Lazy>>,
+}
+
+impl<C: Model> Default for ManyToMany<C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Model> ManyToMany<C> {
+    /// An empty, loaded collection (a new object has no links yet).
+    pub fn new() -> Self {
+        Self::with(Some(Vec::new()))
+    }
+
+    /// A collection not loaded yet (an object read from the database).
+    pub fn unloaded() -> Self {
+        Self::with(None)
+    }
+
+    fn with(items: Option<Vec<Weak<Node<C>>>>) -> Self {
+        ManyToMany {
+            items: RefCell::new(items),
+            link: OnceCell::new(),
+            lazy: Cell::new(None),
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn wire<P: Model>(&self, owner: &Owner, def: &'static ManyToManyDef<P, C>) {
+        let _ = self.link.set((owner.node.clone(), def));
+    }
+
+    /// Whether the collection is loaded (reading it costs no SQL).
+    pub fn is_loaded(&self) -> bool {
+        self.items.borrow().is_some()
+    }
+
+    /// The linked objects: one SELECT (a join through the link table) on
+    /// first access, after an autoflush; none later.
+    ///
+    /// # Errors
+    /// [`Error::SessionClosed`] when the session is gone;
+    /// [`Error::LazyLoadRefused`] when lazy loading is off for it.
+    pub fn load(&self) -> Result<Vec<Handle<C>>> {
+        if let Some(items) = self.loaded() {
+            return Ok(items);
+        }
+        let (owner, def) = self.parts()?;
+        let session = owner.session().ok_or_else(|| self.closed())?;
+        if self.lazy.get().unwrap_or(def.lazy()) == Lazy::Raise {
+            return Err(Error::LazyLoadRefused {
+                model: def.model(),
+                relation: def.field(),
+                constant: def.field().to_uppercase(),
+            });
+        }
+        session.autoflush()?;
+        if !self.is_loaded() {
+            def.load(&session, &owner)?;
+        }
+        Ok(self.loaded().unwrap_or_default())
+    }
+
+    /// Links `other` to this object (and this object to `other`'s mirror
+    /// collection, where loaded). The link row is inserted on flush.
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] if either object is being written;
+    /// [`Error::Misuse`] if the objects are in different sessions.
+    pub fn add(&self, other: &Handle<C>) -> Result<()> {
+        let (owner, def) = self.parts()?;
+        def.change(&owner, &other.node, true)
+    }
+
+    /// Unlinks `other`; the link row is deleted on flush.
+    ///
+    /// # Errors
+    /// As [`ManyToMany::add`].
+    pub fn remove(&self, other: &Handle<C>) -> Result<()> {
+        let (owner, def) = self.parts()?;
+        def.change(&owner, &other.node, false)
+    }
+
+    /// Adds or removes `other` in the loaded collection. Returns false when
+    /// nothing changes (already linked, or not linked), so the caller
+    /// records no link row.
+    fn toggle(&self, other: &Rc<Node<C>>, link: bool) -> bool {
+        let mut items = self.items.borrow_mut();
+        let Some(items) = items.as_mut() else {
+            return true;
+        };
+        let position = items
+            .iter()
+            .position(|w| std::ptr::eq(w.as_ptr(), Rc::as_ptr(other)));
+        match (position, link) {
+            (None, true) => items.push(Rc::downgrade(other)),
+            (Some(i), false) => {
+                items.remove(i);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn set_loaded(&self, linked: Vec<Rc<Node<C>>>) {
+        *self.items.borrow_mut() = Some(linked.iter().map(Rc::downgrade).collect());
+    }
+
+    fn loaded(&self) -> Option<Vec<Handle<C>>> {
+        self.items.borrow().as_ref().map(|items| {
+            items
+                .iter()
+                .filter_map(Weak::upgrade)
+                .filter(|n| !matches!(n.state(), State::Deleted | State::Transient))
+                .map(Handle::from_node)
+                .collect()
+        })
+    }
+
+    fn parts(&self) -> Result<(Rc<dyn AnyNode>, &'static dyn LinkSide<C>)> {
+        let (owner, def) = self.link.get().ok_or_else(|| {
+            Error::Misuse(format!(
+                "this `ManyToMany<{}>` is not part of an object yet; add the object to a session first",
+                C::TABLE.model
+            ))
+        })?;
+        Ok((owner.upgrade().ok_or_else(|| self.closed())?, *def))
+    }
+
+    fn closed(&self) -> Error {
+        Error::SessionClosed {
+            table: self
+                .link
+                .get()
+                .and_then(|(owner, _)| owner.upgrade())
+                .map(|o| o.table().name)
+                .unwrap_or(C::TABLE.name)
+                .to_owned(),
+        }
+    }
+}
+
+impl<C: Model> RelationField for ManyToMany<C> {
+    fn parent(&self) -> Option<ParentRef> {
+        None
+    }
+
+    fn sync_key(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn expire(&self) {
+        *self.items.borrow_mut() = None;
+    }
+
+    fn clear_key_of(&self, _field: &str) {}
+
+    fn set_lazy(&self, lazy: Lazy) {
+        self.lazy.set(Some(lazy));
+    }
+}
+
+impl<C: Model> std::fmt::Debug for ManyToMany<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.items.borrow().as_ref() {
+            Some(items) => write!(f, "ManyToMany<{}>({} loaded)", C::TABLE.model, items.len()),
+            None => write!(f, "ManyToMany<{}>(not loaded)", C::TABLE.model),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+pub struct User {
+    #[orm(primary_key)]
+    pub id: i64,
+}
+
+#[derive(Model)]
+pub struct Order {
+    #[orm(primary_key)]
+    pub id: i64,
+    #[orm(delete_orphan)]
+    pub user: BelongsTo<User>,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+pub enum Status {
+    Active,
+    Banned,
+}
+
+fn main() {}

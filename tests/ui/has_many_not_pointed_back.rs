@@ -1,0 +1,18 @@
+use orm::prelude::*;
+
+#[derive(Model)]
+pub struct User {
+    #[orm(primary_key)]
+    pub id: i64,
+    #[orm(back_populates = "user")]
+    pub orders: HasMany<Order>,
+}
+
+#[derive(Model)]
+pub struct Order {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub user: BelongsTo<User>,
+}
+
+fn main() {}
