@@ -130,6 +130,10 @@ impl IndexDef {
     }
 }
 
+/// A link table column and the table whose key it holds (a function, so
+/// that tables may refer to each other).
+pub type LinkColumn = (&'static str, fn() -> &'static TableDef);
+
 /// A link table of a many-to-many relationship: two foreign keys, which
 /// together are the primary key. Not a model; the unit of work writes it.
 #[derive(Debug)]
@@ -137,7 +141,7 @@ pub struct LinkDef {
     /// The link table's name.
     pub table: &'static str,
     /// Each column with the table it references: this model's first.
-    pub columns: [(&'static str, fn() -> &'static TableDef); 2],
+    pub columns: [LinkColumn; 2],
 }
 
 impl LinkDef {
