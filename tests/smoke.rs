@@ -55,3 +55,25 @@ fn smoke() -> orm::Result<()> {
     assert_eq!(os[0].read()?.user.load()?, users[0]);
     Ok(())
 }
+
+#[derive(Model, Debug)]
+pub struct Keyword {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub r#type: String,
+}
+
+#[test]
+fn raw_identifier_fields_map_to_plain_column_names() -> orm::Result<()> {
+    assert!(Keyword::ddl().contains("\"type\" TEXT NOT NULL"));
+    let db = Database::in_memory()?;
+    db.create_all::<Keyword>()?;
+    let session = db.session();
+    session.add(Keyword::new("adjective"));
+    let found = session
+        .query::<Keyword>()
+        .filter(Keyword::TYPE.eq("adjective"))
+        .one()?;
+    assert_eq!(found.read()?.r#type, "adjective");
+    Ok(())
+}

@@ -14,6 +14,11 @@ use crate::schema::TableDef;
 
 /// A primary key type: compared and hashed by the identity map, bound and
 /// read by SQLite.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a primary key",
+    label = "not usable as a key",
+    note = "a primary key must be Clone + Eq + Hash + Debug and a column type: use `i64` (assigned by SQLite on insert) or `String`"
+)]
 pub trait Key: Clone + Eq + Hash + Debug + ToSql + FromSql + 'static {}
 
 impl<T: Clone + Eq + Hash + Debug + ToSql + FromSql + 'static> Key for T {}
@@ -80,6 +85,34 @@ pub trait ColumnType: ToSql + FromSql {
     const NULLABLE: bool = false;
     /// The type a query compares the column with (`T` for `Option<T>`).
     type Value: ToSql;
+
+    /// Binds the value (generated code calls this, so that a type that is
+    /// not a column type is reported once, at the field's type).
+    #[doc(hidden)]
+    fn bind(&self) -> &dyn ToSql
+    where
+        Self: Sized,
+    {
+        self
+    }
+
+    /// Reads the value from column `index` of a row.
+    #[doc(hidden)]
+    fn read(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Self>
+    where
+        Self: Sized,
+    {
+        row.get(index)
+    }
+
+    /// Converts a value read from the database.
+    #[doc(hidden)]
+    fn restore(value: ValueRef<'_>) -> FromSqlResult<Self>
+    where
+        Self: Sized,
+    {
+        Self::column_result(value)
+    }
 }
 
 macro_rules! column_types {

@@ -6,6 +6,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
+use syn::ext::IdentExt;
 
 use crate::parse::{Field, FieldKind, OnDelete, generic_of};
 use crate::validate::{Checked, Column};
@@ -53,7 +54,7 @@ fn is_integer(ty: &Type) -> bool {
 }
 
 fn def_ident(field: &Field) -> Ident {
-    format_ident!("__ORM_{}", field.ident.to_string().to_uppercase())
+    format_ident!("__ORM_{}", field.ident.unraw().to_string().to_uppercase())
 }
 
 fn upper(ident: &Ident) -> Ident {
@@ -141,7 +142,7 @@ fn column_def(column: &Column<'_>) -> TokenStream {
     let field = column.field;
     let a = &field.attrs;
     let name = &column.name;
-    let field_name = field.ident.to_string();
+    let field_name = field.ident.unraw().to_string();
     let primary_key = a.primary_key.is_some();
     let unique = a.unique.is_some();
     let default = match &a.default {
@@ -178,11 +179,15 @@ fn column_def(column: &Column<'_>) -> TokenStream {
                     quote!(::core::option::Option::None),
                 )
             }
-            None => (
-                quote_spanned!(ty_span(ty)=> <#ty as ::orm::ColumnType>::SQL_TYPE),
-                quote_spanned!(ty_span(ty)=> <#ty as ::orm::ColumnType>::NULLABLE),
-                quote!(::core::option::Option::None),
-            ),
+            None => {
+                let span = ty_span(ty);
+                let ty = respanned(ty);
+                (
+                    quote_spanned!(span=> <#ty as ::orm::ColumnType>::SQL_TYPE),
+                    quote_spanned!(span=> <#ty as ::orm::ColumnType>::NULLABLE),
+                    quote!(::core::option::Option::None),
+                )
+            }
         },
     };
     quote! {
@@ -197,10 +202,6 @@ fn column_def(column: &Column<'_>) -> TokenStream {
             references: #references,
         }
     }
-}
-
-fn ty_span(ty: &Type) -> Span {
-    syn::spanned::Spanned::span(ty)
 }
 
 /// The methods of `impl Model`.
@@ -223,7 +224,15 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
     };
     let column_arms = checked.columns.iter().enumerate().map(|(i, c)| {
         let f = &c.field.ident;
-        quote!(#i => &self.#f,)
+        let ty = &c.field.ty;
+        match (&c.field.kind, &c.field.attrs.sql_type) {
+            (FieldKind::Column, None) => {
+                let span = ty_span(ty);
+                let ty = respanned(ty);
+                quote_spanned!(span=> #i => <#ty as ::orm::ColumnType>::bind(&self.#f),)
+            }
+            _ => quote!(#i => &self.#f,),
+        }
     });
     let set_arms = checked.columns.iter().enumerate().map(|(i, c)| {
         let f = &c.field.ident;
@@ -231,9 +240,15 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
             FieldKind::BelongsTo(_) => quote! {
                 #i => self.#f.restore_key(::orm::__private::rusqlite::types::FromSql::column_result(value)?),
             },
-            _ => quote! {
+            _ if c.field.attrs.sql_type.is_some() => quote! {
                 #i => self.#f = ::orm::__private::rusqlite::types::FromSql::column_result(value)?,
             },
+            _ => {
+                let ty = &c.field.ty;
+                let span = ty_span(ty);
+                let ty = respanned(ty);
+                quote_spanned!(span=> #i => self.#f = <#ty as ::orm::ColumnType>::restore(value)?,)
+            }
         }
     });
     let inits = model.fields.iter().map(|field| {
@@ -251,9 +266,16 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
                 let i = position(checked, field);
                 quote!(#f: ::orm::BelongsTo::from_key(row.get(#i)?),)
             }
-            FieldKind::Column => {
+            FieldKind::Column if field.attrs.sql_type.is_some() => {
                 let i = position(checked, field);
                 quote!(#f: row.get(#i)?,)
+            }
+            FieldKind::Column => {
+                let i = position(checked, field);
+                let ty = &field.ty;
+                let span = ty_span(ty);
+                let ty = respanned(ty);
+                quote_spanned!(span=> #f: <#ty as ::orm::ColumnType>::read(row, #i)?,)
             }
         }
     });
@@ -319,6 +341,38 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
     }
 }
 
+/// The span of a type's last token (`Duration` in `std::time::Duration`):
+/// stable Rust cannot join spans, and the last token names the type.
+fn ty_span(ty: &Type) -> Span {
+    quote!(#ty)
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |token| token.span())
+}
+
+/// The type's tokens, all spanned at its last token, so that every error
+/// about the type points at one place and the compiler reports it once.
+fn respanned(ty: &Type) -> TokenStream {
+    fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+        tokens
+            .into_iter()
+            .map(|token| match token {
+                proc_macro2::TokenTree::Group(group) => {
+                    let mut inner =
+                        proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                    inner.set_span(span);
+                    proc_macro2::TokenTree::Group(inner)
+                }
+                mut other => {
+                    other.set_span(span);
+                    other
+                }
+            })
+            .collect()
+    }
+    respan(quote!(#ty), ty_span(ty))
+}
+
 fn position(checked: &Checked<'_>, field: &Field) -> usize {
     checked
         .columns
@@ -336,7 +390,7 @@ fn relation_defs(checked: &Checked<'_>) -> TokenStream {
     let mut out = TokenStream::new();
     for field in &model.fields {
         let f = &field.ident;
-        let field_name = f.to_string();
+        let field_name = f.unraw().to_string();
         let def = def_ident(field);
         let lazy = if field.attrs.lazy_raise.is_some() {
             quote!(::orm::Lazy::Raise)
@@ -438,12 +492,17 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
                 let value_ty = match (&field.attrs.sql_type, is_option(ty)) {
                     (Some(_), Some(inner)) => quote!(#inner),
                     (Some(_), None) => quote!(#ty),
-                    (None, _) => quote_spanned!(ty_span(ty)=> <#ty as ::orm::ColumnType>::Value),
+                    (None, _) => {
+                        let span = ty_span(ty);
+                        let ty = respanned(ty);
+                        quote_spanned!(span=> <#ty as ::orm::ColumnType>::Value)
+                    }
                 };
                 (upper(&field.ident), value_ty)
             }
         };
-        out.extend(quote! {
+        let span = ty_span(&field.ty);
+        out.extend(quote_spanned! {span=>
             #[doc = #doc]
             pub const #constant: ::orm::Column<#ident, #value_ty> = ::orm::Column::new(#name);
         });
@@ -451,40 +510,22 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
     for field in &model.fields {
         let constant = upper(&field.ident);
         let def = def_ident(field);
-        let field_name = field.ident.to_string();
+        let field_name = field.ident.unraw().to_string();
         match &field.kind {
             FieldKind::BelongsTo(parent) => {
                 let doc =
                     format!("Relationship `{ident}.{field_name}` (many-to-one), for `preload`.");
-                let back = field
-                    .attrs
-                    .back_populates
-                    .as_ref()
-                    .map(|l| l.value())
-                    .unwrap_or_default();
-                let back_const = format_ident!("__ORM_BACK_{}", field_name.to_uppercase());
                 out.extend(quote! {
                     #[doc = #doc]
                     pub const #constant: ::orm::Relation<#ident, #parent> = ::orm::Relation::belongs_to(&#def);
-                    #[doc(hidden)]
-                    pub const #back_const: &'static str = #back;
                 });
             }
             FieldKind::Link(other) if field.attrs.through.is_some() => {
                 let doc =
                     format!("Relationship `{ident}.{field_name}` (many-to-many), for `preload`.");
-                let back = field
-                    .attrs
-                    .back_populates
-                    .as_ref()
-                    .map(|l| l.value())
-                    .unwrap_or_default();
-                let back_const = format_ident!("__ORM_BACK_{}", field_name.to_uppercase());
                 out.extend(quote! {
                     #[doc = #doc]
                     pub const #constant: ::orm::Relation<#ident, #other> = ::orm::Relation::many_to_many(&#def);
-                    #[doc(hidden)]
-                    pub const #back_const: &'static str = #back;
                 });
             }
             FieldKind::Children(child, kind) if field.attrs.back_populates.is_some() => {
@@ -505,35 +546,112 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
     out
 }
 
-/// A `HasMany` or `HasOne` and the `BelongsTo` it names must name each other.
+/// Both sides of a relationship must name each other in `back_populates`.
+/// Each model answers `__orm_back_of(field)` with what that relationship
+/// field names (`"\0"` for a field that is not one, already reported by the
+/// type check of the accessor), and each side with `back_populates` checks
+/// the other's answer in a constant: a mismatch fails the build.
 fn pairing_checks(checked: &Checked<'_>) -> TokenStream {
     let model = checked.model;
     let ident = &model.ident;
-    let mut out = TokenStream::new();
+    let answers = model
+        .fields
+        .iter()
+        .filter(|f| !matches!(f.kind, FieldKind::Column))
+        .map(|f| {
+            let name = f.ident.unraw().to_string();
+            let back = f
+                .attrs
+                .back_populates
+                .as_ref()
+                .map(|l| l.value())
+                .unwrap_or_default();
+            quote!(if ::orm::__private::str_eq(field, #name) { return #back; })
+        });
+    let mut out = quote! {
+        #[automatically_derived]
+        impl #ident {
+            #[doc(hidden)]
+            pub const fn __orm_back_of(field: &str) -> &'static str {
+                #(#answers)*
+                "\0"
+            }
+        }
+    };
     for field in &model.fields {
-        let (FieldKind::Children(child, _) | FieldKind::Link(child), Some(lit)) =
-            (&field.kind, &field.attrs.back_populates)
-        else {
+        let other = match &field.kind {
+            FieldKind::BelongsTo(other)
+            | FieldKind::Children(other, _)
+            | FieldKind::Link(other) => other,
+            FieldKind::Column => continue,
+        };
+        let Some(lit) = &field.attrs.back_populates else {
             continue;
         };
-        let back_const = format_ident!(
-            "__ORM_BACK_{}",
-            lit.value().to_uppercase(),
-            span = lit.span()
-        );
-        let me = field.ident.to_string();
-        let child_name = quote!(#child).to_string().replace(' ', "");
+        let me = field.ident.unraw().to_string();
+        let back = lit.value();
+        let other_name = crate::parse::type_name(other);
         let message = format!(
-            "`{child_name}.{}` does not point back at `{ident}.{me}`: add #[orm(back_populates = \"{me}\")] to it",
-            lit.value()
+            "`{ident}.{me}` names `{other_name}.{back}` in `back_populates`, so `{other_name}.{back}` must name it back: give `{other_name}.{back}` #[orm(back_populates = \"{me}\")]"
         );
         out.extend(quote_spanned! {lit.span()=>
-            const _: () = if !::orm::__private::str_eq(<#child>::#back_const, #me) {
-                ::core::panic!(#message)
+            const _: () = {
+                let answer = <#other>::__orm_back_of(#back);
+                if !::orm::__private::str_eq(answer, "\0") && !::orm::__private::str_eq(answer, #me) {
+                    ::core::panic!(#message)
+                }
             };
         });
     }
     out
+}
+
+/// What is emitted next to the errors when the input has mistakes: stubs of
+/// what other models' generated code names, so that one broken model does
+/// not cause a cascade of secondary errors in the models that use it.
+pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
+    if !input.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let ident = &input.ident;
+    let model = ident.to_string();
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl ::orm::Model for #ident {
+                type Key = i64;
+                const TABLE: &'static ::orm::TableDef = &::orm::TableDef {
+                    name: #model,
+                    model: #model,
+                    columns: &[],
+                    primary_key: 0,
+                    indexes: &[],
+                    links: &[],
+                };
+                fn key(&self) -> i64 { ::core::unreachable!() }
+                fn set_rowid(&mut self, _: ::core::option::Option<i64>) { ::core::unreachable!() }
+                fn key_unassigned(&self) -> bool { ::core::unreachable!() }
+                fn column(&self, _: usize) -> &dyn ::orm::__private::rusqlite::ToSql { ::core::unreachable!() }
+                fn set_column(
+                    &mut self,
+                    _: usize,
+                    _: ::orm::__private::rusqlite::types::ValueRef<'_>,
+                ) -> ::orm::__private::rusqlite::types::FromSqlResult<()> {
+                    ::core::unreachable!()
+                }
+                fn from_row(_: &::orm::__private::rusqlite::Row<'_>) -> ::orm::__private::rusqlite::Result<Self> {
+                    ::core::unreachable!()
+                }
+            }
+            #[automatically_derived]
+            impl #ident {
+                #[doc(hidden)]
+                pub const fn __orm_back_of(_: &str) -> &'static str {
+                    "\0"
+                }
+            }
+        };
+    }
 }
 
 /// `new(...)`: required columns as parameters, everything else defaulted.

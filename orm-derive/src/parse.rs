@@ -39,6 +39,9 @@ impl Errors {
 /// The struct as the derive sees it.
 pub struct Model {
     pub ident: Ident,
+    /// An unknown key looked like `primary_key`: a missing primary key is
+    /// then a knock-on error, not worth reporting.
+    pub primary_key_typo: bool,
     pub table: String,
     pub indexes: Vec<StructIndex>,
     pub skip_new: bool,
@@ -88,6 +91,16 @@ pub struct FieldAttrs {
     pub delete_orphan: Option<Span>,
     pub lazy_raise: Option<Span>,
     pub through: Option<LitStr>,
+    /// Every key given, with its span: for "given twice" and for errors
+    /// that point at a key rather than its value.
+    pub keys: Vec<(String, Span)>,
+}
+
+impl FieldAttrs {
+    /// The span of `key` where it was given.
+    pub fn key_span(&self, key: &str) -> Option<Span> {
+        self.keys.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
+    }
 }
 
 /// The `on_delete` actions.
@@ -122,7 +135,17 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
     let named = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(named) => named,
-            Fields::Unnamed(_) | Fields::Unit => {
+            Fields::Unnamed(_) => {
+                errors.at(
+                    input.ident.span(),
+                    format!(
+                        "#[derive(Model)] needs named fields, and `{}` is a tuple struct; give each field a name (it becomes the column's name)",
+                        input.ident
+                    ),
+                );
+                return None;
+            }
+            Fields::Unit => {
                 errors.at(
                     input.ident.span(),
                     format!(
@@ -149,13 +172,14 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
         }
     };
     if !input.generics.params.is_empty() {
-        errors.at(
-            input.generics.span(),
+        errors.push(syn::Error::new_spanned(
+            &input.generics,
             "#[derive(Model)] does not support generic structs: a model maps one concrete table",
-        );
+        ));
     }
     let mut model = Model {
         ident: input.ident.clone(),
+        primary_key_typo: false,
         table: default_table_name(&input.ident.to_string()),
         indexes: Vec::new(),
         skip_new: false,
@@ -176,6 +200,25 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
                 errors.push(e);
             }
         }
+        if let Some((wrapper, inner)) = generic_of(&field.ty)
+            && wrapper == "Option"
+            && let Some((relation, _)) = generic_of(&inner)
+            && ["BelongsTo", "HasMany", "HasOne", "ManyToMany"].contains(&relation.as_str())
+        {
+            let hint = if relation == "BelongsTo" {
+                format!(
+                    "write `#[orm(optional)] {ident}: BelongsTo<...>` for a nullable foreign key"
+                )
+            } else {
+                format!(
+                    "a `{relation}` is already empty when there is nothing to hold; drop the `Option`"
+                )
+            };
+            errors.push(syn::Error::new_spanned(
+                &field.ty,
+                format!("relationship fields are not wrapped in `Option`: {hint}"),
+            ));
+        }
         model.fields.push(Field {
             kind: field_kind(&field.ty),
             ident,
@@ -183,6 +226,12 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
             attrs,
         });
     }
+    model.primary_key_typo = model.fields.iter().any(|f| {
+        f.attrs
+            .keys
+            .iter()
+            .any(|(k, _)| k != "primary_key" && edit_distance(k, "primary_key") <= 2)
+    });
     Some(model)
 }
 
@@ -243,6 +292,12 @@ fn parse_field_key(
 ) {
     let key = path_name(&meta.path);
     let span = meta.path.span();
+    if attrs.key_span(&key).is_some() {
+        errors.at(span, format!("`{key}` is given twice; keep one"));
+        skip_value(meta);
+        return;
+    }
+    attrs.keys.push((key.clone(), span));
     match key.as_str() {
         "primary_key" => attrs.primary_key = flag(meta, errors).then_some(span),
         "unique" => attrs.unique = flag(meta, errors).then_some(span),
@@ -329,6 +384,13 @@ fn string_value(meta: &syn::meta::ParseNestedMeta<'_>, errors: &mut Errors) -> O
         }
     };
     match expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        }) if lit.value().trim().is_empty() => {
+            errors.at(lit.span(), format!("`{key}` cannot be empty"));
+            None
+        }
         syn::Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Str(lit),
             ..

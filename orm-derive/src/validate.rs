@@ -5,6 +5,7 @@
 //! typed code, so a mistake fails to compile at the attribute's span.
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 
 use crate::parse::{Errors, Field, FieldKind, Model, OnDelete};
 
@@ -46,8 +47,8 @@ fn columns<'a>(model: &'a Model, errors: &mut Errors) -> Vec<Column<'a>> {
         }
         let name = match (&field.attrs.column, &field.kind) {
             (Some(lit), _) => lit.value(),
-            (None, FieldKind::BelongsTo(_)) => format!("{}_id", field.ident),
-            (None, _) => field.ident.to_string(),
+            (None, FieldKind::BelongsTo(_)) => format!("{}_id", field.ident.unraw()),
+            (None, _) => field.ident.unraw().to_string(),
         };
         let span = field
             .attrs
@@ -77,6 +78,7 @@ fn primary_key(model: &Model, columns: &[Column<'_>], errors: &mut Errors) -> Op
         .map(|(i, _)| i)
         .collect();
     match keys.as_slice() {
+        [] if model.primary_key_typo => None,
         [] => {
             errors.at(
                 model.ident.span(),
@@ -87,7 +89,16 @@ fn primary_key(model: &Model, columns: &[Column<'_>], errors: &mut Errors) -> Op
             );
             None
         }
-        [one] => Some(*one),
+        [one] => {
+            let key = &columns[*one].field;
+            if crate::parse::generic_of(&key.ty).is_some_and(|(name, _)| name == "Option") {
+                errors.push(syn::Error::new_spanned(
+                    &key.ty,
+                    format!("the primary key `{}` cannot be an `Option`: a row always has its key; use `i64`, which SQLite assigns on insert", key.ident),
+                ));
+            }
+            Some(*one)
+        }
         [first, rest @ ..] => {
             for other in rest {
                 let span = columns[*other]
@@ -108,25 +119,29 @@ fn primary_key(model: &Model, columns: &[Column<'_>], errors: &mut Errors) -> Op
     }
 }
 
+/// Which fields a relationship key belongs to, for messages.
+fn relation_kinds(key: &str) -> &'static str {
+    match key {
+        "on_delete" | "optional" => "`BelongsTo<T>` fields",
+        "delete_orphan" => "`HasMany<T>` and `HasOne<T>` fields",
+        "through" => "`ManyToMany<T>` fields",
+        _ => "relationship fields (`BelongsTo<T>`, `HasMany<T>`, `HasOne<T>`, `ManyToMany<T>`)",
+    }
+}
+
 /// Each attribute belongs to one kind of field.
 fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Errors) {
     let a = &field.attrs;
     let name = &field.ident;
+    let given = |key: &'static str| (a.key_span(key), key);
     let relation_only = [
-        (
-            a.back_populates.as_ref().map(|l| l.span()),
-            "back_populates",
-        ),
-        (a.on_delete.as_ref().map(|(l, _)| l.span()), "on_delete"),
-        (a.optional, "optional"),
-        (a.delete_orphan, "delete_orphan"),
-        (a.lazy_raise, "lazy"),
+        given("back_populates"),
+        given("on_delete"),
+        given("optional"),
+        given("delete_orphan"),
+        given("lazy"),
     ];
-    let column_only = [
-        (a.primary_key, "primary_key"),
-        (a.default.as_ref().map(|l| l.span()), "default"),
-        (a.sql_type.as_ref().map(|l| l.span()), "sql_type"),
-    ];
+    let column_only = [given("primary_key"), given("default"), given("sql_type")];
     if let Some(lit) = &a.back_populates
         && syn::parse_str::<syn::Ident>(&lit.value()).is_err()
     {
@@ -151,7 +166,10 @@ fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Error
             {
                 errors.at(
                     span,
-                    format!("`{key}` is for relationship fields (`BelongsTo<T>`, `HasMany<T>`, `HasOne<T>`), and `{name}` is a column"),
+                    format!(
+                        "`{key}` is for {}, and `{name}` is a column",
+                        relation_kinds(key)
+                    ),
                 );
             }
         }
@@ -177,12 +195,12 @@ fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Error
         }
         FieldKind::Link(other) => {
             let misplaced = column_only.into_iter().chain([
-                (a.column.as_ref().map(|l| l.span()), "column"),
-                (a.unique, "unique"),
-                (a.index, "index"),
-                (a.on_delete.as_ref().map(|(l, _)| l.span()), "on_delete"),
-                (a.optional, "optional"),
-                (a.delete_orphan, "delete_orphan"),
+                given("column"),
+                given("unique"),
+                given("index"),
+                given("on_delete"),
+                given("optional"),
+                given("delete_orphan"),
             ]);
             for (span, key) in misplaced.filter_map(|(s, k)| s.map(|s| (s, k))) {
                 errors.at(
@@ -205,11 +223,11 @@ fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Error
         }
         FieldKind::Children(_, kind) => {
             let misplaced = column_only.into_iter().chain([
-                (a.column.as_ref().map(|l| l.span()), "column"),
-                (a.unique, "unique"),
-                (a.index, "index"),
-                (a.on_delete.as_ref().map(|(l, _)| l.span()), "on_delete"),
-                (a.optional, "optional"),
+                given("column"),
+                given("unique"),
+                given("index"),
+                given("on_delete"),
+                given("optional"),
             ]);
             for (span, key) in misplaced.filter_map(|(s, k)| s.map(|s| (s, k))) {
                 errors.at(
