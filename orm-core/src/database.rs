@@ -73,6 +73,11 @@ impl Database {
     /// Creates an empty database in memory, shared by every session of this
     /// `Database` (and its clones) and freed when the last one is dropped.
     ///
+    /// Unlike a file in WAL mode, an in-memory database locks as a whole:
+    /// while one session holds a write transaction (from a flush until its
+    /// commit or rollback), other sessions' reads wait for it, up to the busy
+    /// timeout. Use a file for concurrent sessions.
+    ///
     /// # Errors
     /// [`Error::Sqlite`] if SQLite cannot allocate it.
     pub fn in_memory() -> Result<Database> {

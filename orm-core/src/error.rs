@@ -84,12 +84,25 @@ pub enum Error {
     },
 
     /// `one` found more than one row.
-    #[error("expected exactly one row in `{table}`, found {found}")]
+    #[error("expected exactly one row in `{table}`, found more")]
     NotOne {
         /// The table queried.
         table: String,
-        /// How many rows matched (at least 2).
+        /// How many rows were read before giving up: 2 (`one` reads no more).
         found: usize,
+    },
+
+    /// An UPDATE or DELETE of a loaded object matched no row: another
+    /// connection deleted (or re-keyed) it since it was loaded. The flush was
+    /// rolled back.
+    #[error(
+        "the `{table}` row with key {key} is gone from the database (changed by another connection since it was loaded)"
+    )]
+    StaleRow {
+        /// The table written to.
+        table: String,
+        /// The object's primary key, as SQL text.
+        key: String,
     },
 
     /// Another connection held the database lock for longer than the busy
@@ -98,7 +111,8 @@ pub enum Error {
         "database is busy (another connection holds the lock past the busy timeout) while writing `{table}`"
     )]
     Busy {
-        /// The table the statement was about (empty for `BEGIN`/`COMMIT`).
+        /// The table the statement was about (for `BEGIN` of a flush, the
+        /// first table the flush was to write; empty for `COMMIT`).
         table: String,
     },
 

@@ -145,11 +145,12 @@ impl<T: Model> Node<T> {
             return Ok(());
         }
         let mut value = self.borrow_mut()?;
+        let key = render(&owned_value(&fresh.key()));
         for i in 0..T::TABLE.columns.len() {
             let v = owned_value(fresh.column(i));
             value
                 .set_column(i, (&v).into())
-                .map_err(|e| conversion(T::TABLE, i, &v, e))?;
+                .map_err(|e| conversion(T::TABLE, i, &key, e))?;
         }
         Ok(())
     }
@@ -161,25 +162,33 @@ impl<T: Model> Node<T> {
 
     fn restore(&self, values: &[Value]) -> Result<()> {
         let mut value = self.borrow_mut()?;
+        let key = render(&values[T::TABLE.primary_key]);
         for (i, v) in values.iter().enumerate() {
             value
                 .set_column(i, v.into())
-                .map_err(|e| conversion(T::TABLE, i, v, e))?;
+                .map_err(|e| conversion(T::TABLE, i, &key, e))?;
         }
         Ok(())
+    }
+
+    /// Forgets all change tracking: the object left the database's view.
+    fn forget_changes(&self) {
+        let mut tracking = self.tracking.borrow_mut();
+        tracking.snapshot = None;
+        tracking.before_transaction = None;
     }
 }
 
 fn conversion(
     table: &TableDef,
     column: usize,
-    value: &Value,
+    key: &str,
     err: rusqlite::types::FromSqlError,
 ) -> Error {
     Error::Conversion {
         table: table.name.to_owned(),
         column: table.columns[column].name.to_owned(),
-        key: render(value),
+        key: key.to_owned(),
         detail: err.to_string(),
     }
 }
@@ -214,6 +223,8 @@ pub(crate) trait AnyNode: Any {
     /// Whether changed columns wait for a flush.
     fn has_changes(&self) -> bool;
     fn expire_relations(&self);
+    /// Whether the `BelongsTo` field `field` points at no parent.
+    fn orphaned(&self, field: &str) -> Result<bool>;
     /// Follows the `ON DELETE` of each foreign key pointing at a deleted
     /// `(table, key)`: `Cascade` means this object is gone too; `SetNull`
     /// clears the key here (the database already did).
@@ -314,12 +325,26 @@ impl<T: Model> AnyNode for Node<T> {
             return Ok(());
         }
         let key = value.key();
+        if changed.contains(&table.primary_key) {
+            return Err(Error::Misuse(format!(
+                "the primary key of a `{}` row changed from {} to {}; keys cannot change: delete the object and add a new one",
+                table.model,
+                render(&snapshot[table.primary_key]),
+                render(&current[table.primary_key])
+            )));
+        }
         let mut params: Vec<Param<'_>> = changed
             .iter()
             .map(|&i| Param::new(value.column(i), table.columns[i].name))
             .collect();
         params.push(Param::new(&key, table.primary_key().name));
-        conn.execute(&update_sql(table, &changed), &params, table.name)?;
+        let rows = conn.execute(&update_sql(table, &changed), &params, table.name)?;
+        if rows == 0 {
+            return Err(Error::StaleRow {
+                table: table.name.to_owned(),
+                key: render(&owned_value(&key)),
+            });
+        }
         Ok(())
     }
 
@@ -331,11 +356,17 @@ impl<T: Model> AnyNode for Node<T> {
             quote(table.name),
             quote(table.primary_key().name)
         );
-        conn.execute(
+        let rows = conn.execute(
             &sql,
             &[Param::new(&key, table.primary_key().name)],
             table.name,
         )?;
+        if rows == 0 {
+            return Err(Error::StaleRow {
+                table: table.name.to_owned(),
+                key: render(&owned_value(&key)),
+            });
+        }
         Ok(())
     }
 
@@ -343,6 +374,7 @@ impl<T: Model> AnyNode for Node<T> {
         if assigned && let Ok(mut value) = self.borrow_mut() {
             value.set_rowid(None);
         }
+        self.forget_changes();
     }
 
     fn flushed(&self) {
@@ -384,6 +416,13 @@ impl<T: Model> AnyNode for Node<T> {
         if let Ok(value) = self.borrow() {
             value.for_each_relation(&mut |field| field.expire());
         }
+    }
+
+    fn orphaned(&self, field: &str) -> Result<bool> {
+        let mut orphaned = false;
+        self.borrow()?
+            .for_each_relation(&mut |relation| orphaned |= relation.orphaned(field) == Some(true));
+        Ok(orphaned)
     }
 
     fn parent_deleted(&self, deleted: &[(&'static str, Value)]) -> Result<Option<OnDelete>> {

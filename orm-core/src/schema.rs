@@ -326,6 +326,16 @@ pub enum Difference {
         /// Column name.
         column: String,
     },
+    /// An index of the model's name exists but covers other columns, or
+    /// differs in uniqueness.
+    IndexDiffers {
+        /// Index name.
+        name: String,
+        /// The index as the model declares it.
+        model: String,
+        /// The index as it exists.
+        database: String,
+    },
     /// The model declares an index the table lacks.
     MissingIndex {
         /// Index name.
@@ -372,6 +382,11 @@ impl fmt::Display for Difference {
             Difference::MissingUnique { column } => {
                 write!(f, "column `{column}` is not UNIQUE as the model says")
             }
+            Difference::IndexDiffers {
+                name,
+                model,
+                database,
+            } => write!(f, "index `{name}` is on {database}, the model says {model}"),
             Difference::MissingIndex { name, columns } => {
                 write!(f, "index `{name}` on ({}) is missing", columns.join(", "))
             }
@@ -510,6 +525,14 @@ fn foreign_key_drift(conn: &rusqlite::Connection, table: &TableDef) -> Result<Ve
     Ok(differences)
 }
 
+fn describe_index(columns: &[String], unique: bool) -> String {
+    format!(
+        "{}({})",
+        if unique { "UNIQUE " } else { "" },
+        columns.join(", ")
+    )
+}
+
 fn index_drift(conn: &rusqlite::Connection, table: &TableDef) -> Result<Vec<Difference>> {
     let mut stmt = conn.prepare(
         "SELECT il.name, il.\"unique\", group_concat(ii.name, ',') \
@@ -533,11 +556,27 @@ fn index_drift(conn: &rusqlite::Connection, table: &TableDef) -> Result<Vec<Diff
         }
     }
     for index in table.indexes {
-        if !live.iter().any(|(name, _, _)| name == index.name) {
-            differences.push(Difference::MissingIndex {
+        let columns: Vec<String> = index.columns.iter().map(|c| (*c).to_owned()).collect();
+        match live.iter().find(|(name, _, _)| name == index.name) {
+            None => differences.push(Difference::MissingIndex {
                 name: index.name.to_owned(),
-                columns: index.columns.iter().map(|c| (*c).to_owned()).collect(),
-            });
+                columns,
+            }),
+            Some((_, unique, cols)) => {
+                let found: Vec<String> = cols.split(',').map(str::to_owned).collect();
+                let same_columns = found.len() == columns.len()
+                    && found
+                        .iter()
+                        .zip(&columns)
+                        .all(|(a, b)| a.eq_ignore_ascii_case(b));
+                if !same_columns || *unique != index.unique {
+                    differences.push(Difference::IndexDiffers {
+                        name: index.name.to_owned(),
+                        model: describe_index(&columns, index.unique),
+                        database: describe_index(&found, *unique),
+                    });
+                }
+            }
         }
     }
     Ok(differences)

@@ -57,6 +57,9 @@ pub(crate) struct SessionInner {
     pending: RefCell<Vec<Rc<dyn AnyNode>>>,
     dirty: RefCell<Vec<Rc<dyn AnyNode>>>,
     deleted: RefCell<Vec<Rc<dyn AnyNode>>>,
+    /// Children let go by `delete_orphan` collections, with the field that
+    /// would have to point at a parent for them to survive the flush.
+    orphans: RefCell<Vec<(Rc<dyn AnyNode>, &'static str)>>,
     /// Link rows of many-to-many relationships to insert or delete.
     links: RefCell<Vec<unit_of_work::LinkChange>>,
     /// What flushes wrote in the open transaction, for rollback.
@@ -77,6 +80,7 @@ impl Session {
                 dirty: RefCell::new(Vec::new()),
                 deleted: RefCell::new(Vec::new()),
                 links: RefCell::new(Vec::new()),
+                orphans: RefCell::new(Vec::new()),
                 written: RefCell::new(Vec::new()),
                 in_transaction: Cell::new(false),
                 autoflush: Cell::new(true),
@@ -341,6 +345,7 @@ impl SessionInner {
         !self.pending.borrow().is_empty()
             || !self.deleted.borrow().is_empty()
             || !self.links.borrow().is_empty()
+            || !self.orphans.borrow().is_empty()
             || self.dirty.borrow().iter().any(|n| n.has_changes())
     }
 
@@ -415,13 +420,13 @@ impl SessionInner {
         Ok(node)
     }
 
-    pub(crate) fn delete_node<T: Model>(self: &Rc<Self>, node: Rc<Node<T>>) -> Result<()> {
-        let mine = node.session().is_some_and(|s| Rc::ptr_eq(&s, self));
+    pub(crate) fn delete_node(&self, node: Rc<dyn AnyNode>) -> Result<()> {
+        let mine = node
+            .session()
+            .is_some_and(|s| std::ptr::eq(Rc::as_ptr(&s), self));
         match node.state() {
             State::Pending if mine => {
-                self.pending
-                    .borrow_mut()
-                    .retain(|n| !same_node(n, &(node.clone() as Rc<dyn AnyNode>)));
+                self.pending.borrow_mut().retain(|n| !same_node(n, &node));
                 node.set_state(State::Transient);
                 node.detach();
                 Ok(())
@@ -434,12 +439,31 @@ impl SessionInner {
             State::Deleted if mine => Ok(()),
             state => Err(Error::Misuse(format!(
                 "cannot delete this `{}` object: it is {state:?}, not in this session",
-                T::TABLE.model
+                node.table().model
             ))),
         }
     }
 
+    /// Remembers a child taken out of a `delete_orphan` collection; the next
+    /// flush deletes it if it still has no parent then (it may have been
+    /// pushed into another collection meanwhile).
+    pub(crate) fn mark_orphan(&self, node: Rc<dyn AnyNode>, field: &'static str) {
+        self.orphans.borrow_mut().push((node, field));
+    }
+
+    /// Deletes the marked orphans that are still orphans.
+    fn delete_orphans(&self) -> Result<()> {
+        let orphans = std::mem::take(&mut *self.orphans.borrow_mut());
+        for (node, field) in orphans {
+            if matches!(node.state(), State::Pending | State::Persistent) && node.orphaned(field)? {
+                self.delete_node(node)?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn flush(&self) -> Result<()> {
+        self.delete_orphans()?;
         if !self.has_work() {
             self.dirty
                 .borrow_mut()
@@ -459,12 +483,19 @@ impl SessionInner {
     fn flush_now(&self) -> Result<()> {
         let conn = self.conn()?;
         let outer = !self.in_transaction.get();
+        let work = self.work();
         conn.control(if outer {
             "BEGIN IMMEDIATE"
         } else {
             "SAVEPOINT orm_flush"
+        })
+        .map_err(|e| match e {
+            // Name the table the flush was about to write.
+            Error::Busy { .. } => Error::Busy {
+                table: work.first_table().unwrap_or_default().to_owned(),
+            },
+            other => other,
         })?;
-        let work = self.work();
         match unit_of_work::execute(&conn, &work) {
             Ok(written) => {
                 if outer {
@@ -529,7 +560,10 @@ impl SessionInner {
         }
         for node in std::mem::take(&mut *self.dirty.borrow_mut()) {
             node.clear_dirty_flag();
-            node.rolled_back()?;
+            // Objects inserted in this transaction already left the session.
+            if node.state() != State::Transient {
+                node.rolled_back()?;
+            }
         }
         for node in std::mem::take(&mut *self.pending.borrow_mut()) {
             node.detach();
@@ -539,6 +573,7 @@ impl SessionInner {
             node.set_state(State::Persistent);
         }
         self.links.borrow_mut().clear();
+        self.orphans.borrow_mut().clear();
         for node in self.identity.borrow().nodes() {
             node.expire_relations();
         }
@@ -589,6 +624,7 @@ impl SessionInner {
         self.dirty.borrow_mut().clear();
         self.deleted.borrow_mut().clear();
         self.links.borrow_mut().clear();
+        self.orphans.borrow_mut().clear();
         self.written.borrow_mut().clear();
         self.identity.borrow_mut().clear();
     }

@@ -27,6 +27,19 @@ pub(crate) struct Work {
     pub links: Vec<LinkChange>,
 }
 
+impl Work {
+    /// The first table this work writes, for errors raised before any statement.
+    pub(crate) fn first_table(&self) -> Option<&'static str> {
+        self.pending
+            .iter()
+            .chain(&self.dirty)
+            .chain(&self.deleted)
+            .map(|n| n.table().name)
+            .next()
+            .or_else(|| self.links.first().map(|l| l.table))
+    }
+}
+
 /// A link row of a many-to-many relationship to insert or delete. The ends
 /// are objects, not keys: a new object's key is known only after its INSERT.
 #[derive(Clone)]
@@ -227,7 +240,8 @@ fn cascade(
     let mut changed = Vec::new();
     while !deleted.is_empty() {
         let mut next = Vec::new();
-        for node in session.identity().nodes() {
+        let nodes = session.identity().nodes();
+        for node in nodes {
             if node.state() != State::Persistent {
                 continue;
             }

@@ -356,6 +356,10 @@ impl<P: Model> RelationField for BelongsTo<P> {
     fn set_lazy(&self, lazy: Lazy) {
         self.lazy.set(Some(lazy));
     }
+
+    fn orphaned(&self, field: &str) -> Option<bool> {
+        (self.field() == field).then(|| !self.is_loaded() && self.key.borrow().is_none())
+    }
 }
 
 /// Binds the foreign key: the parent's key if a parent object is set.

@@ -134,6 +134,8 @@ pub(super) trait ChildSide<C: Model> {
     fn field(&self) -> &'static str;
     fn lazy(&self) -> Lazy;
     fn delete_orphan(&self) -> bool;
+    /// The children's `BelongsTo` field that points back.
+    fn back_field(&self) -> &'static str;
     /// Loads the owner's children (one SELECT) and points them back at it.
     fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()>;
     /// Points `child` at `owner` (`on`), or clears it if it points there.
@@ -155,6 +157,10 @@ impl<P: Model, C: Model> ChildSide<C> for HasManyDef<P, C> {
 
     fn delete_orphan(&self) -> bool {
         self.delete_orphan
+    }
+
+    fn back_field(&self) -> &'static str {
+        self.back_field
     }
 
     fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()> {
@@ -251,16 +257,16 @@ impl<C: Model> ChildLink<C> {
         }
     }
 
-    /// Removes a child from the parent (and deletes it if `delete_orphan`).
+    /// Removes a child from the parent (and, with `delete_orphan`, has the
+    /// next flush delete it unless it found another parent by then).
     pub(super) fn unlink(&self, kind: &str, child: &Rc<Node<C>>) -> Result<()> {
         let def = self.def(kind)?;
         let owner = self.owner(kind)?;
         def.link_child(child, &owner, false)?;
         if def.delete_orphan()
             && let Some(session) = owner.session()
-            && matches!(child.state(), State::Persistent | State::Pending)
         {
-            session.delete_node(Rc::clone(child))?;
+            session.mark_orphan(Rc::clone(child) as Rc<dyn AnyNode>, def.back_field());
         }
         Ok(())
     }
@@ -339,6 +345,9 @@ impl<C: Model> HasMany<C> {
     /// [`Error::LazyLoadRefused`] when lazy loading is off for it.
     pub fn load(&self) -> Result<Vec<Handle<C>>> {
         if let Some(items) = self.loaded() {
+            if self.lost_any() {
+                return Err(self.link.closed());
+            }
             return Ok(items);
         }
         let session = self.link.session_for_load("HasMany")?;
@@ -369,6 +378,15 @@ impl<C: Model> HasMany<C> {
     /// As [`BelongsTo::set`].
     pub fn remove(&self, child: &Handle<C>) -> Result<()> {
         self.link.unlink("HasMany", &child.node)
+    }
+
+    /// Whether children of the loaded collection were freed: their session
+    /// is gone, so the collection can no longer be trusted.
+    fn lost_any(&self) -> bool {
+        self.items
+            .borrow()
+            .as_ref()
+            .is_some_and(|items| items.iter().any(|w| w.strong_count() == 0))
     }
 
     fn loaded(&self) -> Option<Vec<Handle<C>>> {

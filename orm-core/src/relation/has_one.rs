@@ -87,6 +87,11 @@ impl<C: Model> HasOne<C> {
     /// As [`HasMany::load`](super::HasMany::load).
     pub fn load(&self) -> Result<Option<Handle<C>>> {
         if let Some(child) = self.loaded() {
+            let lost =
+                matches!(&*self.slot.borrow(), Slot::Loaded(Some(w)) if w.strong_count() == 0);
+            if lost {
+                return Err(self.link.closed());
+            }
             return Ok(child);
         }
         let session = self.link.session_for_load("HasOne")?;

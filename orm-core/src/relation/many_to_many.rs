@@ -225,6 +225,14 @@ impl<C: Model> ManyToMany<C> {
     /// [`Error::LazyLoadRefused`] when lazy loading is off for it.
     pub fn load(&self) -> Result<Vec<Handle<C>>> {
         if let Some(items) = self.loaded() {
+            let lost = self
+                .items
+                .borrow()
+                .as_ref()
+                .is_some_and(|items| items.iter().any(|w| w.strong_count() == 0));
+            if lost {
+                return Err(self.closed());
+            }
             return Ok(items);
         }
         let (owner, def) = self.parts()?;

@@ -91,6 +91,12 @@ pub trait RelationField {
     /// `lazy(Lazy::Raise)` does this for the objects it returns).
     #[doc(hidden)]
     fn set_lazy(&self, lazy: Lazy);
+    /// For the `BelongsTo` field named `field`: whether it points nowhere.
+    #[doc(hidden)]
+    fn orphaned(&self, field: &str) -> Option<bool> {
+        let _ = field;
+        None
+    }
 }
 
 /// The parent-side field a `BelongsTo<C>` mirrors: a [`HasMany<C>`] or a
