@@ -1,44 +1,41 @@
-//! The tour: users and orders, narrated by the SQL each line costs.
+//! The tour: every chapter of the course, in order. Each one prints the SQL
+//! that ran (the echo, on stderr) and why (on stdout), and checks its own
+//! claims. `cargo run --example tour`; one chapter alone:
+//! `cargo run --example 03_relationships`.
 
-use orm::prelude::*;
+#[path = "chapters/01_models.rs"]
+mod models;
 
-#[derive(Model, Debug)]
-#[orm(table = "users")]
-pub struct User {
-    #[orm(primary_key)]
-    pub id: i64,
-    pub name: String,
-    #[orm(back_populates = "user")]
-    pub orders: HasMany<Order>,
-}
+#[path = "chapters/02_crud_and_identity_map.rs"]
+mod crud_and_identity_map;
 
-#[derive(Model, Debug)]
-#[orm(table = "orders")]
-pub struct Order {
-    #[orm(primary_key)]
-    pub id: i64,
-    pub total_cents: i64,
-    #[orm(back_populates = "orders")]
-    pub user: BelongsTo<User>,
-}
+#[path = "chapters/03_relationships.rs"]
+mod relationships;
+
+#[path = "chapters/04_eager_loading.rs"]
+mod eager_loading;
+
+#[path = "chapters/05_unit_of_work.rs"]
+mod unit_of_work;
+
+#[path = "chapters/06_schema_drift.rs"]
+mod schema_drift;
+
+type Chapter = fn() -> orm::Result<()>;
+
+const CHAPTERS: [(&str, Chapter); 6] = [
+    ("1. Models and the DDL they generate", models::run),
+    ("2. CRUD and the identity map", crud_and_identity_map::run),
+    ("3. Relationships: users and orders", relationships::run),
+    ("4. Eager loading: N+1 versus preload", eager_loading::run),
+    ("5. The unit of work", unit_of_work::run),
+    ("6. Schema drift", schema_drift::run),
+];
 
 fn main() -> orm::Result<()> {
-    let db = Database::in_memory()?;
-    db.set_echo(true);
-    println!(
-        "-- the DDL the derive generated:\n{}{}",
-        User::ddl(),
-        Order::ddl()
-    );
-    db.create_all::<(User, Order)>()?;
-    let session = db.session();
-    let alice = session.add(User::new("Alice"));
-    let order = session.add(Order::new(1299));
-    println!("-- order.user = alice: no SQL, both sides updated in memory");
-    order.read()?.user.set(&alice)?;
-    println!("-- commit: parents first, the order's user_id filled from alice's new id");
-    session.commit()?;
-    assert_eq!(order.read()?.user.load()?, alice);
-    println!("-- order.user.load(): the same object, no SQL");
+    for (title, run) in CHAPTERS {
+        println!("\n{title}\n{}", "=".repeat(title.len()));
+        run()?;
+    }
     Ok(())
 }

@@ -155,6 +155,8 @@
 //! collections do. The session's rules (autoflush, what commit and rollback
 //! do to loaded objects) are in [`session`]'s.
 
+#![warn(missing_docs)]
+
 pub use orm_core::*;
 pub use orm_derive::Model;
 

@@ -185,6 +185,17 @@ impl Database {
         if !report.is_empty() {
             return Err(Error::Drift(report));
         }
+        let mut missing = false;
+        for name in tables
+            .iter()
+            .map(|t| t.name)
+            .chain(links_of(tables).iter().map(|l| l.table))
+        {
+            missing |= !table_exists(conn, name)?;
+        }
+        if !missing {
+            return Ok(());
+        }
         conn.control("BEGIN IMMEDIATE")?;
         let created = tables.iter().try_for_each(|table| {
             if table_exists(conn, table.name)? {

@@ -48,6 +48,8 @@
 //! | [`sql`] | statement execution, SQL echo, recorders |
 //! | [`error`] | the one error enum |
 
+#![warn(missing_docs)]
+
 pub mod database;
 pub mod error;
 mod identity;

@@ -28,6 +28,8 @@ pub fn expand(checked: &Checked<'_>) -> TokenStream {
                 #model_impl
             }
             #[automatically_derived]
+            // A program uses some of the generated constants, not all.
+            #[allow(dead_code)]
             impl #ident {
                 #constants
                 #constructor

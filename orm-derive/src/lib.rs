@@ -7,6 +7,8 @@
 //! that span several fields, [`expand`] writes the code. Each stage collects
 //! every error it finds, so one build shows all the mistakes.
 
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 

@@ -1,0 +1,161 @@
+//! Chapter 3: relationships, the classic users-and-orders lesson. The
+//! foreign key speaks in table terms, the relationship in type terms; both
+//! sides stay in sync in memory; unloaded sides load lazily, once.
+
+use orm::Recorder;
+use orm::prelude::*;
+
+#[derive(Model, Debug)]
+#[orm(table = "users")]
+pub struct User {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    #[orm(back_populates = "user")]
+    pub orders: HasMany<Order>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "orders")]
+pub struct Order {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub total_cents: i64,
+    #[orm(back_populates = "orders")]
+    pub user: BelongsTo<User>,
+}
+
+/// Prints how many statements ran since the last call, and starts over.
+/// BEGIN, COMMIT and ROLLBACK only frame the work and are not counted.
+fn cost(recorder: &Recorder) -> usize {
+    let n = recorder.count();
+    println!("   = {n} statement{}", if n == 1 { "" } else { "s" });
+    recorder.clear();
+    n
+}
+
+/// Runs the chapter.
+pub fn run() -> orm::Result<()> {
+    println!("Two ways to say \"this order is Alice's\":");
+    println!("- the table says it with a number: the column user_id REFERENCES users(id);");
+    println!("- the struct says it with a type: `user: BelongsTo<User>`.");
+    println!("You write the second; the derive makes the first:");
+    print!("{}", Order::ddl());
+    assert!(Order::ddl().contains(r#""user_id" INTEGER NOT NULL REFERENCES "users" ("id")"#));
+    println!("`User.orders: HasMany<Order>` is the same link seen from the user;");
+    println!("`back_populates` pairs the two fields, so setting one fills the other.");
+
+    let db = Database::in_memory()?;
+    db.create_all::<(User, Order)>()?;
+    db.set_echo(true);
+    let recorder = db.recorder();
+    let session = db.session();
+
+    println!("\n>> let alice = session.add(User::new(\"Alice\"));");
+    println!(">> let order = session.add(Order::new(1299));");
+    println!(">> order.read()?.user.set(&alice)?;");
+    println!("   In memory only: order.user is alice, and alice.orders gains order");
+    println!("   (alice is new, so her orders are known: none until now).");
+    println!("   Alice has no id yet, so order.user.key() is None for now.");
+    let alice = session.add(User::new("Alice"));
+    let order = session.add(Order::new(1299));
+    order.read()?.user.set(&alice)?;
+    assert_eq!(cost(&recorder), 0);
+    assert_eq!(order.read()?.user.key(), None);
+
+    println!("\n>> order.read()?.user.load()?.read()?.orders.load()?");
+    println!("   order.user.orders is already loaded, because `set` filled both");
+    println!("   sides: no SQL, and it holds the very same order.");
+    let owner = order.read()?.user.load()?;
+    let orders = owner.read()?.orders.load()?;
+    assert_eq!(cost(&recorder), 0);
+    assert_eq!(owner, alice);
+    assert_eq!(orders, vec![order.clone()]);
+
+    println!("\n>> session.commit()");
+    println!("   Two INSERTs, users first: the order's user_id is filled from the");
+    println!("   id SQLite just gave alice.");
+    session.commit()?;
+    let sql = recorder.sql();
+    assert!(sql[0].starts_with(r#"INSERT INTO "users""#));
+    assert!(sql[1].starts_with(r#"INSERT INTO "orders""#));
+    assert_eq!(cost(&recorder), 2);
+    let alice_id = alice.read()?.id;
+    assert_eq!(order.read()?.user.key(), Some(alice_id));
+    println!("   order.user.key() is now Some({alice_id})");
+
+    println!("\nA new session knows nothing yet: relationships load lazily.");
+    let session = db.session();
+
+    println!("\n>> let order = session.get::<Order>(1)?");
+    println!("   One SELECT of the order row. Its user_id came with it, so");
+    println!("   order.user.key() answers without loading the user.");
+    let order = session.get::<Order>(1)?;
+    assert_eq!(cost(&recorder), 1);
+    assert_eq!(order.read()?.user.key(), Some(alice_id));
+    assert!(!order.read()?.user.is_loaded());
+
+    println!("\n>> let alice = order.read()?.user.load()?");
+    println!("   First access of an unloaded relationship: one SELECT of users.");
+    let alice = order.read()?.user.load()?;
+    assert_eq!(cost(&recorder), 1);
+
+    println!("\n>> order.read()?.user.load()?  (again)");
+    println!("   Loaded now: no SQL, the same alice.");
+    assert_eq!(order.read()?.user.load()?, alice);
+    assert_eq!(cost(&recorder), 0);
+
+    println!("\n>> let orders = alice.read()?.orders.load()?");
+    println!("   Loading alice did not load her orders: one SELECT of orders.");
+    println!("   The row it finds is already in the map, so it is our `order`.");
+    let orders = alice.read()?.orders.load()?;
+    assert_eq!(cost(&recorder), 1);
+    assert_eq!(orders, vec![order.clone()]);
+
+    println!("\n>> orders[0].read()?.user.load()?");
+    println!("   Loading alice.orders pointed each order's `user` at alice: no SQL.");
+    assert_eq!(orders[0].read()?.user.load()?, alice);
+    assert_eq!(cost(&recorder), 0);
+
+    println!("\nAnother new session, and this time the user comes first.");
+    let session = db.session();
+    println!("\n>> let alice = session.get::<User>(1)?; let order = session.get::<Order>(1)?");
+    let alice = session.get::<User>(1)?;
+    let order = session.get::<Order>(1)?;
+    assert_eq!(cost(&recorder), 2);
+
+    println!("\n>> order.read()?.user.load()?");
+    println!("   Not loaded, but user 1 is in the identity map: found there, no SQL.");
+    assert_eq!(order.read()?.user.load()?, alice);
+    assert_eq!(cost(&recorder), 0);
+
+    println!("\n>> alice.read()?.orders.load()?");
+    println!("   First access in this session: one SELECT.");
+    assert_eq!(alice.read()?.orders.load()?, vec![order.clone()]);
+    assert_eq!(cost(&recorder), 1);
+
+    println!("\n>> let bob = session.add(User::new(\"Bob\")); order.read()?.user.set(&bob)?");
+    println!("   Moving the order between users, in memory: it leaves alice.orders");
+    println!("   and joins bob.orders (bob is new, so his orders are known: none).");
+    let bob = session.add(User::new("Bob"));
+    order.read()?.user.set(&bob)?;
+    assert_eq!(cost(&recorder), 0);
+
+    println!("\n>> alice.read()?.orders.load()?; bob.read()?.orders.load()?");
+    println!("   Both loaded already, and both up to date: no SQL.");
+    assert!(alice.read()?.orders.load()?.is_empty());
+    assert_eq!(bob.read()?.orders.load()?, vec![order.clone()]);
+    assert_eq!(cost(&recorder), 0);
+
+    println!("\n>> session.commit()");
+    println!("   INSERT bob first, then UPDATE the order's user_id to bob's new id.");
+    session.commit()?;
+    let sql = recorder.sql();
+    assert!(sql[0].starts_with(r#"INSERT INTO "users""#));
+    assert_eq!(
+        sql[1],
+        r#"UPDATE "orders" SET "user_id" = ? WHERE "id" = ?"#
+    );
+    assert_eq!(cost(&recorder), 2);
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Peak memory of holding 100,000 loaded rows: through the ORM or by hand.
+//!
+//! ```text
+//! cargo build --release --example peak_memory
+//! /usr/bin/time -v target/release/examples/peak_memory orm        # "Maximum resident set size"
+//! /usr/bin/time -v target/release/examples/peak_memory rusqlite
+//! /usr/bin/time -v target/release/examples/peak_memory orm --no-load   # the baseline
+//! ```
+//!
+//! Both sides read the same rows from a database file (made and seeded
+//! first, in a temporary directory, then deleted), so SQLite's own memory is
+//! the page cache of one connection on each side, not the data. The loaded
+//! rows are kept alive to the end (the ORM's handles and session; the
+//! hand-written `Vec<User>`), and the program prints the peak it saw
+//! (`VmHWM` from `/proc/self/status`) next to what `time -v` reports.
+//! `--rows N` changes the row count.
+
+use std::path::{Path, PathBuf};
+
+use orm::prelude::*;
+use rusqlite::Connection;
+
+#[derive(Model, Debug)]
+#[orm(table = "users")]
+pub struct User {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    #[orm(unique)]
+    pub email: String,
+    pub age: i64,
+    #[orm(back_populates = "user")]
+    pub posts: HasMany<Post>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "posts")]
+pub struct Post {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub title: String,
+    pub score: i64,
+    #[orm(back_populates = "posts", index)]
+    pub user: BelongsTo<User>,
+    #[orm(back_populates = "post")]
+    pub comments: HasMany<Comment>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "comments")]
+pub struct Comment {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub body: String,
+    #[orm(back_populates = "comments", index)]
+    pub post: BelongsTo<Post>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Orm,
+    Rusqlite,
+}
+
+struct Args {
+    side: Side,
+    rows: usize,
+    load: bool,
+}
+
+const USAGE: &str = "usage: peak_memory <orm|rusqlite> [--rows N] [--no-load]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let side = match args.next().as_deref() {
+        Some("orm") => Side::Orm,
+        Some("rusqlite") => Side::Rusqlite,
+        _ => return Err(USAGE.to_owned()),
+    };
+    let mut parsed = Args {
+        side,
+        rows: 100_000,
+        load: true,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--no-load" => parsed.load = false,
+            "--rows" => {
+                parsed.rows = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| USAGE.to_owned())?;
+            }
+            _ => return Err(USAGE.to_owned()),
+        }
+    }
+    Ok(parsed)
+}
+
+/// Creates the database file with the models' DDL and `rows` users.
+fn seed(path: &Path, rows: usize) -> rusqlite::Result<()> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let ddl = format!("{}{}{}", User::ddl(), Post::ddl(), Comment::ddl());
+    conn.execute_batch(&ddl)?;
+    conn.execute_batch(&format!(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {rows})
+         INSERT INTO users (id, name, email, age)
+         SELECT x, 'user ' || x, 'user' || x || '@example.com', x % 80 + 18 FROM c;"
+    ))
+}
+
+/// The peak resident set size so far, in KiB (`VmHWM`), where Linux says.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn report(side: &str, rows: usize, checksum: i64) {
+    let peak = peak_rss_kib().map_or("unknown".to_owned(), |k| format!("{k} KiB"));
+    println!("{side}: {rows} rows held, checksum {checksum}, peak RSS (VmHWM) {peak}");
+}
+
+fn run_orm(path: &Path, load: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let db = Database::open(path)?;
+    let session = db.session();
+    let users = if load {
+        session.query::<User>().all()?
+    } else {
+        Vec::new()
+    };
+    let mut checksum = 0;
+    for user in &users {
+        checksum += user.read()?.age;
+    }
+    report("orm", users.len(), checksum);
+    // `users` and `session` (which owns the objects) live until here.
+    drop(users);
+    drop(session);
+    Ok(())
+}
+
+fn run_rusqlite(path: &Path, load: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let users: Vec<User> = if load {
+        let mut stmt = conn.prepare_cached("SELECT id, name, email, age FROM users")?;
+        stmt.query_map([], |row| {
+            Ok(User {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                email: row.get(2)?,
+                age: row.get(3)?,
+                posts: HasMany::unloaded(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?
+    } else {
+        Vec::new()
+    };
+    let checksum = users.iter().map(|u| u.age).sum();
+    report("rusqlite", users.len(), checksum);
+    drop(users);
+    Ok(())
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(usage) => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    };
+    let path: PathBuf =
+        std::env::temp_dir().join(format!("orm-peak-memory-{}.db", std::process::id()));
+    let result = seed(&path, args.rows)
+        .map_err(Box::<dyn std::error::Error>::from)
+        .and_then(|()| match args.side {
+            Side::Orm => run_orm(&path, args.load),
+            Side::Rusqlite => run_rusqlite(&path, args.load),
+        });
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+    if let Err(e) = result {
+        eprintln!("peak_memory: {e}");
+        std::process::exit(1);
+    }
+}
