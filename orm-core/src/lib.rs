@@ -38,6 +38,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`schema`] | table metadata, DDL, dependency order, drift report |
+//! | [`diagram`] | ER diagrams (Mermaid, Graphviz) from the metadata |
 //! | [`model`] | the `Model` trait the derive implements, column types |
 //! | `object` | objects, handles, states, change tracking |
 //! | `identity` | one object per (model, key) in a session |
@@ -51,6 +52,7 @@
 #![warn(missing_docs)]
 
 pub mod database;
+pub mod diagram;
 pub mod error;
 mod identity;
 pub mod model;
