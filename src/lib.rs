@@ -131,6 +131,9 @@
 //! - A compile-time check that `User.orders` and `Order.user` name each
 //!   other in `back_populates`.
 //!
+//! The module [`generated_code`] shows the whole expansion of the
+//! users/orders pair, kept true by a test.
+//!
 //! ```
 //! # use orm::prelude::*;
 //! # #[derive(Model, Debug)]
@@ -159,6 +162,9 @@
 
 pub use orm_core::*;
 pub use orm_derive::Model;
+
+#[doc = include_str!("../orm-derive/docs/expansion.md")]
+pub mod generated_code {}
 
 /// The names most programs need: `use orm::prelude::*;`.
 pub mod prelude {

@@ -31,6 +31,7 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
     }
 }
 
+/// Runs the three stages on one input.
 fn try_expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     let mut errors = parse::Errors::default();
     let model = parse::parse(input, &mut errors);
@@ -41,5 +42,70 @@ fn try_expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     match checked {
         Some(checked) => Ok(expand::expand(&checked)),
         None => Err(syn::Error::new_spanned(&input.ident, "cannot derive Model")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Keeps `docs/expansion.md` (shown in the `orm` docs) equal to what
+    //! the derive really generates. Run with `UPDATE_EXPANSION=1` to rewrite
+    //! it after a deliberate change, then review the diff.
+
+    const USER: &str = r#"
+#[derive(Model, Debug)]
+#[orm(table = "users")]
+pub struct User {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    #[orm(back_populates = "user")]
+    pub orders: HasMany<Order>,
+}"#;
+
+    const ORDER: &str = r#"
+#[derive(Model, Debug)]
+#[orm(table = "orders")]
+pub struct Order {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub total_cents: i64,
+    #[orm(back_populates = "orders")]
+    pub user: BelongsTo<User>,
+}"#;
+
+    fn expansion(source: &str) -> String {
+        let input: syn::DeriveInput = syn::parse_str(source).expect("test input parses");
+        let tokens = super::try_expand(&input).expect("test input is valid");
+        let file: syn::File = syn::parse2(tokens).expect("expansion parses as a file");
+        prettyplease::unparse(&file)
+    }
+
+    fn document() -> String {
+        format!(
+            "# What `#[derive(Model)]` generates\n\n\
+             The expansion of the users/orders pair, exactly as the derive writes it\n\
+             (formatted; a test keeps this page true). Everything is fenced in\n\
+             `const _: () = {{ ... }};` so that nothing but the impls escapes.\n\n\
+             ## `User`\n\n```rust,ignore\n{}\n```\n\n```rust,ignore\n{}```\n\n\
+             ## `Order`\n\n```rust,ignore\n{}\n```\n\n```rust,ignore\n{}```\n",
+            USER.trim_start(),
+            expansion(USER),
+            ORDER.trim_start(),
+            expansion(ORDER)
+        )
+    }
+
+    #[test]
+    fn expansion_doc_matches_what_the_derive_generates() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/expansion.md");
+        let expected = document();
+        if std::env::var_os("UPDATE_EXPANSION").is_some() {
+            std::fs::write(path, &expected).expect("docs/expansion.md is writable");
+        }
+        let actual = std::fs::read_to_string(path).expect("docs/expansion.md exists");
+        assert_eq!(
+            actual, expected,
+            "the derive's output changed: rerun with UPDATE_EXPANSION=1 and review docs/expansion.md"
+        );
     }
 }
