@@ -166,6 +166,11 @@ pub use orm_derive::Model;
 #[doc = include_str!("../orm-derive/docs/expansion.md")]
 pub mod generated_code {}
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The names most programs need: `use orm::prelude::*;`.
 pub mod prelude {
     pub use orm_core::{BelongsTo, Database, Handle, HasMany, HasOne, ManyToMany, Model, Session};

@@ -101,6 +101,14 @@ fn statements_of(
 
 /// Runs the chapter.
 pub fn run() -> orm::Result<()> {
+    println!("The models of this chapter, drawn from their metadata by");
+    println!("orm::diagram::mermaid::<(User, Order, Item)>() (paste it into any");
+    println!("Mermaid viewer; orm::diagram::dot gives Graphviz):\n");
+    let diagram = orm::diagram::mermaid::<(User, Order, Item)>();
+    println!("{diagram}");
+    assert!(diagram.contains("users ||--o{ orders : \"user\""));
+    assert!(diagram.contains("orders ||--o{ items : \"order\""));
+
     let db = Database::in_memory()?;
     db.create_all::<(User, Order, Item)>()?;
     add_users(&db, 3)?;
