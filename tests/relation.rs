@@ -740,9 +740,9 @@ fn changes_on_an_unloaded_collection_are_merged_when_it_is_loaded_later() -> orm
     assert_eq!(
         statements(&recorder),
         [
+            "UPDATE orders",
+            "UPDATE orders",
             "INSERT orders",
-            "UPDATE orders",
-            "UPDATE orders",
             "SELECT orders"
         ]
     );

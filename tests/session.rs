@@ -353,8 +353,8 @@ fn query_flushes_pending_changes_first() -> orm::Result<()> {
     assert_eq!(
         recorder.sql(),
         [
-            r#"INSERT INTO "users" ("id", "name", "email") VALUES (?, ?, ?)"#,
             r#"UPDATE "users" SET "name" = ? WHERE "id" = ?"#,
+            r#"INSERT INTO "users" ("id", "name", "email") VALUES (?, ?, ?)"#,
             r#"SELECT "id", "name", "email" FROM "users" WHERE ("name" = ?) OR ("name" = ?) ORDER BY "id" ASC"#,
         ]
     );

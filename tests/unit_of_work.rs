@@ -190,7 +190,7 @@ fn a_flush_clears_the_changes_and_the_next_flush_writes_only_newer_ones() -> orm
 }
 
 #[test]
-fn commit_writes_inserts_then_updates_then_deletes_in_one_transaction() -> orm::Result<()> {
+fn commit_writes_updates_then_inserts_then_deletes_in_one_transaction() -> orm::Result<()> {
     let db = database()?;
     let session = db.session();
     let ann = session.get::<User>(1)?;
@@ -205,9 +205,9 @@ fn commit_writes_inserts_then_updates_then_deletes_in_one_transaction() -> orm::
         statement_texts(&recorder),
         [
             "BEGIN IMMEDIATE",
-            INSERT,
-            INSERT,
             r#"UPDATE "users" SET "age" = ? WHERE "id" = ?"#,
+            INSERT,
+            INSERT,
             r#"DELETE FROM "users" WHERE "id" = ?"#,
             "COMMIT",
         ]
@@ -245,31 +245,31 @@ fn the_flush_plan_lists_each_statement_in_order_and_runs_nothing() -> orm::Resul
         FlushPlan {
             steps: vec![
                 PlanStep {
+                    action: Action::Update,
+                    table: "users",
+                    key: "1".into(),
+                    reason: "changed columns; needs no new row, so before the inserts".into(),
+                },
+                PlanStep {
                     action: Action::Insert,
                     table: "users",
                     key: "new".into(),
                     reason: "new object; nothing it points to is new".into(),
                 },
                 PlanStep {
-                    action: Action::Update,
-                    table: "users",
-                    key: "1".into(),
-                    reason: "changed columns; after the inserts, which it may point to".into(),
-                },
-                PlanStep {
                     action: Action::Delete,
                     table: "users",
                     key: "2".into(),
-                    reason: "deleted; children's tables before their parents'".into(),
+                    reason: "deleted; last, children's tables before their parents'".into(),
                 },
             ],
         }
     );
     assert_eq!(
         plan.to_string(),
-        "1. Insert users new -- new object; nothing it points to is new\n\
-         2. Update users 1 -- changed columns; after the inserts, which it may point to\n\
-         3. Delete users 2 -- deleted; children's tables before their parents'\n"
+        "1. Update users 1 -- changed columns; needs no new row, so before the inserts\n\
+         2. Insert users new -- new object; nothing it points to is new\n\
+         3. Delete users 2 -- deleted; last, children's tables before their parents'\n"
     );
 
     // The flush then does what the plan said.
@@ -277,8 +277,8 @@ fn the_flush_plan_lists_each_statement_in_order_and_runs_nothing() -> orm::Resul
     assert_eq!(
         recorder.sql(),
         [
-            INSERT,
             r#"UPDATE "users" SET "age" = ? WHERE "id" = ?"#,
+            INSERT,
             r#"DELETE FROM "users" WHERE "id" = ?"#,
         ]
     );

@@ -127,15 +127,16 @@ pub fn run() -> orm::Result<()> {
     assert_eq!(order.state(), State::Deleted);
 
     println!("\n>> session.flush_plan()?");
-    println!("   Inserts first, then updates (they may point at new rows), then");
-    println!("   deletes, children's tables before their parents'.");
+    println!("   Updates that need no new row first (one that sets a key to NULL");
+    println!("   goes before one that takes it), then inserts, parents first, then");
+    println!("   updates that point at new rows, then deletes, children first.");
     let plan = show_plan(&session)?;
     let steps: Vec<(Action, &str)> = plan.steps.iter().map(|s| (s.action, s.table)).collect();
     assert_eq!(
         steps,
         [
-            (Action::Insert, "orders"),
             (Action::Update, "users"),
+            (Action::Insert, "orders"),
             (Action::Delete, "orders")
         ]
     );
@@ -144,8 +145,8 @@ pub fn run() -> orm::Result<()> {
     println!("   The UPDATE sets only the name, the one column that changed.");
     session.commit()?;
     let sql = recorder.sql();
-    assert!(sql[0].starts_with(r#"INSERT INTO "orders""#));
-    assert_eq!(sql[1], r#"UPDATE "users" SET "name" = ? WHERE "id" = ?"#);
+    assert_eq!(sql[0], r#"UPDATE "users" SET "name" = ? WHERE "id" = ?"#);
+    assert!(sql[1].starts_with(r#"INSERT INTO "orders""#));
     assert_eq!(sql[2], r#"DELETE FROM "orders" WHERE "id" = ?"#);
     assert_eq!(cost(&recorder), 3);
     println!(

@@ -24,7 +24,7 @@ use crate::model::Model;
 use crate::relation::Owner;
 use crate::schema::{OnDelete, TableDef};
 use crate::session::SessionInner;
-use crate::sql::{Conn, Param, owned_value, quote, render};
+use crate::sql::{Conn, Kind, Param, owned_value, quote, render};
 
 /// Where an object stands with respect to its session and the database
 /// (SQLAlchemy's object states).
@@ -222,6 +222,8 @@ pub(crate) trait AnyNode: Any {
     fn rolled_back(&self) -> Result<()>;
     /// Whether changed columns wait for a flush.
     fn has_changes(&self) -> bool;
+    /// Whether a changed column is set to NULL (a key let go).
+    fn releases(&self) -> bool;
     fn expire_relations(&self);
     /// Whether the `BelongsTo` field `field` points at no parent.
     fn orphaned(&self, field: &str) -> Result<bool>;
@@ -300,7 +302,8 @@ impl<T: Model> AnyNode for Node<T> {
                 }
             })
             .collect();
-        conn.execute(&insert_sql(table), &params, table.name)?;
+        let sql = conn.text(table, Kind::Insert, || insert_sql(table));
+        conn.execute(&sql, &params, table.name)?;
         drop(params);
         drop(value);
         if auto {
@@ -338,7 +341,11 @@ impl<T: Model> AnyNode for Node<T> {
             .map(|&i| Param::new(value.column(i), table.columns[i].name))
             .collect();
         params.push(Param::new(&key, table.primary_key().name));
-        let rows = conn.execute(&update_sql(table, &changed), &params, table.name)?;
+        let sql = match changed_mask(&changed) {
+            Some(mask) => conn.text(table, Kind::Update(mask), || update_sql(table, &changed)),
+            None => update_sql(table, &changed).into(),
+        };
+        let rows = conn.execute(&sql, &params, table.name)?;
         if rows == 0 {
             return Err(Error::StaleRow {
                 table: table.name.to_owned(),
@@ -351,11 +358,13 @@ impl<T: Model> AnyNode for Node<T> {
     fn delete(&self, conn: &Conn) -> Result<()> {
         let table = T::TABLE;
         let key = self.key()?;
-        let sql = format!(
-            "DELETE FROM {} WHERE {} = ?",
-            quote(table.name),
-            quote(table.primary_key().name)
-        );
+        let sql = conn.text(table, Kind::Delete, || {
+            format!(
+                "DELETE FROM {} WHERE {} = ?",
+                quote(table.name),
+                quote(table.primary_key().name)
+            )
+        });
         let rows = conn.execute(
             &sql,
             &[Param::new(&key, table.primary_key().name)],
@@ -410,6 +419,17 @@ impl<T: Model> AnyNode for Node<T> {
             // Being written right now: assume it changed.
             Err(_) => true,
         }
+    }
+
+    fn releases(&self) -> bool {
+        let tracking = self.tracking.borrow();
+        let (Some(snapshot), Ok(value)) = (&tracking.snapshot, self.borrow()) else {
+            return false;
+        };
+        Self::columns(&value)
+            .iter()
+            .zip(snapshot.iter())
+            .any(|(now, before)| *now == Value::Null && *before != Value::Null)
     }
 
     fn expire_relations(&self) {
@@ -487,6 +507,13 @@ fn insert_sql(table: &TableDef) -> String {
         quote(table.name),
         columns.join(", ")
     )
+}
+
+/// The changed columns as a bit set, when they fit in one.
+fn changed_mask(changed: &[usize]) -> Option<u64> {
+    changed
+        .iter()
+        .try_fold(0u64, |mask, &i| (i < 64).then(|| mask | (1 << i)))
 }
 
 fn update_sql(table: &TableDef, changed: &[usize]) -> String {

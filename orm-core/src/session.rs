@@ -27,7 +27,7 @@ use crate::identity::IdentityMap;
 use crate::model::Model;
 use crate::object::{AnyNode, Handle, Node, State};
 use crate::query::Query;
-use crate::sql::{Conn, Param, owned_value, quote, render};
+use crate::sql::{Conn, Kind, Param, owned_value, quote, render};
 use crate::unit_of_work::{self, FlushPlan};
 
 /// A unit of work: see the [module docs](self).
@@ -60,6 +60,8 @@ pub(crate) struct SessionInner {
     /// Children let go by `delete_orphan` collections, with the field that
     /// would have to point at a parent for them to survive the flush.
     orphans: RefCell<Vec<(Rc<dyn AnyNode>, &'static str)>>,
+    /// The orphans the next flush deletes (also in `deleted`).
+    orphan_deletes: RefCell<Vec<Rc<dyn AnyNode>>>,
     /// Link rows of many-to-many relationships to insert or delete.
     links: RefCell<Vec<unit_of_work::LinkChange>>,
     /// What flushes wrote in the open transaction, for rollback.
@@ -81,6 +83,7 @@ impl Session {
                 deleted: RefCell::new(Vec::new()),
                 links: RefCell::new(Vec::new()),
                 orphans: RefCell::new(Vec::new()),
+                orphan_deletes: RefCell::new(Vec::new()),
                 written: RefCell::new(Vec::new()),
                 in_transaction: Cell::new(false),
                 autoflush: Cell::new(true),
@@ -176,9 +179,11 @@ impl Session {
     }
 
     /// Writes every pending change to the database in one transaction
-    /// (opened if needed, left open until `commit` or `rollback`): inserts
-    /// parents before children, then updates, then deletes children before
-    /// parents. A flush that fails writes nothing and changes no object.
+    /// (opened if needed, left open until `commit` or `rollback`), in an
+    /// order the keys accept: updates that need no new row (releases of a
+    /// key first), inserts with parents before children, updates that point
+    /// at new rows, link rows, then deletes with children before parents.
+    /// A flush that fails writes nothing and changes no object.
     ///
     /// # Errors
     /// [`Error::Constraint`], [`Error::Busy`] or [`Error::NotANumber`] from
@@ -322,19 +327,25 @@ impl SessionInner {
         self.dirty.borrow_mut().push(node);
     }
 
-    /// Records a link row to insert (`link`) or delete on flush; the
-    /// opposite change still pending cancels out instead.
+    /// Records a link row to insert (`link`) or delete on flush. Where the
+    /// collection was loaded (`known`), the opposite change still pending
+    /// cancels out; otherwise the database's state is unknown and the last
+    /// change wins.
     pub(crate) fn record_link(
         &self,
         table: &'static str,
         ends: [(&'static str, Rc<dyn AnyNode>); 2],
         link: bool,
+        known: bool,
     ) {
         let change = unit_of_work::LinkChange::new(table, ends, link);
         let mut links = self.links.borrow_mut();
         if let Some(i) = links.iter().position(|c| c.same_link(&change)) {
             if links[i].link != link {
                 links.remove(i);
+                if !known {
+                    links.push(change);
+                }
             }
             return;
         }
@@ -363,11 +374,7 @@ impl SessionInner {
         }
         self.autoflush()?;
         let table = T::TABLE;
-        let sql = format!(
-            "{} WHERE {} = ?",
-            select_sql(table),
-            quote(table.primary_key().name)
-        );
+        let sql = self.conn()?.text(table, Kind::Get, || get_sql(table));
         let mut found = None;
         self.select::<T>(&sql, &[Param::new(key, table.primary_key().name)], |node| {
             found = Some(node);
@@ -456,7 +463,10 @@ impl SessionInner {
         let orphans = std::mem::take(&mut *self.orphans.borrow_mut());
         for (node, field) in orphans {
             if matches!(node.state(), State::Pending | State::Persistent) && node.orphaned(field)? {
-                self.delete_node(node)?;
+                self.delete_node(Rc::clone(&node))?;
+                if node.state() == State::Deleted {
+                    self.orphan_deletes.borrow_mut().push(node);
+                }
             }
         }
         Ok(())
@@ -506,6 +516,7 @@ impl SessionInner {
                 drop(conn);
                 self.pending.borrow_mut().clear();
                 self.deleted.borrow_mut().clear();
+                self.orphan_deletes.borrow_mut().clear();
                 self.links.borrow_mut().clear();
                 let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
                 dirty.iter().for_each(|n| n.clear_dirty_flag());
@@ -529,10 +540,19 @@ impl SessionInner {
     }
 
     pub(crate) fn work(&self) -> unit_of_work::Work {
+        let orphans = self.orphan_deletes.borrow().clone();
+        let deleted = self
+            .deleted
+            .borrow()
+            .iter()
+            .filter(|n| !orphans.iter().any(|o| same_node(o, n)))
+            .cloned()
+            .collect();
         unit_of_work::Work {
             pending: self.pending.borrow().clone(),
             dirty: self.dirty.borrow().clone(),
-            deleted: self.deleted.borrow().clone(),
+            deleted,
+            orphans,
             links: self.links.borrow().clone(),
         }
     }
@@ -574,6 +594,7 @@ impl SessionInner {
         }
         self.links.borrow_mut().clear();
         self.orphans.borrow_mut().clear();
+        self.orphan_deletes.borrow_mut().clear();
         for node in self.identity.borrow().nodes() {
             node.expire_relations();
         }
@@ -625,9 +646,19 @@ impl SessionInner {
         self.deleted.borrow_mut().clear();
         self.links.borrow_mut().clear();
         self.orphans.borrow_mut().clear();
+        self.orphan_deletes.borrow_mut().clear();
         self.written.borrow_mut().clear();
         self.identity.borrow_mut().clear();
     }
+}
+
+/// `SELECT ... FROM "table" WHERE "pk" = ?`.
+fn get_sql(table: &crate::schema::TableDef) -> String {
+    format!(
+        "{} WHERE {} = ?",
+        select_sql(table),
+        quote(table.primary_key().name)
+    )
 }
 
 /// `SELECT "c1", "c2", ... FROM "table"`.

@@ -2,12 +2,13 @@
 //! into statements, in an order the foreign keys accept, and keeps the
 //! objects in step with what was written.
 //!
-//! Order: inserts first, each parent before its children (a child's foreign
-//! key is filled from its parent's generated key just before its INSERT);
-//! then updates (they may point at rows just inserted); then deletes,
-//! children's tables before parents'. `session` owns the transaction; this
-//! module runs inside it and reports what it wrote, so a failure can be undone
-//! in memory as the database undoes it.
+//! Order (see `steps`): updates that need no new row, releases first; then
+//! orphan deletes; then inserts, each parent before its children (a child's
+//! foreign key is filled from its parent's generated key just before its
+//! INSERT); then updates that point at new rows; then many-to-many link rows;
+//! then deletes, children's tables before parents'. `session` owns the
+//! transaction; this module runs inside it and reports what it wrote, so a
+//! failure can be undone in memory as the database undoes it.
 
 use std::fmt;
 use std::rc::Rc;
@@ -24,6 +25,8 @@ pub(crate) struct Work {
     pub pending: Vec<Rc<dyn AnyNode>>,
     pub dirty: Vec<Rc<dyn AnyNode>>,
     pub deleted: Vec<Rc<dyn AnyNode>>,
+    /// Deletes of orphans (children a `delete_orphan` collection let go).
+    pub orphans: Vec<Rc<dyn AnyNode>>,
     pub links: Vec<LinkChange>,
 }
 
@@ -164,44 +167,103 @@ pub(crate) fn execute(
     work: &Work,
 ) -> std::result::Result<Vec<Written>, (Error, Vec<Written>)> {
     let mut written = Vec::new();
-    let inserts = match insert_order(&work.pending) {
-        Ok(order) => order,
-        Err(e) => return Err((e, written)),
-    };
-    for node in inserts {
-        match node.insert(conn) {
-            Ok(assigned_key) => written.push(Written::Inserted { node, assigned_key }),
-            Err(e) => return Err((e, written)),
+    match run(conn, work, &mut written) {
+        Ok(()) => Ok(written),
+        Err(e) => Err((e, written)),
+    }
+}
+
+/// One statement of a flush, in the order the flush runs them.
+enum Step<'w> {
+    /// An UPDATE; `needs_insert` when it points at a row this flush inserts.
+    Update {
+        node: Rc<dyn AnyNode>,
+        needs_insert: bool,
+    },
+    /// A DELETE; `orphan` when a `delete_orphan` collection let it go.
+    Delete {
+        node: Rc<dyn AnyNode>,
+        orphan: bool,
+    },
+    Insert(Rc<dyn AnyNode>),
+    Link(&'w LinkChange),
+}
+
+/// The order of a flush, shared by the flush and its plan:
+/// 1. updates that need no new row, releases first: an update that lets go
+///    of a key (sets it to NULL) runs before one that takes it, so a
+///    one-to-one replacement does not trip its UNIQUE constraint;
+/// 2. deletes of orphans, for the same reason;
+/// 3. inserts, parents before children;
+/// 4. updates that point at rows just inserted;
+/// 5. link rows of many-to-many relationships;
+/// 6. the other deletes, children's tables before their parents'.
+fn steps(work: &Work) -> Result<Vec<Step<'_>>> {
+    let inserts = insert_order(&work.pending)?;
+    let mut early = Vec::new();
+    let mut late = Vec::new();
+    for node in work.dirty.iter().filter(|n| n.state() == State::Persistent) {
+        let needs_insert = node.parents()?.iter().any(|p| p.state() == State::Pending);
+        if needs_insert {
+            late.push(Rc::clone(node));
+        } else {
+            early.push(Rc::clone(node));
         }
     }
-    for node in &work.dirty {
-        if node.state() != State::Persistent {
-            continue;
+    early.sort_by_key(|n| !n.releases());
+    let mut steps: Vec<Step<'_>> = early
+        .into_iter()
+        .map(|node| Step::Update {
+            node,
+            needs_insert: false,
+        })
+        .collect();
+    steps.extend(
+        delete_order(&work.orphans)
+            .into_iter()
+            .map(|node| Step::Delete { node, orphan: true }),
+    );
+    steps.extend(inserts.into_iter().map(Step::Insert));
+    steps.extend(late.into_iter().map(|node| Step::Update {
+        node,
+        needs_insert: true,
+    }));
+    steps.extend(
+        work.links
+            .iter()
+            .filter(|c| !(c.link && c.ends.iter().any(|(_, n)| n.state() == State::Deleted)))
+            .map(Step::Link),
+    );
+    steps.extend(
+        delete_order(&work.deleted)
+            .into_iter()
+            .map(|node| Step::Delete {
+                node,
+                orphan: false,
+            }),
+    );
+    Ok(steps)
+}
+
+fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
+    for step in steps(work)? {
+        match step {
+            Step::Update { node, .. } => {
+                node.update(conn)?;
+                written.push(Written::Updated { node });
+            }
+            Step::Delete { node, .. } => {
+                node.delete(conn)?;
+                written.push(Written::Deleted { node });
+            }
+            Step::Insert(node) => {
+                let assigned_key = node.insert(conn)?;
+                written.push(Written::Inserted { node, assigned_key });
+            }
+            Step::Link(change) => change.run(conn)?,
         }
-        if let Err(e) = node.update(conn) {
-            return Err((e, written));
-        }
-        written.push(Written::Updated {
-            node: Rc::clone(node),
-        });
     }
-    // Links after the inserts (both ends have keys) and before the deletes
-    // (which take their links with them).
-    for change in &work.links {
-        if change.ends.iter().any(|(_, n)| n.state() == State::Deleted) && change.link {
-            continue;
-        }
-        if let Err(e) = change.run(conn) {
-            return Err((e, written));
-        }
-    }
-    for node in delete_order(&work.deleted) {
-        if let Err(e) = node.delete(conn) {
-            return Err((e, written));
-        }
-        written.push(Written::Deleted { node });
-    }
-    Ok(written)
+    Ok(())
 }
 
 /// After a successful flush: the objects now match their rows, and the
@@ -388,59 +450,76 @@ impl fmt::Display for FlushPlan {
 /// Computes the plan of the next flush without running it.
 pub(crate) fn plan(session: &SessionInner) -> Result<FlushPlan> {
     let work = session.work();
-    let mut steps = Vec::new();
-    for node in insert_order(&work.pending)? {
-        let parents: Vec<String> = node
-            .parents()?
-            .iter()
-            .filter(|p| p.state() == State::Pending)
-            .map(|p| p.table().name.to_owned())
-            .collect();
-        let reason = if parents.is_empty() {
-            "new object; nothing it points to is new".to_owned()
-        } else {
-            format!(
-                "new object; after its new parent in {} so its foreign key can be filled",
-                parents.join(", ")
-            )
-        };
-        steps.push(PlanStep {
-            action: Action::Insert,
-            table: node.table().name,
-            key: key_text(&node),
-            reason,
-        });
-    }
-    for node in work.dirty.iter().filter(|n| n.has_changes()) {
-        steps.push(PlanStep {
-            action: Action::Update,
-            table: node.table().name,
-            key: key_text(node),
-            reason: "changed columns; after the inserts, which it may point to".to_owned(),
-        });
-    }
-    for change in &work.links {
-        let [(a, first), (b, second)] = &change.ends;
-        steps.push(PlanStep {
-            action: if change.link {
-                Action::Link
-            } else {
-                Action::Unlink
+    let mut plan = Vec::new();
+    for step in steps(&work)? {
+        plan.push(match step {
+            Step::Update { node, needs_insert } => {
+                if !node.has_changes() {
+                    continue;
+                }
+                let reason = if needs_insert {
+                    "changed columns; after the inserts, as it points at a new row"
+                } else if node.releases() {
+                    "changed columns, one set to NULL; first, so a key it lets go is free for others"
+                } else {
+                    "changed columns; needs no new row, so before the inserts"
+                };
+                PlanStep {
+                    action: Action::Update,
+                    table: node.table().name,
+                    key: key_text(&node),
+                    reason: reason.to_owned(),
+                }
+            }
+            Step::Delete { node, orphan } => PlanStep {
+                action: Action::Delete,
+                table: node.table().name,
+                key: key_text(&node),
+                reason: if orphan {
+                    "orphan of a delete_orphan collection; before the inserts, which may reuse its unique key"
+                } else {
+                    "deleted; last, children's tables before their parents'"
+                }
+                .to_owned(),
             },
-            table: change.table,
-            key: format!("{a} = {}, {b} = {}", key_text(first), key_text(second)),
-            reason: "link row; after the inserts that give both ends their keys".to_owned(),
+            Step::Insert(node) => {
+                let parents: Vec<String> = node
+                    .parents()?
+                    .iter()
+                    .filter(|p| p.state() == State::Pending)
+                    .map(|p| p.table().name.to_owned())
+                    .collect();
+                PlanStep {
+                    action: Action::Insert,
+                    table: node.table().name,
+                    key: key_text(&node),
+                    reason: if parents.is_empty() {
+                        "new object; nothing it points to is new".to_owned()
+                    } else {
+                        format!(
+                            "new object; after its new parent in {} so its foreign key can be filled",
+                            parents.join(", ")
+                        )
+                    },
+                }
+            }
+            Step::Link(change) => {
+                let [(a, first), (b, second)] = &change.ends;
+                PlanStep {
+                    action: if change.link {
+                        Action::Link
+                    } else {
+                        Action::Unlink
+                    },
+                    table: change.table,
+                    key: format!("{a} = {}, {b} = {}", key_text(first), key_text(second)),
+                    reason: "link row; after the inserts that give both ends their keys"
+                        .to_owned(),
+                }
+            }
         });
     }
-    for node in delete_order(&work.deleted) {
-        steps.push(PlanStep {
-            action: Action::Delete,
-            table: node.table().name,
-            key: key_text(&node),
-            reason: "deleted; children's tables before their parents'".to_owned(),
-        });
-    }
-    Ok(FlushPlan { steps })
+    Ok(FlushPlan { steps: plan })
 }
 
 fn key_text(node: &Rc<dyn AnyNode>) -> String {

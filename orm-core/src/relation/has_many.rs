@@ -345,7 +345,8 @@ impl<C: Model> HasMany<C> {
     /// [`Error::LazyLoadRefused`] when lazy loading is off for it.
     pub fn load(&self) -> Result<Vec<Handle<C>>> {
         if let Some(items) = self.loaded() {
-            if self.lost_any() {
+            // Children freed with their session: the list can't be trusted.
+            if self.lost_any() && self.link.owner("HasMany")?.session().is_none() {
                 return Err(self.link.closed());
             }
             return Ok(items);
@@ -394,7 +395,7 @@ impl<C: Model> HasMany<C> {
             items
                 .iter()
                 .filter_map(Weak::upgrade)
-                .filter(|n| n.state() != State::Deleted && n.state() != State::Transient)
+                .filter(|n| n.state() == State::Persistent || n.state() == State::Pending)
                 .map(Handle::from_node)
                 .collect()
         })

@@ -89,7 +89,7 @@ impl<C: Model> HasOne<C> {
         if let Some(child) = self.loaded() {
             let lost =
                 matches!(&*self.slot.borrow(), Slot::Loaded(Some(w)) if w.strong_count() == 0);
-            if lost {
+            if lost && self.link.owner("HasOne")?.session().is_none() {
                 return Err(self.link.closed());
             }
             return Ok(child);
@@ -134,7 +134,7 @@ impl<C: Model> HasOne<C> {
                 child
                     .as_ref()
                     .and_then(Weak::upgrade)
-                    .filter(|n| !matches!(n.state(), State::Deleted | State::Transient))
+                    .filter(|n| matches!(n.state(), State::Persistent | State::Pending))
                     .map(Handle::from_node),
             ),
         }

@@ -134,11 +134,17 @@ impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
                 P::TABLE.model
             ))
         })?;
-        let mine = (self.this)(&*me.borrow()?).toggle(other, link);
+        let owner_value = me.borrow()?;
+        let this = (self.this)(&owner_value);
+        // A loaded collection knows whether the link exists; an unloaded one
+        // does not, so the change is recorded and the last one wins.
+        let known = this.is_loaded();
+        let changed = this.toggle(other, link);
+        drop(owner_value);
         if let Some(back) = self.back {
             back(&*other.borrow()?).toggle(&me, link);
         }
-        if mine {
+        if changed {
             session.record_link(
                 self.table,
                 [
@@ -146,6 +152,7 @@ impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
                     (self.other_column, other_erased),
                 ],
                 link,
+                known,
             );
         }
         Ok(())
@@ -155,6 +162,11 @@ impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
 /// A many-to-many relationship through a link table: `#[orm(through =
 /// "item_keywords")]`. Loaded lazily on first access or preloaded; `add`
 /// and `remove` change both sides in memory and the link rows on flush.
+///
+/// On a loaded collection an `add` then a `remove` of the same object
+/// cancel out (the session knows whether the link existed). On an unloaded
+/// one it cannot know, so the last change is sent: `INSERT OR IGNORE` for
+/// an add, `DELETE` for a remove, either harmless when already so.
 ///
 /// ```
 /// # use orm::prelude::*;
@@ -230,7 +242,7 @@ impl<C: Model> ManyToMany<C> {
                 .borrow()
                 .as_ref()
                 .is_some_and(|items| items.iter().any(|w| w.strong_count() == 0));
-            if lost {
+            if lost && self.parts()?.0.session().is_none() {
                 return Err(self.closed());
             }
             return Ok(items);
@@ -301,7 +313,7 @@ impl<C: Model> ManyToMany<C> {
             items
                 .iter()
                 .filter_map(Weak::upgrade)
-                .filter(|n| !matches!(n.state(), State::Deleted | State::Transient))
+                .filter(|n| matches!(n.state(), State::Persistent | State::Pending))
                 .map(Handle::from_node)
                 .collect()
         })

@@ -7,6 +7,9 @@
 
 pub mod echo;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
@@ -42,15 +45,52 @@ impl<'a> Param<'a> {
     }
 }
 
-/// A session's connection, with the database's echo and recorders.
+/// The statements the library builds from a table's metadata, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    /// `SELECT <columns> FROM <table> WHERE <pk> = ?`
+    Get,
+    /// `INSERT INTO <table> (<columns>) VALUES (...)`
+    Insert,
+    /// `UPDATE <table> SET <changed columns> WHERE <pk> = ?`, by the bit
+    /// set of changed columns.
+    Update(u64),
+    /// `DELETE FROM <table> WHERE <pk> = ?`
+    Delete,
+}
+
+/// A session's connection, with the database's echo and recorders, and
+/// the SQL text already built for each table (so that a thousand inserts
+/// format their statement once).
 pub(crate) struct Conn {
     raw: Connection,
     shared: Arc<Shared>,
+    texts: RefCell<HashMap<(usize, Kind), Rc<str>>>,
 }
 
 impl Conn {
     pub(crate) fn new(raw: Connection, shared: Arc<Shared>) -> Self {
-        Conn { raw, shared }
+        Conn {
+            raw,
+            shared,
+            texts: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The SQL text of `kind` for `table`, built once per connection.
+    pub(crate) fn text(
+        &self,
+        table: &'static crate::schema::TableDef,
+        kind: Kind,
+        build: impl FnOnce() -> String,
+    ) -> Rc<str> {
+        let key = (std::ptr::from_ref(table) as usize, kind);
+        if let Some(text) = self.texts.borrow().get(&key) {
+            return Rc::clone(text);
+        }
+        let text: Rc<str> = build().into();
+        self.texts.borrow_mut().insert(key, Rc::clone(&text));
+        text
     }
 
     pub(crate) fn raw(&self) -> &Connection {
