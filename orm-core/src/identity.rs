@@ -6,8 +6,9 @@
 //! the object graph has no reference cycles.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::rc::Rc;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::Model;
 use crate::object::{AnyNode, Node};
@@ -51,7 +52,7 @@ impl IdentityMap {
     fn table_mut<T: Model>(&mut self) -> Option<&mut TableMap<T>> {
         let entry = self.tables.entry(TypeId::of::<T>()).or_insert_with(|| {
             Box::new(TableMap::<T> {
-                rows: HashMap::new(),
+                rows: HashMap::default(),
             })
         });
         let table: &mut dyn Any = entry.as_mut();

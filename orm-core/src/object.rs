@@ -290,21 +290,17 @@ impl<T: Model> AnyNode for Node<T> {
         sync_foreign_keys(&*value)?;
         let auto = table.primary_key().is_rowid_alias() && value.key_unassigned();
         let null: Option<i64> = None;
-        let params: Vec<Param<'_>> = table
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if auto && i == table.primary_key {
-                    Param::new(&null, c.name)
-                } else {
-                    Param::new(value.column(i), c.name)
-                }
-            })
-            .collect();
         let sql = conn.text(table, Kind::Insert, || insert_sql(table));
-        conn.execute(&sql, &params, table.name)?;
-        drop(params);
+        // Bound column by column, without collecting the parameters first:
+        // an insert is the hottest path of a bulk load.
+        conn.execute_each(&sql, table.columns.len(), table.name, |i| {
+            let value: &dyn rusqlite::ToSql = if auto && i == table.primary_key {
+                &null
+            } else {
+                value.column(i)
+            };
+            Param::new(value, table.columns[i].name)
+        })?;
         drop(value);
         if auto {
             self.borrow_mut()?.set_rowid(Some(conn.last_insert_rowid()));

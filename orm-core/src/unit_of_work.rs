@@ -13,12 +13,14 @@
 use std::fmt;
 use std::rc::Rc;
 
+use rusqlite::types::Value;
+use rustc_hash::FxHashMap as HashMap;
+
 use crate::error::{Error, Result};
 use crate::object::{AnyNode, State};
 use crate::schema::{OnDelete, dependency_order};
 use crate::session::{SessionInner, same_node};
 use crate::sql::{Conn, Param, quote, render};
-use rusqlite::types::Value;
 
 /// What a flush has to write.
 pub(crate) struct Work {
@@ -336,34 +338,54 @@ pub(crate) fn revert(written: &[Written]) {
 /// Pending objects ordered so that each comes after the pending objects its
 /// foreign keys point to; otherwise in the order they were added.
 fn insert_order(pending: &[Rc<dyn AnyNode>]) -> Result<Vec<Rc<dyn AnyNode>>> {
-    let mut ordered: Vec<Rc<dyn AnyNode>> = Vec::with_capacity(pending.len());
-    let mut visiting: Vec<Rc<dyn AnyNode>> = Vec::new();
+    /// Where each object stands in the depth-first walk, by address.
+    #[derive(PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
     fn visit(
         node: &Rc<dyn AnyNode>,
         ordered: &mut Vec<Rc<dyn AnyNode>>,
-        visiting: &mut Vec<Rc<dyn AnyNode>>,
+        marks: &mut HashMap<*const (), Mark>,
     ) -> Result<()> {
-        if ordered.iter().any(|n| same_node(n, node)) {
-            return Ok(());
+        let address = Rc::as_ptr(node).cast::<()>();
+        match marks.get(&address) {
+            Some(Mark::Done) => return Ok(()),
+            Some(Mark::Visiting) => {
+                return Err(Error::Misuse(format!(
+                    "new `{}` objects point at each other in a cycle; insert one of them first with flush()",
+                    node.table().model
+                )));
+            }
+            None => {}
         }
-        if visiting.iter().any(|n| same_node(n, node)) {
-            return Err(Error::Misuse(format!(
-                "new `{}` objects point at each other in a cycle; insert one of them first with flush()",
-                node.table().model
-            )));
-        }
-        visiting.push(Rc::clone(node));
+        marks.insert(address, Mark::Visiting);
         for parent in node.parents()? {
             if parent.state() == State::Pending && !same_node(&parent, node) {
-                visit(&parent, ordered, visiting)?;
+                visit(&parent, ordered, marks)?;
             }
         }
-        visiting.pop();
+        marks.insert(address, Mark::Done);
         ordered.push(Rc::clone(node));
         Ok(())
     }
+    // Common case first: no new object points at another new one, so the
+    // order they were added in will do.
+    let mut independent = true;
     for node in pending {
-        visit(node, &mut ordered, &mut visiting)?;
+        if node.parents()?.iter().any(|p| p.state() == State::Pending) {
+            independent = false;
+            break;
+        }
+    }
+    if independent {
+        return Ok(pending.to_vec());
+    }
+    let mut ordered: Vec<Rc<dyn AnyNode>> = Vec::with_capacity(pending.len());
+    let mut marks = HashMap::with_capacity_and_hasher(pending.len(), Default::default());
+    for node in pending {
+        visit(node, &mut ordered, &mut marks)?;
     }
     Ok(ordered)
 }

@@ -8,12 +8,13 @@
 pub mod echo;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, Row, ToSql};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::database::Shared;
 use crate::error::{Error, Result};
@@ -73,7 +74,7 @@ impl Conn {
         Conn {
             raw,
             shared,
-            texts: RefCell::new(HashMap::new()),
+            texts: RefCell::new(HashMap::default()),
         }
     }
 
@@ -109,6 +110,29 @@ impl Conn {
             .map_err(|e| Error::from_sqlite(e, table))?;
         bind(&mut stmt, params, table)?;
         self.observe(sql, params);
+        stmt.raw_execute().map_err(|e| Error::from_sqlite(e, table))
+    }
+
+    /// Like [`Conn::execute`], with the `count` parameters produced one by
+    /// one by `param` instead of collected in a slice.
+    pub(crate) fn execute_each<'p>(
+        &self,
+        sql: &str,
+        count: usize,
+        table: &str,
+        param: impl Fn(usize) -> Param<'p>,
+    ) -> Result<usize> {
+        let mut stmt = self
+            .raw
+            .prepare_cached(sql)
+            .map_err(|e| Error::from_sqlite(e, table))?;
+        for i in 0..count {
+            bind_one(&mut stmt, i, &param(i), table)?;
+        }
+        if self.shared.observers.active() {
+            let values = (0..count).map(|i| owned_value(param(i).value)).collect();
+            self.shared.observers.statement(sql, values);
+        }
         stmt.raw_execute().map_err(|e| Error::from_sqlite(e, table))
     }
 
@@ -155,20 +179,30 @@ impl Conn {
 
 fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Param<'_>], table: &str) -> Result<()> {
     for (i, param) in params.iter().enumerate() {
-        let output = param
-            .value
-            .to_sql()
-            .map_err(|e| Error::from_sqlite(e, table))?;
-        if is_nan(&output) {
-            return Err(Error::NotANumber {
-                table: table.to_owned(),
-                column: param.column.to_owned(),
-            });
-        }
-        stmt.raw_bind_parameter(i + 1, output)
-            .map_err(|e| Error::from_sqlite(e, table))?;
+        bind_one(stmt, i, param, table)?;
     }
     Ok(())
+}
+
+/// Binds parameter `i` (0-based), refusing NaN, which SQLite would store as NULL.
+fn bind_one(
+    stmt: &mut rusqlite::Statement<'_>,
+    i: usize,
+    param: &Param<'_>,
+    table: &str,
+) -> Result<()> {
+    let output = param
+        .value
+        .to_sql()
+        .map_err(|e| Error::from_sqlite(e, table))?;
+    if is_nan(&output) {
+        return Err(Error::NotANumber {
+            table: table.to_owned(),
+            column: param.column.to_owned(),
+        });
+    }
+    stmt.raw_bind_parameter(i + 1, output)
+        .map_err(|e| Error::from_sqlite(e, table))
 }
 
 fn is_nan(output: &ToSqlOutput<'_>) -> bool {
