@@ -8,7 +8,11 @@
 use std::any::{Any, TypeId};
 use std::rc::Rc;
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap as HashMap;
+
+use crate::error::Result;
 
 use crate::model::Model;
 use crate::object::{AnyNode, Node};
@@ -66,6 +70,21 @@ impl IdentityMap {
     pub(crate) fn insert<T: Model>(&mut self, key: T::Key, node: Rc<Node<T>>) {
         if let Some(table) = self.table_mut::<T>() {
             table.rows.insert(key, node);
+        }
+    }
+
+    /// The object with `key`, or the one `make` builds, registered under it.
+    pub(crate) fn get_or_try_insert<T: Model>(
+        &mut self,
+        key: T::Key,
+        make: impl FnOnce() -> Result<Rc<Node<T>>>,
+    ) -> Result<Rc<Node<T>>> {
+        let Some(table) = self.table_mut::<T>() else {
+            return make();
+        };
+        match table.rows.entry(key) {
+            Entry::Occupied(found) => Ok(Rc::clone(found.get())),
+            Entry::Vacant(slot) => Ok(Rc::clone(slot.insert(make()?))),
         }
     }
 

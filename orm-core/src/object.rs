@@ -584,12 +584,11 @@ impl<T: Model> Handle<T> {
 
     /// The object's state in its session.
     pub fn state(&self) -> State {
+        let gone = self.node.session.borrow().strong_count() == 0;
         match self.node.state.get() {
-            State::Persistent | State::Pending | State::Deleted
-                if self.node.session_rc().is_none() =>
-            {
-                State::Detached
-            }
+            // Never inserted: with its session gone it is just a value again.
+            State::Pending if gone => State::Transient,
+            State::Persistent | State::Deleted if gone => State::Detached,
             state => state,
         }
     }

@@ -72,7 +72,7 @@ impl ColumnDef {
         self.primary_key && self.sql_type.eq_ignore_ascii_case("INTEGER")
     }
 
-    fn definition(&self) -> String {
+    pub(crate) fn definition(&self) -> String {
         let mut sql = format!("{} {}", quote(self.name), self.sql_type);
         if self.primary_key {
             // `INTEGER PRIMARY KEY` without NOT NULL: NULL asks SQLite for a new rowid.
@@ -118,7 +118,7 @@ pub struct IndexDef {
 }
 
 impl IndexDef {
-    fn create_sql(&self, table: &str) -> String {
+    pub(crate) fn create_sql(&self, table: &str) -> String {
         let columns: Vec<String> = self.columns.iter().map(|c| quote(c)).collect();
         format!(
             "CREATE {}INDEX {} ON {} ({})",

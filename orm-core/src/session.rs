@@ -261,8 +261,10 @@ impl Session {
 }
 
 impl Drop for Session {
+    /// Returns the connection (rolling back an open transaction). The
+    /// objects need no visit: their weak link to the session dies with it,
+    /// which is what makes them detached.
     fn drop(&mut self) {
-        self.inner.clear();
         if let Some(conn) = self.inner.conn.borrow_mut().take() {
             self.inner.db.release(conn);
         }
@@ -310,7 +312,8 @@ impl SessionInner {
             }
             None => {}
         }
-        if node.state() != State::Transient {
+        // Pending in a session that is gone: never inserted, free to join.
+        if !matches!(node.state(), State::Transient | State::Pending) {
             return Err(Error::Misuse(format!(
                 "this `{}` object was {:?} in a session that is gone; it cannot join another",
                 node.table().model,
@@ -417,14 +420,13 @@ impl SessionInner {
         let key: T::Key = row
             .get(table.primary_key)
             .map_err(|e| conversion_error(table, row, e))?;
-        if let Some(node) = self.identity.borrow().get::<T>(&key) {
-            return Ok(node);
-        }
-        let value = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
-        let node = Node::new(value, State::Persistent);
-        node.attach(self);
-        self.identity.borrow_mut().insert::<T>(key, node.clone());
-        Ok(node)
+        // One lookup: the object already loaded, or a new one in its place.
+        self.identity.borrow_mut().get_or_try_insert::<T>(key, || {
+            let value = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
+            let node = Node::new(value, State::Persistent);
+            node.attach(self);
+            Ok(node)
+        })
     }
 
     pub(crate) fn delete_node(&self, node: Rc<dyn AnyNode>) -> Result<()> {
