@@ -105,10 +105,12 @@
 //! | field | `default = "SQL"` | the column's SQL `DEFAULT` |
 //! | field | `sql_type = "TEXT"` | for a type implementing rusqlite's `ToSql` + `FromSql` that orm does not map itself |
 //! | field | `skip` | not persisted; filled with `Default` when loaded |
+//! | field | `version` | an integer counter checked and bumped by every UPDATE and DELETE (optimistic locking: a row changed by another connection is [`Error::StaleRow`]) |
 //! | `BelongsTo` | `back_populates = "field"` | the `HasMany` on the parent that mirrors it |
 //! | `BelongsTo` | `optional` | the foreign key may be NULL |
 //! | `BelongsTo` | `on_delete = "cascade" / "set null" / "restrict"` | what deleting the parent does |
-//! | `HasMany` | `back_populates = "field"` | the `BelongsTo` on the child pointing back (required) |
+//! | `HasMany`, `HasOne` | `back_populates = "field"` | the `BelongsTo` on the child pointing back (required) |
+//! | `ManyToMany` | `through = "table"`, `back_populates = "field"` | the link table, and the mirror field on the other model |
 //! | `HasMany` | `delete_orphan` | removing a child from the collection deletes it |
 //! | both | `lazy = "raise"` | reading it unloaded is an error: it must be preloaded |
 //!

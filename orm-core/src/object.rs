@@ -171,6 +171,14 @@ impl<T: Model> Node<T> {
         Ok(())
     }
 
+    /// Stores a new value of the version column (after the database took it).
+    fn set_version(&self, column: usize, version: &Value) -> Result<()> {
+        let key = render(version);
+        self.borrow_mut()?
+            .set_column(column, version.into())
+            .map_err(|e| conversion(T::TABLE, column, &key, e))
+    }
+
     /// Forgets all change tracking: the object left the database's view.
     fn forget_changes(&self) {
         let mut tracking = self.tracking.borrow_mut();
@@ -286,6 +294,12 @@ impl<T: Model> AnyNode for Node<T> {
 
     fn insert(&self, conn: &Conn) -> Result<bool> {
         let table = T::TABLE;
+        if let Some(v) = table.version {
+            let unset = owned_value(self.borrow()?.column(v)) == Value::Integer(0);
+            if unset {
+                self.set_version(v, &Value::Integer(1))?;
+            }
+        }
         let value = self.borrow()?;
         sync_foreign_keys(&*value)?;
         let auto = table.primary_key().is_rowid_alias() && value.key_unassigned();
@@ -318,7 +332,7 @@ impl<T: Model> AnyNode for Node<T> {
         };
         let current = Self::columns(&value);
         let changed: Vec<usize> = (0..current.len())
-            .filter(|&i| current[i] != snapshot[i])
+            .filter(|&i| current[i] != snapshot[i] && Some(i) != table.version)
             .collect();
         if changed.is_empty() {
             return Ok(());
@@ -332,11 +346,26 @@ impl<T: Model> AnyNode for Node<T> {
                 render(&current[table.primary_key])
             )));
         }
+        // With a version column: SET version = old + 1 ... AND version = old.
+        let versions = table.version.map(|v| {
+            let old = snapshot[v].clone();
+            let next = match &old {
+                Value::Integer(n) => Value::Integer(n + 1),
+                _ => Value::Integer(1),
+            };
+            (v, old, next)
+        });
         let mut params: Vec<Param<'_>> = changed
             .iter()
             .map(|&i| Param::new(value.column(i), table.columns[i].name))
             .collect();
+        if let Some((v, _, next)) = &versions {
+            params.push(Param::new(next, table.columns[*v].name));
+        }
         params.push(Param::new(&key, table.primary_key().name));
+        if let Some((v, old, _)) = &versions {
+            params.push(Param::new(old, table.columns[*v].name));
+        }
         let sql = match changed_mask(&changed) {
             Some(mask) => conn.text(table, Kind::Update(mask), || update_sql(table, &changed)),
             None => update_sql(table, &changed).into(),
@@ -348,6 +377,12 @@ impl<T: Model> AnyNode for Node<T> {
                 key: render(&owned_value(&key)),
             });
         }
+        drop(params);
+        drop(tracking);
+        drop(value);
+        if let Some((v, _, next)) = versions {
+            self.set_version(v, &next)?;
+        }
         Ok(())
     }
 
@@ -355,17 +390,32 @@ impl<T: Model> AnyNode for Node<T> {
         let table = T::TABLE;
         let key = self.key()?;
         let sql = conn.text(table, Kind::Delete, || {
-            format!(
+            let mut sql = format!(
                 "DELETE FROM {} WHERE {} = ?",
                 quote(table.name),
                 quote(table.primary_key().name)
-            )
+            );
+            if let Some(v) = table.version {
+                sql.push_str(&format!(" AND {} = ?", quote(table.columns[v].name)));
+            }
+            sql
         });
-        let rows = conn.execute(
-            &sql,
-            &[Param::new(&key, table.primary_key().name)],
-            table.name,
-        )?;
+        // The version the database should still hold: as loaded.
+        let version = table.version.map(|v| {
+            let tracking = self.tracking.borrow();
+            match tracking.snapshot.as_ref() {
+                Some(snapshot) => snapshot[v].clone(),
+                None => self
+                    .borrow()
+                    .map(|value| owned_value(value.column(v)))
+                    .unwrap_or(Value::Null),
+            }
+        });
+        let mut params = vec![Param::new(&key, table.primary_key().name)];
+        if let (Some(v), Some(version)) = (table.version, &version) {
+            params.push(Param::new(version, table.columns[v].name));
+        }
+        let rows = conn.execute(&sql, &params, table.name)?;
         if rows == 0 {
             return Err(Error::StaleRow {
                 table: table.name.to_owned(),
@@ -513,16 +563,23 @@ fn changed_mask(changed: &[usize]) -> Option<u64> {
 }
 
 fn update_sql(table: &TableDef, changed: &[usize]) -> String {
+    let version = table.version.map(|v| quote(table.columns[v].name));
     let sets: Vec<String> = changed
         .iter()
-        .map(|&i| format!("{} = ?", quote(table.columns[i].name)))
+        .map(|&i| quote(table.columns[i].name))
+        .chain(version.clone())
+        .map(|column| format!("{column} = ?"))
         .collect();
-    format!(
+    let mut sql = format!(
         "UPDATE {} SET {} WHERE {} = ?",
         quote(table.name),
         sets.join(", "),
         quote(table.primary_key().name)
-    )
+    );
+    if let Some(version) = version {
+        sql.push_str(&format!(" AND {version} = ?"));
+    }
+    sql
 }
 
 /// A shared handle to one object of a session. Cloning it is cheap, and

@@ -199,6 +199,10 @@ pub struct TableDef {
     pub indexes: &'static [IndexDef],
     /// Link tables of its many-to-many relationships.
     pub links: &'static [LinkDef],
+    /// Position in `columns` of the version counter (`#[orm(version)]`),
+    /// which makes every UPDATE and DELETE check that nobody changed the
+    /// row since it was loaded.
+    pub version: Option<usize>,
 }
 
 impl TableDef {
@@ -614,6 +618,7 @@ mod tests {
         primary_key: 0,
         indexes: &[],
         links: &[],
+        version: None,
     };
 
     static ORDERS: TableDef = TableDef {
@@ -651,6 +656,7 @@ mod tests {
             unique: false,
         }],
         links: &[],
+        version: None,
     };
 
     #[test]

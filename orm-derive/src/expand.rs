@@ -8,7 +8,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
 use syn::ext::IdentExt;
 
-use crate::parse::{Field, FieldKind, OnDelete, generic_of};
+use crate::parse::{Field, FieldKind, OnDelete, generic_of, is_integer};
 use crate::validate::{Checked, Column};
 
 pub fn expand(checked: &Checked<'_>) -> TokenStream {
@@ -44,15 +44,6 @@ fn is_option(ty: &Type) -> Option<Type> {
         Some((name, inner)) if name == "Option" => Some(inner),
         _ => None,
     }
-}
-
-fn is_integer(ty: &Type) -> bool {
-    let Type::Path(path) = ty else {
-        return false;
-    };
-    path.path.get_ident().is_some_and(|i| {
-        ["i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32"].contains(&i.to_string().as_str())
-    })
 }
 
 fn def_ident(field: &Field) -> Ident {
@@ -127,6 +118,14 @@ fn table_def(checked: &Checked<'_>) -> TokenStream {
             }
         })
     });
+    let version = match checked
+        .columns
+        .iter()
+        .position(|c| c.field.attrs.version.is_some())
+    {
+        Some(i) => quote!(::core::option::Option::Some(#i)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         type Key = #pk_ty;
         const TABLE: &'static ::orm::TableDef = &::orm::TableDef {
@@ -136,6 +135,7 @@ fn table_def(checked: &Checked<'_>) -> TokenStream {
             primary_key: #primary_key,
             indexes: &[#(#indexes),*],
             links: &[#(#links),*],
+            version: #version,
         };
     }
 }
@@ -629,6 +629,7 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                     primary_key: 0,
                     indexes: &[],
                     links: &[],
+                    version: ::core::option::Option::None,
                 };
                 fn key(&self) -> i64 { ::core::unreachable!() }
                 fn set_rowid(&mut self, _: ::core::option::Option<i64>) { ::core::unreachable!() }
@@ -681,6 +682,8 @@ fn constructor(checked: &Checked<'_>) -> TokenStream {
                 FieldKind::BelongsTo(_) => quote!(::orm::BelongsTo::new()),
                 FieldKind::Link(_) => quote!(::orm::ManyToMany::new()),
                 FieldKind::Column if a.primary_key.is_some() && is_integer(ty) => quote!(0),
+                // Set to 1 by the insert, then counted up by each update.
+                FieldKind::Column if a.version.is_some() => quote!(0),
                 FieldKind::Column if is_option(ty).is_some() => {
                     quote!(::core::option::Option::None)
                 }

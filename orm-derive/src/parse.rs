@@ -91,6 +91,7 @@ pub struct FieldAttrs {
     pub delete_orphan: Option<Span>,
     pub lazy_raise: Option<Span>,
     pub through: Option<LitStr>,
+    pub version: Option<Span>,
     /// Every key given, with its span: for "given twice" and for errors
     /// that point at a key rather than its value.
     pub keys: Vec<(String, Span)>,
@@ -127,6 +128,7 @@ const FIELD_KEYS: &[&str] = &[
     "delete_orphan",
     "lazy",
     "through",
+    "version",
 ];
 
 /// Reads the input. Returns `None` only when there is no struct with named
@@ -304,6 +306,7 @@ fn parse_field_key(
         "index" => attrs.index = flag(meta, errors).then_some(span),
         "skip" => attrs.skip = flag(meta, errors).then_some(span),
         "optional" => attrs.optional = flag(meta, errors).then_some(span),
+        "version" => attrs.version = flag(meta, errors).then_some(span),
         "delete_orphan" => attrs.delete_orphan = flag(meta, errors).then_some(span),
         "column" => attrs.column = string_value(meta, errors),
         "default" => attrs.default = string_value(meta, errors),
@@ -515,6 +518,16 @@ pub fn snake_case(ident: &str) -> String {
         }
     }
     snake
+}
+
+/// Whether the type is one of the integer types that fit SQLite's INTEGER.
+pub fn is_integer(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    path.path.get_ident().is_some_and(|i| {
+        ["i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32"].contains(&i.to_string().as_str())
+    })
 }
 
 /// The last path segment of a type: `crate::Keyword` -> `Keyword`.

@@ -29,6 +29,7 @@ pub fn validate<'a>(model: &'a Model, errors: &mut Errors) -> Option<Checked<'a>
     }
     let columns = columns(model, errors);
     check_struct_indexes(model, &columns, errors);
+    check_version(model, errors);
     let primary_key = primary_key(model, &columns, errors)?;
     Some(Checked {
         model,
@@ -259,6 +260,36 @@ fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Error
             errors.at(
                 span,
                 "relationship fields cannot be skipped; remove the field instead",
+            );
+        }
+    }
+}
+
+/// At most one version column, an integer column that is not the key.
+fn check_version(model: &Model, errors: &mut Errors) {
+    let mut seen = false;
+    for field in &model.fields {
+        let Some(span) = field.attrs.version else {
+            continue;
+        };
+        let name = &field.ident;
+        if seen {
+            errors.at(
+                span,
+                format!(
+                    "`{}` has two version columns; keep #[orm(version)] on one",
+                    model.ident
+                ),
+            );
+        }
+        seen = true;
+        if !matches!(field.kind, FieldKind::Column)
+            || field.attrs.primary_key.is_some()
+            || !crate::parse::is_integer(&field.ty)
+        {
+            errors.at(
+                span,
+                format!("`version` goes on an integer column that is not the primary key, such as `version: i64`; `{name}` is not one"),
             );
         }
     }

@@ -1,0 +1,139 @@
+//! Optimistic locking with `#[orm(version)]`: a stale UPDATE or DELETE is a
+//! typed error naming the table and key, and the session can reload and retry.
+
+use orm::prelude::*;
+use orm::{Error, State};
+
+#[derive(Model, Debug)]
+#[orm(table = "accounts")]
+pub struct Account {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub owner: String,
+    pub balance: i64,
+    #[orm(version)]
+    pub version: i64,
+}
+
+fn database(name: &str) -> orm::Result<Database> {
+    let path =
+        std::env::temp_dir().join(format!("orm-versioning-{name}-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let db = Database::open(&path)?;
+    db.create_all::<Account>()?;
+    let session = db.session();
+    session.add(Account::new("ann", 100));
+    session.commit()?;
+    Ok(db)
+}
+
+fn row(db: &Database) -> orm::Result<(i64, i64)> {
+    let session = db.session();
+    let account = session.get::<Account>(1)?;
+    let a = account.read()?;
+    Ok((a.balance, a.version))
+}
+
+#[test]
+fn an_insert_starts_the_version_at_one() -> orm::Result<()> {
+    let db = database("insert")?;
+    assert_eq!(row(&db)?, (100, 1));
+    Ok(())
+}
+
+#[test]
+fn an_update_checks_and_bumps_the_version() -> orm::Result<()> {
+    let db = database("bump")?;
+    let session = db.session();
+    let account = session.get::<Account>(1)?;
+    account.write()?.balance = 150;
+    let recorder = db.recorder();
+    session.commit()?;
+    assert_eq!(
+        recorder.sql(),
+        [r#"UPDATE "accounts" SET "balance" = ?, "version" = ? WHERE "id" = ? AND "version" = ?"#]
+    );
+    let params = &recorder.statements()[1].params;
+    assert_eq!(
+        params,
+        &[
+            rusqlite::types::Value::Integer(150),
+            rusqlite::types::Value::Integer(2),
+            rusqlite::types::Value::Integer(1),
+            rusqlite::types::Value::Integer(1),
+        ]
+    );
+    assert_eq!(account.read()?.version, 2);
+    assert_eq!(row(&db)?, (150, 2));
+    Ok(())
+}
+
+#[test]
+fn a_stale_update_is_an_error_and_a_refresh_lets_it_be_retried() -> orm::Result<()> {
+    let db = database("stale")?;
+    let mine = db.session();
+    let theirs = db.session();
+    let account = mine.get::<Account>(1)?;
+    let other = theirs.get::<Account>(1)?;
+
+    other.write()?.balance = 90;
+    theirs.commit()?;
+
+    account.write()?.balance = 120;
+    let error = mine
+        .commit()
+        .expect_err("the row changed since it was loaded");
+    match &error {
+        Error::StaleRow { table, key } => {
+            assert_eq!(table, "accounts");
+            assert_eq!(key, "1");
+        }
+        other => panic!("expected StaleRow, got {other:?}"),
+    }
+    assert_eq!(row(&db)?, (90, 2), "the stale write changed nothing");
+
+    // Reload (discarding the stale change), apply it again, commit.
+    mine.refresh(&account)?;
+    assert_eq!(account.read()?.balance, 90);
+    assert_eq!(account.read()?.version, 2);
+    account.write()?.balance += 30;
+    mine.commit()?;
+    assert_eq!(row(&db)?, (120, 3));
+    Ok(())
+}
+
+#[test]
+fn a_stale_delete_is_an_error_and_deletes_nothing() -> orm::Result<()> {
+    let db = database("delete")?;
+    let mine = db.session();
+    let theirs = db.session();
+    let account = mine.get::<Account>(1)?;
+    let other = theirs.get::<Account>(1)?;
+    other.write()?.owner = "ann b.".into();
+    theirs.commit()?;
+
+    mine.delete(&account)?;
+    assert!(matches!(mine.commit(), Err(Error::StaleRow { .. })));
+    assert_eq!(row(&db)?, (100, 2));
+    assert_eq!(
+        account.state(),
+        State::Deleted,
+        "still marked, nothing written"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_unchanged_object_with_a_version_costs_no_statement() -> orm::Result<()> {
+    let db = database("unchanged")?;
+    let session = db.session();
+    let account = session.get::<Account>(1)?;
+    let balance = account.read()?.balance;
+    account.write()?.balance = balance;
+    let recorder = db.recorder();
+    session.commit()?;
+    assert_eq!(recorder.count(), 0);
+    Ok(())
+}
