@@ -21,15 +21,19 @@ mod unit_of_work;
 #[path = "chapters/06_schema_drift.rs"]
 mod schema_drift;
 
+#[path = "chapters/07_migrations.rs"]
+mod migrations;
+
 type Chapter = fn() -> orm::Result<()>;
 
-const CHAPTERS: [(&str, Chapter); 6] = [
+const CHAPTERS: [(&str, Chapter); 7] = [
     ("1. Models and the DDL they generate", models::run),
     ("2. CRUD and the identity map", crud_and_identity_map::run),
     ("3. Relationships: users and orders", relationships::run),
     ("4. Eager loading: N+1 versus preload", eager_loading::run),
     ("5. The unit of work", unit_of_work::run),
     ("6. Schema drift", schema_drift::run),
+    ("7. Migrations", migrations::run),
 ];
 
 fn main() -> orm::Result<()> {

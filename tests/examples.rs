@@ -20,6 +20,9 @@ mod unit_of_work;
 #[path = "../examples/chapters/06_schema_drift.rs"]
 mod schema_drift;
 
+#[path = "../examples/chapters/07_migrations.rs"]
+mod migrations;
+
 #[test]
 fn chapter_01_models_claims_hold() -> orm::Result<()> {
     models::run()
@@ -48,4 +51,9 @@ fn chapter_05_unit_of_work_claims_hold() -> orm::Result<()> {
 #[test]
 fn chapter_06_schema_drift_claims_hold() -> orm::Result<()> {
     schema_drift::run()
+}
+
+#[test]
+fn chapter_07_migrations_claims_hold() -> orm::Result<()> {
+    migrations::run()
 }

@@ -161,6 +161,60 @@ pub enum Error {
     #[error("the database schema differs from the models:\n{0}")]
     Drift(crate::schema::DriftReport),
 
+    /// A migration step would lose or change stored data (a table or column
+    /// dropped, values that do not survive a new type, NULL replaced by a
+    /// default) and `Destructive::Allow` was not given. Nothing was changed;
+    /// the hazard names the table, the column and the rows.
+    #[error(
+        "migration refused, nothing was changed: {0}; apply with `Destructive::Allow` to accept it"
+    )]
+    DestructiveMigration(Box<crate::migrate::Hazard>),
+
+    /// A migration step cannot run with the rows its table holds, whatever
+    /// is allowed: a new NOT NULL column without a default, or NULL in a
+    /// column becoming NOT NULL without one. Nothing was changed; the hazard
+    /// names the table, the column and the rows.
+    #[error("migration cannot run, nothing was changed: {0}")]
+    MigrationBlocked(Box<crate::migrate::Hazard>),
+
+    /// After a migration's steps, `PRAGMA foreign_key_check` found rows whose
+    /// foreign key matches no row. The migration was rolled back as a whole;
+    /// the violations name the table, the column and the rows.
+    #[error("migration rolled back: {0}")]
+    ForeignKeyCheck(Box<crate::migrate::ForeignKeyViolations>),
+
+    /// A migration plan was applied after the schema had changed since it
+    /// was made (by another plan, or the same one applied twice). Nothing
+    /// was changed; compute the plan again.
+    #[error(
+        "the schema changed since this migration plan was made (schema version {planned}, now {found}); compute a new plan"
+    )]
+    StalePlan {
+        /// `PRAGMA schema_version` when the plan was made.
+        planned: i64,
+        /// `PRAGMA schema_version` when it was applied.
+        found: i64,
+    },
+
+    /// A migration file or folder cannot be read or written, a `.sql` file's
+    /// name does not start with a version number, or two files share one.
+    #[error("migration file `{file}`: {detail}")]
+    MigrationFile {
+        /// The file (or folder) involved.
+        file: String,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// A migration file's SQL failed. No file of that run was applied.
+    #[error("migration file `{file}` failed, nothing was applied: {source}")]
+    MigrationFailed {
+        /// The file whose SQL failed.
+        file: String,
+        /// The error of its statement.
+        source: Box<Error>,
+    },
+
     /// Any other error from SQLite.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),

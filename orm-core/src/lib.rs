@@ -55,6 +55,7 @@ pub mod database;
 pub mod diagram;
 pub mod error;
 mod identity;
+pub mod migrate;
 pub mod model;
 mod object;
 pub mod query;
@@ -66,6 +67,11 @@ pub mod unit_of_work;
 
 pub use database::{DEFAULT_BUSY_TIMEOUT, Database};
 pub use error::{ConstraintKind, Error, Result};
+pub use migrate::{
+    Destructive, ForeignKeyViolations, Hazard, HazardKind, MigrateReport, MigrationFile,
+    MigrationPlan, MigrationState, MigrationStatus, MigrationStep, Migrations, Renames,
+    SchemaChange, StepKind,
+};
 pub use model::{ColumnType, Key, Model, ModelSet};
 pub use object::{Change, Handle, State, Write};
 pub use query::{Column, Expr, OrderBy, Query};

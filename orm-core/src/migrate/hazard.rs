@@ -118,7 +118,10 @@ impl fmt::Display for Hazard {
                 self.rows_text()
             ),
             HazardKind::DropColumn { column } if self.count == 0 => {
-                write!(f, "dropping column `{table}`.`{column}` (it holds no values)")
+                write!(
+                    f,
+                    "dropping column `{table}`.`{column}` (it holds no values)"
+                )
             }
             HazardKind::DropColumn { column } => write!(
                 f,

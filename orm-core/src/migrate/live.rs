@@ -151,8 +151,8 @@ pub(super) fn read_table(conn: &Connection, name: &str) -> Result<LiveTable> {
 }
 
 fn read_columns(conn: &Connection, table: &str) -> Result<Vec<LiveColumn>> {
-    let mut stmt = conn
-        .prepare("SELECT name, type, \"notnull\", pk, dflt_value FROM pragma_table_info(?1)")?;
+    let mut stmt =
+        conn.prepare("SELECT name, type, \"notnull\", pk, dflt_value FROM pragma_table_info(?1)")?;
     let columns = stmt
         .query_map([table], |row| {
             let name: String = row.get(0)?;
@@ -170,8 +170,9 @@ fn read_columns(conn: &Connection, table: &str) -> Result<Vec<LiveColumn>> {
 }
 
 fn read_foreign_keys(conn: &Connection, table: &str) -> Result<Vec<LiveForeignKey>> {
-    let mut stmt = conn
-        .prepare("SELECT \"from\", \"table\", on_delete FROM pragma_foreign_key_list(?1) ORDER BY id, seq")?;
+    let mut stmt = conn.prepare(
+        "SELECT \"from\", \"table\", on_delete FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
+    )?;
     let keys = stmt
         .query_map([table], |row| {
             Ok(LiveForeignKey {

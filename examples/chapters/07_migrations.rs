@@ -1,0 +1,221 @@
+//! Chapter 7: migrations. The tables exist and hold rows; the models gain a
+//! relationship, which declares a foreign key. `create_all` reports what is
+//! missing, a plan computed from the models shows the SQL that will add it
+//! (SQLite's table rebuild), and applying it keeps every row.
+
+use orm::prelude::*;
+use orm::schema::Difference;
+use orm::{
+    ConstraintKind, Destructive, Error, OnDelete, Recorder, Renames, SchemaChange, StepKind,
+};
+
+/// The user, as before.
+#[derive(Model, Debug)]
+#[orm(table = "users")]
+pub struct User {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    #[orm(back_populates = "user")]
+    pub orders: HasMany<Order>,
+}
+
+/// The order gains `user: BelongsTo<User>`. Its column `user_id` was a
+/// plain integer so far; now it references `users`.
+#[derive(Model, Debug)]
+#[orm(table = "orders")]
+pub struct Order {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub total_cents: i64,
+    #[orm(back_populates = "orders")]
+    pub user: BelongsTo<User>,
+}
+
+/// The tables as the previous version of the program made them, with rows.
+/// Order 4 belongs to user 3, whom someone deleted long ago: nothing
+/// stopped them, there was no foreign key.
+const PREVIOUS_VERSION: &str = r#"CREATE TABLE "users" ("id" INTEGER PRIMARY KEY, "name" TEXT NOT NULL);
+CREATE TABLE "orders" (
+    "id" INTEGER PRIMARY KEY,
+    "total_cents" INTEGER NOT NULL,
+    "user_id" INTEGER NOT NULL
+);
+INSERT INTO "users" ("id", "name") VALUES (1, 'Alice'), (2, 'Bob');
+INSERT INTO "orders" ("id", "total_cents", "user_id")
+    VALUES (1, 1299, 1), (2, 500, 1), (3, 750, 2), (4, 990, 3);"#;
+
+/// Prints how many statements ran since the last call, and starts over.
+/// BEGIN, COMMIT and ROLLBACK only frame the work and are not counted.
+fn cost(recorder: &Recorder) -> usize {
+    let n = recorder.count();
+    println!("   = {n} statement{}", if n == 1 { "" } else { "s" });
+    recorder.clear();
+    n
+}
+
+/// `PRAGMA foreign_key_list(orders)` through a plain SQLite connection:
+/// (from, table, to) per foreign key.
+fn foreign_key_list(path: &std::path::Path) -> rusqlite::Result<Vec<(String, String, String)>> {
+    let conn = rusqlite::Connection::open(path)?;
+    let mut stmt = conn.prepare("PRAGMA foreign_key_list(orders)")?;
+    let keys: Vec<_> = stmt
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>("from")?,
+                row.get::<_, String>("table")?,
+                row.get::<_, String>("to")?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(keys)
+}
+
+/// Runs the chapter.
+pub fn run() -> orm::Result<()> {
+    // A file this time, so that a plain SQLite connection can look at it too.
+    let path = std::env::temp_dir().join(format!("orm-chapter-7-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let result = chapter(&path);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    result
+}
+
+fn chapter(path: &std::path::Path) -> orm::Result<()> {
+    let db = Database::open(path)?;
+    db.set_echo(true);
+    let recorder = db.recorder();
+
+    println!("\nThe previous version of the program made the tables and wrote rows:");
+    db.execute_batch(PREVIOUS_VERSION)?;
+    recorder.clear();
+
+    println!("\nThis version's `Order` has `user: BelongsTo<User>`.");
+    println!(">> db.create_all::<(User, Order)>()");
+    let Err(Error::Drift(report)) = db.create_all::<(User, Order)>() else {
+        panic!("create_all should report the missing foreign key");
+    };
+    for line in report.to_string().lines() {
+        println!("   {line}");
+    }
+    assert_eq!(report.tables.len(), 1);
+    assert_eq!(
+        report.tables[0].differences,
+        [Difference::MissingForeignKey {
+            column: "user_id".into(),
+            target: "users".into(),
+        }]
+    );
+    assert_eq!(cost(&recorder), 0);
+
+    println!("\nSQLite's ALTER TABLE cannot add a foreign key to a column. A migration");
+    println!("plan, computed from the models against the live schema, says how:");
+    println!(">> let plan = db.migration_plan::<(User, Order)>(&Renames::new())?");
+    let plan = db.migration_plan::<(User, Order)>(&Renames::new())?;
+    println!(">> println!(\"{{plan}}\")");
+    for line in plan.to_string().lines() {
+        println!("   {line}");
+    }
+    println!("   Reading it changed nothing:");
+    assert_eq!(cost(&recorder), 0);
+    assert_eq!(plan.steps().len(), 1);
+    let step = &plan.steps()[0];
+    assert_eq!(step.kind(), StepKind::RebuildTable);
+    assert_eq!(
+        step.changes(),
+        [SchemaChange::AddForeignKey {
+            column: "user_id".into(),
+            target: "users".into(),
+            on_delete: OnDelete::NoAction,
+        }]
+    );
+    assert_eq!(
+        step.sql()[1],
+        r#"INSERT INTO "new_orders" ("id", "total_cents", "user_id") SELECT "id", "total_cents", "user_id" FROM "orders""#
+    );
+    println!("The rebuild is SQLite's documented procedure: a new table from the");
+    println!("model, every row copied, the old table dropped, the new one renamed.");
+    println!("Foreign keys are off meanwhile (dropping `orders` must not touch rows");
+    println!("that point at it) and checked, all of them, before COMMIT.");
+
+    println!("\n>> db.apply(&plan, Destructive::Refuse)");
+    let failed = db.apply(&plan, Destructive::Refuse);
+    let Err(error @ Error::ForeignKeyCheck(_)) = failed else {
+        panic!("order 4 should fail the foreign key check, got {failed:?}");
+    };
+    println!("   {error}");
+    println!("   The check ran after the copy; the whole transaction rolled back,");
+    println!("   so `orders` is as it was, without its foreign key:");
+    assert!(
+        foreign_key_list(path).map_err(Error::Sqlite)?.is_empty(),
+        "the failed plan left the old table"
+    );
+    println!("   PRAGMA foreign_key_list(orders) -> (none)");
+    recorder.clear();
+
+    println!("\nOrder 4 belongs to nobody. That is a decision for people, not for the");
+    println!("library: here we delete it (we could have given it to Alice).");
+    println!(">> DELETE FROM orders WHERE id = 4");
+    db.execute_batch(r#"DELETE FROM "orders" WHERE "id" = 4"#)?;
+    recorder.clear();
+
+    println!("\n>> db.apply(&plan, Destructive::Refuse)");
+    db.apply(&plan, Destructive::Refuse)?;
+    println!("   (PRAGMA foreign_keys = OFF, BEGIN, the 4 statements, the check,");
+    println!("   COMMIT, PRAGMA foreign_keys = ON)");
+    assert_eq!(cost(&recorder), 7);
+
+    println!("\n>> PRAGMA foreign_key_list(orders)");
+    let keys = foreign_key_list(path).map_err(Error::Sqlite)?;
+    for (from, table, to) in &keys {
+        println!("   {from} -> {table}({to})");
+    }
+    assert_eq!(
+        keys,
+        [("user_id".to_owned(), "users".to_owned(), "id".to_owned())]
+    );
+
+    println!("\nEvery other row is there, and the relationship reads them:");
+    let session = db.session();
+    let orders = session.query::<Order>().all()?;
+    for order in &orders {
+        let order = order.read()?;
+        let user = order.user.load()?;
+        println!(
+            "   order {} ({} cents) -> {}",
+            order.id,
+            order.total_cents,
+            user.read()?.name
+        );
+    }
+    assert_eq!(orders.len(), 3);
+    let alice = session.get::<User>(1)?;
+    assert_eq!(alice.read()?.orders.load()?.len(), 2);
+    recorder.clear();
+
+    println!("\nThe database matches the models now:");
+    println!(">> db.migration_plan::<(User, Order)>(&Renames::new())?.is_empty()");
+    assert!(
+        db.migration_plan::<(User, Order)>(&Renames::new())?
+            .is_empty()
+    );
+    println!("   true");
+    db.create_all::<(User, Order)>()?;
+
+    println!("\nAnd the database itself now refuses an order for nobody:");
+    println!(">> INSERT INTO orders (total_cents, user_id) VALUES (500, 99)");
+    let refused =
+        db.execute_batch(r#"INSERT INTO "orders" ("total_cents", "user_id") VALUES (500, 99)"#);
+    let Err(Error::Constraint { kind, .. }) = refused else {
+        panic!("the foreign key should refuse user 99, got {refused:?}");
+    };
+    assert_eq!(kind, ConstraintKind::ForeignKey);
+    println!("   refused: {kind} constraint failed");
+
+    println!("\nIn a team, the plan goes into the repository as a numbered SQL file");
+    println!("(`Migrations::generate`), reviewed like code, and `db.migrate(...)` applies");
+    println!("the pending files once each: `cargo run --example migrate -- help`.");
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! Migrations: bringing a database that already holds rows to the models,
+//! without losing them. SQLAlchemy's `create_all` never alters a table, and
+//! Alembic's autogenerate fills the gap; this module is both ideas for SQLite.
+//!
+//! - [`Database::migration_plan`] compares the models with the live schema
+//!   and returns a [`MigrationPlan`]: a value listing each step in plain
+//!   words with the exact SQL it runs. New tables and indexes are created,
+//!   columns added with `ALTER TABLE ... ADD COLUMN` where SQLite allows it,
+//!   and everything `ALTER TABLE` cannot do (a type, a NOT NULL, a default,
+//!   a UNIQUE, a foreign key, a dropped column) goes through SQLite's
+//!   documented table rebuild. Renames happen only where [`Renames`]
+//!   declares them; a plan never guesses one.
+//! - [`Database::apply`] runs a plan in one transaction, foreign keys off
+//!   and checked with `PRAGMA foreign_key_check` before `COMMIT`: the whole
+//!   plan applies, or nothing does. A step that would lose or change stored
+//!   data runs only with [`Destructive::Allow`], and the error names the
+//!   rows in the way ([`Hazard`]).
+//! - [`Migrations`] keeps plans as numbered SQL files in the repository;
+//!   [`Database::migrate`] applies the pending ones in order and records
+//!   each with its checksum.
+//!
+//! Does not write rows (sessions do), nor alter link tables of many-to-many
+//! relationships beyond creating missing ones, nor recreate triggers or
+//! views on a rebuilt table.
+//!
+//! ```
+//! use orm::prelude::*;
+//! use orm::{Destructive, Renames, StepKind};
+//!
+//! #[derive(Model, Debug)]
+//! #[orm(table = "users")]
+//! pub struct User {
+//!     #[orm(primary_key)]
+//!     pub id: i64,
+//!     pub name: String,
+//!     #[orm(back_populates = "user")]
+//!     pub orders: HasMany<Order>,
+//! }
+//!
+//! #[derive(Model, Debug)]
+//! #[orm(table = "orders")]
+//! pub struct Order {
+//!     #[orm(primary_key)]
+//!     pub id: i64,
+//!     pub total_cents: i64,
+//!     #[orm(back_populates = "orders")]
+//!     pub user: BelongsTo<User>,
+//! }
+//!
+//! fn main() -> orm::Result<()> {
+//!     let db = Database::in_memory()?;
+//!     // An older program made `orders.user_id` a plain integer: no foreign key.
+//!     db.execute_batch(
+//!         r#"CREATE TABLE "users" ("id" INTEGER PRIMARY KEY, "name" TEXT NOT NULL);
+//!            CREATE TABLE "orders" ("id" INTEGER PRIMARY KEY,
+//!                "total_cents" INTEGER NOT NULL, "user_id" INTEGER NOT NULL);
+//!            INSERT INTO "users" VALUES (1, 'Alice');
+//!            INSERT INTO "orders" VALUES (1, 1299, 1);"#,
+//!     )?;
+//!
+//!     let plan = db.migration_plan::<(User, Order)>(&Renames::new())?;
+//!     println!("{plan}"); // the script, with a line in plain words per step
+//!     assert_eq!(plan.steps().len(), 1);
+//!     assert_eq!(plan.steps()[0].kind(), StepKind::RebuildTable);
+//!
+//!     db.apply(&plan, Destructive::Refuse)?;
+//!     assert!(db.migration_plan::<(User, Order)>(&Renames::new())?.is_empty());
+//!
+//!     let session = db.session();
+//!     let order = session.get::<Order>(1)?;
+//!     let alice = order.read()?.user.load()?;
+//!     assert_eq!(alice.read()?.name, "Alice");
+//!     Ok(())
+//! }
+//! ```
+
+mod apply;
+mod diff;
+mod hazard;
+mod live;
+mod plan;
+mod versioned;
+
+pub use apply::ForeignKeyViolations;
+pub use hazard::{Hazard, HazardKind};
+pub use plan::{MigrationPlan, MigrationStep, Renames, SchemaChange, StepKind};
+pub use versioned::{MigrateReport, MigrationFile, MigrationState, MigrationStatus, Migrations};
+
+use crate::database::Database;
+use crate::error::Result;
+use crate::model::ModelSet;
+
+/// Whether a migration may run steps that lose or change stored data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destructive {
+    /// Stop at the first such step, change nothing, and name the rows.
+    Refuse,
+    /// Run them: drop the table or column, convert values that do not fit
+    /// the new type, replace NULL by the column's default.
+    Allow,
+}
+
+impl Database {
+    /// The plan that brings the database to the models `S`: every table the
+    /// models declare (their link tables included) and no other, so a table
+    /// without a model is dropped, with consent (see [`Destructive`]).
+    ///
+    /// Reads the schema and, for steps that touch rows, counts those rows;
+    /// changes nothing.
+    ///
+    /// ```
+    /// # use orm::prelude::*;
+    /// # #[derive(Model, Debug)]
+    /// # #[orm(table = "users")]
+    /// # struct User { #[orm(primary_key)] id: i64, name: String, nickname: Option<String> }
+    /// # fn main() -> orm::Result<()> {
+    /// let db = Database::in_memory()?;
+    /// db.execute_batch(r#"CREATE TABLE "users" ("id" INTEGER PRIMARY KEY, "name" TEXT NOT NULL)"#)?;
+    /// let plan = db.migration_plan::<User>(&orm::Renames::new())?;
+    /// assert_eq!(plan.steps()[0].to_string(), r#"alter table `users`: add column "nickname" TEXT"#);
+    /// assert_eq!(plan.steps()[0].sql(), [r#"ALTER TABLE "users" ADD COLUMN "nickname" TEXT"#]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Misuse`](crate::Error::Misuse) when a declared rename finds
+    /// both the old and the new name in the database; [`Error::Sqlite`](crate::Error::Sqlite)
+    /// when the schema cannot be read.
+    pub fn migration_plan<S: ModelSet>(&self, renames: &Renames) -> Result<MigrationPlan> {
+        let conn = self.connect()?;
+        let plan = diff::plan(conn.raw(), &S::tables(), renames);
+        self.release(conn);
+        plan
+    }
+
+    /// Applies a plan in one transaction: all of it, or none of it. Before
+    /// each step that touches rows, looks at them again; a step that would
+    /// lose or change data runs only with [`Destructive::Allow`].
+    ///
+    /// Foreign keys are off while the steps run (a rebuild drops a table
+    /// that others point at) and `PRAGMA foreign_key_check` runs before
+    /// `COMMIT`. The connection goes back to the pool with foreign keys on.
+    /// An empty plan sends nothing.
+    ///
+    /// ```
+    /// # use orm::prelude::*;
+    /// # #[derive(Model, Debug)]
+    /// # #[orm(table = "users")]
+    /// # struct User { #[orm(primary_key)] id: i64, name: String }
+    /// # fn main() -> orm::Result<()> {
+    /// let db = Database::in_memory()?;
+    /// db.execute_batch(r#"CREATE TABLE "users" ("id" INTEGER PRIMARY KEY, "name" TEXT NOT NULL, "age" INTEGER);
+    ///                     INSERT INTO "users" VALUES (1, 'ann', 31)"#)?;
+    /// let plan = db.migration_plan::<User>(&orm::Renames::new())?; // drops `age`
+    /// let refused = db.apply(&plan, orm::Destructive::Refuse);
+    /// assert!(matches!(refused, Err(orm::Error::DestructiveMigration(_))));
+    /// db.apply(&plan, orm::Destructive::Allow)?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// Nothing is changed when any of these is returned:
+    /// [`Error::DestructiveMigration`](crate::Error::DestructiveMigration)
+    /// for a step refused;
+    /// [`Error::MigrationBlocked`](crate::Error::MigrationBlocked) for a
+    /// step that cannot run with the rows there;
+    /// [`Error::ForeignKeyCheck`](crate::Error::ForeignKeyCheck) for rows
+    /// whose foreign key points nowhere afterwards;
+    /// [`Error::StalePlan`](crate::Error::StalePlan) when the schema changed
+    /// since the plan was made; [`Error::Constraint`](crate::Error::Constraint)
+    /// when copied rows break a new UNIQUE or NOT NULL;
+    /// [`Error::Busy`](crate::Error::Busy) and [`Error::Sqlite`](crate::Error::Sqlite).
+    pub fn apply(&self, plan: &MigrationPlan, destructive: Destructive) -> Result<()> {
+        if plan.is_empty() {
+            return Ok(());
+        }
+        apply::in_migration(self, |conn| apply::run_plan(conn, plan, destructive))
+    }
+
+    /// Where each migration file of `migrations` stands in this database.
+    ///
+    /// ```
+    /// # fn main() -> orm::Result<()> {
+    /// let db = orm::Database::in_memory()?;
+    /// let status = db.migration_status(&orm::Migrations::new("no-such-folder"))?;
+    /// assert!(status.is_empty());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::MigrationFile`](crate::Error::MigrationFile) when the folder
+    /// cannot be read; [`Error::Sqlite`](crate::Error::Sqlite).
+    pub fn migration_status(&self, migrations: &Migrations) -> Result<Vec<MigrationStatus>> {
+        versioned::status(self, migrations)
+    }
+
+    /// Applies the pending migration files in version order, in one
+    /// transaction (foreign keys off, checked before `COMMIT`, as
+    /// [`Database::apply`]), recording each with its checksum in the
+    /// `orm_migrations` table. Files applied before are not run again; those
+    /// edited since are listed in the report.
+    ///
+    /// ```
+    /// # fn main() -> orm::Result<()> {
+    /// let db = orm::Database::in_memory()?;
+    /// let report = db.migrate(&orm::Migrations::new("no-such-folder"))?;
+    /// assert!(report.applied.is_empty());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::MigrationFailed`](crate::Error::MigrationFailed) naming the
+    /// file whose SQL failed, [`Error::ForeignKeyCheck`](crate::Error::ForeignKeyCheck),
+    /// [`Error::MigrationFile`](crate::Error::MigrationFile): nothing is
+    /// applied then.
+    pub fn migrate(&self, migrations: &Migrations) -> Result<MigrateReport> {
+        versioned::migrate(self, migrations)
+    }
+}
