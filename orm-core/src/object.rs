@@ -24,7 +24,7 @@ use crate::model::Model;
 use crate::relation::Owner;
 use crate::schema::{OnDelete, TableDef};
 use crate::session::SessionInner;
-use crate::sql::{Conn, Kind, Param, owned_value, quote, render};
+use crate::sql::{Batch, Conn, Kind, Param, owned_value, quote, render};
 
 /// Where an object stands with respect to its session and the database
 /// (SQLAlchemy's object states).
@@ -215,8 +215,9 @@ pub(crate) trait AnyNode: Any {
     fn clear_dirty_flag(&self);
     /// The loaded objects this one's foreign keys point to.
     fn parents(&self) -> Result<Vec<Rc<dyn AnyNode>>>;
-    /// INSERT; returns whether SQLite assigned the key.
-    fn insert(&self, conn: &Conn) -> Result<bool>;
+    /// INSERT through `batch` (the table's prepared INSERT); returns whether
+    /// SQLite assigned the key.
+    fn insert(&self, batch: &mut Batch<'_>) -> Result<bool>;
     /// UPDATE of the changed columns, if any.
     fn update(&self, conn: &Conn) -> Result<()>;
     fn delete(&self, conn: &Conn) -> Result<()>;
@@ -292,7 +293,7 @@ impl<T: Model> AnyNode for Node<T> {
         Ok(parents)
     }
 
-    fn insert(&self, conn: &Conn) -> Result<bool> {
+    fn insert(&self, batch: &mut Batch<'_>) -> Result<bool> {
         let table = T::TABLE;
         if let Some(v) = table.version {
             let unset = owned_value(self.borrow()?.column(v)) == Value::Integer(0);
@@ -304,10 +305,7 @@ impl<T: Model> AnyNode for Node<T> {
         sync_foreign_keys(&*value)?;
         let auto = table.primary_key().is_rowid_alias() && value.key_unassigned();
         let null: Option<i64> = None;
-        let sql = conn.text(table, Kind::Insert, || insert_sql(table));
-        // Bound column by column, without collecting the parameters first:
-        // an insert is the hottest path of a bulk load.
-        conn.execute_each(&sql, table.columns.len(), table.name, |i| {
+        batch.execute_each(table.columns.len(), |i| {
             let value: &dyn rusqlite::ToSql = if auto && i == table.primary_key {
                 &null
             } else {
@@ -317,7 +315,8 @@ impl<T: Model> AnyNode for Node<T> {
         })?;
         drop(value);
         if auto {
-            self.borrow_mut()?.set_rowid(Some(conn.last_insert_rowid()));
+            self.borrow_mut()?
+                .set_rowid(Some(batch.last_insert_rowid()));
         }
         Ok(auto)
     }
@@ -545,7 +544,8 @@ fn sync_foreign_keys<T: Model>(value: &T) -> Result<()> {
     result
 }
 
-fn insert_sql(table: &TableDef) -> String {
+/// `INSERT INTO "table" (...) VALUES (?, ...)` with every column.
+pub(crate) fn insert_sql(table: &TableDef) -> String {
     let columns: Vec<String> = table.columns.iter().map(|c| quote(c.name)).collect();
     let marks = vec!["?"; columns.len()].join(", ");
     format!(

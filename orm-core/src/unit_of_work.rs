@@ -17,10 +17,11 @@ use rusqlite::types::Value;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::{Error, Result};
+use crate::object::insert_sql;
 use crate::object::{AnyNode, State};
 use crate::schema::{OnDelete, dependency_order};
 use crate::session::{SessionInner, same_node};
-use crate::sql::{Conn, Param, quote, render};
+use crate::sql::{Conn, Kind, Param, quote, render};
 
 /// What a flush has to write.
 pub(crate) struct Work {
@@ -248,8 +249,26 @@ fn steps(work: &Work) -> Result<Vec<Step<'_>>> {
 }
 
 fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
-    for step in steps(work)? {
+    let mut steps = steps(work)?.into_iter().peekable();
+    while let Some(step) = steps.next() {
         match step {
+            // Consecutive inserts into one table share one prepared statement.
+            Step::Insert(node) => {
+                let table = node.table();
+                let sql = conn.text(table, Kind::Insert, || insert_sql(table));
+                let mut batch = conn.batch(&sql, table.name)?;
+                let mut node = node;
+                loop {
+                    let assigned_key = node.insert(&mut batch)?;
+                    written.push(Written::Inserted { node, assigned_key });
+                    match steps
+                        .next_if(|s| matches!(s, Step::Insert(n) if std::ptr::eq(n.table(), table)))
+                    {
+                        Some(Step::Insert(next)) => node = next,
+                        _ => break,
+                    }
+                }
+            }
             Step::Update { node, .. } => {
                 node.update(conn)?;
                 written.push(Written::Updated { node });
@@ -257,10 +276,6 @@ fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
             Step::Delete { node, .. } => {
                 node.delete(conn)?;
                 written.push(Written::Deleted { node });
-            }
-            Step::Insert(node) => {
-                let assigned_key = node.insert(conn)?;
-                written.push(Written::Inserted { node, assigned_key });
             }
             Step::Link(change) => change.run(conn)?,
         }

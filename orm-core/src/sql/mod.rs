@@ -113,27 +113,19 @@ impl Conn {
         stmt.raw_execute().map_err(|e| Error::from_sqlite(e, table))
     }
 
-    /// Like [`Conn::execute`], with the `count` parameters produced one by
-    /// one by `param` instead of collected in a slice.
-    pub(crate) fn execute_each<'p>(
-        &self,
-        sql: &str,
-        count: usize,
-        table: &str,
-        param: impl Fn(usize) -> Param<'p>,
-    ) -> Result<usize> {
-        let mut stmt = self
+    /// Prepares `sql` once for running it over many rows: a flush's inserts
+    /// into one table share one prepared statement, as hand-written code does.
+    pub(crate) fn batch<'c>(&'c self, sql: &'c str, table: &'c str) -> Result<Batch<'c>> {
+        let stmt = self
             .raw
             .prepare_cached(sql)
             .map_err(|e| Error::from_sqlite(e, table))?;
-        for i in 0..count {
-            bind_one(&mut stmt, i, &param(i), table)?;
-        }
-        if self.shared.observers.active() {
-            let values = (0..count).map(|i| owned_value(param(i).value)).collect();
-            self.shared.observers.statement(sql, values);
-        }
-        stmt.raw_execute().map_err(|e| Error::from_sqlite(e, table))
+        Ok(Batch {
+            conn: self,
+            stmt,
+            sql,
+            table,
+        })
     }
 
     /// Runs a transaction-control statement (`BEGIN`, `COMMIT`, ...).
@@ -182,6 +174,39 @@ fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Param<'_>], table: &str) -
         bind_one(stmt, i, param, table)?;
     }
     Ok(())
+}
+
+/// One statement prepared for many executions; see [`Conn::batch`].
+pub(crate) struct Batch<'c> {
+    conn: &'c Conn,
+    stmt: rusqlite::CachedStatement<'c>,
+    sql: &'c str,
+    table: &'c str,
+}
+
+impl Batch<'_> {
+    /// Runs the statement once, with the `count` parameters produced one by
+    /// one by `param` (nothing collected: this is the bulk-insert path).
+    pub(crate) fn execute_each<'p>(
+        &mut self,
+        count: usize,
+        param: impl Fn(usize) -> Param<'p>,
+    ) -> Result<usize> {
+        for i in 0..count {
+            bind_one(&mut self.stmt, i, &param(i), self.table)?;
+        }
+        if self.conn.shared.observers.active() {
+            let values = (0..count).map(|i| owned_value(param(i).value)).collect();
+            self.conn.shared.observers.statement(self.sql, values);
+        }
+        self.stmt
+            .raw_execute()
+            .map_err(|e| Error::from_sqlite(e, self.table))
+    }
+
+    pub(crate) fn last_insert_rowid(&self) -> i64 {
+        self.conn.last_insert_rowid()
+    }
 }
 
 /// Binds parameter `i` (0-based), refusing NaN, which SQLite would store as NULL.
