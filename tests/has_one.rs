@@ -183,6 +183,8 @@ fn params(recorder: &Recorder) -> Vec<Vec<Value>> {
 }
 
 const SELECT_PROFILES_OF_USERS: &str = r#"SELECT "id", "bio", "user_id" FROM "profiles" WHERE "user_id" IN (SELECT value FROM json_each(?))"#;
+const SELECT_PROFILE_OF_USER: &str =
+    r#"SELECT "id", "bio", "user_id" FROM "profiles" WHERE "user_id" = ?"#;
 const UPDATE_PROFILE_USER: &str = r#"UPDATE "profiles" SET "user_id" = ? WHERE "id" = ?"#;
 const INSERT_PROFILE: &str = r#"INSERT INTO "profiles" ("id", "bio", "user_id") VALUES (?, ?, ?)"#;
 
@@ -209,8 +211,8 @@ fn first_access_of_an_unloaded_has_one_issues_one_select_and_later_accesses_none
     recorder.clear();
 
     let profile = ann.read()?.profile.load()?.expect("Ann has a profile");
-    assert_eq!(recorder.sql(), [SELECT_PROFILES_OF_USERS]);
-    assert_eq!(params(&recorder), [vec![Value::Text("[1]".into())]]);
+    assert_eq!(recorder.sql(), [SELECT_PROFILE_OF_USER]);
+    assert_eq!(params(&recorder), [vec![Value::Integer(1)]]);
     assert_eq!(profile.read()?.bio, "writes compilers");
     assert!(ann.read()?.profile.is_loaded());
 

@@ -42,15 +42,52 @@ pub enum State {
     Detached,
 }
 
-/// Change tracking of one object.
+/// Change tracking of one object: empty (one null pointer) until its first
+/// change, so objects that are only read cost no memory for it.
 #[derive(Debug, Default)]
-struct Tracking {
+struct Tracking(Option<Box<Saved>>);
+
+/// The column values an object had, kept while it has changes.
+#[derive(Debug, Default)]
+struct Saved {
     /// Column values as the database holds them now, taken on first write
     /// since the last load or flush. `None`: unchanged since then.
     snapshot: Option<Box<[Value]>>,
     /// Column values as of the start of the transaction, kept once a flush
     /// has written this object, so that rollback can restore them.
     before_transaction: Option<Box<[Value]>>,
+}
+
+/// What an object without changes has saved: nothing.
+static NOTHING_SAVED: Saved = Saved {
+    snapshot: None,
+    before_transaction: None,
+};
+
+impl Deref for Tracking {
+    type Target = Saved;
+    fn deref(&self) -> &Saved {
+        self.0.as_deref().unwrap_or(&NOTHING_SAVED)
+    }
+}
+
+impl DerefMut for Tracking {
+    fn deref_mut(&mut self) -> &mut Saved {
+        self.0.get_or_insert_default()
+    }
+}
+
+impl Tracking {
+    /// Frees the saved values once there are none left.
+    fn tidy(&mut self) {
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|s| s.snapshot.is_none() && s.before_transaction.is_none())
+        {
+            self.0 = None;
+        }
+    }
 }
 
 /// One object of a session: the user's struct plus what the session knows
@@ -157,7 +194,11 @@ impl<T: Model> Node<T> {
 
     /// Forgets unflushed changes (the values stay until overwritten).
     pub(crate) fn discard_changes(&self) {
-        self.tracking.borrow_mut().snapshot = None;
+        let mut tracking = self.tracking.borrow_mut();
+        if tracking.0.is_some() {
+            tracking.snapshot = None;
+            tracking.tidy();
+        }
     }
 
     fn restore(&self, values: &[Value]) -> Result<()> {
@@ -181,9 +222,7 @@ impl<T: Model> Node<T> {
 
     /// Forgets all change tracking: the object left the database's view.
     fn forget_changes(&self) {
-        let mut tracking = self.tracking.borrow_mut();
-        tracking.snapshot = None;
-        tracking.before_transaction = None;
+        self.tracking.borrow_mut().0 = None;
     }
 }
 
@@ -433,21 +472,31 @@ impl<T: Model> AnyNode for Node<T> {
 
     fn flushed(&self) {
         let mut tracking = self.tracking.borrow_mut();
+        if tracking.0.is_none() {
+            return;
+        }
         if let Some(snapshot) = tracking.snapshot.take() {
             tracking.before_transaction.get_or_insert(snapshot);
         }
+        tracking.tidy();
     }
 
     fn committed(&self) {
         let mut tracking = self.tracking.borrow_mut();
-        tracking.before_transaction = None;
+        if tracking.0.is_some() {
+            tracking.before_transaction = None;
+            tracking.tidy();
+        }
     }
 
     fn rolled_back(&self) -> Result<()> {
-        let mut tracking = self.tracking.borrow_mut();
-        let before = tracking.before_transaction.take();
-        let snapshot = tracking.snapshot.take();
-        drop(tracking);
+        let Some(saved) = self.tracking.borrow_mut().0.take() else {
+            return Ok(());
+        };
+        let Saved {
+            before_transaction: before,
+            snapshot,
+        } = *saved;
         if let Some(values) = before.or(snapshot) {
             self.restore(&values)?;
         }

@@ -2,17 +2,17 @@
 //! the description shared with `HasOne`.
 
 use std::cell::{Cell, OnceCell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use rusqlite::types::Value;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::{Backref, BelongsTo, Lazy, Owner, ParentRef, RelationField};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::object::{AnyNode, Handle, Node, State, downcast};
 use crate::session::{SessionInner, select_sql};
-use crate::sql::{Param, owned_value, quote};
+use crate::sql::{Kind, Param, owned_value, quote};
 
 /// The generated description of a `HasMany` or `HasOne` field: parent
 /// `P`, children `C`.
@@ -59,14 +59,31 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
         parents: &[Rc<Node<P>>],
     ) -> Result<Children<P, C>> {
         let fk = self.fk_column()?;
-        let mut by_parent: Children<P, C> = HashMap::new();
+        let mut by_parent: Children<P, C> = HashMap::default();
         let mut keys = Vec::with_capacity(parents.len());
         for parent in parents {
             let key = parent.key()?;
             keys.push(owned_value(&key));
             by_parent.entry(key).or_default();
         }
-        let (sql, param) = children_query::<C>(fk.name, &keys);
+        // One parent (a lazy load): a plain `= ?`, which SQLite answers
+        // from the index. Several (a preload): one statement for all keys.
+        let many = keys.len() != 1;
+        let column = C::TABLE
+            .columns
+            .iter()
+            .position(|c| std::ptr::eq(c, fk))
+            .unwrap_or(0);
+        let sql = session
+            .conn()?
+            .text(C::TABLE, Kind::Children { column, many }, || {
+                children_sql::<C>(fk.name, many)
+            });
+        let param = if many {
+            Value::Text(json_array(&keys))
+        } else {
+            keys.pop().unwrap_or(Value::Null)
+        };
         session.select::<C>(&sql, &[Param::new(&param, fk.name)], |child| {
             let key = (self.back)(&*child.borrow()?).key();
             if let Some(list) = key.and_then(|k| by_parent.get_mut(&k)) {
@@ -90,13 +107,16 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
 
 /// `SELECT ... WHERE fk IN (values of a JSON array)`: one statement and one
 /// parameter for any number of keys.
-fn children_query<C: Model>(fk: &str, keys: &[Value]) -> (String, String) {
-    let sql = format!(
-        "{} WHERE {} IN (SELECT value FROM json_each(?))",
-        select_sql(C::TABLE),
-        quote(fk)
-    );
-    (sql, json_array(keys))
+fn children_sql<C: Model>(fk: &str, many: bool) -> String {
+    if many {
+        format!(
+            "{} WHERE {} IN (SELECT value FROM json_each(?))",
+            select_sql(C::TABLE),
+            quote(fk)
+        )
+    } else {
+        format!("{} WHERE {} = ?", select_sql(C::TABLE), quote(fk))
+    }
 }
 
 pub(super) fn json_array(values: &[Value]) -> String {

@@ -58,6 +58,9 @@ pub(crate) enum Kind {
     Update(u64),
     /// `DELETE FROM <table> WHERE <pk> = ?`
     Delete,
+    /// `SELECT ... WHERE <column> = ?` (one parent's children), or with
+    /// `many`, `... IN (SELECT value FROM json_each(?))` (a preload).
+    Children { column: usize, many: bool },
 }
 
 /// A session's connection, with the database's echo and recorders, and
