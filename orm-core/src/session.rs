@@ -377,10 +377,12 @@ impl SessionInner {
         }
         self.autoflush()?;
         let table = T::TABLE;
-        let sql = self.conn()?.text(table, Kind::Get, || get_sql(table));
+        let conn = self.conn()?;
+        let sql = conn.text(table, Kind::Get, || get_sql(table));
         let mut found = None;
-        self.select::<T>(&sql, &[Param::new(key, table.primary_key().name)], |node| {
-            found = Some(node);
+        let params = [Param::new(key, table.primary_key().name)];
+        conn.query_rows(&sql, &params, table.name, 1, |row| {
+            found = Some(self.load_row::<T>(row)?);
             Ok(())
         })?;
         Ok(found)

@@ -145,6 +145,19 @@ impl Conn {
         sql: &str,
         params: &[Param<'_>],
         table: &str,
+        each: impl FnMut(&Row<'_>) -> Result<()>,
+    ) -> Result<()> {
+        self.query_rows(sql, params, table, usize::MAX, each)
+    }
+
+    /// Runs a query and hands at most `limit` rows to `each`, stepping no
+    /// further (a lookup by primary key stops at its one row).
+    pub(crate) fn query_rows(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        table: &str,
+        limit: usize,
         mut each: impl FnMut(&Row<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self
@@ -154,8 +167,13 @@ impl Conn {
         bind(&mut stmt, params, table)?;
         self.observe(sql, params);
         let mut rows = stmt.raw_query();
-        while let Some(row) = rows.next().map_err(|e| Error::from_sqlite(e, table))? {
+        let mut seen = 0;
+        while seen < limit {
+            let Some(row) = rows.next().map_err(|e| Error::from_sqlite(e, table))? else {
+                break;
+            };
             each(row)?;
+            seen += 1;
         }
         Ok(())
     }
