@@ -233,6 +233,7 @@ impl Error {
                 };
             }
             if code.code == rusqlite::ErrorCode::ConstraintViolation {
+                let text = message.as_deref().unwrap_or("");
                 let kind = match code.extended_code {
                     ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
                         ConstraintKind::Unique
@@ -240,6 +241,12 @@ impl Error {
                     ffi::SQLITE_CONSTRAINT_NOTNULL => ConstraintKind::NotNull,
                     ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ConstraintKind::ForeignKey,
                     ffi::SQLITE_CONSTRAINT_CHECK => ConstraintKind::Check,
+                    // Some paths (a RESTRICT action, for one) report only the
+                    // primary code; SQLite's message still names the kind.
+                    _ if text.starts_with("FOREIGN KEY") => ConstraintKind::ForeignKey,
+                    _ if text.starts_with("UNIQUE") => ConstraintKind::Unique,
+                    _ if text.starts_with("NOT NULL") => ConstraintKind::NotNull,
+                    _ if text.starts_with("CHECK") => ConstraintKind::Check,
                     _ => ConstraintKind::Other,
                 };
                 return Error::Constraint {

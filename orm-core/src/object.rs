@@ -160,7 +160,8 @@ impl<T: Model> Node<T> {
     /// Takes the snapshot if this is the first change since load or flush,
     /// and puts the object on its session's dirty list.
     fn track(self: &Rc<Self>, value: &T) {
-        if self.state.get() != State::Persistent {
+        // Deleted objects too: a rollback brings them back with their values.
+        if !matches!(self.state.get(), State::Persistent | State::Deleted) {
             return;
         }
         let mut tracking = self.tracking.borrow_mut();
@@ -273,6 +274,8 @@ pub(crate) trait AnyNode: Any {
     /// Whether a changed column is set to NULL (a key let go).
     fn releases(&self) -> bool;
     fn expire_relations(&self);
+    /// Empties its collections, loaded: it is new again after a rollback.
+    fn reset_relations(&self);
     /// Whether the `BelongsTo` field `field` points at no parent.
     fn orphaned(&self, field: &str) -> Result<bool>;
     /// Follows the `ON DELETE` of each foreign key pointing at a deleted
@@ -280,6 +283,8 @@ pub(crate) trait AnyNode: Any {
     /// clears the key here (the database already did).
     fn parent_deleted(&self, deleted: &[(&'static str, Value)]) -> Result<Option<OnDelete>>;
     fn register(self: Rc<Self>, session: &SessionInner) -> Result<()>;
+    /// Re-reads the row (after a rollback); false if it is gone.
+    fn reread(&self, session: &SessionInner) -> Result<bool>;
     fn unregister(&self, session: &SessionInner) -> Result<()>;
 }
 
@@ -526,6 +531,12 @@ impl<T: Model> AnyNode for Node<T> {
             .any(|(now, before)| *now == Value::Null && *before != Value::Null)
     }
 
+    fn reset_relations(&self) {
+        if let Ok(value) = self.borrow() {
+            value.for_each_relation(&mut |field| field.reset_empty());
+        }
+    }
+
     fn expire_relations(&self) {
         if let Ok(value) = self.borrow() {
             value.for_each_relation(&mut |field| field.expire());
@@ -568,6 +579,10 @@ impl<T: Model> AnyNode for Node<T> {
             }
         }
         Ok(outcome)
+    }
+
+    fn reread(&self, session: &SessionInner) -> Result<bool> {
+        session.reread(self)
     }
 
     fn register(self: Rc<Self>, session: &SessionInner) -> Result<()> {

@@ -64,6 +64,9 @@ pub(crate) struct SessionInner {
     orphan_deletes: RefCell<Vec<Rc<dyn AnyNode>>>,
     /// Link rows of many-to-many relationships to insert or delete.
     links: RefCell<Vec<unit_of_work::LinkChange>>,
+    /// Objects first loaded while a transaction was open: their values may
+    /// be ones the transaction wrote, so rollback re-reads them.
+    loaded_in_transaction: RefCell<Vec<Rc<dyn AnyNode>>>,
     /// What flushes wrote in the open transaction, for rollback.
     written: RefCell<Vec<unit_of_work::Written>>,
     in_transaction: Cell<bool>,
@@ -84,6 +87,7 @@ impl Session {
                 links: RefCell::new(Vec::new()),
                 orphans: RefCell::new(Vec::new()),
                 orphan_deletes: RefCell::new(Vec::new()),
+                loaded_in_transaction: RefCell::new(Vec::new()),
                 written: RefCell::new(Vec::new()),
                 in_transaction: Cell::new(false),
                 autoflush: Cell::new(true),
@@ -188,7 +192,10 @@ impl Session {
     /// # Errors
     /// [`Error::Constraint`], [`Error::Busy`] or [`Error::NotANumber`] from
     /// the statement that failed; the database and the session are then as
-    /// they were before the flush.
+    /// they were before the flush. One exception: when SQLite abandons the
+    /// whole transaction itself (a full disk, an I/O error) after earlier
+    /// flushes of the same transaction, those are lost too, and the session
+    /// rolls back as [`Session::rollback`] does.
     pub fn flush(&self) -> Result<()> {
         self.inner.flush()
     }
@@ -427,6 +434,10 @@ impl SessionInner {
             let value = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
             let node = Node::new(value, State::Persistent);
             node.attach(self);
+            if self.in_transaction.get() {
+                let erased: Rc<dyn AnyNode> = node.clone();
+                self.loaded_in_transaction.borrow_mut().push(erased);
+            }
             Ok(node)
         })
     }
@@ -530,14 +541,26 @@ impl SessionInner {
                 Ok(())
             }
             Err((error, written)) => {
-                let undone = if outer {
-                    conn.control("ROLLBACK")
-                } else {
-                    conn.control("ROLLBACK TO orm_flush")
-                        .and_then(|()| conn.control("RELEASE orm_flush"))
-                };
                 unit_of_work::revert(&written);
-                undone?;
+                if conn.raw().is_autocommit() {
+                    // SQLite abandoned the whole transaction itself (a full
+                    // disk, an I/O error). If earlier flushes were in it,
+                    // they are gone too, so the session rolls back as
+                    // `rollback()` would; otherwise only this flush was lost
+                    // and its changes stay pending.
+                    drop(conn);
+                    if !outer {
+                        self.in_transaction.set(false);
+                        self.rollback()?;
+                    }
+                    return Err(error);
+                }
+                if outer {
+                    conn.control("ROLLBACK")?;
+                } else {
+                    conn.control("ROLLBACK TO orm_flush")?;
+                    conn.control("RELEASE orm_flush")?;
+                }
                 Err(error)
             }
         }
@@ -565,11 +588,23 @@ impl SessionInner {
         if !self.in_transaction.get() {
             return Ok(());
         }
-        self.conn()?.control("COMMIT")?;
+        let conn = self.conn()?;
+        if let Err(error) = conn.control("COMMIT") {
+            if conn.raw().is_autocommit() {
+                // The transaction is gone (SQLite rolled it back): so are
+                // its changes, in memory as in the database.
+                drop(conn);
+                self.in_transaction.set(false);
+                self.rollback()?;
+            }
+            return Err(error);
+        }
+        drop(conn);
         self.in_transaction.set(false);
         for written in std::mem::take(&mut *self.written.borrow_mut()) {
             written.committed();
         }
+        self.loaded_in_transaction.borrow_mut().clear();
         Ok(())
     }
 
@@ -579,7 +614,15 @@ impl SessionInner {
             self.in_transaction.set(false);
         }
         let written = std::mem::take(&mut *self.written.borrow_mut());
+        let inserted: Vec<&Rc<dyn AnyNode>> = written.iter().filter_map(|w| w.inserted()).collect();
         for w in written.iter().rev() {
+            // An object inserted in this transaction keeps the values it has:
+            // its updates are not undone, only its insert.
+            if let Some(node) = w.updated()
+                && inserted.iter().any(|n| same_node(n, node))
+            {
+                continue;
+            }
             w.rolled_back(self)?;
         }
         for node in std::mem::take(&mut *self.dirty.borrow_mut()) {
@@ -592,49 +635,57 @@ impl SessionInner {
         for node in std::mem::take(&mut *self.pending.borrow_mut()) {
             node.detach();
             node.set_state(State::Transient);
+            node.reset_relations();
         }
         for node in std::mem::take(&mut *self.deleted.borrow_mut()) {
-            node.set_state(State::Persistent);
+            // One inserted in this transaction has already left the session.
+            if node.state() == State::Deleted {
+                node.set_state(State::Persistent);
+            }
         }
         self.links.borrow_mut().clear();
         self.orphans.borrow_mut().clear();
         self.orphan_deletes.borrow_mut().clear();
-        for node in self.identity.borrow().nodes() {
+        for node in std::mem::take(&mut *self.loaded_in_transaction.borrow_mut()) {
+            if node.state() == State::Persistent && node.session().is_some() {
+                node.reread(self)?;
+            }
+        }
+        let nodes = self.identity.borrow().nodes();
+        for node in nodes {
             node.expire_relations();
         }
         Ok(())
     }
 
     fn refresh<T: Model>(self: &Rc<Self>, node: &Rc<Node<T>>) -> Result<()> {
-        let table = T::TABLE;
-        let key = node.key()?;
-        let sql = format!(
-            "{} WHERE {} = ?",
-            select_sql(table),
-            quote(table.primary_key().name)
-        );
-        let conn = self.conn()?;
-        let mut found = false;
-        conn.query(
-            &sql,
-            &[Param::new(&key, table.primary_key().name)],
-            table.name,
-            |row| {
-                let fresh = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
-                node.discard_changes();
-                node.refresh_from(fresh)?;
-                found = true;
-                Ok(())
-            },
-        )?;
-        if found {
+        if self.reread(node)? {
             Ok(())
         } else {
             Err(Error::NotFound {
-                table: table.name.to_owned(),
-                what: format!("with key {}", render(&owned_value(&key))),
+                table: T::TABLE.name.to_owned(),
+                what: format!("with key {}", render(&owned_value(&node.key()?))),
             })
         }
+    }
+
+    /// Overwrites an object with its row as the database holds it now,
+    /// discarding its unflushed changes. Returns whether the row exists.
+    pub(crate) fn reread<T: Model>(&self, node: &Node<T>) -> Result<bool> {
+        let table = T::TABLE;
+        let key = node.key()?;
+        let conn = self.conn()?;
+        let sql = conn.text(table, Kind::Get, || get_sql(table));
+        let mut found = false;
+        let params = [Param::new(&key, table.primary_key().name)];
+        conn.query_rows(&sql, &params, table.name, 1, |row| {
+            let fresh = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
+            node.discard_changes();
+            node.refresh_from(fresh)?;
+            found = true;
+            Ok(())
+        })?;
+        Ok(found)
     }
 
     fn clear(&self) {
@@ -651,6 +702,7 @@ impl SessionInner {
         self.links.borrow_mut().clear();
         self.orphans.borrow_mut().clear();
         self.orphan_deletes.borrow_mut().clear();
+        self.loaded_in_transaction.borrow_mut().clear();
         self.written.borrow_mut().clear();
         self.identity.borrow_mut().clear();
     }

@@ -132,6 +132,20 @@ impl Written {
         }
     }
 
+    pub(crate) fn inserted(&self) -> Option<&Rc<dyn AnyNode>> {
+        match self {
+            Written::Inserted { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn updated(&self) -> Option<&Rc<dyn AnyNode>> {
+        match self {
+            Written::Updated { node } => Some(node),
+            _ => None,
+        }
+    }
+
     /// The transaction committed: nothing to restore any more.
     pub(crate) fn committed(&self) {
         let node = self.node();
@@ -151,6 +165,7 @@ impl Written {
                 node.detach();
                 node.set_state(State::Transient);
                 node.committed();
+                node.reset_relations();
             }
             Written::Updated { node } => node.rolled_back()?,
             Written::Deleted { node } => {

@@ -486,7 +486,9 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
         );
         let (constant, value_ty) = match &field.kind {
             FieldKind::BelongsTo(parent) => (
-                Ident::new(&name.to_uppercase(), field.ident.span()),
+                // From the field, not the column name: a column may be named
+                // anything SQL accepts, a constant may not.
+                format_ident!("{}_ID", upper(&field.ident), span = field.ident.span()),
                 quote!(<#parent as ::orm::Model>::Key),
             ),
             _ => {

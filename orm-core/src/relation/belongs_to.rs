@@ -252,7 +252,8 @@ impl<P: Model> BelongsTo<P> {
         if let (Some(old), Some(new)) = (&old, new)
             && Rc::ptr_eq(old, new)
         {
-            return Ok(());
+            // Already its parent: only make sure a loaded collection holds it.
+            return link.def.moved(&owner, None, Some(new));
         }
         if old.is_none() && new.is_none() && self.key.borrow().is_none() {
             return Ok(());

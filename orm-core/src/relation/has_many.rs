@@ -371,6 +371,12 @@ impl<C: Model> HasMany<C> {
             }
             return Ok(items);
         }
+        // A new object has no rows pointing at it: nothing to load (and no
+        // autoflush, which would have to write its key while it is read).
+        if self.link.owner("HasMany")?.state() == State::Pending {
+            *self.items.borrow_mut() = Some(Vec::new());
+            return Ok(Vec::new());
+        }
         let session = self.link.session_for_load("HasMany")?;
         session.autoflush()?;
         if self.items.borrow().is_none() {
@@ -459,6 +465,10 @@ impl<C: Model> RelationField for HasMany<C> {
     }
 
     fn clear_key_of(&self, _field: &str) {}
+
+    fn reset_empty(&self) {
+        *self.items.borrow_mut() = Some(Vec::new());
+    }
 
     fn set_lazy(&self, lazy: Lazy) {
         self.link.set_lazy(lazy);

@@ -94,6 +94,10 @@ impl<C: Model> HasOne<C> {
             }
             return Ok(child);
         }
+        if self.link.owner("HasOne")?.state() == State::Pending {
+            *self.slot.borrow_mut() = Slot::Loaded(None);
+            return Ok(None);
+        }
         let session = self.link.session_for_load("HasOne")?;
         session.autoflush()?;
         if !self.is_loaded() {
@@ -191,6 +195,10 @@ impl<C: Model> RelationField for HasOne<C> {
     }
 
     fn clear_key_of(&self, _field: &str) {}
+
+    fn reset_empty(&self) {
+        *self.slot.borrow_mut() = Slot::Loaded(None);
+    }
 
     fn set_lazy(&self, lazy: Lazy) {
         self.link.set_lazy(lazy);

@@ -248,6 +248,10 @@ impl<C: Model> ManyToMany<C> {
             return Ok(items);
         }
         let (owner, def) = self.parts()?;
+        if owner.state() == State::Pending {
+            *self.items.borrow_mut() = Some(Vec::new());
+            return Ok(Vec::new());
+        }
         let session = owner.session().ok_or_else(|| self.closed())?;
         if self.lazy.get().unwrap_or(def.lazy()) == Lazy::Raise {
             return Err(Error::LazyLoadRefused {
@@ -356,6 +360,10 @@ impl<C: Model> RelationField for ManyToMany<C> {
     }
 
     fn clear_key_of(&self, _field: &str) {}
+
+    fn reset_empty(&self) {
+        *self.items.borrow_mut() = Some(Vec::new());
+    }
 
     fn set_lazy(&self, lazy: Lazy) {
         self.lazy.set(Some(lazy));

@@ -83,6 +83,10 @@ pub trait RelationField {
     /// Forgets a loaded collection, so the next access reloads it.
     #[doc(hidden)]
     fn expire(&self);
+    /// Empties a collection and marks it loaded: for an object that is new
+    /// again (rollback undid its insert), nothing in the database points at it.
+    #[doc(hidden)]
+    fn reset_empty(&self) {}
     /// Clears the foreign key if this is the `BelongsTo` field named `field`
     /// (its parent row was deleted with `ON DELETE SET NULL`).
     #[doc(hidden)]
