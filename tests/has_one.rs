@@ -182,7 +182,6 @@ fn params(recorder: &Recorder) -> Vec<Vec<Value>> {
         .collect()
 }
 
-const SELECT_PROFILES_OF_USERS: &str = r#"SELECT "id", "bio", "user_id" FROM "profiles" WHERE "user_id" IN (SELECT value FROM json_each(?))"#;
 const SELECT_PROFILE_OF_USER: &str =
     r#"SELECT "id", "bio", "user_id" FROM "profiles" WHERE "user_id" = ?"#;
 const UPDATE_PROFILE_USER: &str = r#"UPDATE "profiles" SET "user_id" = ? WHERE "id" = ?"#;

@@ -64,6 +64,9 @@ pub(crate) struct SessionInner {
     orphan_deletes: RefCell<Vec<Rc<dyn AnyNode>>>,
     /// Link rows of many-to-many relationships to insert or delete.
     links: RefCell<Vec<unit_of_work::LinkChange>>,
+    /// New objects deleted before any flush: rollback empties their
+    /// collections, as the children they held go back to their old parents.
+    discarded: RefCell<Vec<Rc<dyn AnyNode>>>,
     /// Objects first loaded while a transaction was open: their values may
     /// be ones the transaction wrote, so rollback re-reads them.
     loaded_in_transaction: RefCell<Vec<Rc<dyn AnyNode>>>,
@@ -88,6 +91,7 @@ impl Session {
                 orphans: RefCell::new(Vec::new()),
                 orphan_deletes: RefCell::new(Vec::new()),
                 loaded_in_transaction: RefCell::new(Vec::new()),
+                discarded: RefCell::new(Vec::new()),
                 written: RefCell::new(Vec::new()),
                 in_transaction: Cell::new(false),
                 autoflush: Cell::new(true),
@@ -451,6 +455,7 @@ impl SessionInner {
                 self.pending.borrow_mut().retain(|n| !same_node(n, &node));
                 node.set_state(State::Transient);
                 node.detach();
+                self.discarded.borrow_mut().push(node);
                 Ok(())
             }
             State::Persistent if mine => {
@@ -605,6 +610,7 @@ impl SessionInner {
             written.committed();
         }
         self.loaded_in_transaction.borrow_mut().clear();
+        self.discarded.borrow_mut().clear();
         Ok(())
     }
 
@@ -617,8 +623,8 @@ impl SessionInner {
         let inserted: Vec<&Rc<dyn AnyNode>> = written.iter().filter_map(|w| w.inserted()).collect();
         for w in written.iter().rev() {
             // An object inserted in this transaction keeps the values it has:
-            // its updates are not undone, only its insert.
-            if let Some(node) = w.updated()
+            // its updates and its delete are not undone, only its insert.
+            if let Some(node) = w.updated().or(w.deleted())
                 && inserted.iter().any(|n| same_node(n, node))
             {
                 continue;
@@ -646,6 +652,9 @@ impl SessionInner {
         self.links.borrow_mut().clear();
         self.orphans.borrow_mut().clear();
         self.orphan_deletes.borrow_mut().clear();
+        for node in std::mem::take(&mut *self.discarded.borrow_mut()) {
+            node.reset_relations();
+        }
         for node in std::mem::take(&mut *self.loaded_in_transaction.borrow_mut()) {
             if node.state() == State::Persistent && node.session().is_some() {
                 node.reread(self)?;
@@ -703,6 +712,7 @@ impl SessionInner {
         self.orphans.borrow_mut().clear();
         self.orphan_deletes.borrow_mut().clear();
         self.loaded_in_transaction.borrow_mut().clear();
+        self.discarded.borrow_mut().clear();
         self.written.borrow_mut().clear();
         self.identity.borrow_mut().clear();
     }

@@ -139,6 +139,13 @@ impl Written {
         }
     }
 
+    pub(crate) fn deleted(&self) -> Option<&Rc<dyn AnyNode>> {
+        match self {
+            Written::Deleted { node } => Some(node),
+            _ => None,
+        }
+    }
+
     pub(crate) fn updated(&self) -> Option<&Rc<dyn AnyNode>> {
         match self {
             Written::Updated { node } => Some(node),
