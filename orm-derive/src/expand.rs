@@ -598,6 +598,8 @@ fn pairing_checks(checked: &Checked<'_>) -> TokenStream {
         let message = format!(
             "`{ident}.{me}` names `{other_name}.{back}` in `back_populates`, so `{other_name}.{back}` must name it back: give `{other_name}.{back}` #[orm(back_populates = \"{me}\")]"
         );
+        // A panic in a constant is a compile error at the attribute: it never
+        // runs in the user's program.
         out.extend(quote_spanned! {lit.span()=>
             const _: () = {
                 let answer = <#other>::__orm_back_of(#back);
