@@ -7,11 +7,11 @@
 //! counts the statements each step costs with a recorder, and reads the rows
 //! back with a plain rusqlite connection.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
+use common::*;
+use orm::State;
 use orm::prelude::*;
-use orm::{ModelSet, Recorder, State};
 use rusqlite::types::Value;
 
 // ------------------------------------------------------------------ models
@@ -59,72 +59,6 @@ pub struct Passport {
 
 // ---------------------------------------------------------------- fixtures
 
-/// A database file with the tables of `S`, removed when the test ends.
-struct Fixture {
-    db: Database,
-    path: PathBuf,
-}
-
-impl Fixture {
-    fn new<S: ModelSet>(name: &str) -> Fixture {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "orm-has-one-{}-{}-{name}.db",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        remove_files(&path);
-        let db = Database::open(&path).expect("a database file in the temp dir opens");
-        db.create_all::<S>().expect("the tables are created");
-        Fixture { db, path }
-    }
-
-    /// A plain rusqlite connection: what the database holds, as committed.
-    fn plain(&self) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(&self.path).expect("the test database opens");
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .expect("a busy timeout can be set");
-        conn
-    }
-
-    fn seed(&self, sql: &str) {
-        self.plain()
-            .execute_batch(sql)
-            .expect("the seed SQL is valid");
-    }
-
-    /// Rows of two integer columns, such as `SELECT id, user_id FROM profiles`.
-    fn pairs(&self, sql: &str) -> Vec<(i64, Option<i64>)> {
-        let conn = self.plain();
-        let mut statement = conn.prepare(sql).expect("the test query is valid");
-        statement
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-            .expect("the test query runs")
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .expect("the rows convert")
-    }
-
-    fn count(&self, sql: &str) -> i64 {
-        self.plain()
-            .query_row(sql, [], |row| row.get(0))
-            .expect("the count query is valid")
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        remove_files(&self.path);
-    }
-}
-
-fn remove_files(path: &Path) {
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        let _ = std::fs::remove_file(name);
-    }
-}
-
 /// Ann has profile 1, Bob profile 2, Cy none; profile 3 belongs to nobody.
 fn people() -> Fixture {
     let fx = Fixture::new::<(User, Profile)>("people");
@@ -144,42 +78,6 @@ fn members() -> Fixture {
          INSERT INTO passports (id, number, member_id) VALUES (1, 'P-1', 1), (2, 'P-2', 2);",
     );
     fx
-}
-
-/// Each statement the recorder saw (transaction control left out) as its
-/// verb and table: `SELECT profiles`, `UPDATE profiles`.
-fn statements(recorder: &Recorder) -> Vec<String> {
-    recorder
-        .sql()
-        .iter()
-        .map(|sql| {
-            let words: Vec<&str> = sql.split_whitespace().collect();
-            let verb = words.first().copied().unwrap_or("").to_uppercase();
-            let after = |keyword: &str| {
-                words
-                    .iter()
-                    .position(|w| w.eq_ignore_ascii_case(keyword))
-                    .and_then(|i| words.get(i + 1).copied())
-            };
-            let table = match verb.as_str() {
-                "SELECT" | "DELETE" => after("FROM"),
-                "INSERT" => after("INTO"),
-                "UPDATE" => words.get(1).copied(),
-                _ => None,
-            };
-            format!("{verb} {}", table.unwrap_or("?").trim_matches('"'))
-        })
-        .collect()
-}
-
-/// The bound values of each statement that read or wrote rows.
-fn params(recorder: &Recorder) -> Vec<Vec<Value>> {
-    recorder
-        .statements()
-        .into_iter()
-        .filter(|s| !s.is_transaction_control())
-        .map(|s| s.params)
-        .collect()
 }
 
 const SELECT_PROFILE_OF_USER: &str =

@@ -9,11 +9,11 @@
 //! counts the statements each step costs with a recorder, and reads the rows
 //! back with a plain rusqlite connection.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
+use common::*;
 use orm::prelude::*;
-use orm::{Action, ModelSet, Recorder, State};
+use orm::{Action, State};
 use rusqlite::types::Value;
 
 // ------------------------------------------------------------------ models
@@ -74,90 +74,6 @@ pub struct OrderLine {
 
 // ---------------------------------------------------------------- fixtures
 
-/// A database file, removed when the test ends.
-struct Fixture {
-    db: Database,
-    path: PathBuf,
-}
-
-impl Fixture {
-    /// A database file with no tables yet.
-    fn empty(name: &str) -> Fixture {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "orm-many-to-many-{}-{}-{name}.db",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        remove_files(&path);
-        let db = Database::open(&path).expect("a database file in the temp dir opens");
-        Fixture { db, path }
-    }
-
-    /// A database file with the tables of `S` (link tables included).
-    fn new<S: ModelSet>(name: &str) -> Fixture {
-        let fx = Fixture::empty(name);
-        fx.db.create_all::<S>().expect("the tables are created");
-        fx
-    }
-
-    /// A plain rusqlite connection: what the database holds, as committed.
-    fn plain(&self) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(&self.path).expect("the test database opens");
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .expect("a busy timeout can be set");
-        conn
-    }
-
-    fn seed(&self, sql: &str) {
-        self.plain()
-            .execute_batch(sql)
-            .expect("the seed SQL is valid");
-    }
-
-    /// The link rows as `(item_id, keyword_id)`, sorted.
-    fn links(&self) -> Vec<(i64, i64)> {
-        self.rows(
-            "SELECT item_id, keyword_id FROM item_keywords ORDER BY item_id, keyword_id",
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-    }
-
-    fn count(&self, sql: &str) -> i64 {
-        self.plain()
-            .query_row(sql, [], |row| row.get(0))
-            .expect("the count query is valid")
-    }
-
-    fn rows<R>(
-        &self,
-        sql: &str,
-        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
-    ) -> Vec<R> {
-        let conn = self.plain();
-        let mut statement = conn.prepare(sql).expect("the test query is valid");
-        statement
-            .query_map([], map)
-            .expect("the test query runs")
-            .collect::<rusqlite::Result<Vec<R>>>()
-            .expect("the rows convert")
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        remove_files(&self.path);
-    }
-}
-
-fn remove_files(path: &Path) {
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        let _ = std::fs::remove_file(name);
-    }
-}
-
 /// Items pen (blue, office), ink (blue), cup (kitchen) and box (none);
 /// keyword red has no items.
 fn shop() -> Fixture {
@@ -171,65 +87,18 @@ fn shop() -> Fixture {
     fx
 }
 
+/// The link rows as `(item_id, keyword_id)`, sorted.
+fn links(fx: &Fixture) -> Vec<(i64, i64)> {
+    fx.rows(
+        "SELECT item_id, keyword_id FROM item_keywords ORDER BY item_id, keyword_id",
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+}
+
 const SEEDED_LINKS: [(i64, i64); 4] = [(1, 1), (1, 2), (2, 1), (3, 3)];
-
-/// Each statement the recorder saw (transaction control left out) as its
-/// verb and table: `SELECT keywords`, `INSERT item_keywords`.
-fn statements(recorder: &Recorder) -> Vec<String> {
-    recorder
-        .sql()
-        .iter()
-        .map(|sql| {
-            let words: Vec<&str> = sql.split_whitespace().collect();
-            let verb = words.first().copied().unwrap_or("").to_uppercase();
-            let after = |keyword: &str| {
-                words
-                    .iter()
-                    .position(|w| w.eq_ignore_ascii_case(keyword))
-                    .and_then(|i| words.get(i + 1).copied())
-            };
-            let table = match verb.as_str() {
-                "SELECT" | "DELETE" => after("FROM"),
-                "INSERT" => after("INTO"),
-                "UPDATE" => words.get(1).copied(),
-                _ => None,
-            };
-            format!("{verb} {}", table.unwrap_or("?").trim_matches('"'))
-        })
-        .collect()
-}
-
-/// The bound values of each statement that read or wrote rows.
-fn params(recorder: &Recorder) -> Vec<Vec<Value>> {
-    recorder
-        .statements()
-        .into_iter()
-        .filter(|s| !s.is_transaction_control())
-        .map(|s| s.params)
-        .collect()
-}
 
 fn ints(values: &[i64]) -> Vec<Value> {
     values.iter().map(|&v| Value::Integer(v)).collect()
-}
-
-/// The sorted primary keys of some objects.
-fn ids<T: Model<Key = i64>>(handles: &[Handle<T>]) -> Vec<i64> {
-    let mut ids: Vec<i64> = handles
-        .iter()
-        .map(|h| h.key().expect("not being written"))
-        .collect();
-    ids.sort_unstable();
-    ids
-}
-
-/// The object with primary key `id` among `handles`.
-fn by_id<T: Model<Key = i64>>(handles: &[Handle<T>], id: i64) -> Handle<T> {
-    handles
-        .iter()
-        .find(|h| h.key().expect("not being written") == id)
-        .cloned()
-        .unwrap_or_else(|| panic!("no object with key {id} among {} objects", handles.len()))
 }
 
 const INSERT_LINK: &str =
@@ -344,7 +213,7 @@ fn the_link_table_refuses_a_duplicate_link_and_a_link_to_a_missing_row() {
         .is_err(),
         "the foreign key"
     );
-    assert_eq!(fx.links(), SEEDED_LINKS);
+    assert_eq!(links(&fx), SEEDED_LINKS);
 }
 
 // ------------------------------------------------------------ lazy loading
@@ -468,7 +337,7 @@ fn link_cup_to_blue(from_item: bool, cup_loaded: bool, blue_loaded: bool) -> orm
     session.commit()?;
     assert_eq!(recorder.sql(), [INSERT_LINK]);
     assert_eq!(params(&recorder), [ints(&[3, 1])]);
-    assert_eq!(fx.links(), [(1, 1), (1, 2), (2, 1), (3, 1), (3, 3)]);
+    assert_eq!(links(&fx), [(1, 1), (1, 2), (2, 1), (3, 1), (3, 3)]);
 
     // Collections that were not loaded load the new state from the database.
     recorder.clear();
@@ -563,7 +432,7 @@ fn unlink_pen_from_office(
     session.commit()?;
     assert_eq!(recorder.sql(), [DELETE_LINK]);
     assert_eq!(params(&recorder), [ints(&[1, 2])]);
-    assert_eq!(fx.links(), [(1, 1), (2, 1), (3, 3)]);
+    assert_eq!(links(&fx), [(1, 1), (2, 1), (3, 3)]);
     assert_eq!(fx.count("SELECT count(*) FROM keywords"), 4);
 
     recorder.clear();
@@ -628,7 +497,7 @@ fn an_add_then_a_remove_before_the_flush_cancels_out_or_the_last_one_wins() -> o
             "{:?}",
             recorder.sql()
         );
-        assert_eq!(fx.links(), SEEDED_LINKS);
+        assert_eq!(links(&fx), SEEDED_LINKS);
         assert_eq!(ids(&cup.read()?.keywords.load()?), [3]);
         assert!(red.read()?.items.load()?.is_empty());
     }
@@ -660,7 +529,7 @@ fn a_remove_then_an_add_before_the_flush_cancels_out_or_the_last_one_wins() -> o
             "{:?}",
             recorder.sql()
         );
-        assert_eq!(fx.links(), SEEDED_LINKS);
+        assert_eq!(links(&fx), SEEDED_LINKS);
         assert_eq!(ids(&pen.read()?.keywords.load()?), [1, 2]);
         assert_eq!(ids(&blue.read()?.items.load()?), [1, 2]);
     }
@@ -700,7 +569,7 @@ fn adding_a_link_that_exists_is_harmless_loaded_or_not() -> orm::Result<()> {
                 recorder.sql()
             );
         }
-        assert_eq!(fx.links(), SEEDED_LINKS, "loaded: {loaded}");
+        assert_eq!(links(&fx), SEEDED_LINKS, "loaded: {loaded}");
         recorder.clear();
         let keywords = pen.read()?.keywords.load()?;
         assert_eq!(ids(&keywords), [1, 2], "blue once, loaded: {loaded}");
@@ -729,7 +598,7 @@ fn removing_a_link_after_adding_it_again_deletes_it_loaded_or_not() -> orm::Resu
         pen.read()?.keywords.remove(&blue)?;
         session.commit()?;
         assert_eq!(recorder.sql(), [DELETE_LINK], "loaded: {loaded}");
-        assert_eq!(fx.links(), [(1, 2), (2, 1), (3, 3)], "loaded: {loaded}");
+        assert_eq!(links(&fx), [(1, 2), (2, 1), (3, 3)], "loaded: {loaded}");
         assert_eq!(ids(&pen.read()?.keywords.load()?), [2]);
         assert_eq!(ids(&blue.read()?.items.load()?), [2]);
     }
@@ -774,7 +643,7 @@ fn a_new_item_and_new_keywords_flush_inserts_then_link_rows_with_keys_filled() -
         params(&recorder)[2..],
         [ints(&[mug_id, green_id]), ints(&[mug_id, 1])]
     );
-    assert_eq!(fx.links(), [(1, 1), (1, 2), (2, 1), (3, 3), (5, 1), (5, 5)]);
+    assert_eq!(links(&fx), [(1, 1), (1, 2), (2, 1), (3, 3), (5, 1), (5, 5)]);
     assert_eq!(mug.state(), State::Persistent);
     assert_eq!(green.state(), State::Persistent);
 
@@ -803,7 +672,7 @@ fn adding_a_new_item_to_a_persistent_keyword_adds_the_item_to_the_session() -> o
         statements(&recorder),
         ["INSERT items", "INSERT item_keywords"]
     );
-    assert_eq!(fx.links()[4..], [(5, 4)]);
+    assert_eq!(links(&fx)[4..], [(5, 4)]);
     Ok(())
 }
 
@@ -865,7 +734,7 @@ fn the_flush_plan_lists_link_steps_after_the_inserts() -> orm::Result<()> {
         ["INSERT items", "INSERT keywords"]
     );
     assert!(session.flush_plan()?.steps.is_empty());
-    assert_eq!(fx.links(), [(1, 1), (2, 1), (3, 3), (5, 2), (5, 5)]);
+    assert_eq!(links(&fx), [(1, 1), (2, 1), (3, 3), (5, 2), (5, 5)]);
     Ok(())
 }
 
@@ -889,7 +758,7 @@ fn deleting_an_item_removes_its_link_rows_by_cascade_and_from_loaded_collections
         ["DELETE items"],
         "the database deletes the link rows"
     );
-    assert_eq!(fx.links(), [(2, 1), (3, 3)]);
+    assert_eq!(links(&fx), [(2, 1), (3, 3)]);
     assert_eq!(fx.count("SELECT count(*) FROM keywords"), 4);
 
     recorder.clear();
@@ -932,7 +801,7 @@ fn deleting_a_keyword_removes_its_link_rows_by_cascade() -> orm::Result<()> {
 
     session.delete(&blue)?;
     session.commit()?;
-    assert_eq!(fx.links(), [(1, 2), (3, 3)]);
+    assert_eq!(links(&fx), [(1, 2), (3, 3)]);
     assert_eq!(ids(&pen.read()?.keywords.load()?), [2]);
     Ok(())
 }
@@ -953,7 +822,7 @@ fn rollback_of_a_flushed_link_change_expires_both_sides_and_reloads_the_database
     recorder.clear();
     session.flush()?;
     assert_eq!(recorder.sql(), [INSERT_LINK, DELETE_LINK]);
-    assert_eq!(fx.links(), SEEDED_LINKS, "not committed yet");
+    assert_eq!(links(&fx), SEEDED_LINKS, "not committed yet");
 
     session.rollback()?;
     assert!(!pen.read()?.keywords.is_loaded(), "expired");
@@ -970,7 +839,7 @@ fn rollback_of_a_flushed_link_change_expires_both_sides_and_reloads_the_database
         "only reloads"
     );
     session.commit()?;
-    assert_eq!(fx.links(), SEEDED_LINKS);
+    assert_eq!(links(&fx), SEEDED_LINKS);
     Ok(())
 }
 
@@ -990,7 +859,7 @@ fn rollback_discards_pending_link_changes() -> orm::Result<()> {
     session.commit()?;
     assert_eq!(recorder.count(), 0);
     assert_eq!(ids(&cup.read()?.keywords.load()?), [3]);
-    assert_eq!(fx.links(), SEEDED_LINKS);
+    assert_eq!(links(&fx), SEEDED_LINKS);
     Ok(())
 }
 

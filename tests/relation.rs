@@ -7,11 +7,11 @@
 //! rows afterwards with a plain rusqlite connection, so the ORM never grades
 //! its own homework.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
+use common::*;
 use orm::prelude::*;
-use orm::{Error, ModelSet, Recorder, State};
+use orm::{Error, Recorder, State};
 use rusqlite::types::Value;
 
 // ------------------------------------------------------------------ models
@@ -146,80 +146,6 @@ pub struct Book {
 
 // ---------------------------------------------------------------- fixtures
 
-/// A database file with the tables of `S`, removed when the test ends.
-struct Fixture {
-    db: Database,
-    path: PathBuf,
-}
-
-impl Fixture {
-    fn new<S: ModelSet>(name: &str) -> Fixture {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "orm-relation-{}-{}-{name}.db",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        remove_files(&path);
-        let db = Database::open(&path).expect("a database file in the temp dir opens");
-        db.create_all::<S>().expect("the tables are created");
-        Fixture { db, path }
-    }
-
-    /// A plain rusqlite connection: what the database holds, as committed.
-    fn plain(&self) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(&self.path).expect("the test database opens");
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .expect("a busy timeout can be set");
-        conn
-    }
-
-    fn seed(&self, sql: &str) {
-        self.plain()
-            .execute_batch(sql)
-            .expect("the seed SQL is valid");
-    }
-
-    /// Rows of two integer columns, such as `SELECT id, user_id FROM orders`.
-    fn pairs(&self, sql: &str) -> Vec<(i64, Option<i64>)> {
-        self.rows(sql, |row| Ok((row.get(0)?, row.get(1)?)))
-    }
-
-    fn count(&self, sql: &str) -> i64 {
-        self.plain()
-            .query_row(sql, [], |row| row.get(0))
-            .expect("the count query is valid")
-    }
-
-    fn rows<R>(
-        &self,
-        sql: &str,
-        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
-    ) -> Vec<R> {
-        let conn = self.plain();
-        let mut statement = conn.prepare(sql).expect("the test query is valid");
-        statement
-            .query_map([], map)
-            .expect("the test query runs")
-            .collect::<rusqlite::Result<Vec<R>>>()
-            .expect("the rows convert")
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        remove_files(&self.path);
-    }
-}
-
-fn remove_files(path: &Path) {
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        let _ = std::fs::remove_file(name);
-    }
-}
-
 /// Ann (orders 1 and 2) and Bob (order 3); order 4 belongs to nobody.
 fn shop() -> Fixture {
     let fx = Fixture::new::<(User, Order, Item)>("shop");
@@ -229,58 +155,6 @@ fn shop() -> Fixture {
              (1, 100, 1), (2, 200, 1), (3, 300, 2), (4, 400, NULL);",
     );
     fx
-}
-
-/// Each statement the recorder saw (transaction control left out) as its
-/// verb and table: `SELECT users`, `UPDATE orders`.
-fn statements(recorder: &Recorder) -> Vec<String> {
-    recorder
-        .sql()
-        .iter()
-        .map(|sql| {
-            let words: Vec<&str> = sql.split_whitespace().collect();
-            let verb = words.first().copied().unwrap_or("").to_uppercase();
-            let table = match verb.as_str() {
-                "SELECT" | "DELETE" => words
-                    .iter()
-                    .position(|w| w.eq_ignore_ascii_case("FROM"))
-                    .and_then(|i| words.get(i + 1).copied()),
-                "INSERT" => words.get(2).copied(),
-                "UPDATE" => words.get(1).copied(),
-                _ => None,
-            };
-            format!("{verb} {}", table.unwrap_or("?").trim_matches('"'))
-        })
-        .collect()
-}
-
-/// The bound values of each statement that read or wrote rows.
-fn params(recorder: &Recorder) -> Vec<Vec<Value>> {
-    recorder
-        .statements()
-        .into_iter()
-        .filter(|s| !s.is_transaction_control())
-        .map(|s| s.params)
-        .collect()
-}
-
-/// The sorted primary keys of some objects.
-fn ids<T: Model<Key = i64>>(handles: &[Handle<T>]) -> Vec<i64> {
-    let mut ids: Vec<i64> = handles
-        .iter()
-        .map(|h| h.key().expect("not being written"))
-        .collect();
-    ids.sort_unstable();
-    ids
-}
-
-/// The object with primary key `id` among `handles`.
-fn by_id<T: Model<Key = i64>>(handles: &[Handle<T>], id: i64) -> Handle<T> {
-    handles
-        .iter()
-        .find(|h| h.key().expect("not being written") == id)
-        .cloned()
-        .unwrap_or_else(|| panic!("no object with key {id} among {} objects", handles.len()))
 }
 
 const UPDATE_ORDER_USER: &str = r#"UPDATE "orders" SET "user_id" = ? WHERE "id" = ?"#;

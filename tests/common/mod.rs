@@ -1,0 +1,148 @@
+//! Helpers shared by the integration tests: a database file per test that
+//! plain rusqlite can read behind the ORM's back, and readers of what a
+//! `Recorder` saw. Each test file uses a part of it, hence the allow.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use orm::prelude::*;
+use orm::{ModelSet, Recorder};
+use rusqlite::types::Value;
+
+/// A database file in the temp dir, removed when the test ends.
+pub struct Fixture {
+    pub db: Database,
+    path: PathBuf,
+}
+
+impl Fixture {
+    /// A database file with no tables yet.
+    pub fn empty(name: &str) -> Fixture {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "orm-{}-{}-{}-{name}.db",
+            env!("CARGO_CRATE_NAME"),
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        remove_files(&path);
+        let db = Database::open(&path).expect("a database file in the temp dir opens");
+        Fixture { db, path }
+    }
+
+    /// A database file with the tables of `S` (link tables included).
+    pub fn new<S: ModelSet>(name: &str) -> Fixture {
+        let fx = Fixture::empty(name);
+        fx.db.create_all::<S>().expect("the tables are created");
+        fx
+    }
+
+    /// A plain rusqlite connection: what the database holds, as committed.
+    pub fn plain(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(&self.path).expect("the test database opens");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("a busy timeout can be set");
+        conn
+    }
+
+    pub fn seed(&self, sql: &str) {
+        self.plain()
+            .execute_batch(sql)
+            .expect("the seed SQL is valid");
+    }
+
+    /// Rows of two integer columns, such as `SELECT id, user_id FROM orders`.
+    pub fn pairs(&self, sql: &str) -> Vec<(i64, Option<i64>)> {
+        self.rows(sql, |row| Ok((row.get(0)?, row.get(1)?)))
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.plain()
+            .query_row(sql, [], |row| row.get(0))
+            .expect("the count query is valid")
+    }
+
+    pub fn rows<R>(
+        &self,
+        sql: &str,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+    ) -> Vec<R> {
+        let conn = self.plain();
+        let mut statement = conn.prepare(sql).expect("the test query is valid");
+        statement
+            .query_map([], map)
+            .expect("the test query runs")
+            .collect::<rusqlite::Result<Vec<R>>>()
+            .expect("the rows convert")
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        remove_files(&self.path);
+    }
+}
+
+fn remove_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(name);
+    }
+}
+
+/// Each statement the recorder saw (transaction control left out) as its
+/// verb and table: `SELECT orders`, `INSERT item_keywords`.
+pub fn statements(recorder: &Recorder) -> Vec<String> {
+    recorder
+        .sql()
+        .iter()
+        .map(|sql| {
+            let words: Vec<&str> = sql.split_whitespace().collect();
+            let verb = words.first().copied().unwrap_or("").to_uppercase();
+            let after = |keyword: &str| {
+                words
+                    .iter()
+                    .position(|w| w.eq_ignore_ascii_case(keyword))
+                    .and_then(|i| words.get(i + 1).copied())
+            };
+            let table = match verb.as_str() {
+                "SELECT" | "DELETE" => after("FROM"),
+                "INSERT" => after("INTO"),
+                "UPDATE" => words.get(1).copied(),
+                _ => None,
+            };
+            format!("{verb} {}", table.unwrap_or("?").trim_matches('"'))
+        })
+        .collect()
+}
+
+/// The bound values of each statement that read or wrote rows.
+pub fn params(recorder: &Recorder) -> Vec<Vec<Value>> {
+    recorder
+        .statements()
+        .into_iter()
+        .filter(|s| !s.is_transaction_control())
+        .map(|s| s.params)
+        .collect()
+}
+
+/// The sorted primary keys of some objects.
+pub fn ids<T: Model<Key = i64>>(handles: &[Handle<T>]) -> Vec<i64> {
+    let mut ids: Vec<i64> = handles
+        .iter()
+        .map(|h| h.key().expect("not being written"))
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// The object with primary key `id` among `handles`.
+pub fn by_id<T: Model<Key = i64>>(handles: &[Handle<T>], id: i64) -> Handle<T> {
+    handles
+        .iter()
+        .find(|h| h.key().expect("not being written") == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no object with key {id} among {} objects", handles.len()))
+}
