@@ -405,7 +405,9 @@ fn after_some_work(before: Vec<String>) -> Vec<String> {
 fn a_flush_blocked_past_the_busy_timeout_is_busy_and_writes_nothing() -> orm::Result<()> {
     let fx = Fixture::new("busy");
     let before = fx.dump();
-    fx.db.set_busy_timeout(Duration::from_millis(100));
+    fx.db
+        .set_busy_timeout(Duration::from_millis(100))
+        .expect("a busy timeout SQLite accepts");
     let session = fx.db.session();
     let (ann, eve) = some_work(&session)?;
     let known = snapshots(&[&ann, &eve])?;
@@ -436,7 +438,9 @@ fn a_flush_blocked_past_the_busy_timeout_is_busy_and_writes_nothing() -> orm::Re
 fn a_query_whose_autoflush_is_blocked_is_busy_and_loses_nothing() -> orm::Result<()> {
     let fx = Fixture::new("busy-autoflush");
     let before = fx.dump();
-    fx.db.set_busy_timeout(Duration::from_millis(50));
+    fx.db
+        .set_busy_timeout(Duration::from_millis(50))
+        .expect("a busy timeout SQLite accepts");
     let session = fx.db.session();
     let (ann, eve) = some_work(&session)?;
     let known = snapshots(&[&ann, &eve])?;

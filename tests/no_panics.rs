@@ -108,7 +108,8 @@ fn database() -> orm::Result<Database> {
     db.create_all::<(Employee, Desk, Team)>()?;
     // Two sessions of one in-memory database block each other; a short
     // timeout turns that into quick `Busy` errors instead of waits.
-    db.set_busy_timeout(Duration::from_millis(1));
+    db.set_busy_timeout(Duration::from_millis(1))
+        .expect("a busy timeout SQLite accepts");
     Ok(db)
 }
 

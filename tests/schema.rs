@@ -3,8 +3,8 @@
 //! identifiers, and foreign keys switched on for every connection.
 
 use orm::prelude::*;
-use orm::schema::{Difference, TableDrift};
 use orm::{ConstraintKind, DriftReport, Error};
+use orm::{Difference, TableDrift};
 use rusqlite::ToSql;
 use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
 

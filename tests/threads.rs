@@ -203,7 +203,8 @@ fn a_write_blocked_past_the_busy_timeout_is_busy_and_loses_nothing() -> orm::Res
     setup.add(Event::new("existing", 1));
     setup.commit()?;
     drop(setup);
-    db.set_busy_timeout(Duration::from_millis(100));
+    db.set_busy_timeout(Duration::from_millis(100))
+        .expect("a busy timeout SQLite accepts");
 
     let session = db.session();
     let existing = session.get::<Event>(1)?;
@@ -251,7 +252,8 @@ fn a_write_blocked_past_the_busy_timeout_is_busy_and_loses_nothing() -> orm::Res
 fn a_busy_flush_names_the_table_it_was_writing() -> orm::Result<()> {
     let dir = TempDir::new("busy-table");
     let db = file_database(&dir)?;
-    db.set_busy_timeout(Duration::from_millis(100));
+    db.set_busy_timeout(Duration::from_millis(100))
+        .expect("a busy timeout SQLite accepts");
     let session = db.session();
     while_another_thread_holds_the_write_lock(&db, || {
         session.add(Event::new("blocked", 1));
@@ -274,7 +276,8 @@ fn readers_are_not_blocked_by_a_writer_in_another_thread() -> orm::Result<()> {
     setup.add(Event::new("existing", 1));
     setup.commit()?;
     drop(setup);
-    db.set_busy_timeout(Duration::from_millis(100));
+    db.set_busy_timeout(Duration::from_millis(100))
+        .expect("a busy timeout SQLite accepts");
     let session = db.session();
     while_another_thread_holds_the_write_lock(&db, || {
         let events = session.query::<Event>().all()?;

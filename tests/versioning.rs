@@ -144,7 +144,8 @@ fn concurrent_writers_with_retries_lose_no_update_and_fail_only_with_typed_error
     const THREADS: i64 = 4;
     const INCREMENTS: i64 = 25;
     let db = database("threads")?;
-    db.set_busy_timeout(std::time::Duration::from_millis(20));
+    db.set_busy_timeout(std::time::Duration::from_millis(20))
+        .expect("a busy timeout SQLite accepts");
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
             let db = db.clone();

@@ -3,8 +3,8 @@
 //! the existing tables, and we bring the database up to date by hand, as
 //! far as SQLite's `ALTER TABLE` allows.
 
+use orm::Difference;
 use orm::prelude::*;
-use orm::schema::Difference;
 use orm::{Error, Recorder};
 
 /// Version 2 of the user: `nickname` is new.

@@ -3,8 +3,8 @@
 //! missing, a plan computed from the models shows the SQL that will add it
 //! (SQLite's table rebuild), and applying it keeps every row.
 
+use orm::Difference;
 use orm::prelude::*;
-use orm::schema::Difference;
 use orm::{
     ConstraintKind, Destructive, Error, OnDelete, Recorder, Renames, SchemaChange, StepKind,
 };

@@ -138,10 +138,29 @@ impl Database {
 
     /// Sets how long a statement waits for another connection's lock before
     /// failing with [`Error::Busy`]. Applies to sessions started afterwards.
-    pub fn set_busy_timeout(&self, timeout: Duration) {
-        self.shared
-            .busy_timeout_ms
-            .store(timeout.as_millis() as u64, Ordering::Relaxed);
+    ///
+    /// ```
+    /// # fn main() -> orm::Result<()> {
+    /// let db = orm::Database::in_memory()?;
+    /// db.set_busy_timeout(std::time::Duration::from_millis(250))?;
+    /// assert!(db.set_busy_timeout(std::time::Duration::from_secs(u64::MAX)).is_err());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] for a timeout longer than SQLite accepts
+    /// (`i32::MAX` milliseconds, about 24 days); the setting is unchanged.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<()> {
+        let millis = u64::try_from(timeout.as_millis())
+            .ok()
+            .filter(|&ms| ms <= i32::MAX as u64)
+            .ok_or_else(|| Error::OutOfRange {
+                what: "the busy timeout".to_owned(),
+                value: format!("{} ms", timeout.as_millis()),
+                limit: format!("SQLite accepts at most {} ms", i32::MAX),
+            })?;
+        self.shared.busy_timeout_ms.store(millis, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Starts a session: a unit of work with its own identity map. The

@@ -152,10 +152,24 @@ pub enum Error {
         constant: String,
     },
 
-    /// The call makes no sense in the object's current state, such as
-    /// deleting an object that was never added.
+    /// The call makes no sense in the objects' current state, such as
+    /// deleting an object that was never added; [`Misuse`] says which rule.
+    /// Nothing was changed.
     #[error("{0}")]
-    Misuse(String),
+    Misuse(Misuse),
+
+    /// A value does not fit where it goes: a key SQLite assigned beyond the
+    /// field's type, a version counter at its maximum, a setting beyond what
+    /// SQLite accepts. Nothing was changed (a flush that met it was rolled back).
+    #[error("{what} cannot hold {value}: {limit}")]
+    OutOfRange {
+        /// The column or setting, such as `` `users`.`id` ``.
+        what: String,
+        /// The value that does not fit.
+        value: String,
+        /// The limit, and what to do about it.
+        limit: String,
+    },
 
     /// `create_all` found tables that exist but differ from their models.
     #[error("the database schema differs from the models:\n{0}")]
@@ -257,5 +271,110 @@ impl Error {
             }
         }
         Error::Sqlite(err)
+    }
+}
+
+/// The rules of [`Error::Misuse`]: calls that make no sense in the objects'
+/// current state. Each names the model involved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// An object of one session was given to another session.
+    #[error("this `{model}` object belongs to another session")]
+    OtherSession {
+        /// The object's model.
+        model: &'static str,
+    },
+    /// The object is not in this session (transient, detached, or never added).
+    #[error("this `{model}` object is {state}, not in this session")]
+    NotInSession {
+        /// The object's model.
+        model: &'static str,
+        /// Its state, in words.
+        state: &'static str,
+    },
+    /// The object was persistent in a session that is gone, so it cannot
+    /// join another (its row may have changed since).
+    #[error(
+        "this `{model}` object was persistent in a session that is gone; it cannot join another"
+    )]
+    Detached {
+        /// The object's model.
+        model: &'static str,
+    },
+    /// A relationship would link objects of two sessions.
+    #[error("cannot link objects of two different sessions (`{model}`)")]
+    TwoSessions {
+        /// The model owning the relationship.
+        model: &'static str,
+    },
+    /// A relationship was changed between two objects neither of which is
+    /// in a session.
+    #[error(
+        "neither object is in a session; add the `{model}` or the object it links to to a session first"
+    )]
+    NoSession {
+        /// The model owning the relationship.
+        model: &'static str,
+    },
+    /// A relationship field was used outside of an object (a bare
+    /// `BelongsTo::new()` not inside a model held by a handle).
+    #[error(
+        "this `{kind}<{target}>` is not part of an object yet; wrap the object in a Handle or add it to a session first"
+    )]
+    Unattached {
+        /// `BelongsTo`, `HasMany`, `HasOne` or `ManyToMany`.
+        kind: &'static str,
+        /// The model it points at.
+        target: &'static str,
+    },
+    /// The primary key of a persistent object was changed.
+    #[error(
+        "the primary key of a `{model}` row changed from {from} to {to}; keys cannot change: delete the object and add a new one"
+    )]
+    KeyChanged {
+        /// The object's model.
+        model: &'static str,
+        /// The key the database holds.
+        from: String,
+        /// The key the object holds now.
+        to: String,
+    },
+    /// New objects point at each other in a cycle, so no insert order can
+    /// fill every foreign key.
+    #[error(
+        "new `{model}` objects point at each other in a cycle; insert one of them first with flush()"
+    )]
+    Cycle {
+        /// The model of an object in the cycle.
+        model: &'static str,
+    },
+    /// A flush was started while one was running (from inside the flush).
+    #[error("flush called while flushing")]
+    Reentrant,
+    /// `generate` was asked for a migration file of an empty plan.
+    #[error("nothing to migrate: the database matches the models")]
+    NothingToMigrate,
+    /// A declared rename finds both the old and the new name in the database.
+    #[error("cannot rename {what} `{from}` to `{to}`: both exist in the database")]
+    RenameClash {
+        /// `table` or `column`.
+        what: &'static str,
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+    /// `PRAGMA foreign_keys` could not be switched for a migration, because
+    /// a transaction is open on its connection.
+    #[error(
+        "foreign keys could not be switched {0} for the migration (a transaction is open on its connection)"
+    )]
+    ForeignKeysStuck(&'static str),
+}
+
+impl From<Misuse> for Error {
+    fn from(misuse: Misuse) -> Error {
+        Error::Misuse(misuse)
     }
 }

@@ -1,6 +1,6 @@
 //! Identity map: one live object per (model, primary key) in a session.
 //!
-//! Does not load rows; `session` asks it before querying and registers what
+//! Does not load rows; `loading` asks it before querying and registers what
 //! it loads. It owns its objects strongly: an object lives as long as its
 //! session or a user's handle, and relationship fields only point weakly, so
 //! the object graph has no reference cycles.
@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::error::Result;
 
 use crate::model::Model;
-use crate::object::{AnyNode, Node};
+use crate::state::{AnyNode, Node};
 
 /// The objects of one model, by key.
 struct TableMap<T: Model> {
@@ -67,10 +67,14 @@ impl IdentityMap {
         self.table::<T>()?.rows.get(key).cloned()
     }
 
-    pub(crate) fn insert<T: Model>(&mut self, key: T::Key, node: Rc<Node<T>>) {
-        if let Some(table) = self.table_mut::<T>() {
-            table.rows.insert(key, node);
-        }
+    /// Registers `node` under `key`; returns the object that held the key
+    /// before, for the caller to drop outside any borrow of the map.
+    pub(crate) fn insert<T: Model>(
+        &mut self,
+        key: T::Key,
+        node: Rc<Node<T>>,
+    ) -> Option<Rc<Node<T>>> {
+        self.table_mut::<T>()?.rows.insert(key, node)
     }
 
     /// The object with `key`, or the one `make` builds, registered under it.
@@ -101,7 +105,9 @@ impl IdentityMap {
         self.tables.values().map(|t| t.len()).sum()
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.tables.clear();
+    /// Empties the map, handing its objects over so that they are dropped
+    /// outside any borrow of it (a model's `Drop` may call the session).
+    pub(crate) fn take(&mut self) -> IdentityMap {
+        std::mem::take(self)
     }
 }

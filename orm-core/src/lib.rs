@@ -35,52 +35,67 @@
 //!
 //! # Modules
 //!
+//! Each module is one concept of SQLAlchemy's `orm/` package and owns its
+//! state; all are private, and what users need is re-exported here.
+//!
 //! | module | owns |
 //! |---|---|
-//! | [`schema`] | table metadata, DDL, dependency order, drift report |
-//! | [`diagram`] | ER diagrams (Mermaid, Graphviz) from the metadata |
-//! | [`model`] | the `Model` trait the derive implements, column types |
-//! | `object` | objects, handles, states, change tracking |
-//! | `identity` | one object per (model, key) in a session |
-//! | [`session`] | the unit of work's public face: add, get, query, flush, commit, rollback |
-//! | [`unit_of_work`] | flush order, statements, undo in memory |
-//! | [`relation`] | `BelongsTo`, `HasMany`, lazy and eager loading, back-population |
-//! | [`query`] | typed columns, filters, the query builder |
-//! | [`sql`] | statement execution, SQL echo, recorders |
-//! | [`error`] | the one error enum |
+//! | `state` | objects, handles, guards, object states, change tracking |
+//! | `identity` | one live object per (model, key) in a session |
+//! | `loading` | rows into objects through the identity map; conversion errors |
+//! | `persistence` | INSERT / UPDATE / DELETE / link rows of objects, version checks |
+//! | `unit_of_work` | pending, dirty, deleted, orphans, link changes; order; the flush plan |
+//! | `transaction` | whether a transaction is open, what it wrote, restore on rollback |
+//! | `session` | orchestration of the above; autoflush; the public session API |
+//! | `relation` | `BelongsTo`, `HasMany`, `HasOne`, `ManyToMany`; lazy and eager loading; cascades |
+//! | `query` | typed columns, filters, the query builder |
+//! | `sql` | statement texts, execution, SQL echo, recorders |
+//! | `schema`, `migrate`, [`diagram`] | table metadata and DDL; live schema, diff, plan, apply; pictures |
+//! | `model`, `database`, `error` | the `Model` trait; where the data lives; the one error enum |
+//!
+//! Layers: `error`, `schema`, `sql`, `migrate` and `diagram` import nothing
+//! from the runtime above them (session, state, relation, unit of work,
+//! loading, persistence, transaction).
 
 #![warn(missing_docs)]
 
-pub mod database;
+mod database;
 pub mod diagram;
-pub mod error;
+mod error;
 mod identity;
-pub mod migrate;
-pub mod model;
-mod object;
-pub mod query;
-pub mod relation;
-pub mod schema;
-pub mod session;
-pub mod sql;
-pub mod unit_of_work;
+mod loading;
+mod migrate;
+mod model;
+mod persistence;
+mod query;
+mod relation;
+mod schema;
+mod session;
+mod sql;
+mod state;
+mod transaction;
+mod unit_of_work;
 
 pub use database::{DEFAULT_BUSY_TIMEOUT, Database};
-pub use error::{ConstraintKind, Error, Result};
+pub use error::{ConstraintKind, Error, Misuse, Result};
 pub use migrate::{
     Destructive, ForeignKeyViolations, Hazard, HazardKind, MigrateReport, MigrationFile,
     MigrationPlan, MigrationState, MigrationStatus, MigrationStep, Migrations, Renames,
     SchemaChange, StepKind,
 };
 pub use model::{ColumnType, Key, Model, ModelSet};
-pub use object::{Change, Handle, State, Write};
 pub use query::{Column, Expr, OrderBy, Query};
 pub use relation::{
     Backref, BelongsTo, HasMany, HasOne, Lazy, ManyToMany, Preload, Relation, RelationField,
 };
-pub use schema::{ColumnDef, DriftReport, ForeignKeyDef, IndexDef, LinkDef, OnDelete, TableDef};
+pub use schema::{
+    ColumnDef, Difference, DriftReport, ForeignKeyDef, IndexDef, LinkColumn, LinkDef, OnDelete,
+    TableDef, TableDrift, dependency_order,
+};
 pub use session::Session;
-pub use sql::echo::{Echo, Recorder, Statement};
+pub use sql::echo::{Echo, LOG_TARGET, Recorder, Statement};
+pub use sql::{quote, render};
+pub use state::{Change, Handle, State, Write};
 pub use unit_of_work::{Action, FlushPlan, PlanStep};
 
 /// Items the derive's generated code names. Not part of the public API.

@@ -1,7 +1,7 @@
 //! Model: the trait `#[derive(Model)]` implements, the Rust-to-SQL type
 //! mapping ([`ColumnType`]), and [`ModelSet`] for naming several models at once.
 //!
-//! Does not hold objects (see `object`) or run SQL (see `session`).
+//! Does not hold objects (see `state`) or run SQL (see `session`).
 
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -41,8 +41,9 @@ pub trait Model: Sized + 'static {
     fn key(&self) -> Self::Key;
 
     /// Stores the rowid SQLite assigned on insert (only for `INTEGER PRIMARY
-    /// KEY` columns). `None` resets the key to its unassigned value.
-    fn set_rowid(&mut self, rowid: Option<i64>);
+    /// KEY` columns). `None` resets the key to its unassigned value. Returns
+    /// false, changing nothing, when the rowid does not fit the key's type.
+    fn set_rowid(&mut self, rowid: Option<i64>) -> bool;
 
     /// Whether the key is still unassigned, so the insert asks SQLite for one.
     fn key_unassigned(&self) -> bool;

@@ -12,10 +12,10 @@ use rusqlite::types::Value;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::object::{AnyNode, Handle};
 use crate::relation::{Lazy, Preload, PreloadStep};
-use crate::session::{Session, select_sql};
-use crate::sql::{Param, owned_value, quote};
+use crate::session::Session;
+use crate::sql::{Param, owned_value, quote, text};
+use crate::state::{AnyNode, Handle};
 
 /// A typed handle to one column of model `M`, holding values of type `V`.
 /// `#[derive(Model)]` makes one per column: `User::EMAIL`.
@@ -286,7 +286,7 @@ impl<'s, T: Model> Query<'s, T> {
     }
 
     fn select(&self) -> (String, Vec<(Value, &'static str)>) {
-        let mut sql = select_sql(T::TABLE);
+        let mut sql = text::select(T::TABLE);
         let mut params = Vec::new();
         self.where_clause(&mut sql, &mut params);
         if !self.order.is_empty() {
@@ -363,9 +363,10 @@ impl<'s, T: Model> Query<'s, T> {
                 table: T::TABLE.name.to_owned(),
                 what: "matching the query".to_owned(),
             }),
-            1 => found
-                .pop()
-                .ok_or_else(|| Error::Misuse("empty result".to_owned())),
+            1 => found.pop().ok_or_else(|| Error::NotFound {
+                table: T::TABLE.name.to_owned(),
+                what: "matching the query".to_owned(),
+            }),
             n => Err(Error::NotOne {
                 table: T::TABLE.name.to_owned(),
                 found: n,
@@ -380,7 +381,7 @@ impl<'s, T: Model> Query<'s, T> {
     pub fn count(self) -> Result<usize> {
         let inner = self.session.inner();
         inner.autoflush()?;
-        let mut sql = format!("SELECT count(*) FROM {}", quote(T::TABLE.name));
+        let mut sql = text::count(T::TABLE);
         let mut values = Vec::new();
         self.where_clause(&mut sql, &mut values);
         let params: Vec<Param<'_>> = values

@@ -16,19 +16,21 @@
 //!   values they had at its start; objects added in it leave the session;
 //!   loaded collections are expired and reload on next access.
 
-use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 use rusqlite::ToSql;
 
 use crate::database::Database;
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 use crate::identity::IdentityMap;
 use crate::model::Model;
-use crate::object::{AnyNode, Handle, Node, State};
 use crate::query::Query;
-use crate::sql::{Conn, Kind, Param, owned_value, quote, render};
-use crate::unit_of_work::{self, FlushPlan};
+use crate::relation::cascade;
+use crate::sql::{Conn, Param, owned_value, quote, render};
+use crate::state::{AnyNode, Handle, Node, State};
+use crate::transaction::{self, Transaction, Written};
+use crate::unit_of_work::{self, FlushPlan, UnitOfWork, Work};
 
 /// A unit of work: see the [module docs](self).
 ///
@@ -52,27 +54,10 @@ pub struct Session {
 /// A session's state, shared with its objects through weak references.
 pub(crate) struct SessionInner {
     db: Database,
-    conn: RefCell<Option<Conn>>,
+    conn: OnceCell<Conn>,
     identity: RefCell<IdentityMap>,
-    pending: RefCell<Vec<Rc<dyn AnyNode>>>,
-    dirty: RefCell<Vec<Rc<dyn AnyNode>>>,
-    deleted: RefCell<Vec<Rc<dyn AnyNode>>>,
-    /// Children let go by `delete_orphan` collections, with the field that
-    /// would have to point at a parent for them to survive the flush.
-    orphans: RefCell<Vec<(Rc<dyn AnyNode>, &'static str)>>,
-    /// The orphans the next flush deletes (also in `deleted`).
-    orphan_deletes: RefCell<Vec<Rc<dyn AnyNode>>>,
-    /// Link rows of many-to-many relationships to insert or delete.
-    links: RefCell<Vec<unit_of_work::LinkChange>>,
-    /// New objects deleted before any flush: rollback empties their
-    /// collections, as the children they held go back to their old parents.
-    discarded: RefCell<Vec<Rc<dyn AnyNode>>>,
-    /// Objects first loaded while a transaction was open: their values may
-    /// be ones the transaction wrote, so rollback re-reads them.
-    loaded_in_transaction: RefCell<Vec<Rc<dyn AnyNode>>>,
-    /// What flushes wrote in the open transaction, for rollback.
-    written: RefCell<Vec<unit_of_work::Written>>,
-    in_transaction: Cell<bool>,
+    unit_of_work: UnitOfWork,
+    transaction: Transaction,
     autoflush: Cell<bool>,
     flushing: Cell<bool>,
 }
@@ -82,18 +67,10 @@ impl Session {
         Session {
             inner: Rc::new(SessionInner {
                 db,
-                conn: RefCell::new(None),
+                conn: OnceCell::new(),
                 identity: RefCell::new(IdentityMap::default()),
-                pending: RefCell::new(Vec::new()),
-                dirty: RefCell::new(Vec::new()),
-                deleted: RefCell::new(Vec::new()),
-                links: RefCell::new(Vec::new()),
-                orphans: RefCell::new(Vec::new()),
-                orphan_deletes: RefCell::new(Vec::new()),
-                loaded_in_transaction: RefCell::new(Vec::new()),
-                discarded: RefCell::new(Vec::new()),
-                written: RefCell::new(Vec::new()),
-                in_transaction: Cell::new(false),
+                unit_of_work: UnitOfWork::default(),
+                transaction: Transaction::default(),
                 autoflush: Cell::new(true),
                 flushing: Cell::new(false),
             }),
@@ -103,7 +80,10 @@ impl Session {
     /// Adds a new object; the next flush inserts it. Returns its handle.
     pub fn add<T: Model>(&self, value: T) -> Handle<T> {
         let node = Node::new(value, State::Pending);
-        self.inner.adopt(node.clone());
+        node.meta().attach(&self.inner);
+        self.inner
+            .unit_of_work
+            .add_pending(Rc::clone(&node) as Rc<dyn AnyNode>);
         Handle::from_node(node)
     }
 
@@ -112,7 +92,7 @@ impl Session {
     /// # Errors
     /// [`Error::Misuse`] if it already belongs to a session.
     pub fn add_handle<T: Model>(&self, handle: &Handle<T>) -> Result<()> {
-        self.inner.adopt_handle(handle)
+        self.inner.adopt_node(handle.erased())
     }
 
     /// The object with this primary key: from the identity map without SQL
@@ -183,7 +163,7 @@ impl Session {
     /// # Errors
     /// [`Error::Misuse`] if the object is not in this session.
     pub fn delete<T: Model>(&self, handle: &Handle<T>) -> Result<()> {
-        self.inner.delete_node(handle.node.clone())
+        self.inner.delete_node(handle.erased())
     }
 
     /// Writes every pending change to the database in one transaction
@@ -217,7 +197,12 @@ impl Session {
     /// database's state: changed ones get their old values, added ones leave
     /// the session, deleted ones come back, and loaded collections expire.
     ///
+    /// Checks first that every object to restore is free of the user's
+    /// guards: if one is not, nothing is rolled back (in memory or in the
+    /// database) and the call can be repeated once the guard is gone.
+    ///
     /// # Errors
+    /// [`Error::Borrowed`] while a guard of an object to restore is alive;
     /// [`Error::Sqlite`] if `ROLLBACK` fails.
     pub fn rollback(&self) -> Result<()> {
         self.inner.rollback()
@@ -229,13 +214,15 @@ impl Session {
     /// # Errors
     /// [`Error::Borrowed`] if an object is being written.
     pub fn flush_plan(&self) -> Result<FlushPlan> {
-        unit_of_work::plan(&self.inner)
+        unit_of_work::plan(&self.inner.unit_of_work.work())
     }
 
     /// Re-reads an object's row, discarding its unflushed changes.
     ///
     /// # Errors
-    /// [`Error::NotFound`] if the row is gone.
+    /// [`Error::NotFound`] if the row is gone; [`Error::Borrowed`] while a
+    /// guard of the object is alive; [`Error::Misuse`] if the object is not
+    /// persistent in this session. Nothing changed then.
     pub fn refresh<T: Model>(&self, handle: &Handle<T>) -> Result<()> {
         self.inner.refresh(&handle.node)
     }
@@ -247,7 +234,10 @@ impl Session {
 
     /// How many objects the identity map holds.
     pub fn len(&self) -> usize {
-        self.inner.identity.borrow().len()
+        self.inner
+            .identity
+            .try_borrow()
+            .map_or(0, |identity| identity.len())
     }
 
     /// Whether the identity map is empty.
@@ -257,7 +247,7 @@ impl Session {
 
     /// Whether there are changes a flush would write.
     pub fn has_changes(&self) -> bool {
-        self.inner.has_work()
+        self.inner.unit_of_work.has_work()
     }
 
     /// Lets go of every object: the identity map is emptied and handles the
@@ -271,17 +261,20 @@ impl Session {
     }
 }
 
-impl Drop for Session {
+impl Drop for SessionInner {
     /// Returns the connection (rolling back an open transaction). The
     /// objects need no visit: their weak link to the session dies with it,
     /// which is what makes them detached.
     fn drop(&mut self) {
-        if let Some(conn) = self.inner.conn.borrow_mut().take() {
-            self.inner.db.release(conn);
+        if let Some(conn) = self.conn.take() {
+            self.db.release(conn);
         }
     }
 }
 
+/// Orchestration: each step asks the module that owns the state
+/// (`unit_of_work`, `transaction`, `identity`, `loading`) and changes
+/// nothing until every check has passed.
 impl SessionInner {
     pub(crate) fn identity(&self) -> Ref<'_, IdentityMap> {
         self.identity.borrow()
@@ -291,229 +284,138 @@ impl SessionInner {
         self.identity.borrow_mut()
     }
 
-    pub(crate) fn conn(&self) -> Result<Ref<'_, Conn>> {
-        if self.conn.borrow().is_none() {
-            let conn = self.db.connect()?;
-            *self.conn.borrow_mut() = Some(conn);
+    pub(crate) fn unit_of_work(&self) -> &UnitOfWork {
+        &self.unit_of_work
+    }
+
+    pub(crate) fn transaction(&self) -> &Transaction {
+        &self.transaction
+    }
+
+    /// The session's connection, taken from the database on first use and
+    /// held until the session is dropped.
+    pub(crate) fn conn(&self) -> Result<&Conn> {
+        if let Some(conn) = self.conn.get() {
+            return Ok(conn);
         }
-        Ref::filter_map(self.conn.borrow(), Option::as_ref)
-            .map_err(|_| Error::Misuse("the session has no connection".to_owned()))
-    }
-
-    fn adopt<T: Model>(self: &Rc<Self>, node: Rc<Node<T>>) {
-        node.attach(self);
-        node.set_state(State::Pending);
-        self.pending.borrow_mut().push(node);
-    }
-
-    pub(crate) fn adopt_handle<T: Model>(self: &Rc<Self>, handle: &Handle<T>) -> Result<()> {
-        self.adopt_node(handle.node.clone())
+        let conn = self.db.connect()?;
+        Ok(self.conn.get_or_init(|| conn))
     }
 
     /// Adds a transient object to this session (the save-update cascade of
     /// relationships uses it too).
     pub(crate) fn adopt_node(self: &Rc<Self>, node: Rc<dyn AnyNode>) -> Result<()> {
-        match node.session() {
-            Some(other) if Rc::ptr_eq(&other, self) => return Ok(()),
-            Some(_) => {
-                return Err(Error::Misuse(format!(
-                    "this `{}` object belongs to another session",
-                    node.table().model
-                )));
-            }
+        if self.check_adoptable(&node)? {
+            node.meta().attach(self);
+            node.meta().set_state(State::Pending);
+            self.unit_of_work.add_pending(node);
+        }
+        Ok(())
+    }
+
+    /// Whether `node` can join this session: `Ok(false)` when it is in it
+    /// already, an error when it belongs to another or was persistent in a
+    /// session that is gone.
+    pub(crate) fn check_adoptable(&self, node: &Rc<dyn AnyNode>) -> Result<bool> {
+        let model = node.table().model;
+        match node.meta().session() {
+            Some(other) if std::ptr::eq(Rc::as_ptr(&other), self) => return Ok(false),
+            Some(_) => return Err(Misuse::OtherSession { model }.into()),
             None => {}
         }
         // Pending in a session that is gone: never inserted, free to join.
         if !matches!(node.state(), State::Transient | State::Pending) {
-            return Err(Error::Misuse(format!(
-                "this `{}` object was {:?} in a session that is gone; it cannot join another",
-                node.table().model,
-                node.state()
-            )));
+            return Err(Misuse::Detached { model }.into());
         }
-        node.set_session(self);
-        node.set_state(State::Pending);
-        self.pending.borrow_mut().push(node);
-        Ok(())
+        Ok(true)
     }
 
-    pub(crate) fn mark_dirty(&self, node: Rc<dyn AnyNode>) {
-        self.dirty.borrow_mut().push(node);
-    }
-
-    /// Records a link row to insert (`link`) or delete on flush. Where the
-    /// collection was loaded (`known`), the opposite change still pending
-    /// cancels out; otherwise the database's state is unknown and the last
-    /// change wins.
-    pub(crate) fn record_link(
-        &self,
-        table: &'static str,
-        ends: [(&'static str, Rc<dyn AnyNode>); 2],
-        link: bool,
-        known: bool,
-    ) {
-        let change = unit_of_work::LinkChange::new(table, ends, link);
-        let mut links = self.links.borrow_mut();
-        if let Some(i) = links.iter().position(|c| c.same_link(&change)) {
-            if links[i].link != link {
-                links.remove(i);
-                if !known {
-                    links.push(change);
-                }
+    /// Fails unless `node` is persistent (or deleted) in this session.
+    fn check_mine(&self, node: &Rc<dyn AnyNode>) -> Result<()> {
+        let model = node.table().model;
+        if node.meta().in_session(self) && matches!(node.state(), State::Persistent) {
+            return Ok(());
+        }
+        match node.meta().session() {
+            Some(_) if !node.meta().in_session(self) => Err(Misuse::OtherSession { model }.into()),
+            _ => Err(Misuse::NotInSession {
+                model,
+                state: state_name(node.state()),
             }
-            return;
+            .into()),
         }
-        links.push(change);
     }
 
-    fn has_work(&self) -> bool {
-        !self.pending.borrow().is_empty()
-            || !self.deleted.borrow().is_empty()
-            || !self.links.borrow().is_empty()
-            || !self.orphans.borrow().is_empty()
-            || self.dirty.borrow().iter().any(|n| n.has_changes())
+    pub(crate) fn delete_node(&self, node: Rc<dyn AnyNode>) -> Result<()> {
+        let mine = node.meta().in_session(self);
+        match node.state() {
+            State::Pending if mine => {
+                node.meta().set_state(State::Transient);
+                node.meta().detach();
+                self.unit_of_work.expunge(&node);
+                Ok(())
+            }
+            State::Persistent if mine => {
+                node.meta().set_state(State::Deleted);
+                self.unit_of_work.mark_deleted(node);
+                Ok(())
+            }
+            State::Deleted if mine => Ok(()),
+            _ if node.meta().session().is_some() && !mine => Err(Misuse::OtherSession {
+                model: node.table().model,
+            }
+            .into()),
+            state => Err(Misuse::NotInSession {
+                model: node.table().model,
+                state: state_name(state),
+            }
+            .into()),
+        }
     }
 
     /// Flushes first if autoflush is on and there is anything to write.
     pub(crate) fn autoflush(&self) -> Result<()> {
-        if self.autoflush.get() && !self.flushing.get() && self.has_work() {
+        if self.autoflush.get() && !self.flushing.get() && self.unit_of_work.has_work() {
             self.flush()?;
         }
         Ok(())
     }
 
-    pub(crate) fn find<T: Model>(self: &Rc<Self>, key: &T::Key) -> Result<Option<Rc<Node<T>>>> {
-        if let Some(node) = self.identity.borrow().get::<T>(key) {
-            return Ok(Some(node));
-        }
-        self.autoflush()?;
-        let table = T::TABLE;
-        let conn = self.conn()?;
-        let sql = conn.text(table, Kind::Get, || get_sql(table));
-        let mut found = None;
-        let params = [Param::new(key, table.primary_key().name)];
-        conn.query_rows(&sql, &params, table.name, 1, |row| {
-            found = Some(self.load_row::<T>(row)?);
-            Ok(())
-        })?;
-        Ok(found)
-    }
-
-    /// Runs a SELECT of `T`'s columns (in table order) and hands each row's
-    /// object to `each`: the one already in the identity map, or a new one.
-    pub(crate) fn select<T: Model>(
-        self: &Rc<Self>,
-        sql: &str,
-        params: &[Param<'_>],
-        mut each: impl FnMut(Rc<Node<T>>) -> Result<()>,
-    ) -> Result<()> {
-        self.select_rows::<T>(sql, params, |node, _| each(node))
-    }
-
-    /// Like `select`, also handing over the row, for columns after `T`'s.
-    pub(crate) fn select_rows<T: Model>(
-        self: &Rc<Self>,
-        sql: &str,
-        params: &[Param<'_>],
-        mut each: impl FnMut(Rc<Node<T>>, &rusqlite::Row<'_>) -> Result<()>,
-    ) -> Result<()> {
-        let conn = self.conn()?;
-        conn.query(sql, params, T::TABLE.name, |row| {
-            let node = self.load_row::<T>(row)?;
-            each(node, row)
-        })
-    }
-
-    /// The object for one row (columns in `T::TABLE` order).
-    pub(crate) fn load_row<T: Model>(
-        self: &Rc<Self>,
-        row: &rusqlite::Row<'_>,
-    ) -> Result<Rc<Node<T>>> {
-        let table = T::TABLE;
-        let key: T::Key = row
-            .get(table.primary_key)
-            .map_err(|e| conversion_error(table, row, e))?;
-        // One lookup: the object already loaded, or a new one in its place.
-        self.identity.borrow_mut().get_or_try_insert::<T>(key, || {
-            let value = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
-            let node = Node::new(value, State::Persistent);
-            node.attach(self);
-            if self.in_transaction.get() {
-                let erased: Rc<dyn AnyNode> = node.clone();
-                self.loaded_in_transaction.borrow_mut().push(erased);
-            }
-            Ok(node)
-        })
-    }
-
-    pub(crate) fn delete_node(&self, node: Rc<dyn AnyNode>) -> Result<()> {
-        let mine = node
-            .session()
-            .is_some_and(|s| std::ptr::eq(Rc::as_ptr(&s), self));
-        match node.state() {
-            State::Pending if mine => {
-                self.pending.borrow_mut().retain(|n| !same_node(n, &node));
-                node.set_state(State::Transient);
-                node.detach();
-                self.discarded.borrow_mut().push(node);
-                Ok(())
-            }
-            State::Persistent if mine => {
-                node.set_state(State::Deleted);
-                self.deleted.borrow_mut().push(node);
-                Ok(())
-            }
-            State::Deleted if mine => Ok(()),
-            state => Err(Error::Misuse(format!(
-                "cannot delete this `{}` object: it is {state:?}, not in this session",
-                node.table().model
-            ))),
-        }
-    }
-
-    /// Remembers a child taken out of a `delete_orphan` collection; the next
-    /// flush deletes it if it still has no parent then (it may have been
-    /// pushed into another collection meanwhile).
-    pub(crate) fn mark_orphan(&self, node: Rc<dyn AnyNode>, field: &'static str) {
-        self.orphans.borrow_mut().push((node, field));
-    }
-
-    /// Deletes the marked orphans that are still orphans.
-    fn delete_orphans(&self) -> Result<()> {
-        let orphans = std::mem::take(&mut *self.orphans.borrow_mut());
-        for (node, field) in orphans {
-            if matches!(node.state(), State::Pending | State::Persistent) && node.orphaned(field)? {
-                self.delete_node(Rc::clone(&node))?;
-                if node.state() == State::Deleted {
-                    self.orphan_deletes.borrow_mut().push(node);
-                }
-            }
-        }
-        Ok(())
-    }
-
     pub(crate) fn flush(&self) -> Result<()> {
+        if self.flushing.get() {
+            return Err(Misuse::Reentrant.into());
+        }
         self.delete_orphans()?;
-        if !self.has_work() {
-            self.dirty
-                .borrow_mut()
-                .iter()
-                .for_each(|n| n.clear_dirty_flag());
-            self.dirty.borrow_mut().clear();
+        if !self.unit_of_work.has_work() {
+            self.unit_of_work.forget_clean();
             return Ok(());
         }
-        if self.flushing.replace(true) {
-            return Err(Error::Misuse("flush called while flushing".to_owned()));
-        }
+        self.flushing.set(true);
         let result = self.flush_now();
         self.flushing.set(false);
         result
     }
 
+    /// Deletes the marked orphans that are still orphans.
+    fn delete_orphans(&self) -> Result<()> {
+        let orphans = self.unit_of_work.orphans_to_delete()?;
+        let mut deleted = Vec::new();
+        for node in orphans {
+            self.delete_node(Rc::clone(&node))?;
+            if node.state() == State::Deleted {
+                deleted.push(node);
+            }
+        }
+        self.unit_of_work.orphans_decided(deleted);
+        Ok(())
+    }
+
     fn flush_now(&self) -> Result<()> {
+        let work = self.unit_of_work.work();
+        work.check_borrows()?;
+        let effects = self.cascade_plan(&work)?;
         let conn = self.conn()?;
-        let outer = !self.in_transaction.get();
-        let work = self.work();
+        let outer = !self.transaction.is_open();
         conn.control(if outer {
             "BEGIN IMMEDIATE"
         } else {
@@ -522,75 +424,99 @@ impl SessionInner {
         .map_err(|e| match e {
             // Name the table the flush was about to write.
             Error::Busy { .. } => Error::Busy {
-                table: work.first_table().unwrap_or_default().to_owned(),
+                table: work.first_table().to_owned(),
             },
             other => other,
         })?;
-        match unit_of_work::execute(&conn, &work) {
+        match unit_of_work::execute(conn, &work) {
             Ok(written) => {
                 if outer {
-                    self.in_transaction.set(true);
+                    self.transaction.set_open(true);
                 } else {
                     conn.control("RELEASE orm_flush")?;
                 }
-                drop(conn);
-                self.pending.borrow_mut().clear();
-                self.deleted.borrow_mut().clear();
-                self.orphan_deletes.borrow_mut().clear();
-                self.links.borrow_mut().clear();
-                let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
-                dirty.iter().for_each(|n| n.clear_dirty_flag());
-                let cascaded = unit_of_work::apply(self, &written)?;
-                self.written.borrow_mut().extend(written);
-                self.written.borrow_mut().extend(cascaded);
-                Ok(())
+                self.flushed(written, effects)
             }
             Err((error, written)) => {
                 unit_of_work::revert(&written);
-                if conn.raw().is_autocommit() {
-                    // SQLite abandoned the whole transaction itself (a full
-                    // disk, an I/O error). If earlier flushes were in it,
-                    // they are gone too, so the session rolls back as
-                    // `rollback()` would; otherwise only this flush was lost
-                    // and its changes stay pending.
-                    drop(conn);
-                    if !outer {
-                        self.in_transaction.set(false);
-                        self.rollback()?;
-                    }
-                    return Err(error);
-                }
-                if outer {
-                    conn.control("ROLLBACK")?;
-                } else {
-                    conn.control("ROLLBACK TO orm_flush")?;
-                    conn.control("RELEASE orm_flush")?;
-                }
+                self.abandon_flush(conn, outer)?;
                 Err(error)
             }
         }
     }
 
-    pub(crate) fn work(&self) -> unit_of_work::Work {
-        let orphans = self.orphan_deletes.borrow().clone();
-        let deleted = self
-            .deleted
-            .borrow()
-            .iter()
-            .filter(|n| !orphans.iter().any(|o| same_node(o, n)))
-            .cloned()
-            .collect();
-        unit_of_work::Work {
-            pending: self.pending.borrow().clone(),
-            dirty: self.dirty.borrow().clone(),
-            deleted,
-            orphans,
-            links: self.links.borrow().clone(),
+    /// The loaded objects the flush's deletes reach through `ON DELETE`.
+    fn cascade_plan(&self, work: &Work) -> Result<Vec<cascade::Effect>> {
+        let mut deleted = Vec::new();
+        for node in work.deleted.iter().chain(&work.orphans) {
+            deleted.push((node.table().name, node.key_value()?));
+        }
+        if deleted.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The objects this flush inserts are loaded once it succeeds: the
+        // database cascades to them too.
+        let mut nodes = self.identity.borrow().nodes();
+        nodes.extend(work.pending.iter().cloned());
+        cascade::plan(&nodes, deleted)
+    }
+
+    /// After a successful flush: the objects now match their rows.
+    fn flushed(&self, written: Vec<Written>, effects: Vec<cascade::Effect>) -> Result<()> {
+        let done = self.unit_of_work.flushed();
+        let mut released = Vec::new();
+        for w in &written {
+            match w {
+                Written::Inserted { node, .. } => {
+                    node.meta().set_state(State::Persistent);
+                    let displaced = Rc::clone(node).register(&mut self.identity.borrow_mut())?;
+                    // SQLite reused the key of a row deleted behind the
+                    // session's back: the object that held it is stale.
+                    if let Some(stale) = displaced {
+                        stale.meta().set_state(State::Detached);
+                        stale.meta().detach();
+                        stale.meta().forget_changes();
+                        released.push(stale);
+                    }
+                }
+                Written::Updated { node, .. } => node.meta().flushed(),
+                Written::Deleted { node } => {
+                    released.extend(node.unregister(&mut self.identity.borrow_mut())?);
+                    node.meta().flushed();
+                }
+            }
+        }
+        let (cascaded, cascade_released) = cascade::apply(effects, &self.identity)?;
+        self.transaction.log(written);
+        self.transaction.log(cascaded);
+        drop((done, released, cascade_released));
+        Ok(())
+    }
+
+    /// After a failed flush: the database undoes it (the whole transaction
+    /// when SQLite abandoned it itself).
+    fn abandon_flush(&self, conn: &Conn, outer: bool) -> Result<()> {
+        if conn.raw().is_autocommit() {
+            // SQLite abandoned the whole transaction itself (a full disk,
+            // an I/O error). If earlier flushes were in it, they are gone
+            // too, so the session rolls back as `rollback()` would;
+            // otherwise only this flush was lost and its changes stay pending.
+            if !outer {
+                self.transaction.set_open(false);
+                self.rollback()?;
+            }
+            return Ok(());
+        }
+        if outer {
+            conn.control("ROLLBACK")
+        } else {
+            conn.control("ROLLBACK TO orm_flush")?;
+            conn.control("RELEASE orm_flush")
         }
     }
 
     fn commit(&self) -> Result<()> {
-        if !self.in_transaction.get() {
+        if !self.transaction.is_open() {
             return Ok(());
         }
         let conn = self.conn()?;
@@ -598,76 +524,101 @@ impl SessionInner {
             if conn.raw().is_autocommit() {
                 // The transaction is gone (SQLite rolled it back): so are
                 // its changes, in memory as in the database.
-                drop(conn);
-                self.in_transaction.set(false);
+                self.transaction.set_open(false);
                 self.rollback()?;
             }
             return Err(error);
         }
-        drop(conn);
-        self.in_transaction.set(false);
-        for written in std::mem::take(&mut *self.written.borrow_mut()) {
-            written.committed();
-        }
-        self.loaded_in_transaction.borrow_mut().clear();
-        self.discarded.borrow_mut().clear();
+        self.transaction.committed();
+        drop(self.unit_of_work.take_discarded());
         Ok(())
     }
 
+    /// Checks every borrow first, then rolls back the database, then
+    /// restores memory: see [`Session::rollback`].
     fn rollback(&self) -> Result<()> {
-        if self.in_transaction.get() {
+        self.check_rollback()?;
+        if self.transaction.is_open() {
             self.conn()?.control("ROLLBACK")?;
-            self.in_transaction.set(false);
         }
-        let written = std::mem::take(&mut *self.written.borrow_mut());
-        let inserted: Vec<&Rc<dyn AnyNode>> = written.iter().filter_map(|w| w.inserted()).collect();
-        for w in written.iter().rev() {
-            // An object inserted in this transaction keeps the values it has:
-            // its updates and its delete are not undone, only its insert.
-            if let Some(node) = w.updated().or(w.deleted())
-                && inserted.iter().any(|n| same_node(n, node))
-            {
-                continue;
-            }
-            w.rolled_back(self)?;
-        }
-        for node in std::mem::take(&mut *self.dirty.borrow_mut()) {
-            node.clear_dirty_flag();
+        let (written, read) = self.transaction.take();
+        let abandoned = self.unit_of_work.take();
+        let discarded = self.unit_of_work.take_discarded();
+        let released = transaction::undo(&written, &self.identity)?;
+        for node in &abandoned.dirty {
+            node.meta().set_listed(false);
             // Objects inserted in this transaction already left the session.
             if node.state() != State::Transient {
-                node.rolled_back()?;
+                transaction::restore(node)?;
             }
         }
-        for node in std::mem::take(&mut *self.pending.borrow_mut()) {
-            node.detach();
-            node.set_state(State::Transient);
-            node.reset_relations();
+        for node in &abandoned.pending {
+            node.meta().detach();
+            node.meta().set_state(State::Transient);
+            node.each_relation(|field| field.reset_empty());
         }
-        for node in std::mem::take(&mut *self.deleted.borrow_mut()) {
+        for node in &abandoned.deleted {
             // One inserted in this transaction has already left the session.
             if node.state() == State::Deleted {
-                node.set_state(State::Persistent);
+                node.meta().set_state(State::Persistent);
             }
         }
-        self.links.borrow_mut().clear();
-        self.orphans.borrow_mut().clear();
-        self.orphan_deletes.borrow_mut().clear();
-        for node in std::mem::take(&mut *self.discarded.borrow_mut()) {
-            node.reset_relations();
+        for node in &discarded {
+            node.each_relation(|field| field.reset_empty());
         }
-        for node in std::mem::take(&mut *self.loaded_in_transaction.borrow_mut()) {
-            if node.state() == State::Persistent && node.session().is_some() {
-                node.reread(self)?;
-            }
-        }
+        let reread = self.reread_all(&read);
         let nodes = self.identity.borrow().nodes();
-        for node in nodes {
-            node.expire_relations();
+        for node in &nodes {
+            node.each_relation(|field| field.expire());
+        }
+        drop((written, read, abandoned, discarded, released, nodes));
+        reread
+    }
+
+    /// What rollback will borrow, checked before anything changes.
+    fn check_rollback(&self) -> Result<()> {
+        self.transaction.check_restorable()?;
+        let work = self.unit_of_work.work();
+        for node in &work.dirty {
+            if node.state() != State::Transient && node.meta().restore_point().is_some() {
+                node.check_writable()?;
+            }
+        }
+        for node in work
+            .pending
+            .iter()
+            .chain(self.identity.borrow().nodes().iter())
+        {
+            node.check_readable()?;
         }
         Ok(())
     }
 
-    fn refresh<T: Model>(self: &Rc<Self>, node: &Rc<Node<T>>) -> Result<()> {
+    /// Re-reads the objects whose values came from the rolled-back
+    /// transaction. One that cannot be read is let go of (detached), so
+    /// that no object claims values the database no longer holds.
+    fn reread_all(&self, read: &[Rc<dyn AnyNode>]) -> Result<()> {
+        let mut first_error = None;
+        for node in read {
+            if node.state() != State::Persistent || !node.meta().in_session(self) {
+                continue;
+            }
+            let outcome = Rc::clone(node).reread(self);
+            if !matches!(outcome, Ok(true)) {
+                let released = node.unregister(&mut self.identity.borrow_mut());
+                node.meta().set_state(State::Detached);
+                node.meta().detach();
+                drop(released);
+                if let Err(error) = outcome {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn refresh<T: Model>(&self, node: &Rc<Node<T>>) -> Result<()> {
+        self.check_mine(&(Rc::clone(node) as Rc<dyn AnyNode>))?;
         if self.reread(node)? {
             Ok(())
         } else {
@@ -678,96 +629,28 @@ impl SessionInner {
         }
     }
 
-    /// Overwrites an object with its row as the database holds it now,
-    /// discarding its unflushed changes. Returns whether the row exists.
-    pub(crate) fn reread<T: Model>(&self, node: &Node<T>) -> Result<bool> {
-        let table = T::TABLE;
-        let key = node.key()?;
-        let conn = self.conn()?;
-        let sql = conn.text(table, Kind::Get, || get_sql(table));
-        let mut found = false;
-        let params = [Param::new(&key, table.primary_key().name)];
-        conn.query_rows(&sql, &params, table.name, 1, |row| {
-            let fresh = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
-            node.discard_changes();
-            node.refresh_from(fresh)?;
-            found = true;
-            Ok(())
-        })?;
-        Ok(found)
-    }
-
     fn clear(&self) {
-        let nodes = self.identity.borrow().nodes();
-        for node in nodes {
-            node.detach();
+        let abandoned = self.unit_of_work.take();
+        let discarded = self.unit_of_work.take_discarded();
+        let logged = self.transaction.clear();
+        let identity = self.identity.borrow_mut().take();
+        for node in identity.nodes() {
+            node.meta().detach();
         }
-        for node in self.pending.borrow_mut().drain(..) {
-            node.detach();
-            node.set_state(State::Transient);
+        for node in &abandoned.pending {
+            node.meta().detach();
+            node.meta().set_state(State::Transient);
         }
-        self.dirty.borrow_mut().clear();
-        self.deleted.borrow_mut().clear();
-        self.links.borrow_mut().clear();
-        self.orphans.borrow_mut().clear();
-        self.orphan_deletes.borrow_mut().clear();
-        self.loaded_in_transaction.borrow_mut().clear();
-        self.discarded.borrow_mut().clear();
-        self.written.borrow_mut().clear();
-        self.identity.borrow_mut().clear();
+        drop((abandoned, discarded, logged, identity));
     }
 }
 
-/// `SELECT ... FROM "table" WHERE "pk" = ?`.
-fn get_sql(table: &crate::schema::TableDef) -> String {
-    format!(
-        "{} WHERE {} = ?",
-        select_sql(table),
-        quote(table.primary_key().name)
-    )
-}
-
-/// `SELECT "c1", "c2", ... FROM "table"`.
-pub(crate) fn select_sql(table: &crate::schema::TableDef) -> String {
-    let columns: Vec<String> = table.columns.iter().map(|c| quote(c.name)).collect();
-    format!("SELECT {} FROM {}", columns.join(", "), quote(table.name))
-}
-
-pub(crate) fn same_node(a: &Rc<dyn AnyNode>, b: &Rc<dyn AnyNode>) -> bool {
-    std::ptr::addr_eq(Rc::as_ptr(a), Rc::as_ptr(b))
-}
-
-/// A row that did not convert: names the table, the column and the row's key.
-pub(crate) fn conversion_error(
-    table: &crate::schema::TableDef,
-    row: &rusqlite::Row<'_>,
-    err: rusqlite::Error,
-) -> Error {
-    use rusqlite::Error as E;
-    let column = match &err {
-        E::InvalidColumnType(i, _, _)
-        | E::FromSqlConversionFailure(i, _, _)
-        | E::IntegralValueOutOfRange(i, _) => table.columns.get(*i).map(|c| c.name),
-        _ => None,
-    };
-    let Some(column) = column else {
-        return Error::Sqlite(err);
-    };
-    let key = row
-        .get::<_, rusqlite::types::Value>(table.primary_key)
-        .map(|v| render(&v))
-        .unwrap_or_else(|_| "(unreadable)".to_owned());
-    let detail = match &err {
-        E::InvalidColumnType(_, _, rusqlite::types::Type::Null) => {
-            "NULL in a field that is not an Option".to_owned()
-        }
-        E::InvalidColumnType(_, _, found) => format!("found a value of type {found}"),
-        other => other.to_string(),
-    };
-    Error::Conversion {
-        table: table.name.to_owned(),
-        column: column.to_owned(),
-        key,
-        detail,
+fn state_name(state: State) -> &'static str {
+    match state {
+        State::Transient => "transient",
+        State::Pending => "pending",
+        State::Persistent => "persistent",
+        State::Deleted => "deleted",
+        State::Detached => "detached",
     }
 }

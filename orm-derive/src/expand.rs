@@ -214,15 +214,19 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
     let (set_rowid, unassigned) = if is_integer(&pk.ty) {
         (
             quote! {
-                self.#pk_ident = match rowid {
-                    ::core::option::Option::Some(rowid) => ::core::convert::TryFrom::try_from(rowid).unwrap_or_default(),
-                    ::core::option::Option::None => 0,
-                };
+                match rowid {
+                    ::core::option::Option::Some(rowid) => match ::core::convert::TryFrom::try_from(rowid) {
+                        ::core::result::Result::Ok(key) => self.#pk_ident = key,
+                        ::core::result::Result::Err(_) => return false,
+                    },
+                    ::core::option::Option::None => self.#pk_ident = 0,
+                }
+                true
             },
             quote!(self.#pk_ident == 0),
         )
     } else {
-        (quote!(let _ = rowid;), quote!(false))
+        (quote!(let _ = rowid; false), quote!(false))
     };
     let column_arms = checked.columns.iter().enumerate().map(|(i, c)| {
         let f = &c.field.ident;
@@ -311,7 +315,7 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
         fn key(&self) -> Self::Key {
             ::core::clone::Clone::clone(&self.#pk_ident)
         }
-        fn set_rowid(&mut self, rowid: ::core::option::Option<i64>) {
+        fn set_rowid(&mut self, rowid: ::core::option::Option<i64>) -> bool {
             #set_rowid
         }
         fn key_unassigned(&self) -> bool {
@@ -636,7 +640,7 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                     version: ::core::option::Option::None,
                 };
                 fn key(&self) -> i64 { ::core::unreachable!() }
-                fn set_rowid(&mut self, _: ::core::option::Option<i64>) { ::core::unreachable!() }
+                fn set_rowid(&mut self, _: ::core::option::Option<i64>) -> bool { ::core::unreachable!() }
                 fn key_unassigned(&self) -> bool { ::core::unreachable!() }
                 fn column(&self, _: usize) -> &dyn ::orm::__private::rusqlite::ToSql { ::core::unreachable!() }
                 fn set_column(

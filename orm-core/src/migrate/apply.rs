@@ -10,7 +10,7 @@
 use std::fmt;
 
 use crate::database::Database;
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 use crate::sql::{Conn, quote, render};
 
 use super::Destructive;
@@ -34,9 +34,7 @@ fn framed<T>(conn: &Conn, work: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
     let [foreign_keys_off, begin] = OPENING;
     conn.control(foreign_keys_off)?;
     if foreign_keys_enabled(conn)? {
-        return Err(Error::Misuse(
-            "foreign keys could not be switched off for the migration (a transaction is open on its connection)".to_owned(),
-        ));
+        return Err(Misuse::ForeignKeysStuck("off").into());
     }
     conn.control(begin)?;
     let outcome = work(conn).and_then(|value| {
@@ -63,9 +61,7 @@ fn foreign_keys_back_on(conn: &Conn) -> Result<()> {
     if foreign_keys_enabled(conn)? {
         Ok(())
     } else {
-        Err(Error::Misuse(
-            "foreign keys could not be switched back on".to_owned(),
-        ))
+        Err(Misuse::ForeignKeysStuck("back on").into())
     }
 }
 

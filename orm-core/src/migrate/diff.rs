@@ -8,7 +8,7 @@
 
 use rusqlite::Connection;
 
-use crate::error::{Error, Result};
+use crate::error::{Misuse, Result};
 use crate::schema::{ColumnDef, IndexDef, LinkDef, OnDelete, TableDef, dependency_order};
 use crate::sql::quote;
 
@@ -104,9 +104,12 @@ fn rename_tables(live: &mut [LiveTable], renames: &Renames) -> Result<Vec<Migrat
             continue;
         }
         if find(live, to).is_some() {
-            return Err(Error::Misuse(format!(
-                "cannot rename table `{from}` to `{to}`: both exist in the database"
-            )));
+            return Err(Misuse::RenameClash {
+                what: "table",
+                from: from.clone(),
+                to: to.clone(),
+            }
+            .into());
         }
         for table in live.iter_mut() {
             if same(&table.name, from) {
@@ -143,9 +146,12 @@ fn rename_columns(live: &mut [LiveTable], renames: &Renames) -> Result<Vec<Migra
             continue;
         }
         if table.column(to).is_some() {
-            return Err(Error::Misuse(format!(
-                "cannot rename column `{table_name}`.`{from}` to `{to}`: both exist in the database"
-            )));
+            return Err(Misuse::RenameClash {
+                what: "column",
+                from: format!("{table_name}.{from}"),
+                to: to.clone(),
+            }
+            .into());
         }
         table.rename_column(from, to);
         let sql = format!(

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use crate::database::Database;
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 use crate::sql::{Param, quote};
 
 use super::Destructive;
@@ -139,9 +139,7 @@ impl Migrations {
         destructive: Destructive,
     ) -> Result<MigrationFile> {
         if plan.is_empty() {
-            return Err(Error::Misuse(
-                "nothing to migrate: the database matches the models".to_owned(),
-            ));
+            return Err(Misuse::NothingToMigrate.into());
         }
         for hazard in plan.hazards().filter(|h| h.matters()) {
             if !hazard.can_be_allowed() {

@@ -5,12 +5,12 @@ use std::rc::{Rc, Weak};
 
 use rusqlite::types::Value;
 
-use super::{Backref, Lazy, Owner, ParentRef, RelationField, join_sessions};
-use crate::error::{Error, Result};
+use super::{Backref, Joining, Lazy, Owner, ParentRef, RelationField};
+use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
-use crate::object::{AnyNode, Handle, Node, State, downcast};
 use crate::session::SessionInner;
 use crate::sql::owned_value;
+use crate::state::{AnyNode, Handle, Node, State, downcast};
 
 /// The generated description of a `BelongsTo` field: child `C`, parent `P`.
 #[doc(hidden)]
@@ -34,6 +34,13 @@ trait ParentSide<P: Model> {
     fn model(&self) -> &'static str;
     fn field(&self) -> &'static str;
     fn lazy(&self) -> Lazy;
+    /// Checks that `moved(child, old, new)` can run now.
+    fn check_moved(
+        &self,
+        child: &Rc<dyn AnyNode>,
+        old: Option<&Node<P>>,
+        new: Option<&Node<P>>,
+    ) -> Result<()>;
     /// Moves the owning child from `old`'s loaded collection to `new`'s.
     fn moved(
         &self,
@@ -54,6 +61,26 @@ impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
 
     fn lazy(&self) -> Lazy {
         self.lazy
+    }
+
+    fn check_moved(
+        &self,
+        child: &Rc<dyn AnyNode>,
+        old: Option<&Node<P>>,
+        new: Option<&Node<P>>,
+    ) -> Result<()> {
+        let Some(back) = self.back else {
+            return Ok(());
+        };
+        if let Some(old) = old {
+            old.borrow()?;
+        }
+        if let Some(new) = new
+            && let Some(child) = downcast::<C>(Rc::clone(child))
+        {
+            back(&*new.borrow()?).check_remember(&Handle::from_node(child))?;
+        }
+        Ok(())
     }
 
     fn moved(
@@ -162,7 +189,7 @@ impl<P: Model> BelongsTo<P> {
         if let Some(target) = self.target.borrow().upgrade()
             && let Ok(value) = target.borrow()
         {
-            if target.state() != State::Pending || !value.key_unassigned() {
+            if target.meta().state() != State::Pending || !value.key_unassigned() {
                 return Some(value.key());
             }
             return None;
@@ -244,21 +271,33 @@ impl<P: Model> BelongsTo<P> {
         self.point_at(None)
     }
 
+    /// Points at `new` (or nothing). Checks every borrow and the sessions
+    /// first, so that an error leaves both objects and both sessions as
+    /// they were.
     pub(crate) fn point_at(&self, new: Option<&Rc<Node<P>>>) -> Result<()> {
         let link = self.link()?;
         let owner = link.owner.upgrade().ok_or_else(|| self.closed())?;
-        let session = join_sessions(&owner, new.map(|n| Rc::clone(n) as Rc<dyn AnyNode>))?;
-        let old = self.current_parent(session.as_ref());
-        if let (Some(old), Some(new)) = (&old, new)
-            && Rc::ptr_eq(old, new)
-        {
-            // Already its parent: only make sure a loaded collection holds it.
-            return link.def.moved(&owner, None, Some(new));
-        }
-        if old.is_none() && new.is_none() && self.key.borrow().is_none() {
+        let new_erased = new.map(|n| Rc::clone(n) as Rc<dyn AnyNode>);
+        let joining = Joining::plan(&owner, new_erased.as_ref())?;
+        let old = self.current_parent(joining.session.as_ref());
+        let same = matches!((&old, new), (Some(o), Some(n)) if Rc::ptr_eq(o, n));
+        if !same && old.is_none() && new.is_none() && self.key.borrow().is_none() {
             return Ok(());
         }
-        Rc::clone(&owner).touch()?;
+        if let Some(new) = new {
+            new.borrow()?;
+        }
+        if same {
+            link.def.check_moved(&owner, None, new.map(|n| &**n))?;
+            joining.apply()?;
+            // Already its parent: only make sure a loaded collection holds it.
+            return link.def.moved(&owner, None, new.map(|n| &**n));
+        }
+        owner.check_touchable()?;
+        link.def
+            .check_moved(&owner, old.as_deref(), new.map(|n| &**n))?;
+        joining.apply()?;
+        owner.touch()?;
         link.def.moved(&owner, old.as_deref(), None)?;
         *self.target.borrow_mut() = new.map(Rc::downgrade).unwrap_or_default();
         *self.key.borrow_mut() = match new {
@@ -286,10 +325,11 @@ impl<P: Model> BelongsTo<P> {
 
     fn link(&self) -> Result<&BelongsLink<P>> {
         self.link.get().ok_or_else(|| {
-            Error::Misuse(format!(
-                "this `BelongsTo<{}>` is not part of an object yet; add the object to a session (or wrap it in a Handle) first",
-                P::TABLE.model
-            ))
+            Misuse::Unattached {
+                kind: "BelongsTo",
+                target: P::TABLE.model,
+            }
+            .into()
         })
     }
 
@@ -297,7 +337,7 @@ impl<P: Model> BelongsTo<P> {
         let link = self.link()?;
         link.owner
             .upgrade()
-            .and_then(|o| o.session())
+            .and_then(|o| o.meta().session())
             .ok_or_else(|| self.closed())
     }
 

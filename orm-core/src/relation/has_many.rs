@@ -8,11 +8,11 @@ use rusqlite::types::Value;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::{Backref, BelongsTo, Lazy, Owner, ParentRef, RelationField};
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
-use crate::object::{AnyNode, Handle, Node, State, downcast};
-use crate::session::{SessionInner, select_sql};
-use crate::sql::{Kind, Param, owned_value, quote};
+use crate::session::SessionInner;
+use crate::sql::{Kind, Param, owned_value};
+use crate::state::{AnyNode, Handle, Node, State, downcast};
 
 /// The generated description of a `HasMany` or `HasOne` field: parent
 /// `P`, children `C`.
@@ -38,18 +38,13 @@ pub struct HasManyDef<P: Model, C: Model> {
 pub(super) type Children<P, C> = HashMap<<P as Model>::Key, Vec<Rc<Node<C>>>>;
 
 impl<P: Model, C: Model> HasManyDef<P, C> {
-    fn fk_column(&self) -> Result<&'static crate::schema::ColumnDef> {
+    /// The position of the children's foreign-key column (the derive
+    /// checked that `back_field` names a `BelongsTo`, which has one).
+    fn fk_column(&self) -> Option<usize> {
         C::TABLE
             .columns
             .iter()
-            .find(|c| c.field == self.back_field)
-            .ok_or_else(|| {
-                Error::Misuse(format!(
-                    "`{}` has no foreign key column for field `{}`",
-                    C::TABLE.model,
-                    self.back_field
-                ))
-            })
+            .position(|c| c.field == self.back_field)
     }
 
     /// One SELECT of the children of all `parents`, grouped by parent.
@@ -58,7 +53,10 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
         session: &Rc<SessionInner>,
         parents: &[Rc<Node<P>>],
     ) -> Result<Children<P, C>> {
-        let fk = self.fk_column()?;
+        let Some(column) = self.fk_column() else {
+            return Ok(HashMap::default());
+        };
+        let fk = &C::TABLE.columns[column];
         let mut by_parent: Children<P, C> = HashMap::default();
         let mut keys = Vec::with_capacity(parents.len());
         for parent in parents {
@@ -69,20 +67,12 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
         // One parent (a lazy load): a plain `= ?`, which SQLite answers
         // from the index. Several (a preload): one statement for all keys.
         let many = keys.len() != 1;
-        let column = C::TABLE
-            .columns
-            .iter()
-            .position(|c| std::ptr::eq(c, fk))
-            .unwrap_or(0);
         let sql = session
             .conn()?
-            .text(C::TABLE, Kind::Children { column, many }, || {
-                children_sql::<C>(fk.name, many)
-            });
-        let param = if many {
-            Value::Text(json_array(&keys))
-        } else {
-            keys.pop().unwrap_or(Value::Null)
+            .text(C::TABLE, Kind::Children { column, many });
+        let param = match keys.as_slice() {
+            [key] => key.clone(),
+            keys => Value::Text(json_array(keys)),
         };
         session.select::<C>(&sql, &[Param::new(&param, fk.name)], |child| {
             let key = (self.back)(&*child.borrow()?).key();
@@ -102,20 +92,6 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
         let children: Vec<Handle<C>> = children.into_iter().map(Handle::from_node).collect();
         (self.this)(&*parent.borrow()?).set_loaded(&children);
         Ok(())
-    }
-}
-
-/// `SELECT ... WHERE fk IN (values of a JSON array)`: one statement and one
-/// parameter for any number of keys.
-fn children_sql<C: Model>(fk: &str, many: bool) -> String {
-    if many {
-        format!(
-            "{} WHERE {} IN (SELECT value FROM json_each(?))",
-            select_sql(C::TABLE),
-            quote(fk)
-        )
-    } else {
-        format!("{} WHERE {} = ?", select_sql(C::TABLE), quote(fk))
     }
 }
 
@@ -201,7 +177,7 @@ impl<P: Model, C: Model> ChildSide<C> for HasManyDef<P, C> {
         if on {
             back.point_at(Some(&parent))
         } else if back
-            .current_parent(parent.session_rc().as_ref())
+            .current_parent(parent.meta().session().as_ref())
             .is_some_and(|p| Rc::ptr_eq(&p, &parent))
         {
             back.point_at(None)
@@ -234,16 +210,17 @@ impl<C: Model> ChildLink<C> {
         self.lazy.set(Some(lazy));
     }
 
-    pub(super) fn def(&self, kind: &str) -> Result<&'static dyn ChildSide<C>> {
+    pub(super) fn def(&self, kind: &'static str) -> Result<&'static dyn ChildSide<C>> {
         self.cell.get().map(|(_, def)| *def).ok_or_else(|| {
-            Error::Misuse(format!(
-                "this `{kind}<{}>` is not part of an object yet; add the object to a session first",
-                C::TABLE.model
-            ))
+            Misuse::Unattached {
+                kind,
+                target: C::TABLE.model,
+            }
+            .into()
         })
     }
 
-    pub(super) fn owner(&self, kind: &str) -> Result<Rc<dyn AnyNode>> {
+    pub(super) fn owner(&self, kind: &'static str) -> Result<Rc<dyn AnyNode>> {
         self.def(kind)?;
         self.cell
             .get()
@@ -252,9 +229,13 @@ impl<C: Model> ChildLink<C> {
     }
 
     /// The owner's session, ready for a lazy load (or the reason not to).
-    pub(super) fn session_for_load(&self, kind: &str) -> Result<Rc<SessionInner>> {
+    pub(super) fn session_for_load(&self, kind: &'static str) -> Result<Rc<SessionInner>> {
         let def = self.def(kind)?;
-        let session = self.owner(kind)?.session().ok_or_else(|| self.closed())?;
+        let session = self
+            .owner(kind)?
+            .meta()
+            .session()
+            .ok_or_else(|| self.closed())?;
         if self.lazy.get().unwrap_or(def.lazy()) == Lazy::Raise {
             return Err(Error::LazyLoadRefused {
                 model: def.model(),
@@ -279,14 +260,16 @@ impl<C: Model> ChildLink<C> {
 
     /// Removes a child from the parent (and, with `delete_orphan`, has the
     /// next flush delete it unless it found another parent by then).
-    pub(super) fn unlink(&self, kind: &str, child: &Rc<Node<C>>) -> Result<()> {
+    pub(super) fn unlink(&self, kind: &'static str, child: &Rc<Node<C>>) -> Result<()> {
         let def = self.def(kind)?;
         let owner = self.owner(kind)?;
         def.link_child(child, &owner, false)?;
         if def.delete_orphan()
-            && let Some(session) = owner.session()
+            && let Some(session) = owner.meta().session()
         {
-            session.mark_orphan(Rc::clone(child) as Rc<dyn AnyNode>, def.back_field());
+            session
+                .unit_of_work()
+                .mark_orphan(Rc::clone(child) as Rc<dyn AnyNode>, def.back_field());
         }
         Ok(())
     }
@@ -366,7 +349,7 @@ impl<C: Model> HasMany<C> {
     pub fn load(&self) -> Result<Vec<Handle<C>>> {
         if let Some(items) = self.loaded() {
             // Children freed with their session: the list can't be trusted.
-            if self.lost_any() && self.link.owner("HasMany")?.session().is_none() {
+            if self.lost_any() && self.link.owner("HasMany")?.meta().session().is_none() {
                 return Err(self.link.closed());
             }
             return Ok(items);
@@ -421,7 +404,7 @@ impl<C: Model> HasMany<C> {
             items
                 .iter()
                 .filter_map(Weak::upgrade)
-                .filter(|n| n.state() == State::Persistent || n.state() == State::Pending)
+                .filter(|n| matches!(n.meta().state(), State::Persistent | State::Pending))
                 .map(Handle::from_node)
                 .collect()
         })

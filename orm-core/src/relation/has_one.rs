@@ -8,7 +8,7 @@ use super::has_many::ChildLink;
 use super::{Backref, HasManyDef, Lazy, Owner, ParentRef, RelationField};
 use crate::error::Result;
 use crate::model::Model;
-use crate::object::{AnyNode, Handle, Node, State};
+use crate::state::{AnyNode, Handle, Node, State};
 
 /// Where a `HasOne` stands: not loaded, or loaded with its child (if any).
 enum Slot<C: Model> {
@@ -89,7 +89,7 @@ impl<C: Model> HasOne<C> {
         if let Some(child) = self.loaded() {
             let lost =
                 matches!(&*self.slot.borrow(), Slot::Loaded(Some(w)) if w.strong_count() == 0);
-            if lost && self.link.owner("HasOne")?.session().is_none() {
+            if lost && self.link.owner("HasOne")?.meta().session().is_none() {
                 return Err(self.link.closed());
             }
             return Ok(child);
@@ -138,7 +138,7 @@ impl<C: Model> HasOne<C> {
                 child
                     .as_ref()
                     .and_then(Weak::upgrade)
-                    .filter(|n| matches!(n.state(), State::Persistent | State::Pending))
+                    .filter(|n| matches!(n.meta().state(), State::Persistent | State::Pending))
                     .map(Handle::from_node),
             ),
         }
@@ -163,6 +163,18 @@ impl<C: Model> Backref<C> for HasOne<C> {
             self.link.unlink("HasOne", &previous)?;
         }
         *self.slot.borrow_mut() = Slot::Loaded(Some(Rc::downgrade(&child.node)));
+        Ok(())
+    }
+
+    fn check_remember(&self, child: &Handle<C>) -> Result<()> {
+        if let Some(previous) = self.current()
+            && !Rc::ptr_eq(&previous, &child.node)
+        {
+            // Letting go of it writes its foreign key.
+            let previous = Rc::clone(&previous) as Rc<dyn AnyNode>;
+            previous.check_readable()?;
+            previous.check_touchable()?;
+        }
         Ok(())
     }
 

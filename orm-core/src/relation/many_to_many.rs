@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use super::has_many::json_array;
-use super::{Lazy, Owner, ParentRef, RelationField, join_sessions};
-use crate::error::{Error, Result};
+use super::{Joining, Lazy, Owner, ParentRef, RelationField};
+use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
-use crate::object::{AnyNode, Handle, Node, State, downcast};
 use crate::session::SessionInner;
-use crate::sql::{Param, owned_value, quote};
+use crate::sql::{Param, owned_value, text};
+use crate::state::{AnyNode, Handle, Node, State, downcast};
+use crate::unit_of_work::LinkChange;
 
 /// The generated description of a `ManyToMany` field of `P` holding `C`s.
 #[doc(hidden)]
@@ -53,21 +54,7 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
             by_owner.entry(key).or_default();
         }
         let table = C::TABLE;
-        let columns: Vec<String> = table
-            .columns
-            .iter()
-            .map(|c| format!("t.{}", quote(c.name)))
-            .collect();
-        let sql = format!(
-            "SELECT {}, l.{} FROM {} AS t JOIN {} AS l ON l.{} = t.{} WHERE l.{} IN (SELECT value FROM json_each(?))",
-            columns.join(", "),
-            quote(self.this_column),
-            quote(table.name),
-            quote(self.table),
-            quote(self.other_column),
-            quote(table.primary_key().name),
-            quote(self.this_column),
-        );
+        let sql = text::linked(table, self.table, self.this_column, self.other_column);
         let param = json_array(&keys);
         let owner_column = table.columns.len();
         session.select_rows::<C>(
@@ -128,32 +115,35 @@ impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
             return Ok(());
         };
         let other_erased: Rc<dyn AnyNode> = Rc::clone(other) as Rc<dyn AnyNode>;
-        let session = join_sessions(owner, Some(Rc::clone(&other_erased)))?.ok_or_else(|| {
-            Error::Misuse(format!(
-                "add the `{}` to a session before linking it",
-                P::TABLE.model
-            ))
-        })?;
+        let joining = Joining::plan(owner, Some(&other_erased))?;
+        // Every borrow before any change: the owner's field, the mirror's.
         let owner_value = me.borrow()?;
+        let other_value = match self.back {
+            Some(_) => Some(other.borrow()?),
+            None => None,
+        };
+        let session = joining.apply()?.ok_or_else(|| {
+            Error::from(Misuse::NoSession {
+                model: P::TABLE.model,
+            })
+        })?;
         let this = (self.this)(&owner_value);
         // A loaded collection knows whether the link exists; an unloaded one
         // does not, so the change is recorded and the last one wins.
         let known = this.is_loaded();
         let changed = this.toggle(other, link);
-        drop(owner_value);
-        if let Some(back) = self.back {
-            back(&*other.borrow()?).toggle(&me, link);
+        if let (Some(back), Some(other_value)) = (self.back, &other_value) {
+            back(other_value).toggle(&me, link);
         }
+        drop((owner_value, other_value));
         if changed {
-            session.record_link(
-                self.table,
-                [
-                    (self.this_column, Rc::clone(owner)),
-                    (self.other_column, other_erased),
-                ],
-                link,
-                known,
-            );
+            let ends = [
+                (self.this_column, Rc::clone(owner)),
+                (self.other_column, other_erased),
+            ];
+            session
+                .unit_of_work()
+                .record_link(LinkChange::new(self.table, ends, link), known);
         }
         Ok(())
     }
@@ -242,7 +232,7 @@ impl<C: Model> ManyToMany<C> {
                 .borrow()
                 .as_ref()
                 .is_some_and(|items| items.iter().any(|w| w.strong_count() == 0));
-            if lost && self.parts()?.0.session().is_none() {
+            if lost && self.parts()?.0.meta().session().is_none() {
                 return Err(self.closed());
             }
             return Ok(items);
@@ -252,7 +242,7 @@ impl<C: Model> ManyToMany<C> {
             *self.items.borrow_mut() = Some(Vec::new());
             return Ok(Vec::new());
         }
-        let session = owner.session().ok_or_else(|| self.closed())?;
+        let session = owner.meta().session().ok_or_else(|| self.closed())?;
         if self.lazy.get().unwrap_or(def.lazy()) == Lazy::Raise {
             return Err(Error::LazyLoadRefused {
                 model: def.model(),
@@ -317,7 +307,7 @@ impl<C: Model> ManyToMany<C> {
             items
                 .iter()
                 .filter_map(Weak::upgrade)
-                .filter(|n| matches!(n.state(), State::Persistent | State::Pending))
+                .filter(|n| matches!(n.meta().state(), State::Persistent | State::Pending))
                 .map(Handle::from_node)
                 .collect()
         })
@@ -325,10 +315,10 @@ impl<C: Model> ManyToMany<C> {
 
     fn parts(&self) -> Result<(Rc<dyn AnyNode>, &'static dyn LinkSide<C>)> {
         let (owner, def) = self.link.get().ok_or_else(|| {
-            Error::Misuse(format!(
-                "this `ManyToMany<{}>` is not part of an object yet; add the object to a session first",
-                C::TABLE.model
-            ))
+            Error::from(Misuse::Unattached {
+                kind: "ManyToMany",
+                target: C::TABLE.model,
+            })
         })?;
         Ok((owner.upgrade().ok_or_else(|| self.closed())?, *def))
     }

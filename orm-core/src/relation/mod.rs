@@ -25,6 +25,7 @@
 //!   first, so it sees them merged, and a push then a remove cancels out.
 
 mod belongs_to;
+pub(crate) mod cascade;
 mod has_many;
 mod has_one;
 mod many_to_many;
@@ -39,10 +40,10 @@ pub use preload::{Preload, Relation};
 
 use std::rc::{Rc, Weak};
 
-use crate::error::{Error, Result};
+use crate::error::{Misuse, Result};
 use crate::model::Model;
-use crate::object::{AnyNode, Handle};
 use crate::session::SessionInner;
+use crate::state::{AnyNode, Handle};
 
 /// How a relationship behaves when read before it is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,33 +120,49 @@ pub trait Backref<C: Model> {
     /// Marks the field loaded with these children.
     #[doc(hidden)]
     fn set_loaded(&self, children: &[Handle<C>]);
+    /// Checks that `remember(child)` can run now (a one-to-one field lets
+    /// go of its previous child, which must not be being written).
+    #[doc(hidden)]
+    fn check_remember(&self, child: &Handle<C>) -> Result<()> {
+        let _ = child;
+        Ok(())
+    }
 }
 
-/// Makes sure both objects end up in one session (adding the one that is
-/// in none), and returns it.
-fn join_sessions(
-    owner: &Rc<dyn AnyNode>,
-    other: Option<Rc<dyn AnyNode>>,
-) -> Result<Option<Rc<SessionInner>>> {
-    let mine = owner.session();
-    let theirs = other.as_ref().and_then(|o| o.session());
-    match (mine, theirs, other) {
-        (Some(a), Some(b), _) if !Rc::ptr_eq(&a, &b) => Err(Error::Misuse(format!(
-            "cannot link objects of two different sessions (`{}`)",
-            owner.table().model
-        ))),
-        (Some(a), None, Some(other)) => {
-            a.adopt_node(other)?;
-            Ok(Some(a))
+/// The session two objects about to be linked will share, decided without
+/// changing anything: linking a new object to one in a session adds it to
+/// that session (SQLAlchemy's save-update cascade), once every check passed.
+struct Joining {
+    session: Option<Rc<SessionInner>>,
+    adopt: Option<Rc<dyn AnyNode>>,
+}
+
+impl Joining {
+    /// Checks that `owner` and `other` can be linked.
+    fn plan(owner: &Rc<dyn AnyNode>, other: Option<&Rc<dyn AnyNode>>) -> Result<Joining> {
+        let model = owner.table().model;
+        let mine = owner.meta().session();
+        let theirs = other.and_then(|o| o.meta().session());
+        let (session, adopt) = match (mine, theirs, other) {
+            (Some(a), Some(b), _) if !Rc::ptr_eq(&a, &b) => {
+                return Err(Misuse::TwoSessions { model }.into());
+            }
+            (Some(a), None, Some(other)) => (Some(a), Some(Rc::clone(other))),
+            (None, Some(b), _) => (Some(b), Some(Rc::clone(owner))),
+            (None, None, Some(_)) => return Err(Misuse::NoSession { model }.into()),
+            (mine, _, _) => (mine, None),
+        };
+        if let (Some(session), Some(node)) = (&session, &adopt) {
+            session.check_adoptable(node)?;
         }
-        (None, Some(b), _) => {
-            b.adopt_node(Rc::clone(owner))?;
-            Ok(Some(b))
+        Ok(Joining { session, adopt })
+    }
+
+    /// Adds the object that was in no session; returns the shared session.
+    fn apply(self) -> Result<Option<Rc<SessionInner>>> {
+        if let (Some(session), Some(node)) = (&self.session, self.adopt) {
+            session.adopt_node(node)?;
         }
-        (None, None, Some(_)) => Err(Error::Misuse(format!(
-            "neither object is in a session; add the `{}` or its parent to a session first",
-            owner.table().model
-        ))),
-        (mine, _, _) => Ok(mine),
+        Ok(self.session)
     }
 }

@@ -11,9 +11,9 @@ use super::has_many::json_array;
 use super::{BelongsToDef, HasManyDef, ManyToManyDef};
 use crate::error::Result;
 use crate::model::Model;
-use crate::object::{AnyNode, Node, downcast};
-use crate::session::{SessionInner, select_sql};
-use crate::sql::{Param, owned_value, quote};
+use crate::session::SessionInner;
+use crate::sql::{Param, owned_value, text};
+use crate::state::{AnyNode, Node, downcast, same_node};
 
 /// One level of eager loading, with its models erased.
 pub(crate) trait PreloadStep {
@@ -78,12 +78,7 @@ impl<C: Model, P: Model> PreloadStep for BelongsToDef<C, P> {
             }
         }
         if !wanted.is_empty() {
-            let pk = P::TABLE.primary_key().name;
-            let sql = format!(
-                "{} WHERE {} IN (SELECT value FROM json_each(?))",
-                select_sql(P::TABLE),
-                quote(pk)
-            );
+            let sql = text::select_keys(P::TABLE);
             let param = json_array(&wanted);
             session.select::<P>(&sql, &[Param::new(&param, column.name)], |node| {
                 let key = node.key()?;
@@ -125,7 +120,7 @@ impl<P: Model, C: Model> PreloadStep for ManyToManyDef<P, C> {
             for node in &linked {
                 if !loaded
                     .iter()
-                    .any(|l| crate::session::same_node(l, &(Rc::clone(node) as Rc<dyn AnyNode>)))
+                    .any(|l| same_node(l, &(Rc::clone(node) as Rc<dyn AnyNode>)))
                 {
                     loaded.push(Rc::clone(node) as Rc<dyn AnyNode>);
                 }

@@ -3,9 +3,13 @@
 //! (values are never spliced into SQL text), echoed and recorded when asked,
 //! and its errors classified into [`Error`](crate::Error).
 //!
-//! Does not build SQL; `query`, `session` and `unit_of_work` do.
+//! The text of statements built from table metadata comes from [`text`];
+//! `query` builds the text of user queries.
 
 pub mod echo;
+pub(crate) mod text;
+
+pub(crate) use text::Kind;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -46,22 +50,8 @@ impl<'a> Param<'a> {
     }
 }
 
-/// The statements the library builds from a table's metadata, by kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Kind {
-    /// `SELECT <columns> FROM <table> WHERE <pk> = ?`
-    Get,
-    /// `INSERT INTO <table> (<columns>) VALUES (...)`
-    Insert,
-    /// `UPDATE <table> SET <changed columns> WHERE <pk> = ?`, by the bit
-    /// set of changed columns.
-    Update(u64),
-    /// `DELETE FROM <table> WHERE <pk> = ?`
-    Delete,
-    /// `SELECT ... WHERE <column> = ?` (one parent's children), or with
-    /// `many`, `... IN (SELECT value FROM json_each(?))` (a preload).
-    Children { column: usize, many: bool },
-}
+/// A cached statement text: table, model, kind.
+type TextKey = (&'static str, &'static str, Kind);
 
 /// A session's connection, with the database's echo and recorders, and
 /// the SQL text already built for each table (so that a thousand inserts
@@ -69,7 +59,9 @@ pub(crate) enum Kind {
 pub(crate) struct Conn {
     raw: Connection,
     shared: Arc<Shared>,
-    texts: RefCell<HashMap<(usize, Kind), Rc<str>>>,
+    /// Keyed by table and model name: a `&'static TableDef`'s address is
+    /// not unique (a constant may be inlined at several addresses).
+    texts: RefCell<HashMap<TextKey, Rc<str>>>,
 }
 
 impl Conn {
@@ -82,17 +74,12 @@ impl Conn {
     }
 
     /// The SQL text of `kind` for `table`, built once per connection.
-    pub(crate) fn text(
-        &self,
-        table: &'static crate::schema::TableDef,
-        kind: Kind,
-        build: impl FnOnce() -> String,
-    ) -> Rc<str> {
-        let key = (std::ptr::from_ref(table) as usize, kind);
+    pub(crate) fn text(&self, table: &'static crate::schema::TableDef, kind: Kind) -> Rc<str> {
+        let key = (table.name, table.model, kind);
         if let Some(text) = self.texts.borrow().get(&key) {
             return Rc::clone(text);
         }
-        let text: Rc<str> = build().into();
+        let text: Rc<str> = text::build(table, kind).into();
         self.texts.borrow_mut().insert(key, Rc::clone(&text));
         text
     }

@@ -1,0 +1,146 @@
+//! Loading: rows into objects through the identity map, and the conversion
+//! errors of rows that do not fit their model (SQLAlchemy's `loading.py`).
+//!
+//! Every read path (get, query, raw SQL, lazy and eager loads, refresh)
+//! comes through here, so each row becomes the one object of its key, and a
+//! row already loaded does not overwrite unflushed changes. Does not build
+//! SQL (`sql::text` and `query` do) nor decide when to autoflush (`session`).
+
+use std::rc::Rc;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::schema::TableDef;
+use crate::session::SessionInner;
+use crate::sql::{Kind, Param, render};
+use crate::state::{AnyNode, Node, State, copy_columns};
+
+impl SessionInner {
+    /// The object with `key`: from the identity map, else one SELECT (after
+    /// an autoflush). `None` when no row has it.
+    pub(crate) fn find<T: Model>(self: &Rc<Self>, key: &T::Key) -> Result<Option<Rc<Node<T>>>> {
+        if let Some(node) = self.identity().get::<T>(key) {
+            return Ok(Some(node));
+        }
+        self.autoflush()?;
+        let table = T::TABLE;
+        let conn = self.conn()?;
+        let sql = conn.text(table, Kind::Get);
+        let mut found = None;
+        let params = [Param::new(key, table.primary_key().name)];
+        conn.query_rows(&sql, &params, table.name, 1, |row| {
+            found = Some(self.load_row::<T>(row)?);
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// Runs a SELECT of `T`'s columns (in table order) and hands each row's
+    /// object to `each`: the one already in the identity map, or a new one.
+    pub(crate) fn select<T: Model>(
+        self: &Rc<Self>,
+        sql: &str,
+        params: &[Param<'_>],
+        mut each: impl FnMut(Rc<Node<T>>) -> Result<()>,
+    ) -> Result<()> {
+        self.select_rows::<T>(sql, params, |node, _| each(node))
+    }
+
+    /// Like `select`, also handing over the row, for columns after `T`'s.
+    pub(crate) fn select_rows<T: Model>(
+        self: &Rc<Self>,
+        sql: &str,
+        params: &[Param<'_>],
+        mut each: impl FnMut(Rc<Node<T>>, &rusqlite::Row<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let conn = self.conn()?;
+        conn.query(sql, params, T::TABLE.name, |row| {
+            let node = self.load_row::<T>(row)?;
+            each(node, row)
+        })
+    }
+
+    /// The object for one row (columns in `T::TABLE` order).
+    pub(crate) fn load_row<T: Model>(
+        self: &Rc<Self>,
+        row: &rusqlite::Row<'_>,
+    ) -> Result<Rc<Node<T>>> {
+        let table = T::TABLE;
+        let key: T::Key = row
+            .get(table.primary_key)
+            .map_err(|e| conversion_error(table, row, e))?;
+        let mut made = None;
+        // One lookup: the object already loaded, or a new one in its place.
+        let node = self.identity_mut().get_or_try_insert::<T>(key, || {
+            let value = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
+            let node = Node::new(value, State::Persistent);
+            node.meta().attach(self);
+            made = Some(Rc::clone(&node));
+            Ok(node)
+        })?;
+        if let Some(node) = made {
+            self.transaction().note_read(node);
+        }
+        Ok(node)
+    }
+
+    /// Overwrites an object with its row as the database holds it now,
+    /// discarding its unflushed changes. Returns whether the row exists.
+    /// Reads first and changes the object only once it can: a guard the
+    /// user holds makes it [`Error::Borrowed`] with nothing changed.
+    pub(crate) fn reread<T: Model>(&self, node: &Rc<Node<T>>) -> Result<bool> {
+        let table = T::TABLE;
+        let key = node.key()?;
+        let conn = self.conn()?;
+        let sql = conn.text(table, Kind::Get);
+        let mut fresh = None;
+        let params = [Param::new(&key, table.primary_key().name)];
+        conn.query_rows(&sql, &params, table.name, 1, |row| {
+            fresh = Some(T::from_row(row).map_err(|e| conversion_error(table, row, e))?);
+            Ok(())
+        })?;
+        let Some(fresh) = fresh else {
+            return Ok(false);
+        };
+        copy_columns(table, &fresh, &mut *node.borrow_mut()?)?;
+        node.meta().discard_changes();
+        self.transaction()
+            .note_read(Rc::clone(node) as Rc<dyn AnyNode>);
+        Ok(true)
+    }
+}
+
+/// A row that did not convert: names the table, the column and the row's key.
+pub(crate) fn conversion_error(
+    table: &TableDef,
+    row: &rusqlite::Row<'_>,
+    err: rusqlite::Error,
+) -> Error {
+    use rusqlite::Error as E;
+    let column = match &err {
+        E::InvalidColumnType(i, _, _)
+        | E::FromSqlConversionFailure(i, _, _)
+        | E::IntegralValueOutOfRange(i, _) => table.columns.get(*i).map(|c| c.name),
+        _ => None,
+    };
+    let Some(column) = column else {
+        return Error::Sqlite(err);
+    };
+    let key = row
+        .get::<_, rusqlite::types::Value>(table.primary_key)
+        .map(|v| render(&v))
+        .unwrap_or_else(|_| "(unreadable)".to_owned());
+    let detail = match &err {
+        E::InvalidColumnType(_, _, rusqlite::types::Type::Null) => {
+            "NULL in a field that is not an Option".to_owned()
+        }
+        E::InvalidColumnType(_, _, found) => format!("found a value of type {found}"),
+        other => other.to_string(),
+    };
+    Error::Conversion {
+        table: table.name.to_owned(),
+        column: column.to_owned(),
+        key,
+        detail,
+    }
+}

@@ -1,0 +1,121 @@
+//! Cascades in memory: what the database does to the rows that point at a
+//! deleted row (`ON DELETE CASCADE`, `SET NULL`), done to the loaded
+//! objects too, so that memory agrees with the database after a flush.
+//! (Delete-orphan is decided by the unit of work, which owns the orphans.)
+//!
+//! Planned before the flush runs, from the keys of the objects it deletes,
+//! so a guard the user holds on an affected object fails the flush before
+//! anything is written; applied after it succeeded.
+
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use rusqlite::types::Value;
+
+use crate::error::Result;
+use crate::identity::IdentityMap;
+use crate::schema::OnDelete;
+use crate::sql::owned_value;
+use crate::state::{AnyNode, State};
+use crate::transaction::Written;
+
+/// What a flush's deletes do to one loaded object.
+pub(crate) enum Effect {
+    /// Its row is deleted with its parent's.
+    Deleted(Rc<dyn AnyNode>),
+    /// These foreign-key columns become NULL.
+    SetNull(Rc<dyn AnyNode>, Vec<usize>),
+}
+
+/// The effects of deleting `deleted` (table, key) on `nodes` (loaded, or
+/// inserted by the same flush), level after level (a cascade-deleted
+/// child's own children too).
+pub(crate) fn plan(
+    nodes: &[Rc<dyn AnyNode>],
+    mut deleted: Vec<(&'static str, Value)>,
+) -> Result<Vec<Effect>> {
+    let mut effects = Vec::new();
+    let mut gone: HashSet<*const ()> = HashSet::new();
+    while !deleted.is_empty() {
+        let mut next = Vec::new();
+        for node in nodes {
+            let address = Rc::as_ptr(node).cast::<()>();
+            let loaded = matches!(node.state(), State::Persistent | State::Pending);
+            if !loaded || gone.contains(&address) {
+                continue;
+            }
+            match effect_on(node, &deleted)? {
+                Some(Effect::Deleted(node)) => {
+                    gone.insert(address);
+                    next.push((node.table().name, node.key_value()?));
+                    effects.push(Effect::Deleted(node));
+                }
+                Some(effect) => effects.push(effect),
+                None => {}
+            }
+        }
+        deleted = next;
+    }
+    Ok(effects)
+}
+
+/// What deleting `deleted` does to `node`, by the `ON DELETE` of each of
+/// its foreign keys that points at one of them.
+fn effect_on(node: &Rc<dyn AnyNode>, deleted: &[(&'static str, Value)]) -> Result<Option<Effect>> {
+    let value = node.value()?;
+    let mut set_null = Vec::new();
+    for (i, column) in node.table().columns.iter().enumerate() {
+        let Some(fk) = column.references else {
+            continue;
+        };
+        let target = (fk.target)().name;
+        let key = owned_value(value.column(i));
+        if key == Value::Null || !deleted.iter().any(|(t, k)| *t == target && *k == key) {
+            continue;
+        }
+        match fk.on_delete {
+            OnDelete::Cascade => return Ok(Some(Effect::Deleted(Rc::clone(node)))),
+            OnDelete::SetNull => set_null.push(i),
+            OnDelete::NoAction | OnDelete::Restrict => {}
+        }
+    }
+    Ok((!set_null.is_empty()).then(|| Effect::SetNull(Rc::clone(node), set_null)))
+}
+
+/// What [`apply`] changed, and the objects it let go of.
+pub(crate) type Applied = (Vec<Written>, Vec<Rc<dyn AnyNode>>);
+
+/// Applies planned effects after the flush succeeded. Returns what changed,
+/// for the transaction's log (rollback undoes it like the rest), and the
+/// objects taken out of the identity map, to drop outside it.
+pub(crate) fn apply(
+    effects: Vec<Effect>,
+    identity: &std::cell::RefCell<IdentityMap>,
+) -> Result<Applied> {
+    let mut written = Vec::new();
+    let mut released = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::Deleted(node) => {
+                node.meta().set_state(State::Deleted);
+                released.extend(node.unregister(&mut identity.borrow_mut())?);
+                written.push(Written::Deleted { node });
+            }
+            Effect::SetNull(node, columns) => {
+                let current = node.columns()?;
+                node.meta().keep_before_transaction(|| current);
+                let table = node.table();
+                for &i in &columns {
+                    node.meta().patch_snapshot(i, Value::Null);
+                    let field = table.columns[i].field;
+                    node.each_relation(|relation| relation.clear_key_of(field));
+                }
+                written.push(Written::Updated {
+                    node,
+                    old_version: None,
+                });
+            }
+        }
+    }
+    Ok((written, released))
+}

@@ -1,0 +1,709 @@
+//! Object state: how a row a session knows is held, shared, borrowed and
+//! changed (SQLAlchemy's `state.py` and `attributes.py`).
+//!
+//! Each row lives in one [`Node`] behind an `Rc`; a [`Handle`] is a counted
+//! reference to it, so two handles to one row are the same object. Field
+//! access goes through [`Handle::read`] and [`Handle::write`], which return an
+//! error instead of panicking when the borrow conflicts. What a session
+//! knows about an object whatever its model (its [`State`], its change
+//! tracking, its session) lives in [`Meta`]; the rest of the runtime reaches
+//! an object through the small erased interface [`AnyNode`].
+//!
+//! Does not write to the database (`persistence` does) and does not know
+//! other objects (`relation` does).
+
+use std::any::Any;
+use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::rc::{Rc, Weak};
+
+use rusqlite::ToSql;
+use rusqlite::types::{FromSqlResult, Value, ValueRef};
+
+use crate::error::{Error, Result};
+use crate::identity::IdentityMap;
+use crate::model::Model;
+use crate::relation::{Owner, RelationField};
+use crate::schema::TableDef;
+use crate::session::SessionInner;
+use crate::sql::{owned_value, render};
+
+/// Where an object stands with respect to its session and the database
+/// (SQLAlchemy's object states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not in any session and not in the database.
+    Transient,
+    /// Added to a session; inserted by the next flush.
+    Pending,
+    /// In the session's identity map, with a row in the database.
+    Persistent,
+    /// Marked for deletion (or deleted by a flush not yet committed).
+    Deleted,
+    /// Was persistent, but its session is gone or let it go.
+    Detached,
+}
+
+/// The column values an object had, kept while it has changes.
+#[derive(Debug, Default)]
+struct Saved {
+    /// Column values as the database holds them now, taken on first write
+    /// since the last load or flush. `None`: unchanged since then.
+    snapshot: Option<Box<[Value]>>,
+    /// Column values as of the start of the transaction, kept once a flush
+    /// has written this object, so that rollback can restore them.
+    before_transaction: Option<Box<[Value]>>,
+}
+
+/// What a rollback restores an object from: its values at the start of the
+/// transaction, else those before its unflushed changes.
+pub(crate) type Restore = Option<Box<[Value]>>;
+
+/// What the session knows about one object, whatever its model. Change
+/// tracking is one null pointer until the first change, so objects that are
+/// only read cost no memory for it.
+pub(crate) struct Meta {
+    state: Cell<State>,
+    saved: RefCell<Option<Box<Saved>>>,
+    session: RefCell<Weak<SessionInner>>,
+    /// Whether the object waits in the unit of work's dirty list.
+    listed_dirty: Cell<bool>,
+}
+
+impl Meta {
+    fn new(state: State) -> Meta {
+        Meta {
+            state: Cell::new(state),
+            saved: RefCell::new(None),
+            session: RefCell::new(Weak::new()),
+            listed_dirty: Cell::new(false),
+        }
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.state.get()
+    }
+
+    pub(crate) fn set_state(&self, state: State) {
+        self.state.set(state);
+    }
+
+    pub(crate) fn session(&self) -> Option<Rc<SessionInner>> {
+        self.session.borrow().upgrade()
+    }
+
+    /// Whether the object belongs to `session`.
+    pub(crate) fn in_session(&self, session: &SessionInner) -> bool {
+        std::ptr::eq(self.session.borrow().as_ptr(), session)
+    }
+
+    fn session_gone(&self) -> bool {
+        self.session.borrow().strong_count() == 0
+    }
+
+    pub(crate) fn attach(&self, session: &Rc<SessionInner>) {
+        *self.session.borrow_mut() = Rc::downgrade(session);
+    }
+
+    pub(crate) fn detach(&self) {
+        *self.session.borrow_mut() = Weak::new();
+    }
+
+    pub(crate) fn has_snapshot(&self) -> bool {
+        self.saved
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| s.snapshot.is_some())
+    }
+
+    /// The column values before the unflushed changes, if any.
+    pub(crate) fn snapshot(&self) -> Option<Box<[Value]>> {
+        self.saved.borrow().as_ref()?.snapshot.clone()
+    }
+
+    pub(crate) fn snapshot_value(&self, column: usize) -> Option<Value> {
+        let saved = self.saved.borrow();
+        saved.as_ref()?.snapshot.as_ref()?.get(column).cloned()
+    }
+
+    fn set_snapshot(&self, values: Box<[Value]>) {
+        let mut saved = self.saved.borrow_mut();
+        let saved = saved.get_or_insert_default();
+        if saved.snapshot.is_none() {
+            saved.snapshot = Some(values);
+        }
+    }
+
+    /// Keeps `values` as the state to restore on rollback, unless an
+    /// earlier write of this transaction already did.
+    pub(crate) fn keep_before_transaction(&self, values: impl FnOnce() -> Box<[Value]>) {
+        let mut saved = self.saved.borrow_mut();
+        let saved = saved.get_or_insert_default();
+        if saved.before_transaction.is_none() {
+            saved.before_transaction = Some(values());
+        }
+    }
+
+    /// Sets one column of the snapshot (the database changed it itself,
+    /// as `ON DELETE SET NULL` does).
+    pub(crate) fn patch_snapshot(&self, column: usize, value: Value) {
+        if let Some(snapshot) = self
+            .saved
+            .borrow_mut()
+            .as_mut()
+            .and_then(|s| s.snapshot.as_mut())
+            && let Some(slot) = snapshot.get_mut(column)
+        {
+            *slot = value;
+        }
+    }
+
+    /// The object waits in the dirty list (or not any more).
+    pub(crate) fn set_listed(&self, listed: bool) -> bool {
+        self.listed_dirty.replace(listed)
+    }
+
+    /// After a successful flush: the database holds the current values; the
+    /// snapshot becomes what a rollback restores.
+    pub(crate) fn flushed(&self) {
+        let mut saved = self.saved.borrow_mut();
+        if let Some(s) = saved.as_mut() {
+            if let Some(snapshot) = s.snapshot.take() {
+                s.before_transaction.get_or_insert(snapshot);
+            }
+            tidy(&mut saved);
+        }
+    }
+
+    /// After commit: nothing to restore any more.
+    pub(crate) fn committed(&self) {
+        let mut saved = self.saved.borrow_mut();
+        if let Some(s) = saved.as_mut() {
+            s.before_transaction = None;
+            tidy(&mut saved);
+        }
+    }
+
+    /// Forgets unflushed changes (the values stay until overwritten).
+    pub(crate) fn discard_changes(&self) {
+        let mut saved = self.saved.borrow_mut();
+        if let Some(s) = saved.as_mut() {
+            s.snapshot = None;
+            tidy(&mut saved);
+        }
+    }
+
+    /// Forgets all change tracking: the object left the database's view.
+    pub(crate) fn forget_changes(&self) {
+        *self.saved.borrow_mut() = None;
+    }
+
+    /// What a rollback would restore, without forgetting it.
+    pub(crate) fn restore_point(&self) -> Restore {
+        let saved = self.saved.borrow();
+        let s = saved.as_ref()?;
+        s.before_transaction.clone().or_else(|| s.snapshot.clone())
+    }
+}
+
+/// Frees the saved values once there are none left.
+fn tidy(saved: &mut Option<Box<Saved>>) {
+    if saved
+        .as_ref()
+        .is_some_and(|s| s.snapshot.is_none() && s.before_transaction.is_none())
+    {
+        *saved = None;
+    }
+}
+
+/// A model's values, with the model erased: what persistence, loading and
+/// the unit of work read and write.
+pub(crate) trait AnyModel {
+    /// The value of column `index`, for binding.
+    fn column(&self, index: usize) -> &dyn ToSql;
+    /// Overwrites column `index` with a value read from the database.
+    fn set_column(&mut self, index: usize, value: ValueRef<'_>) -> FromSqlResult<()>;
+    fn key_unassigned(&self) -> bool;
+    /// Stores an assigned rowid; false when it does not fit the key's type.
+    fn set_rowid(&mut self, rowid: Option<i64>) -> bool;
+    fn for_each_relation(&self, visit: &mut dyn FnMut(&dyn RelationField));
+}
+
+impl<T: Model> AnyModel for T {
+    fn column(&self, index: usize) -> &dyn ToSql {
+        Model::column(self, index)
+    }
+    fn set_column(&mut self, index: usize, value: ValueRef<'_>) -> FromSqlResult<()> {
+        Model::set_column(self, index, value)
+    }
+    fn key_unassigned(&self) -> bool {
+        Model::key_unassigned(self)
+    }
+    fn set_rowid(&mut self, rowid: Option<i64>) -> bool {
+        Model::set_rowid(self, rowid)
+    }
+    fn for_each_relation(&self, visit: &mut dyn FnMut(&dyn RelationField)) {
+        Model::for_each_relation(self, visit)
+    }
+}
+
+/// One object of a session: the user's struct plus what the session knows
+/// about it.
+pub struct Node<T: Model> {
+    meta: Meta,
+    value: RefCell<T>,
+}
+
+impl<T: Model> Node<T> {
+    /// Makes the node and wires its relationship fields to it, so that they
+    /// know their owner from the start.
+    pub(crate) fn new(value: T, state: State) -> Rc<Node<T>> {
+        Rc::new_cyclic(|me: &Weak<Node<T>>| {
+            let erased: Weak<dyn AnyNode> = me.clone();
+            value.wire(&Owner::new(erased));
+            Node {
+                meta: Meta::new(state),
+                value: RefCell::new(value),
+            }
+        })
+    }
+
+    pub(crate) fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    pub(crate) fn borrow(&self) -> Result<Ref<'_, T>> {
+        self.value
+            .try_borrow()
+            .map_err(|_| borrowed(T::TABLE, "it is being written"))
+    }
+
+    pub(crate) fn borrow_mut(&self) -> Result<RefMut<'_, T>> {
+        self.value
+            .try_borrow_mut()
+            .map_err(|_| borrowed(T::TABLE, "it is being read or written elsewhere"))
+    }
+
+    pub(crate) fn key(&self) -> Result<T::Key> {
+        Ok(self.borrow()?.key())
+    }
+}
+
+/// Copies every column of `from` into `to` (same model).
+pub(crate) fn copy_columns(
+    table: &TableDef,
+    from: &dyn AnyModel,
+    to: &mut dyn AnyModel,
+) -> Result<()> {
+    let values = columns(table, from);
+    set_columns(table, to, &values)
+}
+
+/// Overwrites every column of `to` with `values` (in table order).
+pub(crate) fn set_columns(table: &TableDef, to: &mut dyn AnyModel, values: &[Value]) -> Result<()> {
+    let key = render(values.get(table.primary_key).unwrap_or(&Value::Null));
+    for (i, v) in values.iter().enumerate() {
+        to.set_column(i, v.into())
+            .map_err(|e| conversion(table, i, &key, e))?;
+    }
+    Ok(())
+}
+
+/// The column values of a model, owned, in table order.
+pub(crate) fn columns(table: &TableDef, value: &dyn AnyModel) -> Box<[Value]> {
+    (0..table.columns.len())
+        .map(|i| owned_value(value.column(i)))
+        .collect()
+}
+
+fn borrowed(table: &TableDef, detail: &str) -> Error {
+    Error::Borrowed {
+        table: table.name.to_owned(),
+        key: "(unknown while borrowed)".to_owned(),
+        detail: detail.to_owned(),
+    }
+}
+
+pub(crate) fn conversion(
+    table: &TableDef,
+    column: usize,
+    key: &str,
+    err: rusqlite::types::FromSqlError,
+) -> Error {
+    Error::Conversion {
+        table: table.name.to_owned(),
+        column: table.columns.get(column).map_or("?", |c| c.name).to_owned(),
+        key: key.to_owned(),
+        detail: err.to_string(),
+    }
+}
+
+/// An object of any model: a few data accessors. Everything that works on
+/// objects without knowing their model (persistence, the unit of work, the
+/// transaction, cascades) goes through this and [`Meta`].
+pub(crate) trait AnyNode: Any {
+    fn table(&self) -> &'static TableDef;
+    fn meta(&self) -> &Meta;
+    /// Borrows the values for reading.
+    fn value(&self) -> Result<Ref<'_, dyn AnyModel>>;
+    /// Borrows the values for writing.
+    fn value_mut(&self) -> Result<RefMut<'_, dyn AnyModel>>;
+    /// Registers the object in `identity` under its key; returns the object
+    /// that held the key before, if another one did.
+    fn register(self: Rc<Self>, identity: &mut IdentityMap) -> Result<Option<Rc<dyn AnyNode>>>;
+    /// Takes the object out of `identity` (if it is the one under its key);
+    /// returns it, for the caller to drop outside any borrow.
+    fn unregister(&self, identity: &mut IdentityMap) -> Result<Option<Rc<dyn AnyNode>>>;
+    /// Re-reads the row into the object (`loading`); false if it is gone.
+    fn reread(self: Rc<Self>, session: &SessionInner) -> Result<bool>;
+}
+
+impl<T: Model> AnyNode for Node<T> {
+    fn table(&self) -> &'static TableDef {
+        T::TABLE
+    }
+
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    fn value(&self) -> Result<Ref<'_, dyn AnyModel>> {
+        Ok(Ref::map(self.borrow()?, |v| v as &dyn AnyModel))
+    }
+
+    fn value_mut(&self) -> Result<RefMut<'_, dyn AnyModel>> {
+        Ok(RefMut::map(self.borrow_mut()?, |v| v as &mut dyn AnyModel))
+    }
+
+    fn register(self: Rc<Self>, identity: &mut IdentityMap) -> Result<Option<Rc<dyn AnyNode>>> {
+        let key = self.key()?;
+        Ok(identity
+            .insert::<T>(key, Rc::clone(&self))
+            .filter(|old| !Rc::ptr_eq(old, &self))
+            .map(|old| old as Rc<dyn AnyNode>))
+    }
+
+    fn unregister(&self, identity: &mut IdentityMap) -> Result<Option<Rc<dyn AnyNode>>> {
+        let key = self.key()?;
+        let mine = identity
+            .get::<T>(&key)
+            .is_some_and(|n| std::ptr::eq(Rc::as_ptr(&n), self));
+        Ok(if mine {
+            identity.remove::<T>(&key).map(|n| n as Rc<dyn AnyNode>)
+        } else {
+            None
+        })
+    }
+
+    fn reread(self: Rc<Self>, session: &SessionInner) -> Result<bool> {
+        session.reread(&self)
+    }
+}
+
+impl dyn AnyNode {
+    pub(crate) fn state(&self) -> State {
+        self.meta().state()
+    }
+
+    pub(crate) fn key_value(&self) -> Result<Value> {
+        let table = self.table();
+        Ok(owned_value(self.value()?.column(table.primary_key)))
+    }
+
+    /// The current column values, owned.
+    pub(crate) fn columns(&self) -> Result<Box<[Value]>> {
+        Ok(columns(self.table(), &*self.value()?))
+    }
+
+    /// Fails with [`Error::Borrowed`] if the object is being written, so an
+    /// operation can check before it changes anything.
+    pub(crate) fn check_readable(&self) -> Result<()> {
+        self.value().map(drop)
+    }
+
+    /// Fails with [`Error::Borrowed`] if the object is being read or written.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.value_mut().map(drop)
+    }
+
+    /// Marks the object changed (a relationship changed its foreign key):
+    /// takes the snapshot if this is the first change, and lists it dirty.
+    /// Needs to read the object only for that first snapshot, so it works
+    /// through the object's own write guard (which took the snapshot).
+    pub(crate) fn touch(self: &Rc<Self>) -> Result<()> {
+        let meta = self.meta();
+        // Deleted objects too: a rollback brings them back with their values.
+        if !matches!(meta.state(), State::Persistent | State::Deleted) {
+            return Ok(());
+        }
+        if !meta.has_snapshot() {
+            meta.set_snapshot(self.columns()?);
+        }
+        self.enlist();
+        Ok(())
+    }
+
+    /// Whether `touch` would succeed now.
+    pub(crate) fn check_touchable(&self) -> Result<()> {
+        let meta = self.meta();
+        if matches!(meta.state(), State::Persistent | State::Deleted) && !meta.has_snapshot() {
+            self.check_readable()?;
+        }
+        Ok(())
+    }
+
+    fn enlist(self: &Rc<Self>) {
+        if !self.meta().set_listed(true)
+            && let Some(session) = self.meta().session()
+        {
+            session.unit_of_work().mark_dirty(Rc::clone(self));
+        }
+    }
+
+    /// Whether changed columns wait for a flush.
+    pub(crate) fn has_changes(&self) -> bool {
+        let Some(snapshot) = self.meta().snapshot() else {
+            return false;
+        };
+        match self.columns() {
+            Ok(current) => current != snapshot,
+            // Being written right now: assume it changed.
+            Err(_) => true,
+        }
+    }
+
+    /// Whether a changed column is set to NULL (a key let go).
+    pub(crate) fn releases(&self) -> bool {
+        let (Some(snapshot), Ok(current)) = (self.meta().snapshot(), self.columns()) else {
+            return false;
+        };
+        current
+            .iter()
+            .zip(snapshot.iter())
+            .any(|(now, before)| *now == Value::Null && *before != Value::Null)
+    }
+
+    /// The loaded objects this one's foreign keys point to.
+    pub(crate) fn parents(&self) -> Result<Vec<Rc<dyn AnyNode>>> {
+        let mut parents = Vec::new();
+        self.value()?.for_each_relation(&mut |field| {
+            if let Some(parent) = field.parent() {
+                parents.push(parent.0);
+            }
+        });
+        Ok(parents)
+    }
+
+    /// Overwrites every column with `values` (a rollback's restore).
+    pub(crate) fn restore(&self, values: &[Value]) -> Result<()> {
+        set_columns(self.table(), &mut *self.value_mut()?, values)
+    }
+
+    /// Visits each relationship field, if the object can be read now.
+    pub(crate) fn each_relation(&self, mut visit: impl FnMut(&dyn RelationField)) {
+        if let Ok(value) = self.value() {
+            value.for_each_relation(&mut visit);
+        }
+    }
+}
+
+/// Whether two erased objects are the same object.
+pub(crate) fn same_node(a: &Rc<dyn AnyNode>, b: &Rc<dyn AnyNode>) -> bool {
+    std::ptr::addr_eq(Rc::as_ptr(a), Rc::as_ptr(b))
+}
+
+/// Turns an erased node back into its model's node.
+pub(crate) fn downcast<T: Model>(node: Rc<dyn AnyNode>) -> Option<Rc<Node<T>>> {
+    let any: Rc<dyn Any> = node;
+    any.downcast::<Node<T>>().ok()
+}
+
+/// A shared handle to one object of a session. Cloning it is cheap, and
+/// every handle to the same row of the same session points to the same
+/// object: `==` compares identity, not field values.
+///
+/// ```
+/// # use orm::prelude::*;
+/// # #[derive(Model, Debug)]
+/// # struct User { #[orm(primary_key)] id: i64, name: String }
+/// # fn main() -> orm::Result<()> {
+/// # let db = Database::in_memory()?;
+/// # db.create_all::<User>()?;
+/// let session = db.session();
+/// let alice = session.add(User::new("Alice"));
+/// session.commit()?;
+/// let again = session.get::<User>(alice.read()?.id)?;
+/// assert_eq!(alice, again); // same object, no SQL was needed
+/// again.write()?.name = "Alicia".into();
+/// assert_eq!(alice.read()?.name, "Alicia");
+/// # Ok(()) }
+/// ```
+pub struct Handle<T: Model> {
+    pub(crate) node: Rc<Node<T>>,
+}
+
+impl<T: Model> Handle<T> {
+    /// Wraps a new object that belongs to no session yet (transient).
+    /// `Session::add` does this for you.
+    pub fn new(value: T) -> Handle<T> {
+        Handle {
+            node: Node::new(value, State::Transient),
+        }
+    }
+
+    pub(crate) fn from_node(node: Rc<Node<T>>) -> Handle<T> {
+        Handle { node }
+    }
+
+    pub(crate) fn erased(&self) -> Rc<dyn AnyNode> {
+        Rc::clone(&self.node) as Rc<dyn AnyNode>
+    }
+
+    /// Borrows the object for reading.
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] while a [`Handle::write`] guard of it is alive.
+    pub fn read(&self) -> Result<Ref<'_, T>> {
+        self.node.borrow()
+    }
+
+    /// Borrows the object for changing its fields. The first write since it
+    /// was loaded or flushed remembers its column values, so the next flush
+    /// updates exactly the columns that changed.
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] while another `read` or `write` guard of it is alive.
+    pub fn write(&self) -> Result<Write<'_, T>> {
+        let value = self.node.borrow_mut()?;
+        let meta = self.node.meta();
+        if matches!(meta.state(), State::Persistent | State::Deleted) {
+            if !meta.has_snapshot() {
+                meta.set_snapshot(columns(T::TABLE, &*value));
+            }
+            if !meta.set_listed(true)
+                && let Some(session) = meta.session()
+            {
+                session.unit_of_work().mark_dirty(self.erased());
+            }
+        }
+        Ok(Write { value })
+    }
+
+    /// The object's state in its session.
+    pub fn state(&self) -> State {
+        let meta = self.node.meta();
+        let gone = meta.session_gone();
+        match meta.state() {
+            // Never inserted: with its session gone it is just a value again.
+            State::Pending if gone => State::Transient,
+            State::Persistent | State::Deleted if gone => State::Detached,
+            state => state,
+        }
+    }
+
+    /// The primary key's current value (unassigned until the insert for
+    /// database-assigned keys).
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] while a `write` guard of it is alive.
+    pub fn key(&self) -> Result<T::Key> {
+        self.node.key()
+    }
+
+    /// Whether two handles are the same object.
+    pub fn ptr_eq(a: &Handle<T>, b: &Handle<T>) -> bool {
+        Rc::ptr_eq(&a.node, &b.node)
+    }
+
+    /// What changed in the object since it was loaded or last flushed: for
+    /// each changed column, its name, the value in the database and the
+    /// current one.
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] while a `write` guard of it is alive.
+    pub fn changes(&self) -> Result<Vec<Change>> {
+        let value = self.node.borrow()?;
+        let Some(snapshot) = self.node.meta().snapshot() else {
+            return Ok(Vec::new());
+        };
+        let current = columns(T::TABLE, &*value);
+        Ok(T::TABLE
+            .columns
+            .iter()
+            .zip(snapshot.iter().zip(current.iter()))
+            .filter(|(_, (old, new))| old != new)
+            .map(|(column, (old, new))| Change {
+                column: column.name,
+                database: old.clone(),
+                current: new.clone(),
+            })
+            .collect())
+    }
+}
+
+/// One changed column of an object: [`Handle::changes`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The column's name.
+    pub column: &'static str,
+    /// The value the database holds.
+    pub database: Value,
+    /// The value the object holds now.
+    pub current: Value,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} -> {}",
+            self.column,
+            render(&self.database),
+            render(&self.current)
+        )
+    }
+}
+
+impl<T: Model> Clone for Handle<T> {
+    fn clone(&self) -> Self {
+        Handle {
+            node: Rc::clone(&self.node),
+        }
+    }
+}
+
+impl<T: Model> PartialEq for Handle<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Handle::ptr_eq(self, other)
+    }
+}
+
+impl<T: Model> Eq for Handle<T> {}
+
+impl<T: Model + fmt::Debug> fmt::Debug for Handle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.node.value.try_borrow() {
+            Ok(value) => value.fmt(f),
+            Err(_) => write!(f, "{} (being written)", T::TABLE.model),
+        }
+    }
+}
+
+/// A write guard from [`Handle::write`]: dereferences to the object.
+pub struct Write<'a, T: Model> {
+    value: RefMut<'a, T>,
+}
+
+impl<T: Model> Deref for Write<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: Model> DerefMut for Write<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}

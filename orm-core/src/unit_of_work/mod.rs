@@ -1,0 +1,361 @@
+//! Unit of work: what the next flush has to write (pending, dirty and
+//! deleted objects, orphans, many-to-many link changes), in an order the
+//! foreign keys accept, and the flush plan that explains it
+//! (SQLAlchemy's `unitofwork.py`).
+//!
+//! Owns those lists; the session asks it for the [`Work`] of a flush and
+//! runs it inside the transaction `transaction` opened. Statements of single
+//! objects come from `persistence`; the order from [`order`]; the plan, which
+//! shares its steps with the flush so the two cannot drift, from [`plan`].
+
+mod order;
+mod plan;
+
+pub(crate) use plan::plan;
+pub use plan::{Action, FlushPlan, PlanStep};
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::error::{Error, Result};
+use crate::persistence;
+use crate::sql::{Conn, Kind};
+use crate::state::{AnyNode, State, same_node};
+use crate::transaction::Written;
+
+use order::Step;
+
+/// The lists a flush works from. Each list is taken out whole before its
+/// objects are visited or dropped, so that a model's `Drop` or `Debug`
+/// calling back into the session finds no list borrowed.
+#[derive(Default)]
+pub(crate) struct UnitOfWork {
+    pending: RefCell<Vec<Rc<dyn AnyNode>>>,
+    dirty: RefCell<Vec<Rc<dyn AnyNode>>>,
+    deleted: RefCell<Vec<Rc<dyn AnyNode>>>,
+    /// Children let go by `delete_orphan` collections, with the field that
+    /// would have to point at a parent for them to survive the flush.
+    orphans: RefCell<Vec<(Rc<dyn AnyNode>, &'static str)>>,
+    /// The orphans the next flush deletes (also in `deleted`).
+    orphan_deletes: RefCell<Vec<Rc<dyn AnyNode>>>,
+    /// Link rows of many-to-many relationships to insert or delete.
+    links: RefCell<Vec<LinkChange>>,
+    /// New objects deleted before any flush: rollback empties their
+    /// collections, as the children they held go back to their old parents.
+    discarded: RefCell<Vec<Rc<dyn AnyNode>>>,
+}
+
+/// What a flush has to write.
+pub(crate) struct Work {
+    pub pending: Vec<Rc<dyn AnyNode>>,
+    pub dirty: Vec<Rc<dyn AnyNode>>,
+    pub deleted: Vec<Rc<dyn AnyNode>>,
+    /// Deletes of orphans (children a `delete_orphan` collection let go).
+    pub orphans: Vec<Rc<dyn AnyNode>>,
+    pub links: Vec<LinkChange>,
+}
+
+/// What the unit of work let go of, handed to the caller to visit and drop
+/// outside any borrow.
+#[derive(Default)]
+pub(crate) struct Abandoned {
+    pub pending: Vec<Rc<dyn AnyNode>>,
+    pub dirty: Vec<Rc<dyn AnyNode>>,
+    pub deleted: Vec<Rc<dyn AnyNode>>,
+    /// Orphans and link changes: only dropped.
+    _rest: (Vec<Rc<dyn AnyNode>>, Vec<LinkChange>),
+}
+
+impl UnitOfWork {
+    pub(crate) fn add_pending(&self, node: Rc<dyn AnyNode>) {
+        self.pending.borrow_mut().push(node);
+    }
+
+    /// Takes a pending object out again (deleted before any flush).
+    pub(crate) fn expunge(&self, node: &Rc<dyn AnyNode>) {
+        let taken = {
+            let mut pending = self.pending.borrow_mut();
+            let position = pending.iter().position(|n| same_node(n, node));
+            position.map(|i| pending.remove(i))
+        };
+        self.discarded.borrow_mut().push(Rc::clone(node));
+        drop(taken);
+    }
+
+    pub(crate) fn mark_dirty(&self, node: Rc<dyn AnyNode>) {
+        self.dirty.borrow_mut().push(node);
+    }
+
+    pub(crate) fn mark_deleted(&self, node: Rc<dyn AnyNode>) {
+        self.deleted.borrow_mut().push(node);
+    }
+
+    /// Remembers a child taken out of a `delete_orphan` collection; the next
+    /// flush deletes it if it still has no parent then (it may have been
+    /// pushed into another collection meanwhile).
+    pub(crate) fn mark_orphan(&self, node: Rc<dyn AnyNode>, field: &'static str) {
+        self.orphans.borrow_mut().push((node, field));
+    }
+
+    /// The marked orphans still without a parent. Takes nothing: the caller
+    /// deletes them, then calls [`UnitOfWork::orphans_decided`].
+    pub(crate) fn orphans_to_delete(&self) -> Result<Vec<Rc<dyn AnyNode>>> {
+        let orphans = self.orphans.borrow().clone();
+        let mut found = Vec::new();
+        for (node, field) in orphans {
+            let listed = found.iter().any(|n| same_node(n, &node));
+            if !listed
+                && matches!(node.state(), State::Pending | State::Persistent)
+                && orphaned(&node, field)?
+            {
+                found.push(node);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The orphans were decided: those deleted are flushed as orphans.
+    pub(crate) fn orphans_decided(&self, deleted: Vec<Rc<dyn AnyNode>>) {
+        let decided = std::mem::take(&mut *self.orphans.borrow_mut());
+        self.orphan_deletes.borrow_mut().extend(deleted);
+        drop(decided);
+    }
+
+    /// Records a link row to insert (`link`) or delete on flush. Where the
+    /// collection was loaded (`known`), the opposite change still pending
+    /// cancels out; otherwise the database's state is unknown and the last
+    /// change wins.
+    pub(crate) fn record_link(&self, change: LinkChange, known: bool) {
+        let mut links = self.links.borrow_mut();
+        if let Some(i) = links.iter().position(|c| c.same_link(&change)) {
+            if links[i].link != change.link {
+                let cancelled = links.remove(i);
+                if !known {
+                    links.push(change);
+                }
+                drop(links);
+                drop(cancelled);
+            }
+            return;
+        }
+        links.push(change);
+    }
+
+    /// Whether there are changes a flush would write. Never panics, even
+    /// when called back from inside the session (a list being changed then
+    /// counts as work).
+    pub(crate) fn has_work(&self) -> bool {
+        let busy = |len: std::result::Result<usize, _>| len.map_or(true, |n| n > 0);
+        busy(self.pending.try_borrow().map(|l| l.len()))
+            || busy(self.deleted.try_borrow().map(|l| l.len()))
+            || busy(self.links.try_borrow().map(|l| l.len()))
+            || busy(self.orphans.try_borrow().map(|l| l.len()))
+            || self
+                .dirty
+                .try_borrow()
+                .map_or(true, |dirty| dirty.iter().any(|n| n.has_changes()))
+    }
+
+    /// The work of the next flush, as it stands (nothing is taken).
+    pub(crate) fn work(&self) -> Work {
+        let orphans = self.orphan_deletes.borrow().clone();
+        let deleted = self
+            .deleted
+            .borrow()
+            .iter()
+            .filter(|n| !orphans.iter().any(|o| same_node(o, n)))
+            .cloned()
+            .collect();
+        Work {
+            pending: self.pending.borrow().clone(),
+            dirty: self.dirty.borrow().clone(),
+            deleted,
+            orphans,
+            links: self.links.borrow().clone(),
+        }
+    }
+
+    /// The dirty objects had nothing to write: let them go.
+    pub(crate) fn forget_clean(&self) {
+        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+        dirty.iter().for_each(|n| {
+            n.meta().set_listed(false);
+        });
+    }
+
+    /// A flush succeeded: its work is done. Returns the lists, to drop
+    /// outside the borrows.
+    pub(crate) fn flushed(&self) -> Abandoned {
+        let abandoned = self.take();
+        abandoned.dirty.iter().for_each(|n| {
+            n.meta().set_listed(false);
+        });
+        abandoned
+    }
+
+    /// Everything the unit of work holds, taken out (rollback, clear).
+    /// Objects new before the last commit (`discarded`) stay only until
+    /// commit or rollback.
+    pub(crate) fn take(&self) -> Abandoned {
+        let mut rest = std::mem::take(&mut *self.orphan_deletes.borrow_mut());
+        rest.extend(
+            std::mem::take(&mut *self.orphans.borrow_mut())
+                .into_iter()
+                .map(|(n, _)| n),
+        );
+        Abandoned {
+            pending: std::mem::take(&mut *self.pending.borrow_mut()),
+            dirty: std::mem::take(&mut *self.dirty.borrow_mut()),
+            deleted: std::mem::take(&mut *self.deleted.borrow_mut()),
+            _rest: (rest, std::mem::take(&mut *self.links.borrow_mut())),
+        }
+    }
+
+    /// The new objects deleted before a flush, taken out (rollback, commit).
+    pub(crate) fn take_discarded(&self) -> Vec<Rc<dyn AnyNode>> {
+        std::mem::take(&mut *self.discarded.borrow_mut())
+    }
+}
+
+/// Whether the `BelongsTo` field `field` of `node` points at no parent.
+fn orphaned(node: &Rc<dyn AnyNode>, field: &str) -> Result<bool> {
+    let mut orphaned = false;
+    node.value()?
+        .for_each_relation(&mut |relation| orphaned |= relation.orphaned(field) == Some(true));
+    Ok(orphaned)
+}
+
+impl Work {
+    /// The first table this work writes, for errors raised before any statement.
+    pub(crate) fn first_table(&self) -> &'static str {
+        self.pending
+            .iter()
+            .chain(&self.dirty)
+            .chain(&self.deleted)
+            .map(|n| n.table().name)
+            .next()
+            .or_else(|| self.links.first().map(|l| l.table))
+            .unwrap_or("")
+    }
+
+    /// Checks that every object the flush will write can be borrowed as it
+    /// needs (a key or version to store needs a write borrow), so that a
+    /// guard the user holds fails the flush before anything is written.
+    pub(crate) fn check_borrows(&self) -> Result<()> {
+        for node in &self.pending {
+            node.check_writable()?;
+        }
+        for node in self.dirty.iter().filter(|n| n.state() == State::Persistent) {
+            if node.table().version.is_some() {
+                node.check_writable()?;
+            } else {
+                node.check_readable()?;
+            }
+        }
+        for node in self.deleted.iter().chain(&self.orphans) {
+            node.check_readable()?;
+        }
+        Ok(())
+    }
+}
+
+/// A link row of a many-to-many relationship to insert or delete. The ends
+/// are objects, not keys: a new object's key is known only after its INSERT.
+#[derive(Clone)]
+pub(crate) struct LinkChange {
+    table: &'static str,
+    /// Each link column with the object whose key goes there, by column name.
+    ends: [(&'static str, Rc<dyn AnyNode>); 2],
+    /// Insert (`true`) or delete the row.
+    pub link: bool,
+}
+
+impl LinkChange {
+    pub(crate) fn new(
+        table: &'static str,
+        mut ends: [(&'static str, Rc<dyn AnyNode>); 2],
+        link: bool,
+    ) -> Self {
+        // One order for both sides, so that `item.keywords.add(k)` and
+        // `k.items.add(item)` are recognised as the same link.
+        ends.sort_by_key(|(column, _)| *column);
+        LinkChange { table, ends, link }
+    }
+
+    fn same_link(&self, other: &LinkChange) -> bool {
+        self.table == other.table
+            && self
+                .ends
+                .iter()
+                .zip(other.ends.iter())
+                .all(|(a, b)| a.0 == b.0 && same_node(&a.1, &b.1))
+    }
+
+    fn run(&self, conn: &Conn) -> Result<()> {
+        let [(a, first), (b, second)] = &self.ends;
+        persistence::link_row(conn, self.table, [(a, first), (b, second)], self.link)
+    }
+}
+
+/// Runs the statements of `work`. On failure returns the error and what was
+/// written before it, so the caller can undo it in memory.
+pub(crate) fn execute(
+    conn: &Conn,
+    work: &Work,
+) -> std::result::Result<Vec<Written>, (Error, Vec<Written>)> {
+    let mut written = Vec::new();
+    match run(conn, work, &mut written) {
+        Ok(()) => Ok(written),
+        Err(e) => Err((e, written)),
+    }
+}
+
+fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
+    let mut steps = order::steps(work)?.into_iter().peekable();
+    while let Some(step) = steps.next() {
+        match step {
+            // Consecutive inserts into one table share one prepared statement.
+            Step::Insert(node) => {
+                let table = node.table();
+                let sql = conn.text(table, Kind::Insert);
+                let mut batch = conn.batch(&sql, table.name)?;
+                let mut node = node;
+                loop {
+                    let inserted = persistence::insert(&node, &mut batch)?;
+                    written.push(Written::Inserted { node, inserted });
+                    match steps
+                        .next_if(|s| matches!(s, Step::Insert(n) if std::ptr::eq(n.table(), table)))
+                    {
+                        Some(Step::Insert(next)) => node = next,
+                        _ => break,
+                    }
+                }
+            }
+            Step::Update { node, .. } => {
+                let old_version = persistence::update(&node, conn)?;
+                written.push(Written::Updated { node, old_version });
+            }
+            Step::Delete { node, .. } => {
+                persistence::delete(&node, conn)?;
+                written.push(Written::Deleted { node });
+            }
+            Step::Link(change) => change.run(conn)?,
+        }
+    }
+    Ok(())
+}
+
+/// After a failed flush: undo in memory what its statements changed (keys
+/// SQLite assigned, versions bumped); the database undid the rest.
+pub(crate) fn revert(written: &[Written]) {
+    for w in written.iter().rev() {
+        match w {
+            Written::Inserted { node, inserted } => persistence::undo_insert(node, *inserted),
+            Written::Updated {
+                node,
+                old_version: Some(old),
+            } => persistence::undo_update(node, old),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The order of a flush's statements, shared by the flush and its plan.
+
+use std::rc::Rc;
+
+use rustc_hash::FxHashMap as HashMap;
+
+use super::{LinkChange, Work};
+use crate::error::{Misuse, Result};
+use crate::schema::{TableDef, dependency_order};
+use crate::state::{AnyNode, State, same_node};
+
+/// One statement of a flush, in the order the flush runs them.
+pub(super) enum Step<'w> {
+    /// An UPDATE; `needs_insert` when it points at a row this flush inserts.
+    Update {
+        node: Rc<dyn AnyNode>,
+        needs_insert: bool,
+    },
+    /// A DELETE; `orphan` when a `delete_orphan` collection let it go.
+    Delete {
+        node: Rc<dyn AnyNode>,
+        orphan: bool,
+    },
+    Insert(Rc<dyn AnyNode>),
+    Link(&'w LinkChange),
+}
+
+/// The order of a flush:
+/// 1. updates that need no new row, releases first: an update that lets go
+///    of a key (sets it to NULL) runs before one that takes it, so a
+///    one-to-one replacement does not trip its UNIQUE constraint;
+/// 2. deletes of orphans, for the same reason;
+/// 3. inserts, parents before children;
+/// 4. updates that point at rows just inserted;
+/// 5. link rows of many-to-many relationships;
+/// 6. the other deletes, children's tables before their parents'.
+pub(super) fn steps(work: &Work) -> Result<Vec<Step<'_>>> {
+    let inserts = insert_order(&work.pending)?;
+    let mut early = Vec::new();
+    let mut late = Vec::new();
+    for node in work.dirty.iter().filter(|n| n.state() == State::Persistent) {
+        let needs_insert = node.parents()?.iter().any(|p| p.state() == State::Pending);
+        if needs_insert {
+            late.push(Rc::clone(node));
+        } else {
+            early.push(Rc::clone(node));
+        }
+    }
+    early.sort_by_key(|n| !n.releases());
+    let mut steps: Vec<Step<'_>> = early
+        .into_iter()
+        .map(|node| Step::Update {
+            node,
+            needs_insert: false,
+        })
+        .collect();
+    steps.extend(
+        delete_order(&work.orphans)
+            .into_iter()
+            .map(|node| Step::Delete { node, orphan: true }),
+    );
+    steps.extend(inserts.into_iter().map(Step::Insert));
+    steps.extend(late.into_iter().map(|node| Step::Update {
+        node,
+        needs_insert: true,
+    }));
+    steps.extend(
+        work.links
+            .iter()
+            .filter(|c| !(c.link && c.ends.iter().any(|(_, n)| n.state() == State::Deleted)))
+            .map(Step::Link),
+    );
+    steps.extend(
+        delete_order(&work.deleted)
+            .into_iter()
+            .map(|node| Step::Delete {
+                node,
+                orphan: false,
+            }),
+    );
+    Ok(steps)
+}
+
+/// Pending objects ordered so that each comes after the pending objects its
+/// foreign keys point to; otherwise in the order they were added.
+///
+/// A depth-first walk with an explicit stack: a chain of new objects each
+/// pointing at the next is as long as the data, so recursion would overflow.
+fn insert_order(pending: &[Rc<dyn AnyNode>]) -> Result<Vec<Rc<dyn AnyNode>>> {
+    // Common case first: no new object points at another new one, so the
+    // order they were added in will do.
+    let mut independent = true;
+    for node in pending {
+        if node.parents()?.iter().any(|p| p.state() == State::Pending) {
+            independent = false;
+            break;
+        }
+    }
+    if independent {
+        return Ok(pending.to_vec());
+    }
+    /// Where each object stands in the walk, by address.
+    #[derive(PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    let address = |node: &Rc<dyn AnyNode>| Rc::as_ptr(node).cast::<()>();
+    let mut ordered: Vec<Rc<dyn AnyNode>> = Vec::with_capacity(pending.len());
+    let mut marks: HashMap<*const (), Mark> =
+        HashMap::with_capacity_and_hasher(pending.len(), Default::default());
+    // Each frame: an object and its new parents not yet walked.
+    type Frame = (Rc<dyn AnyNode>, Vec<Rc<dyn AnyNode>>);
+    let mut stack: Vec<Frame> = Vec::new();
+    for root in pending {
+        if marks.contains_key(&address(root)) {
+            continue;
+        }
+        marks.insert(address(root), Mark::Visiting);
+        stack.push((Rc::clone(root), new_parents(root)?));
+        while let Some((_, parents)) = stack.last_mut() {
+            let Some(parent) = parents.pop() else {
+                if let Some((node, _)) = stack.pop() {
+                    marks.insert(address(&node), Mark::Done);
+                    ordered.push(node);
+                }
+                continue;
+            };
+            match marks.get(&address(&parent)) {
+                Some(Mark::Done) => {}
+                Some(Mark::Visiting) => {
+                    return Err(Misuse::Cycle {
+                        model: parent.table().model,
+                    }
+                    .into());
+                }
+                None => {
+                    marks.insert(address(&parent), Mark::Visiting);
+                    let grandparents = new_parents(&parent)?;
+                    stack.push((parent, grandparents));
+                }
+            }
+        }
+    }
+    Ok(ordered)
+}
+
+/// The pending objects `node` points to (itself excluded), last first.
+fn new_parents(node: &Rc<dyn AnyNode>) -> Result<Vec<Rc<dyn AnyNode>>> {
+    let mut parents: Vec<Rc<dyn AnyNode>> = node
+        .parents()?
+        .into_iter()
+        .filter(|p| p.state() == State::Pending && !same_node(p, node))
+        .collect();
+    parents.reverse();
+    Ok(parents)
+}
+
+/// Deleted objects ordered children's tables first.
+fn delete_order(deleted: &[Rc<dyn AnyNode>]) -> Vec<Rc<dyn AnyNode>> {
+    let mut tables: Vec<&'static TableDef> = Vec::new();
+    for node in deleted.iter().filter(|n| n.state() == State::Deleted) {
+        if !tables.iter().any(|t| t.name == node.table().name) {
+            tables.push(node.table());
+        }
+    }
+    let mut order = dependency_order(&tables);
+    order.reverse();
+    let rank = |node: &Rc<dyn AnyNode>| {
+        order
+            .iter()
+            .position(|t| t.name == node.table().name)
+            .unwrap_or(order.len())
+    };
+    let mut sorted: Vec<Rc<dyn AnyNode>> = deleted
+        .iter()
+        .filter(|n| n.state() == State::Deleted)
+        .cloned()
+        .collect();
+    sorted.sort_by_key(rank);
+    sorted
+}
