@@ -103,7 +103,7 @@
 //! | field | `column = "name"` | column name (default: the field's; `<field>_id` for `BelongsTo`) |
 //! | field | `unique`, `index` | a `UNIQUE` constraint, an index |
 //! | field | `default = "SQL"` | the column's SQL `DEFAULT` |
-//! | field | `sql_type = "TEXT"` | for a type implementing rusqlite's `ToSql` + `FromSql` that orm does not map itself |
+//! | field | `sql_type = "NUMERIC"` | the SQL type in `CREATE TABLE`, instead of the one the field's [`ColumnType`] names |
 //! | field | `skip` | not persisted; filled with `Default` when loaded |
 //! | field | `version` | an integer counter checked and bumped by every UPDATE and DELETE (optimistic locking: a row changed by another connection is [`Error::StaleRow`]) |
 //! | `BelongsTo` | `back_populates = "field"` | the `HasMany` on the parent that mirrors it |
@@ -155,10 +155,32 @@
 //!
 //! # Relationships
 //!
-//! The rules are in the [`relation`] module's docs: lazy loading, eager
-//! loading with `preload`, back-population, what attaching and unloaded
-//! collections do. The session's rules (autoflush, what commit and rollback
-//! do to loaded objects) are in [`session`]'s.
+//! Relationship fields are interior-mutable, so `order.read()?.user.set(&alice)?`
+//! needs only shared borrows of `order` and `alice`: one call updates both
+//! sides while the user holds reads of either. They point at other objects
+//! weakly (the session owns every object), so a graph with cycles is freed
+//! with its session; after that, a relationship access is
+//! [`Error::SessionClosed`]. The rules, each one SQLAlchemy users meet:
+//!
+//! - **Lazy loading**: the first access of an unloaded relationship issues one
+//!   SELECT (after an autoflush, so pending changes are seen); later accesses
+//!   none. A `BelongsTo` whose target is in the identity map issues none.
+//! - **Back-population**: setting `order.user` moves `order` between the
+//!   *loaded* collections of the old and new user, and loads neither;
+//!   `user.orders.push(&order)` sets `order.user`; `remove` clears it
+//!   (written as NULL on flush, or the order deleted with `delete_orphan`).
+//!   Loading `user.orders` sets each order's `user` without a query.
+//! - **Attaching adds**: linking a new object to one in a session (from
+//!   either side) adds it to that session, as SQLAlchemy's save-update cascade.
+//! - **Unloaded collections**: a push or remove on a collection that is not
+//!   loaded changes the child's foreign key only; the later load autoflushes
+//!   first, so it sees them merged, and a push then a remove cancels out.
+//! - **All or nothing**: a relationship change that returns an error (a
+//!   guard on one of the objects, two sessions) has changed neither object
+//!   nor any session.
+//!
+//! The session's rules (autoflush, what commit and rollback do to loaded
+//! objects) are in [`Session`]'s docs.
 
 #![warn(missing_docs)]
 

@@ -13,9 +13,9 @@ mod common;
 use std::cell::RefCell;
 
 use common::*;
+use orm::Value;
 use orm::prelude::*;
 use orm::{Error, Recorder, State};
-use rusqlite::types::Value;
 
 // ------------------------------------------------------------------ models
 

@@ -11,8 +11,8 @@ mod common;
 
 use common::*;
 use orm::State;
+use orm::Value;
 use orm::prelude::*;
-use rusqlite::types::Value;
 
 // ------------------------------------------------------------------ models
 

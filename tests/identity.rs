@@ -1,9 +1,9 @@
 //! The identity map: one object per row per session, whichever way the row
 //! is loaded, and loading never overwrites changes not yet flushed.
 
+use orm::Value;
 use orm::prelude::*;
 use orm::{Change, Error};
-use rusqlite::types::Value;
 
 #[derive(Model, Debug)]
 #[orm(table = "users")]

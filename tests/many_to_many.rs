@@ -12,9 +12,9 @@
 mod common;
 
 use common::*;
+use orm::Value;
 use orm::prelude::*;
 use orm::{Action, State};
-use rusqlite::types::Value;
 
 // ------------------------------------------------------------------ models
 

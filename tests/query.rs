@@ -1,9 +1,9 @@
 //! The query builder: every kind of filter, ordering, limit and offset,
 //! `count`, `first` and `one`, and exactly one statement per query.
 
+use orm::Value;
 use orm::prelude::*;
 use orm::{Error, Expr};
-use rusqlite::types::Value;
 
 #[derive(Model, Debug)]
 #[orm(table = "people")]

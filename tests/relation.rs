@@ -10,9 +10,9 @@
 mod common;
 
 use common::*;
+use orm::Value;
 use orm::prelude::*;
 use orm::{Error, Recorder, State};
-use rusqlite::types::Value;
 
 // ------------------------------------------------------------------ models
 

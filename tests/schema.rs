@@ -3,24 +3,25 @@
 //! identifiers, and foreign keys switched on for every connection.
 
 use orm::prelude::*;
+use orm::{ColumnType, FromValueError, ToValue, ValueRef};
 use orm::{ConstraintKind, DriftReport, Error};
 use orm::{Difference, TableDrift};
-use rusqlite::ToSql;
-use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
 
 /// A user type stored in a column of a type the user names.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Grams(pub i64);
 
-impl ToSql for Grams {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.0))
+impl ToValue for Grams {
+    fn to_value(&self) -> ValueRef<'_> {
+        ValueRef::Integer(self.0)
     }
 }
 
-impl FromSql for Grams {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        i64::column_result(value).map(Grams)
+impl ColumnType for Grams {
+    const SQL_TYPE: &'static str = "INTEGER";
+    type Value = Grams;
+    fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
+        i64::from_value(value).map(Grams)
     }
 }
 

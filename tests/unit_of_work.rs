@@ -1,9 +1,9 @@
 //! The unit of work: what a flush writes (only what changed), in which
 //! order, inside one transaction, and the plan it shows beforehand.
 
+use orm::Value;
 use orm::prelude::*;
 use orm::{Action, Change, FlushPlan, PlanStep};
-use rusqlite::types::Value;
 
 #[derive(Model, Debug)]
 #[orm(table = "users")]

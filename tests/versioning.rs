@@ -59,10 +59,10 @@ fn an_update_checks_and_bumps_the_version() -> orm::Result<()> {
     assert_eq!(
         params,
         &[
-            rusqlite::types::Value::Integer(150),
-            rusqlite::types::Value::Integer(2),
-            rusqlite::types::Value::Integer(1),
-            rusqlite::types::Value::Integer(1),
+            orm::Value::Integer(150),
+            orm::Value::Integer(2),
+            orm::Value::Integer(1),
+            orm::Value::Integer(1),
         ]
     );
     assert_eq!(account.read()?.version, 2);

@@ -234,46 +234,6 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
 }
 
-impl Error {
-    /// Classifies a SQLite error raised by a statement on `table`.
-    pub(crate) fn from_sqlite(err: rusqlite::Error, table: &str) -> Error {
-        use rusqlite::ffi;
-        if let rusqlite::Error::SqliteFailure(code, message) = &err {
-            if code.code == rusqlite::ErrorCode::DatabaseBusy
-                || code.code == rusqlite::ErrorCode::DatabaseLocked
-            {
-                return Error::Busy {
-                    table: table.to_owned(),
-                };
-            }
-            if code.code == rusqlite::ErrorCode::ConstraintViolation {
-                let text = message.as_deref().unwrap_or("");
-                let kind = match code.extended_code {
-                    ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-                        ConstraintKind::Unique
-                    }
-                    ffi::SQLITE_CONSTRAINT_NOTNULL => ConstraintKind::NotNull,
-                    ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ConstraintKind::ForeignKey,
-                    ffi::SQLITE_CONSTRAINT_CHECK => ConstraintKind::Check,
-                    // Some paths (a RESTRICT action, for one) report only the
-                    // primary code; SQLite's message still names the kind.
-                    _ if text.starts_with("FOREIGN KEY") => ConstraintKind::ForeignKey,
-                    _ if text.starts_with("UNIQUE") => ConstraintKind::Unique,
-                    _ if text.starts_with("NOT NULL") => ConstraintKind::NotNull,
-                    _ if text.starts_with("CHECK") => ConstraintKind::Check,
-                    _ => ConstraintKind::Other,
-                };
-                return Error::Constraint {
-                    table: table.to_owned(),
-                    kind,
-                    detail: message.clone().unwrap_or_else(|| err.to_string()),
-                };
-            }
-        }
-        Error::Sqlite(err)
-    }
-}
-
 /// The rules of [`Error::Misuse`]: calls that make no sense in the objects'
 /// current state. Each names the model involved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

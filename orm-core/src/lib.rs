@@ -50,6 +50,7 @@
 //! | `relation` | `BelongsTo`, `HasMany`, `HasOne`, `ManyToMany`; lazy and eager loading; cascades |
 //! | `query` | typed columns, filters, the query builder |
 //! | `sql` | statement texts, execution, SQL echo, recorders |
+//! | `value`, `backend` | orm's own values and rows; what differs per database (SQLite) |
 //! | `schema`, `migrate`, [`diagram`] | table metadata and DDL; live schema, diff, plan, apply; pictures |
 //! | `model`, `database`, `error` | the `Model` trait; where the data lives; the one error enum |
 //!
@@ -59,6 +60,7 @@
 
 #![warn(missing_docs)]
 
+mod backend;
 mod database;
 pub mod diagram;
 mod error;
@@ -75,6 +77,7 @@ mod sql;
 mod state;
 mod transaction;
 mod unit_of_work;
+mod value;
 
 pub use database::{DEFAULT_BUSY_TIMEOUT, Database};
 pub use error::{ConstraintKind, Error, Misuse, Result};
@@ -83,7 +86,7 @@ pub use migrate::{
     MigrationPlan, MigrationState, MigrationStatus, MigrationStep, Migrations, Renames,
     SchemaChange, StepKind,
 };
-pub use model::{ColumnType, Key, Model, ModelSet};
+pub use model::{Key, Model, ModelSet};
 pub use query::{Column, Expr, OrderBy, Query};
 pub use relation::{
     Backref, BelongsTo, HasMany, HasOne, Lazy, ManyToMany, Preload, Relation, RelationField,
@@ -97,12 +100,12 @@ pub use sql::echo::{Echo, LOG_TARGET, Recorder, Statement};
 pub use sql::{quote, render};
 pub use state::{Change, Handle, State, Write};
 pub use unit_of_work::{Action, FlushPlan, PlanStep};
+pub use value::{Bound, ColumnType, FromValueError, ReadError, Row, ToValue, Value, ValueRef};
 
 /// Items the derive's generated code names. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::relation::{BelongsToDef, HasManyDef, ManyToManyDef, Owner};
-    pub use rusqlite;
 
     /// String equality usable in constants (the `back_populates` pairing check).
     pub const fn str_eq(a: &str, b: &str) -> bool {

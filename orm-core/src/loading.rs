@@ -14,6 +14,7 @@ use crate::schema::TableDef;
 use crate::session::SessionInner;
 use crate::sql::{Kind, Param, render};
 use crate::state::{AnyNode, Node, State, copy_columns};
+use crate::value::{ReadError, Row, ToValue, Value, read};
 
 impl SessionInner {
     /// The object with `key`: from the identity map, else one SELECT (after
@@ -27,7 +28,7 @@ impl SessionInner {
         let conn = self.conn()?;
         let sql = conn.text(table, Kind::Get);
         let mut found = None;
-        let params = [Param::new(key, table.primary_key().name)];
+        let params = [Param::new(key.to_value(), table.primary_key().name)];
         conn.query_rows(&sql, &params, table.name, 1, |row| {
             found = Some(self.load_row::<T>(row)?);
             Ok(())
@@ -51,7 +52,7 @@ impl SessionInner {
         self: &Rc<Self>,
         sql: &str,
         params: &[Param<'_>],
-        mut each: impl FnMut(Rc<Node<T>>, &rusqlite::Row<'_>) -> Result<()>,
+        mut each: impl FnMut(Rc<Node<T>>, &dyn Row) -> Result<()>,
     ) -> Result<()> {
         let conn = self.conn()?;
         conn.query(sql, params, T::TABLE.name, |row| {
@@ -61,14 +62,10 @@ impl SessionInner {
     }
 
     /// The object for one row (columns in `T::TABLE` order).
-    pub(crate) fn load_row<T: Model>(
-        self: &Rc<Self>,
-        row: &rusqlite::Row<'_>,
-    ) -> Result<Rc<Node<T>>> {
+    pub(crate) fn load_row<T: Model>(self: &Rc<Self>, row: &dyn Row) -> Result<Rc<Node<T>>> {
         let table = T::TABLE;
-        let key: T::Key = row
-            .get(table.primary_key)
-            .map_err(|e| conversion_error(table, row, e))?;
+        let key: T::Key =
+            read(row, table.primary_key).map_err(|e| conversion_error(table, row, e))?;
         let mut made = None;
         // One lookup: the object already loaded, or a new one in its place.
         let node = self.identity_mut().get_or_try_insert::<T>(key, || {
@@ -94,7 +91,7 @@ impl SessionInner {
         let conn = self.conn()?;
         let sql = conn.text(table, Kind::Get);
         let mut fresh = None;
-        let params = [Param::new(&key, table.primary_key().name)];
+        let params = [Param::new(key.to_value(), table.primary_key().name)];
         conn.query_rows(&sql, &params, table.name, 1, |row| {
             fresh = Some(T::from_row(row).map_err(|e| conversion_error(table, row, e))?);
             Ok(())
@@ -111,36 +108,19 @@ impl SessionInner {
 }
 
 /// A row that did not convert: names the table, the column and the row's key.
-pub(crate) fn conversion_error(
-    table: &TableDef,
-    row: &rusqlite::Row<'_>,
-    err: rusqlite::Error,
-) -> Error {
-    use rusqlite::Error as E;
-    let column = match &err {
-        E::InvalidColumnType(i, _, _)
-        | E::FromSqlConversionFailure(i, _, _)
-        | E::IntegralValueOutOfRange(i, _) => table.columns.get(*i).map(|c| c.name),
-        _ => None,
-    };
-    let Some(column) = column else {
-        return Error::Sqlite(err);
-    };
-    let key = row
-        .get::<_, rusqlite::types::Value>(table.primary_key)
-        .map(|v| render(&v))
-        .unwrap_or_else(|_| "(unreadable)".to_owned());
-    let detail = match &err {
-        E::InvalidColumnType(_, _, rusqlite::types::Type::Null) => {
-            "NULL in a field that is not an Option".to_owned()
-        }
-        E::InvalidColumnType(_, _, found) => format!("found a value of type {found}"),
-        other => other.to_string(),
+pub(crate) fn conversion_error(table: &TableDef, row: &dyn Row, err: ReadError) -> Error {
+    let key = match row.value(table.primary_key) {
+        Ok(key) => render(&Value::from(key)),
+        Err(_) => "(unreadable)".to_owned(),
     };
     Error::Conversion {
         table: table.name.to_owned(),
-        column: column.to_owned(),
+        column: table
+            .columns
+            .get(err.index)
+            .map_or("?", |c| c.name)
+            .to_owned(),
         key,
-        detail,
+        detail: err.error.to_string(),
     }
 }

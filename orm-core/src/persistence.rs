@@ -8,13 +8,11 @@
 
 use std::rc::Rc;
 
-use rusqlite::ToSql;
-use rusqlite::types::Value;
-
 use crate::error::{Error, Result};
 use crate::schema::TableDef;
-use crate::sql::{Batch, Conn, Kind, Param, owned_value, render, text};
+use crate::sql::{Batch, Conn, Kind, Param, render, text};
 use crate::state::{AnyModel, AnyNode, columns, conversion};
+use crate::value::{Bound, Value, ValueRef};
 
 /// What an INSERT changed in memory.
 #[derive(Debug, Clone, Copy)]
@@ -30,7 +28,7 @@ pub(crate) struct Inserted {
 pub(crate) fn insert(node: &Rc<dyn AnyNode>, batch: &mut Batch<'_>) -> Result<Inserted> {
     let table = node.table();
     let version_started = match table.version {
-        Some(v) if owned_value(node.value()?.column(v)) == Value::Integer(0) => {
+        Some(v) if node.value()?.column(v).as_ref() == ValueRef::Integer(0) => {
             set_version(node, v, &Value::Integer(1))?;
             true
         }
@@ -39,14 +37,13 @@ pub(crate) fn insert(node: &Rc<dyn AnyNode>, batch: &mut Batch<'_>) -> Result<In
     let value = node.value()?;
     sync_foreign_keys(&*value)?;
     let assigned_key = table.primary_key().is_rowid_alias() && value.key_unassigned();
-    let null: Option<i64> = None;
     batch.execute_each(table.columns.len(), |i| {
-        let value: &dyn ToSql = if assigned_key && i == table.primary_key {
-            &null
+        let bound = if assigned_key && i == table.primary_key {
+            Bound::Ref(ValueRef::Null)
         } else {
             value.column(i)
         };
-        Param::new(value, table.columns[i].name)
+        (bound, table.columns[i].name)
     })?;
     drop(value);
     if assigned_key {
@@ -75,7 +72,7 @@ pub(crate) fn undo_insert(node: &Rc<dyn AnyNode>, inserted: Inserted) {
         if inserted.version_started
             && let Some(v) = table.version
         {
-            let _ = value.set_column(v, (&Value::Integer(0)).into());
+            let _ = value.set_column(v, ValueRef::Integer(0));
         }
     }
 }
@@ -115,14 +112,14 @@ pub(crate) fn update(node: &Rc<dyn AnyNode>, conn: &Conn) -> Result<Option<Value
     };
     let mut params: Vec<Param<'_>> = changed
         .iter()
-        .map(|&i| Param::new(value.column(i), table.columns[i].name))
+        .map(|&i| Param::new(current[i].as_ref(), table.columns[i].name))
         .collect();
     if let Some((v, _, next)) = &versions {
-        params.push(Param::new(next, table.columns[*v].name));
+        params.push(Param::new(next.as_ref(), table.columns[*v].name));
     }
-    params.push(Param::new(&current[pk], table.primary_key().name));
+    params.push(Param::new(current[pk].as_ref(), table.primary_key().name));
     if let Some((v, old, _)) = &versions {
-        params.push(Param::new(old, table.columns[*v].name));
+        params.push(Param::new(old.as_ref(), table.columns[*v].name));
     }
     let sql = match text::changed_mask(&changed) {
         Some(mask) => conn.text(table, Kind::Update(mask)),
@@ -175,13 +172,13 @@ pub(crate) fn delete(node: &Rc<dyn AnyNode>, conn: &Conn) -> Result<()> {
     let version = match table.version {
         Some(v) => Some(match node.meta().snapshot_value(v) {
             Some(loaded) => loaded,
-            None => owned_value(node.value()?.column(v)),
+            None => Value::from(node.value()?.column(v).as_ref()),
         }),
         None => None,
     };
-    let mut params = vec![Param::new(&key, table.primary_key().name)];
+    let mut params = vec![Param::new(key.as_ref(), table.primary_key().name)];
     if let (Some(v), Some(version)) = (table.version, &version) {
-        params.push(Param::new(version, table.columns[v].name));
+        params.push(Param::new(version.as_ref(), table.columns[v].name));
     }
     if conn.execute(&sql, &params, table.name)? == 0 {
         return Err(stale(table, &key));
@@ -201,7 +198,10 @@ pub(crate) fn link_row(
     let (first, second) = (first.key_value()?, second.key_value()?);
     conn.execute(
         &text::link(table, [a, b], insert),
-        &[Param::new(&first, a), Param::new(&second, b)],
+        &[
+            Param::new(first.as_ref(), a),
+            Param::new(second.as_ref(), b),
+        ],
         table,
     )?;
     Ok(())
@@ -218,7 +218,7 @@ fn stale(table: &TableDef, key: &Value) -> Error {
 fn set_version(node: &Rc<dyn AnyNode>, column: usize, version: &Value) -> Result<()> {
     let table = node.table();
     node.value_mut()?
-        .set_column(column, version.into())
+        .set_column(column, version.as_ref())
         .map_err(|e| conversion(table, column, &render(version), e))
 }
 

@@ -7,15 +7,13 @@
 
 use std::marker::PhantomData;
 
-use rusqlite::ToSql;
-use rusqlite::types::Value;
-
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::relation::{Lazy, Preload, PreloadStep};
 use crate::session::Session;
-use crate::sql::{Param, owned_value, quote, text};
+use crate::sql::{Param, quote, text};
 use crate::state::{AnyNode, Handle};
+use crate::value::{ToValue, Value};
 
 /// A typed handle to one column of model `M`, holding values of type `V`.
 /// `#[derive(Model)]` makes one per column: `User::EMAIL`.
@@ -35,7 +33,7 @@ impl<M: Model, V> Clone for Column<M, V> {
 
 impl<M: Model, V> Copy for Column<M, V> {}
 
-impl<M: Model, V: ToSql> Column<M, V> {
+impl<M: Model, V: ToValue> Column<M, V> {
     #[doc(hidden)]
     pub const fn new(name: &'static str) -> Self {
         Column {
@@ -52,7 +50,7 @@ impl<M: Model, V: ToSql> Column<M, V> {
     fn compare(self, op: &str, value: impl Into<V>) -> Expr {
         Expr {
             sql: format!("{} {op} ?", quote(self.name)),
-            params: vec![(owned_value(&value.into()), self.name)],
+            params: vec![(Value::from(value.into().to_value()), self.name)],
         }
     }
 
@@ -102,7 +100,7 @@ impl<M: Model, V: ToSql> Column<M, V> {
     {
         let params: Vec<(Value, &'static str)> = values
             .into_iter()
-            .map(|v| (owned_value(&v.into()), self.name))
+            .map(|v| (Value::from(v.into().to_value()), self.name))
             .collect();
         if params.is_empty() {
             return Expr {
@@ -318,7 +316,7 @@ impl<'s, T: Model> Query<'s, T> {
         let (sql, values) = self.select();
         let params: Vec<Param<'_>> = values
             .iter()
-            .map(|(v, c)| Param::new(v as &dyn ToSql, c))
+            .map(|(v, c)| Param::new(v.as_ref(), c))
             .collect();
         let mut found = Vec::new();
         inner.select::<T>(&sql, &params, |node| {
@@ -386,11 +384,16 @@ impl<'s, T: Model> Query<'s, T> {
         self.where_clause(&mut sql, &mut values);
         let params: Vec<Param<'_>> = values
             .iter()
-            .map(|(v, c)| Param::new(v as &dyn ToSql, c))
+            .map(|(v, c)| Param::new(v.as_ref(), c))
             .collect();
         let mut count = 0usize;
         inner.conn()?.query(&sql, &params, T::TABLE.name, |row| {
-            count = row.get::<_, i64>(0)? as usize;
+            let n: i64 = row.get(0)?;
+            count = usize::try_from(n).map_err(|_| Error::OutOfRange {
+                what: "a row count".to_owned(),
+                value: n.to_string(),
+                limit: "usize".to_owned(),
+            })?;
             Ok(())
         })?;
         Ok(count)

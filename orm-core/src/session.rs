@@ -19,20 +19,34 @@
 use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
-use rusqlite::ToSql;
-
 use crate::database::Database;
 use crate::error::{Error, Misuse, Result};
 use crate::identity::IdentityMap;
 use crate::model::Model;
 use crate::query::Query;
 use crate::relation::cascade;
-use crate::sql::{Conn, Param, owned_value, quote, render};
+use crate::sql::{Conn, Param, quote, render};
 use crate::state::{AnyNode, Handle, Node, State};
 use crate::transaction::{self, Transaction, Written};
 use crate::unit_of_work::{self, FlushPlan, UnitOfWork, Work};
+use crate::value::{ToValue, Value};
 
-/// A unit of work: see the [module docs](self).
+/// A unit of work over one connection, with its identity map: it loads
+/// rows into objects (one per row), tracks what is added, changed and
+/// deleted, and writes it all in one flush. Single-threaded (`!Send`): each
+/// thread or request opens its own from a shared [`Database`].
+///
+/// Rules it follows, each a decision SQLAlchemy users meet:
+/// - **Autoflush**: a query, a `get` that misses the identity map and a lazy
+///   load first flush pending changes, so they see pending objects instead of
+///   missing them. [`Session::set_autoflush`] turns it off.
+/// - **Commit keeps values**: after `commit` loaded objects keep their values
+///   and stay usable (SQLAlchemy expires them, which is behind many
+///   "detached instance" surprises). Call [`Session::refresh`] to re-read one.
+/// - **Rollback restores**: objects changed in the transaction get back the
+///   values they had at its start; objects added in it leave the session;
+///   loaded collections are expired and reload on next access.
+///
 ///
 /// ```
 /// # use orm::prelude::*;
@@ -105,7 +119,7 @@ impl Session {
         let key = key.into();
         self.find::<T>(key.clone())?.ok_or_else(|| Error::NotFound {
             table: T::TABLE.name.to_owned(),
-            what: format!("with key {}", render(&owned_value(&key))),
+            what: format!("with key {}", render(&Value::from(key.to_value()))),
         })
     }
 
@@ -144,10 +158,13 @@ impl Session {
     ///
     /// # Errors
     /// [`Error::Sqlite`] when the SQL is invalid or lacks a column of `T`.
-    pub fn sql<T: Model>(&self, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Handle<T>>> {
+    pub fn sql<T: Model>(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Handle<T>>> {
         let columns: Vec<String> = T::TABLE.columns.iter().map(|c| quote(c.name)).collect();
         let wrapped = format!("SELECT {} FROM ({sql})", columns.join(", "));
-        let params: Vec<Param<'_>> = params.iter().map(|p| Param::new(*p, "?")).collect();
+        let params: Vec<Param<'_>> = params
+            .iter()
+            .map(|p| Param::new(p.to_value(), "?"))
+            .collect();
         self.inner.autoflush()?;
         let mut found = Vec::new();
         self.inner.select::<T>(&wrapped, &params, |node| {
@@ -624,7 +641,7 @@ impl SessionInner {
         } else {
             Err(Error::NotFound {
                 table: T::TABLE.name.to_owned(),
-                what: format!("with key {}", render(&owned_value(&node.key()?))),
+                what: format!("with key {}", render(&Value::from(node.key()?.to_value()))),
             })
         }
     }

@@ -18,8 +18,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::rc::{Rc, Weak};
 
-use rusqlite::ToSql;
-use rusqlite::types::{FromSqlResult, Value, ValueRef};
+use crate::value::{Bound, FromValueError, Value, ValueRef};
 
 use crate::error::{Error, Result};
 use crate::identity::IdentityMap;
@@ -27,7 +26,7 @@ use crate::model::Model;
 use crate::relation::{Owner, RelationField};
 use crate::schema::TableDef;
 use crate::session::SessionInner;
-use crate::sql::{owned_value, render};
+use crate::sql::render;
 
 /// Where an object stands with respect to its session and the database
 /// (SQLAlchemy's object states).
@@ -221,9 +220,9 @@ fn tidy(saved: &mut Option<Box<Saved>>) {
 /// the unit of work read and write.
 pub(crate) trait AnyModel {
     /// The value of column `index`, for binding.
-    fn column(&self, index: usize) -> &dyn ToSql;
+    fn column(&self, index: usize) -> Bound<'_>;
     /// Overwrites column `index` with a value read from the database.
-    fn set_column(&mut self, index: usize, value: ValueRef<'_>) -> FromSqlResult<()>;
+    fn set_column(&mut self, index: usize, value: ValueRef<'_>) -> Result<(), FromValueError>;
     fn key_unassigned(&self) -> bool;
     /// Stores an assigned rowid; false when it does not fit the key's type.
     fn set_rowid(&mut self, rowid: Option<i64>) -> bool;
@@ -231,10 +230,10 @@ pub(crate) trait AnyModel {
 }
 
 impl<T: Model> AnyModel for T {
-    fn column(&self, index: usize) -> &dyn ToSql {
+    fn column(&self, index: usize) -> Bound<'_> {
         Model::column(self, index)
     }
-    fn set_column(&mut self, index: usize, value: ValueRef<'_>) -> FromSqlResult<()> {
+    fn set_column(&mut self, index: usize, value: ValueRef<'_>) -> Result<(), FromValueError> {
         Model::set_column(self, index, value)
     }
     fn key_unassigned(&self) -> bool {
@@ -304,7 +303,7 @@ pub(crate) fn copy_columns(
 pub(crate) fn set_columns(table: &TableDef, to: &mut dyn AnyModel, values: &[Value]) -> Result<()> {
     let key = render(values.get(table.primary_key).unwrap_or(&Value::Null));
     for (i, v) in values.iter().enumerate() {
-        to.set_column(i, v.into())
+        to.set_column(i, v.as_ref())
             .map_err(|e| conversion(table, i, &key, e))?;
     }
     Ok(())
@@ -313,7 +312,7 @@ pub(crate) fn set_columns(table: &TableDef, to: &mut dyn AnyModel, values: &[Val
 /// The column values of a model, owned, in table order.
 pub(crate) fn columns(table: &TableDef, value: &dyn AnyModel) -> Box<[Value]> {
     (0..table.columns.len())
-        .map(|i| owned_value(value.column(i)))
+        .map(|i| Value::from(value.column(i).as_ref()))
         .collect()
 }
 
@@ -325,12 +324,7 @@ fn borrowed(table: &TableDef, detail: &str) -> Error {
     }
 }
 
-pub(crate) fn conversion(
-    table: &TableDef,
-    column: usize,
-    key: &str,
-    err: rusqlite::types::FromSqlError,
-) -> Error {
+pub(crate) fn conversion(table: &TableDef, column: usize, key: &str, err: FromValueError) -> Error {
     Error::Conversion {
         table: table.name.to_owned(),
         column: table.columns.get(column).map_or("?", |c| c.name).to_owned(),
@@ -408,7 +402,9 @@ impl dyn AnyNode {
 
     pub(crate) fn key_value(&self) -> Result<Value> {
         let table = self.table();
-        Ok(owned_value(self.value()?.column(table.primary_key)))
+        Ok(Value::from(
+            self.value()?.column(table.primary_key).as_ref(),
+        ))
     }
 
     /// The current column values, owned.

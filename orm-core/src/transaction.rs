@@ -12,12 +12,11 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use rusqlite::types::Value;
-
 use crate::error::Result;
 use crate::identity::IdentityMap;
 use crate::persistence::{self, Inserted};
 use crate::state::{AnyNode, State, same_node};
+use crate::value::Value;
 
 /// One statement a flush ran, kept until commit or rollback.
 pub(crate) enum Written {

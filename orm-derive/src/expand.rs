@@ -231,29 +231,26 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
     let column_arms = checked.columns.iter().enumerate().map(|(i, c)| {
         let f = &c.field.ident;
         let ty = &c.field.ty;
-        match (&c.field.kind, &c.field.attrs.sql_type) {
-            (FieldKind::Column, None) => {
+        match &c.field.kind {
+            FieldKind::BelongsTo(_) => quote!(#i => self.#f.bound(),),
+            _ => {
                 let span = ty_span(ty);
                 let ty = respanned(ty);
                 quote_spanned!(span=> #i => <#ty as ::orm::ColumnType>::bind(&self.#f),)
             }
-            _ => quote!(#i => &self.#f,),
         }
     });
     let set_arms = checked.columns.iter().enumerate().map(|(i, c)| {
         let f = &c.field.ident;
         match c.field.kind {
             FieldKind::BelongsTo(_) => quote! {
-                #i => self.#f.restore_key(::orm::__private::rusqlite::types::FromSql::column_result(value)?),
-            },
-            _ if c.field.attrs.sql_type.is_some() => quote! {
-                #i => self.#f = ::orm::__private::rusqlite::types::FromSql::column_result(value)?,
+                #i => self.#f.restore_key(::orm::ColumnType::from_value(value)?),
             },
             _ => {
                 let ty = &c.field.ty;
                 let span = ty_span(ty);
                 let ty = respanned(ty);
-                quote_spanned!(span=> #i => self.#f = <#ty as ::orm::ColumnType>::restore(value)?,)
+                quote_spanned!(span=> #i => self.#f = <#ty as ::orm::ColumnType>::from_value(value)?,)
             }
         }
     });
@@ -270,11 +267,7 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
             FieldKind::Link(_) => quote!(#f: ::orm::ManyToMany::unloaded(),),
             FieldKind::BelongsTo(_) => {
                 let i = position(checked, field);
-                quote!(#f: ::orm::BelongsTo::from_key(row.get(#i)?),)
-            }
-            FieldKind::Column if field.attrs.sql_type.is_some() => {
-                let i = position(checked, field);
-                quote!(#f: row.get(#i)?,)
+                quote!(#f: ::orm::BelongsTo::from_key(::orm::ColumnType::read(row, #i)?),)
             }
             FieldKind::Column => {
                 let i = position(checked, field);
@@ -321,24 +314,24 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
         fn key_unassigned(&self) -> bool {
             #unassigned
         }
-        fn column(&self, index: usize) -> &dyn ::orm::__private::rusqlite::ToSql {
+        fn column(&self, index: usize) -> ::orm::Bound<'_> {
             match index {
                 #(#column_arms)*
-                _ => &::orm::__private::rusqlite::types::Null,
+                _ => ::orm::Bound::Ref(::orm::ValueRef::Null),
             }
         }
         fn set_column(
             &mut self,
             index: usize,
-            value: ::orm::__private::rusqlite::types::ValueRef<'_>,
-        ) -> ::orm::__private::rusqlite::types::FromSqlResult<()> {
+            value: ::orm::ValueRef<'_>,
+        ) -> ::core::result::Result<(), ::orm::FromValueError> {
             match index {
                 #(#set_arms)*
                 _ => {}
             }
             ::core::result::Result::Ok(())
         }
-        fn from_row(row: &::orm::__private::rusqlite::Row<'_>) -> ::orm::__private::rusqlite::Result<Self> {
+        fn from_row(row: &dyn ::orm::Row) -> ::core::result::Result<Self, ::orm::ReadError> {
             ::core::result::Result::Ok(Self {
                 #(#inits)*
             })
@@ -642,15 +635,15 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 fn key(&self) -> i64 { ::core::unreachable!() }
                 fn set_rowid(&mut self, _: ::core::option::Option<i64>) -> bool { ::core::unreachable!() }
                 fn key_unassigned(&self) -> bool { ::core::unreachable!() }
-                fn column(&self, _: usize) -> &dyn ::orm::__private::rusqlite::ToSql { ::core::unreachable!() }
+                fn column(&self, _: usize) -> ::orm::Bound<'_> { ::core::unreachable!() }
                 fn set_column(
                     &mut self,
                     _: usize,
-                    _: ::orm::__private::rusqlite::types::ValueRef<'_>,
-                ) -> ::orm::__private::rusqlite::types::FromSqlResult<()> {
+                    _: ::orm::ValueRef<'_>,
+                ) -> ::core::result::Result<(), ::orm::FromValueError> {
                     ::core::unreachable!()
                 }
-                fn from_row(_: &::orm::__private::rusqlite::Row<'_>) -> ::orm::__private::rusqlite::Result<Self> {
+                fn from_row(_: &dyn ::orm::Row) -> ::core::result::Result<Self, ::orm::ReadError> {
                     ::core::unreachable!()
                 }
             }

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use orm::Value;
 use orm::prelude::*;
 use orm::{ModelSet, Recorder};
-use rusqlite::types::Value;
 
 /// A database file in the temp dir, removed when the test ends.
 pub struct Fixture {

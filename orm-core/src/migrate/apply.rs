@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use crate::backend::sqlite::owned;
 use crate::database::Database;
 use crate::error::{Error, Misuse, Result};
 use crate::sql::{Conn, quote, render};
@@ -143,7 +144,7 @@ fn foreign_key_check(conn: &Conn) -> Result<()> {
     let mut rows = Vec::new();
     for rowid in rowids.iter().take(SAMPLE).flatten() {
         let (key_value, value) = conn.raw().query_row(&lookup, [rowid], |row| {
-            Ok((row.get::<_, rusqlite::types::Value>(0)?, row.get(1)?))
+            Ok((owned(row.get(0)?), owned(row.get(1)?)))
         })?;
         rows.push(format!(
             "{} {}: {column} = {}",

@@ -8,10 +8,10 @@
 
 use std::fmt;
 
-use rusqlite::types::Value;
-
+use crate::backend::sqlite::owned;
 use crate::error::Result;
 use crate::sql::{Conn, quote, render};
+use crate::value::Value;
 
 use super::live::{LiveTable, RowKey};
 
@@ -206,7 +206,7 @@ impl Probe {
         let mut rows = stmt.query([])?;
         let mut found = Found::default();
         while let Some(row) = rows.next()? {
-            found.push(&self.at_plan.key, row.get(0)?, row.get(1)?);
+            found.push(&self.at_plan.key, owned(row.get(0)?), owned(row.get(1)?));
         }
         Ok(self.hazard(found))
     }
@@ -216,7 +216,7 @@ impl Probe {
         let sql = self.sql(&self.at_apply);
         let mut found = Found::default();
         conn.query(&sql, &[], &self.table, |row| {
-            found.push(&self.at_apply.key, row.get(0)?, row.get(1)?);
+            found.push(&self.at_apply.key, row.owned(0)?, row.owned(1)?);
             Ok(())
         })?;
         Ok(self.hazard(found))

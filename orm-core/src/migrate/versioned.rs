@@ -14,6 +14,7 @@ use rusqlite::Connection;
 use crate::database::Database;
 use crate::error::{Error, Misuse, Result};
 use crate::sql::{Param, quote};
+use crate::value::ToValue;
 
 use super::Destructive;
 use super::apply::in_migration;
@@ -354,9 +355,9 @@ pub(super) fn migrate(db: &Database, migrations: &Migrations) -> Result<MigrateR
             conn.execute(
                 &insert,
                 &[
-                    Param::new(&file.version, "version"),
-                    Param::new(&file.name, "name"),
-                    Param::new(&checksum, "checksum"),
+                    Param::new(file.version.to_value(), "version"),
+                    Param::new(file.name.to_value(), "name"),
+                    Param::new(checksum.to_value(), "checksum"),
                 ],
                 HISTORY_TABLE,
             )?;

@@ -3,14 +3,12 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 
-use rusqlite::types::Value;
-
 use super::{Backref, Joining, Lazy, Owner, ParentRef, RelationField};
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
-use crate::sql::owned_value;
 use crate::state::{AnyNode, Handle, Node, State, downcast};
+use crate::value::{Bound, ToValue, Value};
 
 /// The generated description of a `BelongsTo` field: child `C`, parent `P`.
 #[doc(hidden)]
@@ -403,13 +401,14 @@ impl<P: Model> RelationField for BelongsTo<P> {
     }
 }
 
-/// Binds the foreign key: the parent's key if a parent object is set.
-impl<P: Model> rusqlite::ToSql for BelongsTo<P> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(rusqlite::types::ToSqlOutput::Owned(match self.key() {
-            Some(key) => owned_value(&key),
+impl<P: Model> BelongsTo<P> {
+    /// The foreign key to bind: the parent's key if a parent object is set.
+    #[doc(hidden)]
+    pub fn bound(&self) -> Bound<'static> {
+        Bound::Owned(match self.key() {
+            Some(key) => Value::from(key.to_value()),
             None => Value::Null,
-        }))
+        })
     }
 }
 

@@ -10,14 +10,12 @@
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use rusqlite::types::Value;
-
 use crate::error::Result;
 use crate::identity::IdentityMap;
 use crate::schema::OnDelete;
-use crate::sql::owned_value;
 use crate::state::{AnyNode, State};
 use crate::transaction::Written;
+use crate::value::Value;
 
 /// What a flush's deletes do to one loaded object.
 pub(crate) enum Effect {
@@ -69,7 +67,7 @@ fn effect_on(node: &Rc<dyn AnyNode>, deleted: &[(&'static str, Value)]) -> Resul
             continue;
         };
         let target = (fk.target)().name;
-        let key = owned_value(value.column(i));
+        let key = Value::from(value.column(i).as_ref());
         if key == Value::Null || !deleted.iter().any(|(t, k)| *t == target && *k == key) {
             continue;
         }

@@ -4,15 +4,15 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 
-use rusqlite::types::Value;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::{Backref, BelongsTo, Lazy, Owner, ParentRef, RelationField};
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
-use crate::sql::{Kind, Param, owned_value};
+use crate::sql::{Kind, Param};
 use crate::state::{AnyNode, Handle, Node, State, downcast};
+use crate::value::{ToValue, Value};
 
 /// The generated description of a `HasMany` or `HasOne` field: parent
 /// `P`, children `C`.
@@ -61,7 +61,7 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
         let mut keys = Vec::with_capacity(parents.len());
         for parent in parents {
             let key = parent.key()?;
-            keys.push(owned_value(&key));
+            keys.push(Value::from(key.to_value()));
             by_parent.entry(key).or_default();
         }
         // One parent (a lazy load): a plain `= ?`, which SQLite answers
@@ -74,7 +74,7 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
             [key] => key.clone(),
             keys => Value::Text(json_array(keys)),
         };
-        session.select::<C>(&sql, &[Param::new(&param, fk.name)], |child| {
+        session.select::<C>(&sql, &[Param::new(param.as_ref(), fk.name)], |child| {
             let key = (self.back)(&*child.borrow()?).key();
             if let Some(list) = key.and_then(|k| by_parent.get_mut(&k)) {
                 list.push(child);

@@ -11,9 +11,10 @@ use super::{Joining, Lazy, Owner, ParentRef, RelationField};
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
-use crate::sql::{Param, owned_value, text};
+use crate::sql::{Param, text};
 use crate::state::{AnyNode, Handle, Node, State, downcast};
 use crate::unit_of_work::LinkChange;
+use crate::value::{ToValue, Value};
 
 /// The generated description of a `ManyToMany` field of `P` holding `C`s.
 #[doc(hidden)]
@@ -50,7 +51,7 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
         let mut keys = Vec::with_capacity(owners.len());
         for owner in owners {
             let key = owner.key()?;
-            keys.push(owned_value(&key));
+            keys.push(Value::from(key.to_value()));
             by_owner.entry(key).or_default();
         }
         let table = C::TABLE;
@@ -59,7 +60,10 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
         let owner_column = table.columns.len();
         session.select_rows::<C>(
             &sql,
-            &[Param::new(&param, self.this_column)],
+            &[Param::new(
+                crate::value::ValueRef::Text(&param),
+                self.this_column,
+            )],
             |node, row| {
                 let owner: P::Key = row.get(owner_column)?;
                 if let Some(list) = by_owner.get_mut(&owner) {

@@ -50,7 +50,7 @@ use crate::state::{AnyNode, Handle};
 pub enum Lazy {
     /// Load it with a SELECT (the default).
     Select,
-    /// Refuse with [`Error::LazyLoadRefused`]: it must be preloaded.
+    /// Refuse with [`Error::LazyLoadRefused`](crate::Error::LazyLoadRefused): it must be preloaded.
     Raise,
 }
 

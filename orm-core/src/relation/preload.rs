@@ -5,15 +5,14 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use rusqlite::types::Value;
-
 use super::has_many::json_array;
 use super::{BelongsToDef, HasManyDef, ManyToManyDef};
 use crate::error::Result;
 use crate::model::Model;
 use crate::session::SessionInner;
-use crate::sql::{Param, owned_value, text};
+use crate::sql::{Param, text};
 use crate::state::{AnyNode, Node, downcast, same_node};
+use crate::value::{ToValue, Value, ValueRef};
 
 /// One level of eager loading, with its models erased.
 pub(crate) trait PreloadStep {
@@ -74,17 +73,21 @@ impl<C: Model, P: Model> PreloadStep for BelongsToDef<C, P> {
                 Some(node) => {
                     parents.insert(key, node);
                 }
-                None => wanted.push(owned_value(&key)),
+                None => wanted.push(Value::from(key.to_value())),
             }
         }
         if !wanted.is_empty() {
             let sql = text::select_keys(P::TABLE);
             let param = json_array(&wanted);
-            session.select::<P>(&sql, &[Param::new(&param, column.name)], |node| {
-                let key = node.key()?;
-                parents.insert(key, node);
-                Ok(())
-            })?;
+            session.select::<P>(
+                &sql,
+                &[Param::new(ValueRef::Text(&param), column.name)],
+                |node| {
+                    let key = node.key()?;
+                    parents.insert(key, node);
+                    Ok(())
+                },
+            )?;
         }
         for child in &children {
             let value = child.borrow()?;

@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use rusqlite::types::Value;
+use crate::value::Value;
 
 use super::render;
 

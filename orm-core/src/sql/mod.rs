@@ -15,13 +15,16 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
-use rusqlite::{Connection, Row, ToSql};
+use rusqlite::Connection;
 
 use rustc_hash::FxHashMap as HashMap;
 
+use crate::backend::sqlite::{SqliteRow, classify, to_driver};
 use crate::database::Shared;
 use crate::error::{Error, Result};
+use crate::value::{Bound, Row, Value, ValueRef};
+
+pub use crate::value::render;
 
 /// Quotes an identifier for SQL: `users` becomes `"users"`, and a `"` inside
 /// is doubled, so any name is safe to splice.
@@ -40,12 +43,12 @@ pub fn quote(identifier: &str) -> String {
 
 /// A bound parameter with the column it is for (used in NaN errors).
 pub(crate) struct Param<'a> {
-    pub value: &'a dyn ToSql,
+    pub value: ValueRef<'a>,
     pub column: &'static str,
 }
 
 impl<'a> Param<'a> {
-    pub(crate) fn new(value: &'a dyn ToSql, column: &'static str) -> Self {
+    pub(crate) fn new(value: ValueRef<'a>, column: &'static str) -> Self {
         Param { value, column }
     }
 }
@@ -97,10 +100,10 @@ impl Conn {
         let mut stmt = self
             .raw
             .prepare_cached(sql)
-            .map_err(|e| Error::from_sqlite(e, table))?;
+            .map_err(|e| classify(e, table))?;
         bind(&mut stmt, params, table)?;
         self.observe(sql, params);
-        stmt.raw_execute().map_err(|e| Error::from_sqlite(e, table))
+        stmt.raw_execute().map_err(|e| classify(e, table))
     }
 
     /// Prepares `sql` once for running it over many rows: a flush's inserts
@@ -109,7 +112,7 @@ impl Conn {
         let stmt = self
             .raw
             .prepare_cached(sql)
-            .map_err(|e| Error::from_sqlite(e, table))?;
+            .map_err(|e| classify(e, table))?;
         Ok(Batch {
             conn: self,
             stmt,
@@ -121,9 +124,7 @@ impl Conn {
     /// Runs a transaction-control statement (`BEGIN`, `COMMIT`, ...).
     pub(crate) fn control(&self, sql: &str) -> Result<()> {
         self.observe(sql, &[]);
-        self.raw
-            .execute_batch(sql)
-            .map_err(|e| Error::from_sqlite(e, ""))
+        self.raw.execute_batch(sql).map_err(|e| classify(e, ""))
     }
 
     /// Runs a query and hands each row to `each`.
@@ -132,7 +133,7 @@ impl Conn {
         sql: &str,
         params: &[Param<'_>],
         table: &str,
-        each: impl FnMut(&Row<'_>) -> Result<()>,
+        each: impl FnMut(&dyn Row) -> Result<()>,
     ) -> Result<()> {
         self.query_rows(sql, params, table, usize::MAX, each)
     }
@@ -145,21 +146,21 @@ impl Conn {
         params: &[Param<'_>],
         table: &str,
         limit: usize,
-        mut each: impl FnMut(&Row<'_>) -> Result<()>,
+        mut each: impl FnMut(&dyn Row) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self
             .raw
             .prepare_cached(sql)
-            .map_err(|e| Error::from_sqlite(e, table))?;
+            .map_err(|e| classify(e, table))?;
         bind(&mut stmt, params, table)?;
         self.observe(sql, params);
         let mut rows = stmt.raw_query();
         let mut seen = 0;
         while seen < limit {
-            let Some(row) = rows.next().map_err(|e| Error::from_sqlite(e, table))? else {
+            let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
                 break;
             };
-            each(row)?;
+            each(&SqliteRow(row))?;
             seen += 1;
         }
         Ok(())
@@ -171,7 +172,7 @@ impl Conn {
 
     fn observe(&self, sql: &str, params: &[Param<'_>]) {
         if self.shared.observers.active() {
-            let values = params.iter().map(|p| owned_value(p.value)).collect();
+            let values = params.iter().map(|p| Value::from(p.value)).collect();
             self.shared.observers.statement(sql, values);
         }
     }
@@ -194,22 +195,29 @@ pub(crate) struct Batch<'c> {
 
 impl Batch<'_> {
     /// Runs the statement once, with the `count` parameters produced one by
-    /// one by `param` (nothing collected: this is the bulk-insert path).
+    /// one by `param`, each with its column's name (nothing collected: this
+    /// is the bulk-insert path).
     pub(crate) fn execute_each<'p>(
         &mut self,
         count: usize,
-        param: impl Fn(usize) -> Param<'p>,
+        param: impl Fn(usize) -> (Bound<'p>, &'static str),
     ) -> Result<usize> {
         for i in 0..count {
-            bind_one(&mut self.stmt, i, &param(i), self.table)?;
+            let (value, column) = param(i);
+            bind_one(
+                &mut self.stmt,
+                i,
+                &Param::new(value.as_ref(), column),
+                self.table,
+            )?;
         }
         if self.conn.shared.observers.active() {
-            let values = (0..count).map(|i| owned_value(param(i).value)).collect();
+            let values = (0..count)
+                .map(|i| Value::from(param(i).0.as_ref()))
+                .collect();
             self.conn.shared.observers.statement(self.sql, values);
         }
-        self.stmt
-            .raw_execute()
-            .map_err(|e| Error::from_sqlite(e, self.table))
+        self.stmt.raw_execute().map_err(|e| classify(e, self.table))
     }
 
     pub(crate) fn last_insert_rowid(&self) -> i64 {
@@ -224,68 +232,17 @@ fn bind_one(
     param: &Param<'_>,
     table: &str,
 ) -> Result<()> {
-    let output = param
-        .value
-        .to_sql()
-        .map_err(|e| Error::from_sqlite(e, table))?;
-    if is_nan(&output) {
+    if matches!(param.value, ValueRef::Real(f) if f.is_nan()) {
         return Err(Error::NotANumber {
             table: table.to_owned(),
             column: param.column.to_owned(),
         });
     }
-    stmt.raw_bind_parameter(i + 1, output)
-        .map_err(|e| Error::from_sqlite(e, table))
-}
-
-fn is_nan(output: &ToSqlOutput<'_>) -> bool {
-    match output {
-        ToSqlOutput::Borrowed(ValueRef::Real(f)) | ToSqlOutput::Owned(Value::Real(f)) => f.is_nan(),
-        _ => false,
-    }
-}
-
-/// The value a parameter binds, owned (for echo, recorders and snapshots).
-pub(crate) fn owned_value(value: &dyn ToSql) -> Value {
-    match value.to_sql() {
-        Ok(ToSqlOutput::Borrowed(v)) => Value::try_from(v).unwrap_or(Value::Null),
-        Ok(ToSqlOutput::Owned(v)) => v,
-        _ => Value::Null,
-    }
-}
-
-/// Renders a value as SQL literal text, for echo and error messages.
-pub fn render(value: &Value) -> String {
-    match value {
-        Value::Null => "NULL".to_owned(),
-        Value::Integer(i) => i.to_string(),
-        Value::Real(f) => f.to_string(),
-        Value::Text(s) => {
-            let mut out = String::with_capacity(s.len() + 2);
-            out.push('\'');
-            for ch in s.chars() {
-                match ch {
-                    '\'' => out.push_str("''"),
-                    '\0' => out.push_str("\\0"),
-                    _ => out.push(ch),
-                }
-            }
-            out.push('\'');
-            out
-        }
-        Value::Blob(b) => {
-            let hex: String = b
-                .iter()
-                .take(32)
-                .map(|byte| format!("{byte:02x}"))
-                .collect();
-            if b.len() > 32 {
-                format!("x'{hex}...' ({} bytes)", b.len())
-            } else {
-                format!("x'{hex}'")
-            }
-        }
-    }
+    stmt.raw_bind_parameter(
+        i + 1,
+        rusqlite::types::ToSqlOutput::Borrowed(to_driver(param.value)),
+    )
+    .map_err(|e| classify(e, table))
 }
 
 #[cfg(test)]
@@ -296,12 +253,5 @@ mod tests {
     fn quote_doubles_embedded_quotes() {
         assert_eq!(quote("users"), "\"users\"");
         assert_eq!(quote("we\"ird name"), "\"we\"\"ird name\"");
-    }
-
-    #[test]
-    fn render_escapes_text_and_shortens_blobs() {
-        assert_eq!(render(&Value::Text("O'Brien".into())), "'O''Brien'");
-        assert_eq!(render(&Value::Blob(vec![1, 255])), "x'01ff'");
-        assert_eq!(render(&Value::Null), "NULL");
     }
 }

@@ -4,13 +4,12 @@
 use std::fmt;
 use std::rc::Rc;
 
-use rusqlite::types::Value;
-
 use super::Work;
 use super::order::{Step, steps};
 use crate::error::Result;
 use crate::sql::render;
 use crate::state::{AnyNode, State};
+use crate::value::Value;
 
 /// What the next flush will do, step by step, and why in that order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

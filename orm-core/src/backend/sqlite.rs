@@ -1,0 +1,95 @@
+//! The SQLite backend's edge: orm's values into rusqlite's and back, rows,
+//! and the classification of SQLite's errors.
+
+use rusqlite::types::ValueRef as DriverValue;
+
+use crate::error::{ConstraintKind, Error};
+use crate::value::{FromValueError, Row, Value, ValueRef};
+
+/// A value as rusqlite binds it (borrowed: nothing is copied).
+pub(crate) fn to_driver(value: ValueRef<'_>) -> DriverValue<'_> {
+    match value {
+        ValueRef::Null => DriverValue::Null,
+        ValueRef::Integer(i) => DriverValue::Integer(i),
+        ValueRef::Real(f) => DriverValue::Real(f),
+        ValueRef::Text(s) => DriverValue::Text(s.as_bytes()),
+        ValueRef::Blob(b) => DriverValue::Blob(b),
+    }
+}
+
+/// A value as rusqlite read it; SQLite text need not be UTF-8.
+pub(crate) fn from_driver(value: DriverValue<'_>) -> Result<ValueRef<'_>, FromValueError> {
+    Ok(match value {
+        DriverValue::Null => ValueRef::Null,
+        DriverValue::Integer(i) => ValueRef::Integer(i),
+        DriverValue::Real(f) => ValueRef::Real(f),
+        DriverValue::Text(bytes) => {
+            ValueRef::Text(std::str::from_utf8(bytes).map_err(|_| FromValueError::NotUtf8)?)
+        }
+        DriverValue::Blob(b) => ValueRef::Blob(b),
+    })
+}
+
+/// A value rusqlite read whole, for messages (text that is not UTF-8 is
+/// shown with replacement characters).
+pub(crate) fn owned(value: rusqlite::types::Value) -> Value {
+    use rusqlite::types::Value as Driver;
+    match value {
+        Driver::Null => Value::Null,
+        Driver::Integer(i) => Value::Integer(i),
+        Driver::Real(f) => Value::Real(f),
+        Driver::Text(s) => Value::Text(s),
+        Driver::Blob(b) => Value::Blob(b),
+    }
+}
+
+/// A rusqlite row, read through orm's [`Row`].
+pub(crate) struct SqliteRow<'r, 's>(pub &'r rusqlite::Row<'s>);
+
+impl Row for SqliteRow<'_, '_> {
+    fn value(&self, index: usize) -> Result<ValueRef<'_>, FromValueError> {
+        let value = self
+            .0
+            .get_ref(index)
+            .map_err(|e| FromValueError::Invalid(e.to_string()))?;
+        from_driver(value)
+    }
+}
+
+/// Classifies a SQLite error raised by a statement on `table`.
+pub(crate) fn classify(err: rusqlite::Error, table: &str) -> Error {
+    use rusqlite::ffi;
+    if let rusqlite::Error::SqliteFailure(code, message) = &err {
+        if code.code == rusqlite::ErrorCode::DatabaseBusy
+            || code.code == rusqlite::ErrorCode::DatabaseLocked
+        {
+            return Error::Busy {
+                table: table.to_owned(),
+            };
+        }
+        if code.code == rusqlite::ErrorCode::ConstraintViolation {
+            let text = message.as_deref().unwrap_or("");
+            let kind = match code.extended_code {
+                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    ConstraintKind::Unique
+                }
+                ffi::SQLITE_CONSTRAINT_NOTNULL => ConstraintKind::NotNull,
+                ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ConstraintKind::ForeignKey,
+                ffi::SQLITE_CONSTRAINT_CHECK => ConstraintKind::Check,
+                // Some paths (a RESTRICT action, for one) report only the
+                // primary code; SQLite's message still names the kind.
+                _ if text.starts_with("FOREIGN KEY") => ConstraintKind::ForeignKey,
+                _ if text.starts_with("UNIQUE") => ConstraintKind::Unique,
+                _ if text.starts_with("NOT NULL") => ConstraintKind::NotNull,
+                _ if text.starts_with("CHECK") => ConstraintKind::Check,
+                _ => ConstraintKind::Other,
+            };
+            return Error::Constraint {
+                table: table.to_owned(),
+                kind,
+                detail: message.clone().unwrap_or_else(|| err.to_string()),
+            };
+        }
+    }
+    Error::Sqlite(err)
+}

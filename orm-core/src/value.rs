@@ -1,0 +1,489 @@
+//! Values: what one column of one row holds, in orm's own types. Models,
+//! queries, the recorder and the unit of work speak these; the backend
+//! converts them to and from its driver's types at its edge, so nothing
+//! above it depends on the driver.
+
+use std::fmt;
+
+use crate::error::Error;
+
+/// An owned column value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// A 64-bit signed integer (also booleans: 0 or 1).
+    Integer(i64),
+    /// A 64-bit float.
+    Real(f64),
+    /// UTF-8 text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+}
+
+/// A borrowed column value: what a model binds without copying, and what a
+/// row hands over to be converted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    /// SQL NULL.
+    Null,
+    /// A 64-bit signed integer.
+    Integer(i64),
+    /// A 64-bit float.
+    Real(f64),
+    /// UTF-8 text.
+    Text(&'a str),
+    /// Bytes.
+    Blob(&'a [u8]),
+}
+
+impl Value {
+    /// Borrows the value.
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Null => ValueRef::Null,
+            Value::Integer(i) => ValueRef::Integer(*i),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(s) => ValueRef::Text(s),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }
+    }
+}
+
+impl From<ValueRef<'_>> for Value {
+    fn from(value: ValueRef<'_>) -> Value {
+        match value {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(i) => Value::Integer(i),
+            ValueRef::Real(f) => Value::Real(f),
+            ValueRef::Text(s) => Value::Text(s.to_owned()),
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        }
+    }
+}
+
+impl ValueRef<'_> {
+    /// The SQL name of the value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ValueRef::Null => "NULL",
+            ValueRef::Integer(_) => "INTEGER",
+            ValueRef::Real(_) => "REAL",
+            ValueRef::Text(_) => "TEXT",
+            ValueRef::Blob(_) => "BLOB",
+        }
+    }
+}
+
+/// A value bound to a statement: borrowed from the object where it can be,
+/// owned where it is computed (a foreign key read from the parent object).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bound<'a> {
+    /// Borrowed from the object.
+    Ref(ValueRef<'a>),
+    /// Computed for this statement.
+    Owned(Value),
+}
+
+impl Bound<'_> {
+    /// The value, borrowed.
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Bound::Ref(value) => *value,
+            Bound::Owned(value) => value.as_ref(),
+        }
+    }
+}
+
+/// Why a value read from the database does not fit a Rust type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FromValueError {
+    /// NULL read into a type that is not an `Option`.
+    Null,
+    /// A value of another SQL type.
+    WrongType {
+        /// What the Rust type accepts.
+        expected: &'static str,
+        /// What the database held.
+        found: &'static str,
+    },
+    /// A number outside the Rust type's range.
+    OutOfRange(String),
+    /// Text that is not valid UTF-8.
+    NotUtf8,
+    /// A user type's own reason.
+    Invalid(String),
+}
+
+impl fmt::Display for FromValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FromValueError::Null => f.write_str("NULL in a field that is not an Option"),
+            FromValueError::WrongType { expected, found } => {
+                write!(f, "found a value of type {found}, expected {expected}")
+            }
+            FromValueError::OutOfRange(value) => {
+                write!(f, "{value} is out of range for the field's type")
+            }
+            FromValueError::NotUtf8 => f.write_str("the text is not valid UTF-8"),
+            FromValueError::Invalid(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for FromValueError {}
+
+/// A row being read: each column's value by position. The backend
+/// implements it over its driver's row.
+pub trait Row {
+    /// The value of column `index`.
+    ///
+    /// # Errors
+    /// [`FromValueError`] when the database's value cannot be represented
+    /// (text that is not UTF-8).
+    fn value(&self, index: usize) -> Result<ValueRef<'_>, FromValueError>;
+}
+
+/// A column of a row that did not convert: its position and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    /// The column's position in the row.
+    pub index: usize,
+    /// Why it did not convert.
+    pub error: FromValueError,
+}
+
+/// A value that can be bound to a statement as a parameter: every column
+/// type, and `str` and byte slices.
+pub trait ToValue {
+    /// The value, borrowed.
+    fn to_value(&self) -> ValueRef<'_>;
+}
+
+/// A Rust type stored in one column, and the SQL type it gets.
+///
+/// Implemented for the integer types up to `i64`, `bool`, `f32`, `f64`,
+/// `String`, `Vec<u8>` and `Option` of each. For another type, implement it
+/// (and [`ToValue`]) in terms of one of those:
+///
+/// ```
+/// use orm::{ColumnType, FromValueError, ToValue, ValueRef};
+///
+/// /// Grams, stored as an integer.
+/// #[derive(Debug, Clone, Copy, PartialEq)]
+/// pub struct Grams(pub i64);
+///
+/// impl ToValue for Grams {
+///     fn to_value(&self) -> ValueRef<'_> {
+///         ValueRef::Integer(self.0)
+///     }
+/// }
+///
+/// impl ColumnType for Grams {
+///     const SQL_TYPE: &'static str = "INTEGER";
+///     type Value = Grams;
+///     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
+///         i64::from_value(value).map(Grams)
+///     }
+/// }
+/// assert_eq!(Grams::from_value(ValueRef::Integer(5)), Ok(Grams(5)));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a column type orm knows",
+    label = "unsupported column type",
+    note = "supported: integers up to i64, bool, f32, f64, String, Vec<u8> and Option of each; for another type implement orm::ColumnType and orm::ToValue"
+)]
+pub trait ColumnType: ToValue + Sized {
+    /// The SQL type in `CREATE TABLE`.
+    const SQL_TYPE: &'static str;
+    /// Whether the column accepts NULL.
+    const NULLABLE: bool = false;
+    /// The type a query compares the column with (`T` for `Option<T>`).
+    type Value: ToValue;
+
+    /// Converts a value read from the database.
+    ///
+    /// # Errors
+    /// [`FromValueError`] when the value does not fit the type.
+    fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError>;
+
+    /// Binds the value (generated code calls this, so that a type that is
+    /// not a column type is reported once, at the field's type).
+    #[doc(hidden)]
+    fn bind(&self) -> Bound<'_> {
+        Bound::Ref(self.to_value())
+    }
+
+    /// Reads the value from column `index` of a row.
+    #[doc(hidden)]
+    fn read(row: &dyn Row, index: usize) -> Result<Self, ReadError> {
+        read(row, index)
+    }
+}
+
+impl<T: ToValue + ?Sized> ToValue for &T {
+    fn to_value(&self) -> ValueRef<'_> {
+        (**self).to_value()
+    }
+}
+
+impl ToValue for str {
+    fn to_value(&self) -> ValueRef<'_> {
+        ValueRef::Text(self)
+    }
+}
+
+impl ToValue for [u8] {
+    fn to_value(&self) -> ValueRef<'_> {
+        ValueRef::Blob(self)
+    }
+}
+
+fn wrong_type(expected: &'static str, found: ValueRef<'_>) -> FromValueError {
+    match found {
+        ValueRef::Null => FromValueError::Null,
+        other => FromValueError::WrongType {
+            expected,
+            found: other.type_name(),
+        },
+    }
+}
+
+macro_rules! integer_types {
+    ($($ty:ty),* $(,)?) => {$(
+        impl ToValue for $ty {
+            fn to_value(&self) -> ValueRef<'_> {
+                ValueRef::Integer(i64::from(*self))
+            }
+        }
+        impl ColumnType for $ty {
+            const SQL_TYPE: &'static str = "INTEGER";
+            type Value = $ty;
+            fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
+                match value {
+                    ValueRef::Integer(i) => <$ty>::try_from(i)
+                        .map_err(|_| FromValueError::OutOfRange(i.to_string())),
+                    other => Err(wrong_type("INTEGER", other)),
+                }
+            }
+        }
+    )*};
+}
+
+integer_types!(i8, i16, i32, i64, u8, u16, u32);
+
+impl ToValue for isize {
+    fn to_value(&self) -> ValueRef<'_> {
+        // isize is at most 64 bits on every platform Rust supports.
+        ValueRef::Integer(*self as i64)
+    }
+}
+
+impl ColumnType for isize {
+    const SQL_TYPE: &'static str = "INTEGER";
+    type Value = isize;
+    fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
+        match value {
+            ValueRef::Integer(i) => {
+                isize::try_from(i).map_err(|_| FromValueError::OutOfRange(i.to_string()))
+            }
+            other => Err(wrong_type("INTEGER", other)),
+        }
+    }
+}
+
+impl ToValue for bool {
+    fn to_value(&self) -> ValueRef<'_> {
+        ValueRef::Integer(i64::from(*self))
+    }
+}
+
+impl ColumnType for bool {
+    const SQL_TYPE: &'static str = "INTEGER";
+    type Value = bool;
+    fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
+        match value {
+            ValueRef::Integer(i) => Ok(i != 0),
+            other => Err(wrong_type("INTEGER", other)),
+        }
+    }
+}
+
+impl ToValue for f64 {
+    fn to_value(&self) -> ValueRef<'_> {
+        ValueRef::Real(*self)
+    }
+}
+
+impl ColumnType for f64 {
+    const SQL_TYPE: &'static str = "REAL";
+    type Value = f64;
+    fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
+        match value {
+            ValueRef::Real(f) => Ok(f),
+            ValueRef::Integer(i) => Ok(i as f64),
+            other => Err(wrong_type("REAL", other)),
+        }
+    }
+}
+
+impl ToValue for f32 {
+    fn to_value(&self) -> ValueRef<'_> {
+        ValueRef::Real(f64::from(*self))
+    }
+}
+
+impl ColumnType for f32 {
+    const SQL_TYPE: &'static str = "REAL";
+    type Value = f32;
+    fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
+        let wide = f64::from_value(value)?;
+        let narrow = wide as f32;
+        // A finite value too large for f32 would become infinity.
+        if wide.is_finite() && narrow.is_infinite() {
+            return Err(FromValueError::OutOfRange(wide.to_string()));
+        }
+        Ok(narrow)
+    }
+}
+
+impl ToValue for String {
+    fn to_value(&self) -> ValueRef<'_> {
+        ValueRef::Text(self)
+    }
+}
+
+impl ColumnType for String {
+    const SQL_TYPE: &'static str = "TEXT";
+    type Value = String;
+    fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
+        match value {
+            ValueRef::Text(s) => Ok(s.to_owned()),
+            other => Err(wrong_type("TEXT", other)),
+        }
+    }
+}
+
+impl ToValue for Vec<u8> {
+    fn to_value(&self) -> ValueRef<'_> {
+        ValueRef::Blob(self)
+    }
+}
+
+impl ColumnType for Vec<u8> {
+    const SQL_TYPE: &'static str = "BLOB";
+    type Value = Vec<u8>;
+    fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
+        match value {
+            ValueRef::Blob(b) => Ok(b.to_vec()),
+            other => Err(wrong_type("BLOB", other)),
+        }
+    }
+}
+
+impl<T: ToValue> ToValue for Option<T> {
+    fn to_value(&self) -> ValueRef<'_> {
+        match self {
+            Some(value) => value.to_value(),
+            None => ValueRef::Null,
+        }
+    }
+}
+
+impl<T: ColumnType> ColumnType for Option<T> {
+    const SQL_TYPE: &'static str = T::SQL_TYPE;
+    const NULLABLE: bool = true;
+    type Value = T::Value;
+    fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
+        match value {
+            ValueRef::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// Reads column `index` of a row as `T`.
+pub(crate) fn read<T: ColumnType>(row: &dyn Row, index: usize) -> Result<T, ReadError> {
+    row.value(index)
+        .and_then(T::from_value)
+        .map_err(|error| ReadError { index, error })
+}
+
+impl dyn Row + '_ {
+    /// Column `index`, owned, whatever its type.
+    pub(crate) fn owned(&self, index: usize) -> Result<Value, Error> {
+        self.value(index)
+            .map(Value::from)
+            .map_err(|e| Error::Conversion {
+                table: String::new(),
+                column: format!("column {index}"),
+                key: "(none)".to_owned(),
+                detail: e.to_string(),
+            })
+    }
+
+    /// Column `index` as `T`, for reads of the database's own tables
+    /// (schema introspection, migration history).
+    pub(crate) fn get<T: ColumnType>(&self, index: usize) -> Result<T, Error> {
+        read(self, index).map_err(|e| Error::Conversion {
+            table: String::new(),
+            column: format!("column {}", e.index),
+            key: "(none)".to_owned(),
+            detail: e.error.to_string(),
+        })
+    }
+}
+
+/// Renders a value as SQL literal text, for echo and error messages.
+pub fn render(value: &Value) -> String {
+    match value {
+        Value::Null => "NULL".to_owned(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(f) => f.to_string(),
+        Value::Text(s) => {
+            let mut out = String::with_capacity(s.len() + 2);
+            out.push('\'');
+            for ch in s.chars() {
+                match ch {
+                    '\'' => out.push_str("''"),
+                    '\0' => out.push_str("\\0"),
+                    _ => out.push(ch),
+                }
+            }
+            out.push('\'');
+            out
+        }
+        Value::Blob(b) => {
+            let hex: String = b
+                .iter()
+                .take(32)
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
+            if b.len() > 32 {
+                format!("x'{hex}...' ({} bytes)", b.len())
+            } else {
+                format!("x'{hex}'")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    /// As SQL literal text: see [`render`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&render(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_escapes_text_and_shortens_blobs() {
+        assert_eq!(render(&Value::Text("O'Brien".into())), "'O''Brien'");
+        assert_eq!(render(&Value::Blob(vec![1, 255])), "x'01ff'");
+        assert_eq!(render(&Value::Null), "NULL");
+    }
+}
