@@ -13,8 +13,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
-use crate::model::ModelSet;
-use crate::schema::{DriftReport, LinkDef, TableDef, TableDrift, dependency_order, drift};
+use crate::schema::{
+    DriftReport, LinkDef, ModelSet, TableDef, TableDrift, dependency_order, drift,
+};
 use crate::session::Session;
 use crate::sql::echo::{Echo, Observers, Recorder};
 use crate::sql::{Conn, quote};
@@ -52,7 +53,7 @@ enum Location {
 #[derive(Debug)]
 pub(crate) struct Shared {
     location: Location,
-    pub(crate) observers: Observers,
+    pub(crate) observers: Arc<Observers>,
     busy_timeout_ms: AtomicU64,
     idle: Mutex<Vec<Connection>>,
 }
@@ -99,7 +100,7 @@ impl Database {
         Database {
             shared: Arc::new(Shared {
                 location,
-                observers: Observers::default(),
+                observers: Arc::default(),
                 busy_timeout_ms: AtomicU64::new(DEFAULT_BUSY_TIMEOUT.as_millis() as u64),
                 idle: Mutex::new(Vec::new()),
             }),
@@ -296,7 +297,7 @@ impl Database {
         };
         let timeout = Duration::from_millis(self.shared.busy_timeout_ms.load(Ordering::Relaxed));
         raw.busy_timeout(timeout)?;
-        Ok(Conn::new(raw, Arc::clone(&self.shared)))
+        Ok(Conn::new(raw, Arc::clone(&self.shared.observers)))
     }
 
     /// Returns a connection to the idle pool; one left inside a transaction

@@ -19,8 +19,7 @@
 
 use std::fmt::Write;
 
-use crate::model::ModelSet;
-use crate::schema::{ColumnDef, LinkDef, TableDef, dependency_order};
+use crate::schema::{ColumnDef, LinkDef, ModelSet, TableDef, dependency_order};
 
 /// A relationship between two tables, as the diagrams draw it.
 struct Edge {

@@ -86,14 +86,14 @@ pub use migrate::{
     MigrationPlan, MigrationState, MigrationStatus, MigrationStep, Migrations, Renames,
     SchemaChange, StepKind,
 };
-pub use model::{Key, Model, ModelSet};
+pub use model::{Key, Model};
 pub use query::{Column, Expr, OrderBy, Query};
 pub use relation::{
     Backref, BelongsTo, HasMany, HasOne, Lazy, ManyToMany, Preload, Relation, RelationField,
 };
 pub use schema::{
-    ColumnDef, Difference, DriftReport, ForeignKeyDef, IndexDef, LinkColumn, LinkDef, OnDelete,
-    TableDef, TableDrift, dependency_order,
+    ColumnDef, Difference, DriftReport, ForeignKeyDef, IndexDef, LinkColumn, LinkDef, ModelSet,
+    OnDelete, TableDef, TableDrift, dependency_order,
 };
 pub use session::Session;
 pub use sql::echo::{Echo, LOG_TARGET, Recorder, Statement};

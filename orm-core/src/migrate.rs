@@ -88,7 +88,7 @@ pub use versioned::{MigrateReport, MigrationFile, MigrationState, MigrationStatu
 
 use crate::database::Database;
 use crate::error::Result;
-use crate::model::ModelSet;
+use crate::schema::ModelSet;
 
 /// Whether a migration may run steps that lose or change stored data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

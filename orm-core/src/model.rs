@@ -8,7 +8,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use crate::relation::{Owner, RelationField};
-use crate::schema::TableDef;
+use crate::schema::{ModelSet, TableDef};
 use crate::value::{Bound, ColumnType, FromValueError, ReadError, Row, ValueRef};
 
 /// A primary key type: compared and hashed by the identity map, stored in
@@ -71,12 +71,6 @@ pub trait Model: Sized + 'static {
     fn for_each_relation(&self, visit: &mut dyn FnMut(&dyn RelationField)) {
         let _ = visit;
     }
-}
-
-/// One model or a tuple of models, as `create_all::<(User, Order)>()` takes.
-pub trait ModelSet {
-    /// The tables of the models, in the order given.
-    fn tables() -> Vec<&'static TableDef>;
 }
 
 impl<M: Model> ModelSet for M {

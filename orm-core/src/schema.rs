@@ -10,6 +10,12 @@ use std::fmt;
 use crate::error::Result;
 use crate::sql::quote;
 
+/// One model or a tuple of models, as `create_all::<(User, Order)>()` takes.
+pub trait ModelSet {
+    /// The tables of the models, in the order given.
+    fn tables() -> Vec<&'static TableDef>;
+}
+
 /// What a foreign key does when the row it points to is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnDelete {

@@ -1,10 +1,11 @@
 //! `BelongsTo<P>`: the many-to-one side, which owns the foreign key.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use super::link::{Describe, Link};
 use super::{Backref, Joining, Lazy, Owner, ParentRef, RelationField};
-use crate::error::{Error, Misuse, Result};
+use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
 use crate::state::{AnyNode, Handle, Node, State, downcast};
@@ -28,10 +29,7 @@ pub struct BelongsToDef<C: Model, P: Model> {
 }
 
 /// The parent side of a `BelongsTo<P>` field, with the child type erased.
-trait ParentSide<P: Model> {
-    fn model(&self) -> &'static str;
-    fn field(&self) -> &'static str;
-    fn lazy(&self) -> Lazy;
+trait ParentSide<P: Model>: Describe {
     /// Checks that `moved(child, old, new)` can run now.
     fn check_moved(
         &self,
@@ -48,7 +46,7 @@ trait ParentSide<P: Model> {
     ) -> Result<()>;
 }
 
-impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
+impl<C: Model, P: Model> Describe for BelongsToDef<C, P> {
     fn model(&self) -> &'static str {
         self.model
     }
@@ -60,7 +58,9 @@ impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
     fn lazy(&self) -> Lazy {
         self.lazy
     }
+}
 
+impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
     fn check_moved(
         &self,
         child: &Rc<dyn AnyNode>,
@@ -104,11 +104,6 @@ impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
     }
 }
 
-struct BelongsLink<P: Model> {
-    owner: Weak<dyn AnyNode>,
-    def: &'static dyn ParentSide<P>,
-}
-
 /// A many-to-one relationship: this object's foreign key points at a `P`.
 ///
 /// The field owns the foreign-key column (`<field>_id` unless renamed), so
@@ -139,8 +134,7 @@ struct BelongsLink<P: Model> {
 pub struct BelongsTo<P: Model> {
     key: RefCell<Option<P::Key>>,
     target: RefCell<Weak<Node<P>>>,
-    link: OnceCell<BelongsLink<P>>,
-    lazy: Cell<Option<Lazy>>,
+    link: Link<P, dyn ParentSide<P>>,
 }
 
 impl<P: Model> Default for BelongsTo<P> {
@@ -160,8 +154,7 @@ impl<P: Model> BelongsTo<P> {
         BelongsTo {
             key: RefCell::new(key),
             target: RefCell::new(Weak::new()),
-            link: OnceCell::new(),
-            lazy: Cell::new(None),
+            link: Link::new(),
         }
     }
 
@@ -175,10 +168,7 @@ impl<P: Model> BelongsTo<P> {
 
     #[doc(hidden)]
     pub fn wire<C: Model>(&self, owner: &Owner, def: &'static BelongsToDef<C, P>) {
-        let _ = self.link.set(BelongsLink {
-            owner: owner.node.clone(),
-            def,
-        });
+        self.link.wire(owner, def);
     }
 
     /// The foreign key's value, without loading the parent. For a parent that
@@ -234,9 +224,8 @@ impl<P: Model> BelongsTo<P> {
         let node = match cached {
             Some(node) => node,
             None => {
-                let lazy = self.lazy.get().or(self.link.get().map(|l| l.def.lazy()));
-                if lazy == Some(Lazy::Raise) {
-                    return Err(self.refused());
+                if self.link.raises() {
+                    return Err(self.link.refused());
                 }
                 session.find::<P>(&key)?.ok_or_else(|| Error::NotFound {
                     table: P::TABLE.name.to_owned(),
@@ -273,8 +262,8 @@ impl<P: Model> BelongsTo<P> {
     /// first, so that an error leaves both objects and both sessions as
     /// they were.
     pub(crate) fn point_at(&self, new: Option<&Rc<Node<P>>>) -> Result<()> {
-        let link = self.link()?;
-        let owner = link.owner.upgrade().ok_or_else(|| self.closed())?;
+        let def = self.link.def(KIND)?;
+        let owner = self.link.owner(KIND)?;
         let new_erased = new.map(|n| Rc::clone(n) as Rc<dyn AnyNode>);
         let joining = Joining::plan(&owner, new_erased.as_ref())?;
         let old = self.current_parent(joining.session.as_ref());
@@ -286,17 +275,16 @@ impl<P: Model> BelongsTo<P> {
             new.borrow()?;
         }
         if same {
-            link.def.check_moved(&owner, None, new.map(|n| &**n))?;
+            def.check_moved(&owner, None, new.map(|n| &**n))?;
             joining.apply()?;
             // Already its parent: only make sure a loaded collection holds it.
-            return link.def.moved(&owner, None, new.map(|n| &**n));
+            return def.moved(&owner, None, new.map(|n| &**n));
         }
         owner.check_touchable()?;
-        link.def
-            .check_moved(&owner, old.as_deref(), new.map(|n| &**n))?;
+        def.check_moved(&owner, old.as_deref(), new.map(|n| &**n))?;
         joining.apply()?;
         owner.touch()?;
-        link.def.moved(&owner, old.as_deref(), None)?;
+        def.moved(&owner, old.as_deref(), None)?;
         *self.target.borrow_mut() = new.map(Rc::downgrade).unwrap_or_default();
         *self.key.borrow_mut() = match new {
             Some(node) => {
@@ -305,7 +293,7 @@ impl<P: Model> BelongsTo<P> {
             }
             None => None,
         };
-        link.def.moved(&owner, None, new.map(|n| &**n))
+        def.moved(&owner, None, new.map(|n| &**n))
     }
 
     /// Points at a parent just loaded for a collection (no change to track).
@@ -321,52 +309,25 @@ impl<P: Model> BelongsTo<P> {
         session?.identity().get::<P>(&key)
     }
 
-    fn link(&self) -> Result<&BelongsLink<P>> {
-        self.link.get().ok_or_else(|| {
-            Misuse::Unattached {
-                kind: "BelongsTo",
-                target: P::TABLE.model,
-            }
-            .into()
-        })
-    }
-
     fn session(&self) -> Result<Rc<SessionInner>> {
-        let link = self.link()?;
-        link.owner
-            .upgrade()
-            .and_then(|o| o.meta().session())
-            .ok_or_else(|| self.closed())
-    }
-
-    fn closed(&self) -> Error {
-        Error::SessionClosed {
-            table: self
-                .link
-                .get()
-                .and_then(|l| l.owner.upgrade())
-                .map(|o| o.table().name)
-                .unwrap_or(P::TABLE.name)
-                .to_owned(),
-        }
-    }
-
-    fn refused(&self) -> Error {
-        Error::LazyLoadRefused {
-            model: self.model(),
-            relation: self.field(),
-            constant: self.field().to_uppercase(),
-        }
+        self.link
+            .owner(KIND)?
+            .meta()
+            .session()
+            .ok_or_else(|| self.link.closed())
     }
 
     fn model(&self) -> &'static str {
-        self.link.get().map(|l| l.def.model()).unwrap_or("?")
+        self.link.get().map_or("?", |def| def.model())
     }
 
     fn field(&self) -> &'static str {
-        self.link.get().map(|l| l.def.field()).unwrap_or("?")
+        self.link.get().map_or("?", |def| def.field())
     }
 }
+
+/// The field's type, in messages.
+const KIND: &str = "BelongsTo";
 
 impl<P: Model> RelationField for BelongsTo<P> {
     fn parent(&self) -> Option<ParentRef> {
@@ -393,7 +354,7 @@ impl<P: Model> RelationField for BelongsTo<P> {
     }
 
     fn set_lazy(&self, lazy: Lazy) {
-        self.lazy.set(Some(lazy));
+        self.link.set_lazy(lazy);
     }
 
     fn orphaned(&self, field: &str) -> Option<bool> {

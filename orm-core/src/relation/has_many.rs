@@ -1,17 +1,18 @@
 //! `HasMany<C>`: the one-to-many side, a collection with no column; and
 //! the description shared with `HasOne`.
 
-use std::cell::{Cell, OnceCell, RefCell};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use rustc_hash::FxHashMap as HashMap;
 
+use super::collection::Collection;
+use super::link::{Describe, Link};
 use super::{Backref, BelongsTo, Lazy, Owner, ParentRef, RelationField};
-use crate::error::{Error, Misuse, Result};
+use crate::error::Result;
 use crate::model::Model;
 use crate::session::SessionInner;
 use crate::sql::{Kind, Param};
-use crate::state::{AnyNode, Handle, Node, State, downcast};
+use crate::state::{AnyNode, Handle, Node, downcast};
 use crate::value::{ToValue, Value};
 
 /// The generated description of a `HasMany` or `HasOne` field: parent
@@ -125,10 +126,7 @@ pub(super) fn json_array(values: &[Value]) -> String {
 
 /// The child side of a `HasMany<C>` or `HasOne<C>` field, with the parent
 /// type erased.
-pub(super) trait ChildSide<C: Model> {
-    fn model(&self) -> &'static str;
-    fn field(&self) -> &'static str;
-    fn lazy(&self) -> Lazy;
+pub(super) trait ChildSide<C: Model>: Describe {
     fn delete_orphan(&self) -> bool;
     /// The children's `BelongsTo` field that points back.
     fn back_field(&self) -> &'static str;
@@ -138,7 +136,7 @@ pub(super) trait ChildSide<C: Model> {
     fn link_child(&self, child: &Rc<Node<C>>, owner: &Rc<dyn AnyNode>, on: bool) -> Result<()>;
 }
 
-impl<P: Model, C: Model> ChildSide<C> for HasManyDef<P, C> {
+impl<P: Model, C: Model> Describe for HasManyDef<P, C> {
     fn model(&self) -> &'static str {
         self.model
     }
@@ -150,7 +148,9 @@ impl<P: Model, C: Model> ChildSide<C> for HasManyDef<P, C> {
     fn lazy(&self) -> Lazy {
         self.lazy
     }
+}
 
+impl<P: Model, C: Model> ChildSide<C> for HasManyDef<P, C> {
     fn delete_orphan(&self) -> bool {
         self.delete_orphan
     }
@@ -187,92 +187,27 @@ impl<P: Model, C: Model> ChildSide<C> for HasManyDef<P, C> {
     }
 }
 
-/// What a `HasMany` or `HasOne` field knows of its place: the owning object,
-/// the generated description, and a per-object lazy-loading override.
-pub(super) struct ChildLink<C: Model> {
-    cell: OnceCell<(Weak<dyn AnyNode>, &'static dyn ChildSide<C>)>,
-    lazy: Cell<Option<Lazy>>,
-}
+/// The place of a `HasMany<C>` or `HasOne<C>` field.
+pub(super) type ChildLink<C> = Link<C, dyn ChildSide<C>>;
 
-impl<C: Model> ChildLink<C> {
-    pub(super) fn new() -> Self {
-        ChildLink {
-            cell: OnceCell::new(),
-            lazy: Cell::new(None),
-        }
+/// Removes a child from the link's owner (and, with `delete_orphan`, has
+/// the next flush delete it unless it found another parent by then).
+pub(super) fn unlink<C: Model>(
+    link: &ChildLink<C>,
+    kind: &'static str,
+    child: &Rc<Node<C>>,
+) -> Result<()> {
+    let def = link.def(kind)?;
+    let owner = link.owner(kind)?;
+    def.link_child(child, &owner, false)?;
+    if def.delete_orphan()
+        && let Some(session) = owner.meta().session()
+    {
+        session
+            .unit_of_work()
+            .mark_orphan(Rc::clone(child) as Rc<dyn AnyNode>, def.back_field());
     }
-
-    pub(super) fn wire(&self, owner: &Owner, def: &'static dyn ChildSide<C>) {
-        let _ = self.cell.set((owner.node.clone(), def));
-    }
-
-    pub(super) fn set_lazy(&self, lazy: Lazy) {
-        self.lazy.set(Some(lazy));
-    }
-
-    pub(super) fn def(&self, kind: &'static str) -> Result<&'static dyn ChildSide<C>> {
-        self.cell.get().map(|(_, def)| *def).ok_or_else(|| {
-            Misuse::Unattached {
-                kind,
-                target: C::TABLE.model,
-            }
-            .into()
-        })
-    }
-
-    pub(super) fn owner(&self, kind: &'static str) -> Result<Rc<dyn AnyNode>> {
-        self.def(kind)?;
-        self.cell
-            .get()
-            .and_then(|(owner, _)| owner.upgrade())
-            .ok_or_else(|| self.closed())
-    }
-
-    /// The owner's session, ready for a lazy load (or the reason not to).
-    pub(super) fn session_for_load(&self, kind: &'static str) -> Result<Rc<SessionInner>> {
-        let def = self.def(kind)?;
-        let session = self
-            .owner(kind)?
-            .meta()
-            .session()
-            .ok_or_else(|| self.closed())?;
-        if self.lazy.get().unwrap_or(def.lazy()) == Lazy::Raise {
-            return Err(Error::LazyLoadRefused {
-                model: def.model(),
-                relation: def.field(),
-                constant: def.field().to_uppercase(),
-            });
-        }
-        Ok(session)
-    }
-
-    pub(super) fn closed(&self) -> Error {
-        Error::SessionClosed {
-            table: self
-                .cell
-                .get()
-                .and_then(|(owner, _)| owner.upgrade())
-                .map(|o| o.table().name)
-                .unwrap_or(C::TABLE.name)
-                .to_owned(),
-        }
-    }
-
-    /// Removes a child from the parent (and, with `delete_orphan`, has the
-    /// next flush delete it unless it found another parent by then).
-    pub(super) fn unlink(&self, kind: &'static str, child: &Rc<Node<C>>) -> Result<()> {
-        let def = self.def(kind)?;
-        let owner = self.owner(kind)?;
-        def.link_child(child, &owner, false)?;
-        if def.delete_orphan()
-            && let Some(session) = owner.meta().session()
-        {
-            session
-                .unit_of_work()
-                .mark_orphan(Rc::clone(child) as Rc<dyn AnyNode>, def.back_field());
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// A one-to-many relationship: the `C` rows whose `BelongsTo` points here.
@@ -301,8 +236,7 @@ impl<C: Model> ChildLink<C> {
 /// # Ok(()) }
 /// ```
 pub struct HasMany<C: Model> {
-    /// `None`: not loaded.
-    items: RefCell<Option<Vec<Weak<Node<C>>>>>,
+    items: Collection<C>,
     link: ChildLink<C>,
 }
 
@@ -317,16 +251,16 @@ impl<C: Model> HasMany<C> {
     /// database, so there is nothing to load.
     pub fn new() -> Self {
         HasMany {
-            items: RefCell::new(Some(Vec::new())),
-            link: ChildLink::new(),
+            items: Collection::empty(),
+            link: Link::new(),
         }
     }
 
     /// A collection not loaded yet (an object read from the database).
     pub fn unloaded() -> Self {
         HasMany {
-            items: RefCell::new(None),
-            link: ChildLink::new(),
+            items: Collection::unloaded(),
+            link: Link::new(),
         }
     }
 
@@ -337,100 +271,62 @@ impl<C: Model> HasMany<C> {
 
     /// Whether the collection is loaded (reading it costs no SQL).
     pub fn is_loaded(&self) -> bool {
-        self.items.borrow().is_some()
+        self.items.is_loaded()
     }
 
     /// The children. The first access of an unloaded collection issues one
     /// SELECT (after an autoflush); later ones none.
     ///
     /// # Errors
-    /// [`Error::SessionClosed`] when the session is gone;
-    /// [`Error::LazyLoadRefused`] when lazy loading is off for it.
+    /// [`Error::SessionClosed`](crate::Error::SessionClosed) when the session is gone;
+    /// [`Error::LazyLoadRefused`](crate::Error::LazyLoadRefused) when lazy loading is off for it.
     pub fn load(&self) -> Result<Vec<Handle<C>>> {
-        if let Some(items) = self.loaded() {
-            // Children freed with their session: the list can't be trusted.
-            if self.lost_any() && self.link.owner("HasMany")?.meta().session().is_none() {
-                return Err(self.link.closed());
-            }
-            return Ok(items);
-        }
-        // A new object has no rows pointing at it: nothing to load (and no
-        // autoflush, which would have to write its key while it is read).
-        if self.link.owner("HasMany")?.state() == State::Pending {
-            *self.items.borrow_mut() = Some(Vec::new());
-            return Ok(Vec::new());
-        }
-        let session = self.link.session_for_load("HasMany")?;
-        session.autoflush()?;
-        if self.items.borrow().is_none() {
-            let owner = self.link.owner("HasMany")?;
-            self.link.def("HasMany")?.load(&session, &owner)?;
-        }
-        Ok(self.loaded().unwrap_or_default())
+        self.link.load_lazily(
+            KIND,
+            || self.items.is_loaded(),
+            || self.items.lost_any(),
+            || self.items.reset_empty(),
+            |def, session, owner| def.load(session, owner),
+        )?;
+        Ok(self.items.handles().unwrap_or_default())
     }
 
     /// Adds `child` to the collection by pointing its `BelongsTo` here
     /// (which takes it out of its old parent's loaded collection).
     ///
     /// # Errors
-    /// As [`BelongsTo::set`].
+    /// As [`BelongsTo::set`]; nothing changed then.
     pub fn push(&self, child: &Handle<C>) -> Result<()> {
-        let owner = self.link.owner("HasMany")?;
-        self.link
-            .def("HasMany")?
-            .link_child(&child.node, &owner, true)
+        let owner = self.link.owner(KIND)?;
+        self.link.def(KIND)?.link_child(&child.node, &owner, true)
     }
 
     /// Takes `child` out of the collection: its foreign key becomes NULL on
     /// flush, or it is deleted if the relationship is `delete_orphan`.
     ///
     /// # Errors
-    /// As [`BelongsTo::set`].
+    /// As [`BelongsTo::set`]; nothing changed then.
     pub fn remove(&self, child: &Handle<C>) -> Result<()> {
-        self.link.unlink("HasMany", &child.node)
-    }
-
-    /// Whether children of the loaded collection were freed: their session
-    /// is gone, so the collection can no longer be trusted.
-    fn lost_any(&self) -> bool {
-        self.items
-            .borrow()
-            .as_ref()
-            .is_some_and(|items| items.iter().any(|w| w.strong_count() == 0))
-    }
-
-    fn loaded(&self) -> Option<Vec<Handle<C>>> {
-        self.items.borrow().as_ref().map(|items| {
-            items
-                .iter()
-                .filter_map(Weak::upgrade)
-                .filter(|n| matches!(n.meta().state(), State::Persistent | State::Pending))
-                .map(Handle::from_node)
-                .collect()
-        })
+        unlink(&self.link, KIND, &child.node)
     }
 }
 
+/// The field's type, in messages.
+const KIND: &str = "HasMany";
+
 impl<C: Model> Backref<C> for HasMany<C> {
     fn remember(&self, child: &Handle<C>) -> Result<()> {
-        if let Some(items) = self.items.borrow_mut().as_mut()
-            && !items
-                .iter()
-                .any(|w| std::ptr::eq(w.as_ptr(), Rc::as_ptr(&child.node)))
-        {
-            items.push(Rc::downgrade(&child.node));
-        }
+        self.items.insert(&child.node);
         Ok(())
     }
 
     fn forget(&self, child: &Handle<C>) {
-        if let Some(items) = self.items.borrow_mut().as_mut() {
-            items.retain(|w| !std::ptr::eq(w.as_ptr(), Rc::as_ptr(&child.node)));
-        }
+        self.items.remove(&child.node);
     }
 
     fn set_loaded(&self, children: &[Handle<C>]) {
-        *self.items.borrow_mut() = Some(children.iter().map(|c| Rc::downgrade(&c.node)).collect());
+        self.items
+            .set(children.iter().map(|c| Rc::downgrade(&c.node)));
     }
 }
 
@@ -444,13 +340,13 @@ impl<C: Model> RelationField for HasMany<C> {
     }
 
     fn expire(&self) {
-        *self.items.borrow_mut() = None;
+        self.items.expire();
     }
 
     fn clear_key_of(&self, _field: &str) {}
 
     fn reset_empty(&self) {
-        *self.items.borrow_mut() = Some(Vec::new());
+        self.items.reset_empty();
     }
 
     fn set_lazy(&self, lazy: Lazy) {
@@ -460,8 +356,8 @@ impl<C: Model> RelationField for HasMany<C> {
 
 impl<C: Model> std::fmt::Debug for HasMany<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.items.borrow().as_ref() {
-            Some(items) => write!(f, "HasMany<{}>({} loaded)", C::TABLE.model, items.len()),
+        match self.items.loaded_len() {
+            Some(n) => write!(f, "HasMany<{}>({n} loaded)", C::TABLE.model),
             None => write!(f, "HasMany<{}>(not loaded)", C::TABLE.model),
         }
     }

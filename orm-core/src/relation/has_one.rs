@@ -4,7 +4,8 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use super::has_many::ChildLink;
+use super::has_many::{ChildLink, unlink};
+use super::link::Link;
 use super::{Backref, HasManyDef, Lazy, Owner, ParentRef, RelationField};
 use crate::error::Result;
 use crate::model::Model;
@@ -58,7 +59,7 @@ impl<C: Model> HasOne<C> {
     pub fn new() -> Self {
         HasOne {
             slot: RefCell::new(Slot::Loaded(None)),
-            link: ChildLink::new(),
+            link: Link::new(),
         }
     }
 
@@ -66,7 +67,7 @@ impl<C: Model> HasOne<C> {
     pub fn unloaded() -> Self {
         HasOne {
             slot: RefCell::new(Slot::Unloaded),
-            link: ChildLink::new(),
+            link: Link::new(),
         }
     }
 
@@ -86,24 +87,13 @@ impl<C: Model> HasOne<C> {
     /// # Errors
     /// As [`HasMany::load`](super::HasMany::load).
     pub fn load(&self) -> Result<Option<Handle<C>>> {
-        if let Some(child) = self.loaded() {
-            let lost =
-                matches!(&*self.slot.borrow(), Slot::Loaded(Some(w)) if w.strong_count() == 0);
-            if lost && self.link.owner("HasOne")?.meta().session().is_none() {
-                return Err(self.link.closed());
-            }
-            return Ok(child);
-        }
-        if self.link.owner("HasOne")?.state() == State::Pending {
-            *self.slot.borrow_mut() = Slot::Loaded(None);
-            return Ok(None);
-        }
-        let session = self.link.session_for_load("HasOne")?;
-        session.autoflush()?;
-        if !self.is_loaded() {
-            let owner = self.link.owner("HasOne")?;
-            self.link.def("HasOne")?.load(&session, &owner)?;
-        }
+        self.link.load_lazily(
+            KIND,
+            || self.is_loaded(),
+            || matches!(&*self.slot.borrow(), Slot::Loaded(Some(w)) if w.strong_count() == 0),
+            || *self.slot.borrow_mut() = Slot::Loaded(None),
+            |def, session, owner| def.load(session, owner),
+        )?;
         Ok(self.loaded().flatten())
     }
 
@@ -113,10 +103,8 @@ impl<C: Model> HasOne<C> {
     /// # Errors
     /// As [`BelongsTo::set`](super::BelongsTo::set).
     pub fn set(&self, child: &Handle<C>) -> Result<()> {
-        let owner = self.link.owner("HasOne")?;
-        self.link
-            .def("HasOne")?
-            .link_child(&child.node, &owner, true)
+        let owner = self.link.owner(KIND)?;
+        self.link.def(KIND)?.link_child(&child.node, &owner, true)
     }
 
     /// Lets go of the child: its foreign key becomes NULL on flush, or it is
@@ -126,7 +114,7 @@ impl<C: Model> HasOne<C> {
     /// As [`HasOne::load`].
     pub fn clear(&self) -> Result<()> {
         match self.load()? {
-            Some(child) => self.link.unlink("HasOne", &child.node),
+            Some(child) => unlink(&self.link, KIND, &child.node),
             None => Ok(()),
         }
     }
@@ -152,6 +140,9 @@ impl<C: Model> HasOne<C> {
     }
 }
 
+/// The field's type, in messages.
+const KIND: &str = "HasOne";
+
 impl<C: Model> Backref<C> for HasOne<C> {
     fn remember(&self, child: &Handle<C>) -> Result<()> {
         if !self.is_loaded() {
@@ -160,7 +151,7 @@ impl<C: Model> Backref<C> for HasOne<C> {
         if let Some(previous) = self.current()
             && !Rc::ptr_eq(&previous, &child.node)
         {
-            self.link.unlink("HasOne", &previous)?;
+            unlink(&self.link, KIND, &previous)?;
         }
         *self.slot.borrow_mut() = Slot::Loaded(Some(Rc::downgrade(&child.node)));
         Ok(())

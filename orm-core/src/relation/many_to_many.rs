@@ -2,17 +2,18 @@
 //! model (SQLAlchemy's `secondary`). The unit of work inserts and deletes
 //! the link rows; either end's deletion removes its links (`ON DELETE CASCADE`).
 
-use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
+use super::collection::Collection;
 use super::has_many::json_array;
+use super::link::{Describe, Link};
 use super::{Joining, Lazy, Owner, ParentRef, RelationField};
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
 use crate::sql::{Param, text};
-use crate::state::{AnyNode, Handle, Node, State, downcast};
+use crate::state::{AnyNode, Handle, Node, downcast};
 use crate::unit_of_work::LinkChange;
 use crate::value::{ToValue, Value};
 
@@ -82,17 +83,14 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
 }
 
 /// The `ManyToMany<C>` side of the description, with `P` erased.
-trait LinkSide<C: Model> {
-    fn model(&self) -> &'static str;
-    fn field(&self) -> &'static str;
-    fn lazy(&self) -> Lazy;
+trait LinkSide<C: Model>: Describe {
     fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()>;
     /// Links or unlinks `owner` and `other`: both loaded collections and the
     /// session's pending link rows.
     fn change(&self, owner: &Rc<dyn AnyNode>, other: &Rc<Node<C>>, link: bool) -> Result<()>;
 }
 
-impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
+impl<P: Model, C: Model> Describe for ManyToManyDef<P, C> {
     fn model(&self) -> &'static str {
         self.model
     }
@@ -104,7 +102,9 @@ impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
     fn lazy(&self) -> Lazy {
         self.lazy
     }
+}
 
+impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
     fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()> {
         let Some(owner) = downcast::<P>(Rc::clone(owner)) else {
             return Ok(());
@@ -182,10 +182,8 @@ impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
 /// # Ok(()) }
 /// ```
 pub struct ManyToMany<C: Model> {
-    /// `None`: not loaded.
-    items: RefCell<Option<Vec<Weak<Node<C>>>>>,
-    link: OnceCell<(Weak<dyn AnyNode>, &'static dyn LinkSide<C>)>,
-    lazy: Cell<Option<Lazy>>,
+    items: Collection<C>,
+    link: Link<C, dyn LinkSide<C>>,
 }
 
 impl<C: Model> Default for ManyToMany<C> {
@@ -194,33 +192,34 @@ impl<C: Model> Default for ManyToMany<C> {
     }
 }
 
+/// The field's type, in messages.
+const KIND: &str = "ManyToMany";
+
 impl<C: Model> ManyToMany<C> {
     /// An empty, loaded collection (a new object has no links yet).
     pub fn new() -> Self {
-        Self::with(Some(Vec::new()))
+        ManyToMany {
+            items: Collection::empty(),
+            link: Link::new(),
+        }
     }
 
     /// A collection not loaded yet (an object read from the database).
     pub fn unloaded() -> Self {
-        Self::with(None)
-    }
-
-    fn with(items: Option<Vec<Weak<Node<C>>>>) -> Self {
         ManyToMany {
-            items: RefCell::new(items),
-            link: OnceCell::new(),
-            lazy: Cell::new(None),
+            items: Collection::unloaded(),
+            link: Link::new(),
         }
     }
 
     #[doc(hidden)]
     pub fn wire<P: Model>(&self, owner: &Owner, def: &'static ManyToManyDef<P, C>) {
-        let _ = self.link.set((owner.node.clone(), def));
+        self.link.wire(owner, def);
     }
 
     /// Whether the collection is loaded (reading it costs no SQL).
     pub fn is_loaded(&self) -> bool {
-        self.items.borrow().is_some()
+        self.items.is_loaded()
     }
 
     /// The linked objects: one SELECT (a join through the link table) on
@@ -230,35 +229,14 @@ impl<C: Model> ManyToMany<C> {
     /// [`Error::SessionClosed`] when the session is gone;
     /// [`Error::LazyLoadRefused`] when lazy loading is off for it.
     pub fn load(&self) -> Result<Vec<Handle<C>>> {
-        if let Some(items) = self.loaded() {
-            let lost = self
-                .items
-                .borrow()
-                .as_ref()
-                .is_some_and(|items| items.iter().any(|w| w.strong_count() == 0));
-            if lost && self.parts()?.0.meta().session().is_none() {
-                return Err(self.closed());
-            }
-            return Ok(items);
-        }
-        let (owner, def) = self.parts()?;
-        if owner.state() == State::Pending {
-            *self.items.borrow_mut() = Some(Vec::new());
-            return Ok(Vec::new());
-        }
-        let session = owner.meta().session().ok_or_else(|| self.closed())?;
-        if self.lazy.get().unwrap_or(def.lazy()) == Lazy::Raise {
-            return Err(Error::LazyLoadRefused {
-                model: def.model(),
-                relation: def.field(),
-                constant: def.field().to_uppercase(),
-            });
-        }
-        session.autoflush()?;
-        if !self.is_loaded() {
-            def.load(&session, &owner)?;
-        }
-        Ok(self.loaded().unwrap_or_default())
+        self.link.load_lazily(
+            KIND,
+            || self.items.is_loaded(),
+            || self.items.lost_any(),
+            || self.items.reset_empty(),
+            |def, session, owner| def.load(session, owner),
+        )?;
+        Ok(self.items.handles().unwrap_or_default())
     }
 
     /// Links `other` to this object (and this object to `other`'s mirror
@@ -266,10 +244,11 @@ impl<C: Model> ManyToMany<C> {
     ///
     /// # Errors
     /// [`Error::Borrowed`] if either object is being written;
-    /// [`Error::Misuse`] if the objects are in different sessions.
+    /// [`Error::Misuse`] if the objects are in different sessions. Nothing
+    /// changed then.
     pub fn add(&self, other: &Handle<C>) -> Result<()> {
-        let (owner, def) = self.parts()?;
-        def.change(&owner, &other.node, true)
+        let owner = self.link.owner(KIND)?;
+        self.link.def(KIND)?.change(&owner, &other.node, true)
     }
 
     /// Unlinks `other`; the link row is deleted on flush.
@@ -277,66 +256,23 @@ impl<C: Model> ManyToMany<C> {
     /// # Errors
     /// As [`ManyToMany::add`].
     pub fn remove(&self, other: &Handle<C>) -> Result<()> {
-        let (owner, def) = self.parts()?;
-        def.change(&owner, &other.node, false)
+        let owner = self.link.owner(KIND)?;
+        self.link.def(KIND)?.change(&owner, &other.node, false)
     }
 
     /// Adds or removes `other` in the loaded collection. Returns false when
     /// nothing changes (already linked, or not linked), so the caller
     /// records no link row.
     fn toggle(&self, other: &Rc<Node<C>>, link: bool) -> bool {
-        let mut items = self.items.borrow_mut();
-        let Some(items) = items.as_mut() else {
-            return true;
-        };
-        let position = items
-            .iter()
-            .position(|w| std::ptr::eq(w.as_ptr(), Rc::as_ptr(other)));
-        match (position, link) {
-            (None, true) => items.push(Rc::downgrade(other)),
-            (Some(i), false) => {
-                items.remove(i);
-            }
-            _ => return false,
+        if link {
+            self.items.insert(other)
+        } else {
+            self.items.remove(other)
         }
-        true
     }
 
     fn set_loaded(&self, linked: Vec<Rc<Node<C>>>) {
-        *self.items.borrow_mut() = Some(linked.iter().map(Rc::downgrade).collect());
-    }
-
-    fn loaded(&self) -> Option<Vec<Handle<C>>> {
-        self.items.borrow().as_ref().map(|items| {
-            items
-                .iter()
-                .filter_map(Weak::upgrade)
-                .filter(|n| matches!(n.meta().state(), State::Persistent | State::Pending))
-                .map(Handle::from_node)
-                .collect()
-        })
-    }
-
-    fn parts(&self) -> Result<(Rc<dyn AnyNode>, &'static dyn LinkSide<C>)> {
-        let (owner, def) = self.link.get().ok_or_else(|| {
-            Error::from(Misuse::Unattached {
-                kind: "ManyToMany",
-                target: C::TABLE.model,
-            })
-        })?;
-        Ok((owner.upgrade().ok_or_else(|| self.closed())?, *def))
-    }
-
-    fn closed(&self) -> Error {
-        Error::SessionClosed {
-            table: self
-                .link
-                .get()
-                .and_then(|(owner, _)| owner.upgrade())
-                .map(|o| o.table().name)
-                .unwrap_or(C::TABLE.name)
-                .to_owned(),
-        }
+        self.items.set(linked.iter().map(Rc::downgrade));
     }
 }
 
@@ -350,24 +286,24 @@ impl<C: Model> RelationField for ManyToMany<C> {
     }
 
     fn expire(&self) {
-        *self.items.borrow_mut() = None;
+        self.items.expire();
     }
 
     fn clear_key_of(&self, _field: &str) {}
 
     fn reset_empty(&self) {
-        *self.items.borrow_mut() = Some(Vec::new());
+        self.items.reset_empty();
     }
 
     fn set_lazy(&self, lazy: Lazy) {
-        self.lazy.set(Some(lazy));
+        self.link.set_lazy(lazy);
     }
 }
 
 impl<C: Model> std::fmt::Debug for ManyToMany<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.items.borrow().as_ref() {
-            Some(items) => write!(f, "ManyToMany<{}>({} loaded)", C::TABLE.model, items.len()),
+        match self.items.loaded_len() {
+            Some(n) => write!(f, "ManyToMany<{}>({n} loaded)", C::TABLE.model),
             None => write!(f, "ManyToMany<{}>(not loaded)", C::TABLE.model),
         }
     }

@@ -1,5 +1,9 @@
-//! Relationships: [`BelongsTo`] (many-to-one, owns the foreign key) and
-//! [`HasMany`] (one-to-many, the other side), as fields of the models.
+//! Relationships: [`BelongsTo`] (many-to-one, owns the foreign key),
+//! [`HasMany`] (one-to-many, the other side), [`HasOne`] and [`ManyToMany`],
+//! as fields of the models. What all four share lives once: their place
+//! and the lazy-load path in `link`, loaded lists in `collection`, the
+//! session they join in [`Joining`], cascades in `cascade`, eager loading in
+//! `preload`; each kind's file keeps only what differs.
 //!
 //! Both are interior-mutable, so `order.read()?.user.set(&alice)?` needs
 //! only shared borrows of `order` and `alice`; that is what lets one call
@@ -26,8 +30,10 @@
 
 mod belongs_to;
 pub(crate) mod cascade;
+mod collection;
 mod has_many;
 mod has_one;
+mod link;
 mod many_to_many;
 mod preload;
 

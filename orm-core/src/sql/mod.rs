@@ -20,9 +20,9 @@ use rusqlite::Connection;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::backend::sqlite::{SqliteRow, classify, to_driver};
-use crate::database::Shared;
 use crate::error::{Error, Result};
 use crate::value::{Bound, Row, Value, ValueRef};
+use echo::Observers;
 
 pub use crate::value::render;
 
@@ -61,17 +61,17 @@ type TextKey = (&'static str, &'static str, Kind);
 /// format their statement once).
 pub(crate) struct Conn {
     raw: Connection,
-    shared: Arc<Shared>,
+    observers: Arc<Observers>,
     /// Keyed by table and model name: a `&'static TableDef`'s address is
     /// not unique (a constant may be inlined at several addresses).
     texts: RefCell<HashMap<TextKey, Rc<str>>>,
 }
 
 impl Conn {
-    pub(crate) fn new(raw: Connection, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(raw: Connection, observers: Arc<Observers>) -> Self {
         Conn {
             raw,
-            shared,
+            observers,
             texts: RefCell::new(HashMap::default()),
         }
     }
@@ -171,9 +171,9 @@ impl Conn {
     }
 
     fn observe(&self, sql: &str, params: &[Param<'_>]) {
-        if self.shared.observers.active() {
+        if self.observers.active() {
             let values = params.iter().map(|p| Value::from(p.value)).collect();
-            self.shared.observers.statement(sql, values);
+            self.observers.statement(sql, values);
         }
     }
 }
@@ -211,11 +211,11 @@ impl Batch<'_> {
                 self.table,
             )?;
         }
-        if self.conn.shared.observers.active() {
+        if self.conn.observers.active() {
             let values = (0..count)
                 .map(|i| Value::from(param(i).0.as_ref()))
                 .collect();
-            self.conn.shared.observers.statement(self.sql, values);
+            self.conn.observers.statement(self.sql, values);
         }
         self.stmt.raw_execute().map_err(|e| classify(e, self.table))
     }

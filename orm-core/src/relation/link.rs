@@ -1,0 +1,157 @@
+//! What every relationship field knows of its place, whatever its kind: the
+//! object that owns it, the generated description of the relationship, and
+//! a per-object lazy-loading override; and the one lazy-load path.
+
+use std::cell::{Cell, OnceCell};
+use std::marker::PhantomData;
+use std::rc::{Rc, Weak};
+
+use super::{Lazy, Owner};
+use crate::error::{Error, Misuse, Result};
+use crate::model::Model;
+use crate::session::SessionInner;
+use crate::state::{AnyNode, State};
+
+/// What every generated relationship description tells about itself.
+pub(super) trait Describe {
+    /// The model owning the field.
+    fn model(&self) -> &'static str;
+    /// The field's name.
+    fn field(&self) -> &'static str;
+    /// What reading it unloaded does.
+    fn lazy(&self) -> Lazy;
+}
+
+/// A relationship field's place: see the [module docs](self). `T` is the
+/// model the field points at; `D` the description with the owner's model
+/// erased (`dyn ParentSide<P>`, ...). `kind` arguments name the field's
+/// type (`HasMany`, ...) in messages.
+pub(super) struct Link<T: Model, D: ?Sized + 'static> {
+    cell: OnceCell<(Weak<dyn AnyNode>, &'static D)>,
+    lazy: Cell<Option<Lazy>>,
+    _target: PhantomData<fn() -> T>,
+}
+
+impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
+    pub(super) const fn new() -> Self {
+        Link {
+            cell: OnceCell::new(),
+            lazy: Cell::new(None),
+            _target: PhantomData,
+        }
+    }
+
+    pub(super) fn wire(&self, owner: &Owner, def: &'static D) {
+        let _ = self.cell.set((owner.node.clone(), def));
+    }
+
+    pub(super) fn set_lazy(&self, lazy: Lazy) {
+        self.lazy.set(Some(lazy));
+    }
+
+    /// The description, once the field is part of an object.
+    pub(super) fn def(&self, kind: &'static str) -> Result<&'static D> {
+        self.cell.get().map(|(_, def)| *def).ok_or_else(|| {
+            Misuse::Unattached {
+                kind,
+                target: T::TABLE.model,
+            }
+            .into()
+        })
+    }
+
+    /// The description, if the field is part of an object.
+    pub(super) fn get(&self) -> Option<&'static D> {
+        self.cell.get().map(|(_, def)| *def)
+    }
+
+    /// The object owning the field.
+    pub(super) fn owner(&self, kind: &'static str) -> Result<Rc<dyn AnyNode>> {
+        self.def(kind)?;
+        self.cell
+            .get()
+            .and_then(|(owner, _)| owner.upgrade())
+            .ok_or_else(|| self.closed())
+    }
+
+    /// The owner's session, ready for a lazy load (or the reason not to).
+    pub(super) fn session_for_load(&self, kind: &'static str) -> Result<Rc<SessionInner>> {
+        let def = self.def(kind)?;
+        let session = self
+            .owner(kind)?
+            .meta()
+            .session()
+            .ok_or_else(|| self.closed())?;
+        if self.lazy.get().unwrap_or(def.lazy()) == Lazy::Raise {
+            return Err(refused(def));
+        }
+        Ok(session)
+    }
+
+    /// Whether lazy loading is refused for this field.
+    pub(super) fn raises(&self) -> bool {
+        let default = self.get().map(|def| def.lazy());
+        self.lazy.get().or(default) == Some(Lazy::Raise)
+    }
+
+    /// The error of a field whose owner or session is gone.
+    pub(super) fn closed(&self) -> Error {
+        Error::SessionClosed {
+            table: self
+                .cell
+                .get()
+                .and_then(|(owner, _)| owner.upgrade())
+                .map_or(T::TABLE.name, |o| o.table().name)
+                .to_owned(),
+        }
+    }
+
+    /// The error of a lazy load refused.
+    pub(super) fn refused(&self) -> Error {
+        match self.get() {
+            Some(def) => refused(def),
+            None => self.closed(),
+        }
+    }
+
+    /// The shared lazy-load path of collections: nothing when `loaded()`;
+    /// an empty collection for a new owner (no row can point at it yet, and
+    /// an autoflush would have to write its key while it is read); else an
+    /// autoflush, then `load` unless the autoflush filled it. A loaded
+    /// collection that lost children to a gone session is an error.
+    pub(super) fn load_lazily(
+        &self,
+        kind: &'static str,
+        loaded: impl Fn() -> bool,
+        lost_any: impl FnOnce() -> bool,
+        mark_empty: impl FnOnce(),
+        load: impl FnOnce(&'static D, &Rc<SessionInner>, &Rc<dyn AnyNode>) -> Result<()>,
+    ) -> Result<()> {
+        if loaded() {
+            // Children freed with their session: the list can't be trusted.
+            if lost_any() && self.owner(kind)?.meta().session().is_none() {
+                return Err(self.closed());
+            }
+            return Ok(());
+        }
+        let owner = self.owner(kind)?;
+        if owner.state() == State::Pending {
+            mark_empty();
+            return Ok(());
+        }
+        let session = self.session_for_load(kind)?;
+        session.autoflush()?;
+        if !loaded() {
+            load(self.def(kind)?, &session, &owner)?;
+        }
+        Ok(())
+    }
+}
+
+fn refused<D: ?Sized + Describe>(def: &D) -> Error {
+    Error::LazyLoadRefused {
+        model: def.model(),
+        relation: def.field(),
+        constant: def.field().to_uppercase(),
+    }
+}
