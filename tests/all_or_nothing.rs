@@ -648,3 +648,25 @@ fn a_busy_timeout_longer_than_sqlite_accepts_is_out_of_range_and_changes_nothing
     assert_eq!(session.query::<User>().count()?, 0);
     Ok(())
 }
+
+#[test]
+fn a_flush_that_meets_a_write_guard_writes_nothing_and_assigns_no_key() -> orm::Result<()> {
+    let fx = people();
+    let session = fx.db.session();
+    let first = session.add(User::new("cy", 0));
+    let second = session.add(User::new("di", 0));
+    let guard = second.write()?;
+    assert!(matches!(session.flush(), Err(Error::Borrowed { .. })));
+    drop(guard);
+    assert_eq!(
+        first.read()?.id,
+        0,
+        "the key of the rolled-back insert is forgotten"
+    );
+    assert_eq!(first.state(), State::Pending);
+    assert_eq!(fx.count("SELECT count(*) FROM users"), 2);
+    session.commit()?;
+    assert_eq!(fx.count("SELECT count(*) FROM users"), 4);
+    assert_eq!((first.read()?.id, second.read()?.id), (3, 4));
+    Ok(())
+}

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::schema::TableDef;
 use crate::session::SessionInner;
-use crate::sql::{Kind, Param, render};
+use crate::sql::{DbRow, Kind, Param, render};
 use crate::state::{AnyNode, Node, State, copy_columns};
 use crate::value::{ReadError, Row, ToValue, Value, read};
 
@@ -52,7 +52,7 @@ impl SessionInner {
         self: &Rc<Self>,
         sql: &str,
         params: &[Param<'_>],
-        mut each: impl FnMut(Rc<Node<T>>, &dyn Row) -> Result<()>,
+        mut each: impl FnMut(Rc<Node<T>>, &DbRow<'_, '_>) -> Result<()>,
     ) -> Result<()> {
         let conn = self.conn()?;
         conn.query(sql, params, T::TABLE.name, |row| {
@@ -62,7 +62,7 @@ impl SessionInner {
     }
 
     /// The object for one row (columns in `T::TABLE` order).
-    pub(crate) fn load_row<T: Model>(self: &Rc<Self>, row: &dyn Row) -> Result<Rc<Node<T>>> {
+    pub(crate) fn load_row<T: Model>(self: &Rc<Self>, row: &DbRow<'_, '_>) -> Result<Rc<Node<T>>> {
         let table = T::TABLE;
         let key: T::Key =
             read(row, table.primary_key).map_err(|e| conversion_error(table, row, e))?;
@@ -72,7 +72,9 @@ impl SessionInner {
             let value = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
             let node = Node::new(value, State::Persistent);
             node.meta().attach(self);
-            made = Some(Rc::clone(&node));
+            if self.transaction().is_open() {
+                made = Some(Rc::clone(&node));
+            }
             Ok(node)
         })?;
         if let Some(node) = made {

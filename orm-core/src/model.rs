@@ -57,10 +57,12 @@ pub trait Model: Sized + 'static {
     fn set_column(&mut self, index: usize, value: ValueRef<'_>) -> Result<(), FromValueError>;
 
     /// Builds an object from a row whose columns are in `TABLE.columns` order.
+    /// Generic over the row type, so that each backend's rows are read
+    /// without a virtual call per column.
     ///
     /// # Errors
     /// [`ReadError`] naming the first column that does not fit its field.
-    fn from_row(row: &dyn Row) -> Result<Self, ReadError>;
+    fn from_row<R: Row + ?Sized>(row: &R) -> Result<Self, ReadError>;
 
     /// Connects the relationship fields to the object that owns them.
     fn wire(&self, owner: &Owner) {

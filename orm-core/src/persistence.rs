@@ -24,8 +24,13 @@ pub(crate) struct Inserted {
 }
 
 /// Inserts `node` through `batch` (the table's prepared INSERT), after
-/// copying each parent's key into its foreign key.
-pub(crate) fn insert(node: &Rc<dyn AnyNode>, batch: &mut Batch<'_>) -> Result<Inserted> {
+/// copying each parent's key into its foreign key. `rowid_key`: the table's
+/// key is an `INTEGER PRIMARY KEY` (worked out once per batch).
+pub(crate) fn insert(
+    node: &Rc<dyn AnyNode>,
+    batch: &mut Batch<'_>,
+    rowid_key: bool,
+) -> Result<Inserted> {
     let table = node.table();
     let version_started = match table.version {
         Some(v) if node.value()?.column(v).as_ref() == ValueRef::Integer(0) => {
@@ -36,7 +41,7 @@ pub(crate) fn insert(node: &Rc<dyn AnyNode>, batch: &mut Batch<'_>) -> Result<In
     };
     let value = node.value()?;
     sync_foreign_keys(&*value)?;
-    let assigned_key = table.primary_key().is_rowid_alias() && value.key_unassigned();
+    let assigned_key = rowid_key && value.key_unassigned();
     batch.execute_each(table.columns.len(), |i| {
         let bound = if assigned_key && i == table.primary_key {
             Bound::Ref(ValueRef::Null)

@@ -13,6 +13,7 @@ use crate::relation::{Lazy, Preload, PreloadStep};
 use crate::session::Session;
 use crate::sql::{Param, quote, text};
 use crate::state::{AnyNode, Handle};
+use crate::value::RowExt;
 use crate::value::{ToValue, Value};
 
 /// A typed handle to one column of model `M`, holding values of type `V`.

@@ -74,7 +74,12 @@ impl Transaction {
 
     /// Logs what a successful flush wrote.
     pub(crate) fn log(&self, written: Vec<Written>) {
-        self.written.borrow_mut().extend(written);
+        let mut log = self.written.borrow_mut();
+        if log.is_empty() {
+            *log = written;
+        } else {
+            log.extend(written);
+        }
     }
 
     /// Notes an object read while the transaction is open (a load or a

@@ -217,7 +217,7 @@ pub trait ColumnType: ToValue + Sized {
 
     /// Reads the value from column `index` of a row.
     #[doc(hidden)]
-    fn read(row: &dyn Row, index: usize) -> Result<Self, ReadError> {
+    fn read<R: Row + ?Sized>(row: &R, index: usize) -> Result<Self, ReadError> {
         read(row, index)
     }
 }
@@ -404,15 +404,23 @@ impl<T: ColumnType> ColumnType for Option<T> {
 }
 
 /// Reads column `index` of a row as `T`.
-pub(crate) fn read<T: ColumnType>(row: &dyn Row, index: usize) -> Result<T, ReadError> {
+pub(crate) fn read<T: ColumnType, R: Row + ?Sized>(row: &R, index: usize) -> Result<T, ReadError> {
     row.value(index)
         .and_then(T::from_value)
         .map_err(|error| ReadError { index, error })
 }
 
-impl dyn Row + '_ {
+/// Reads of the database's own tables (schema introspection, migration
+/// history), with errors as [`Error`]s.
+pub(crate) trait RowExt: Row {
     /// Column `index`, owned, whatever its type.
-    pub(crate) fn owned(&self, index: usize) -> Result<Value, Error> {
+    fn owned(&self, index: usize) -> Result<Value, Error>;
+    /// Column `index` as `T`.
+    fn get<T: ColumnType>(&self, index: usize) -> Result<T, Error>;
+}
+
+impl<R: Row + ?Sized> RowExt for R {
+    fn owned(&self, index: usize) -> Result<Value, Error> {
         self.value(index)
             .map(Value::from)
             .map_err(|e| Error::Conversion {
@@ -423,9 +431,7 @@ impl dyn Row + '_ {
             })
     }
 
-    /// Column `index` as `T`, for reads of the database's own tables
-    /// (schema introspection, migration history).
-    pub(crate) fn get<T: ColumnType>(&self, index: usize) -> Result<T, Error> {
+    fn get<T: ColumnType>(&self, index: usize) -> Result<T, Error> {
         read(self, index).map_err(|e| Error::Conversion {
             table: String::new(),
             column: format!("column {}", e.index),

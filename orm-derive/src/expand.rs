@@ -331,7 +331,7 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
             }
             ::core::result::Result::Ok(())
         }
-        fn from_row(row: &dyn ::orm::Row) -> ::core::result::Result<Self, ::orm::ReadError> {
+        fn from_row<R: ::orm::Row + ?::core::marker::Sized>(row: &R) -> ::core::result::Result<Self, ::orm::ReadError> {
             ::core::result::Result::Ok(Self {
                 #(#inits)*
             })
@@ -643,7 +643,7 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 ) -> ::core::result::Result<(), ::orm::FromValueError> {
                     ::core::unreachable!()
                 }
-                fn from_row(_: &dyn ::orm::Row) -> ::core::result::Result<Self, ::orm::ReadError> {
+                fn from_row<R: ::orm::Row + ?::core::marker::Sized>(_: &R) -> ::core::result::Result<Self, ::orm::ReadError> {
                     ::core::unreachable!()
                 }
             }

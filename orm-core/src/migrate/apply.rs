@@ -13,6 +13,7 @@ use crate::backend::sqlite::owned;
 use crate::database::Database;
 use crate::error::{Error, Misuse, Result};
 use crate::sql::{Conn, quote, render};
+use crate::value::RowExt;
 
 use super::Destructive;
 use super::live;

@@ -11,6 +11,7 @@ use std::fmt;
 use crate::backend::sqlite::owned;
 use crate::error::Result;
 use crate::sql::{Conn, quote, render};
+use crate::value::RowExt;
 use crate::value::Value;
 
 use super::live::{LiveTable, RowKey};

@@ -15,6 +15,7 @@ use crate::session::SessionInner;
 use crate::sql::{Param, text};
 use crate::state::{AnyNode, Handle, Node, downcast};
 use crate::unit_of_work::LinkChange;
+use crate::value::RowExt;
 use crate::value::{ToValue, Value};
 
 /// The generated description of a `ManyToMany` field of `P` holding `C`s.

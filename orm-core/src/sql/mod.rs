@@ -20,8 +20,12 @@ use rusqlite::Connection;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::backend::sqlite::{SqliteRow, classify, to_driver};
+
+/// A row of the backend, as the statement functions hand it over: a
+/// concrete type, so that reading it is not a virtual call per column.
+pub(crate) type DbRow<'r, 's> = SqliteRow<'r, 's>;
 use crate::error::{Error, Result};
-use crate::value::{Bound, Row, Value, ValueRef};
+use crate::value::{Bound, Value, ValueRef};
 use echo::Observers;
 
 pub use crate::value::render;
@@ -133,7 +137,7 @@ impl Conn {
         sql: &str,
         params: &[Param<'_>],
         table: &str,
-        each: impl FnMut(&dyn Row) -> Result<()>,
+        each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
     ) -> Result<()> {
         self.query_rows(sql, params, table, usize::MAX, each)
     }
@@ -146,7 +150,7 @@ impl Conn {
         params: &[Param<'_>],
         table: &str,
         limit: usize,
-        mut each: impl FnMut(&dyn Row) -> Result<()>,
+        mut each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self
             .raw

@@ -237,26 +237,6 @@ impl Work {
             .or_else(|| self.links.first().map(|l| l.table))
             .unwrap_or("")
     }
-
-    /// Checks that every object the flush will write can be borrowed as it
-    /// needs (a key or version to store needs a write borrow), so that a
-    /// guard the user holds fails the flush before anything is written.
-    pub(crate) fn check_borrows(&self) -> Result<()> {
-        for node in &self.pending {
-            node.check_writable()?;
-        }
-        for node in self.dirty.iter().filter(|n| n.state() == State::Persistent) {
-            if node.table().version.is_some() {
-                node.check_writable()?;
-            } else {
-                node.check_readable()?;
-            }
-        }
-        for node in self.deleted.iter().chain(&self.orphans) {
-            node.check_readable()?;
-        }
-        Ok(())
-    }
 }
 
 /// A link row of a many-to-many relationship to insert or delete. The ends
@@ -319,9 +299,10 @@ fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
                 let table = node.table();
                 let sql = conn.text(table, Kind::Insert);
                 let mut batch = conn.batch(&sql, table.name)?;
+                let rowid_key = table.primary_key().is_rowid_alias();
                 let mut node = node;
                 loop {
-                    let inserted = persistence::insert(&node, &mut batch)?;
+                    let inserted = persistence::insert(&node, &mut batch, rowid_key)?;
                     written.push(Written::Inserted { node, inserted });
                     match steps
                         .next_if(|s| matches!(s, Step::Insert(n) if std::ptr::eq(n.table(), table)))
