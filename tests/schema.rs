@@ -627,3 +627,38 @@ fn file_databases_use_the_wal_journal() -> orm::Result<()> {
     assert_eq!(mode, "wal");
     Ok(())
 }
+
+#[test]
+fn drift_reports_a_default_an_extra_unique_and_an_extra_index_the_plan_would_change()
+-> orm::Result<()> {
+    let db = Database::in_memory()?;
+    db.execute_batch(
+        r#"CREATE TABLE "authors" ("id" INTEGER PRIMARY KEY, "name" TEXT NOT NULL DEFAULT 'anon' UNIQUE);
+           CREATE INDEX "ix_authors_name" ON "authors" ("name")"#,
+    )?;
+    let report = db.drift::<Author>()?;
+    assert_eq!(
+        report.tables,
+        [TableDrift {
+            table: "authors".into(),
+            differences: vec![
+                Difference::DefaultDiffers {
+                    column: "name".into(),
+                    model: None,
+                    database: Some("'anon'".into()),
+                },
+                Difference::ExtraUnique {
+                    columns: "name".into(),
+                },
+                Difference::ExtraIndex {
+                    name: "ix_authors_name".into(),
+                },
+            ],
+        }]
+    );
+    // The report and the plan agree: the plan has a step for each.
+    let plan = db.migration_plan::<Author>(&orm::Renames::new())?;
+    assert!(!plan.is_empty());
+    assert!(matches!(db.create_all::<Author>(), Err(Error::Drift(_))));
+    Ok(())
+}

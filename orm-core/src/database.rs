@@ -13,9 +13,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
-use crate::schema::{
-    DriftReport, LinkDef, ModelSet, TableDef, TableDrift, dependency_order, drift,
-};
+use crate::migrate::{DriftReport, drift};
+use crate::schema::{ModelSet, TableDef, dependency_order, links_of};
 use crate::session::Session;
 use crate::sql::echo::{Echo, Observers, Recorder};
 use crate::sql::{Conn, quote};
@@ -201,7 +200,7 @@ impl Database {
     }
 
     fn create_tables(&self, conn: &Conn, tables: &[&'static TableDef]) -> Result<()> {
-        let report = drift_of(conn, tables)?;
+        let report = drift::report(conn.raw(), tables)?;
         if !report.is_empty() {
             return Err(Error::Drift(report));
         }
@@ -278,7 +277,7 @@ impl Database {
     /// [`Error::Sqlite`] when the schema cannot be read.
     pub fn drift<S: ModelSet>(&self) -> Result<DriftReport> {
         let conn = self.connect()?;
-        let result = drift_of(&conn, &S::tables());
+        let result = drift::report(conn.raw(), &S::tables());
         self.release(conn);
         result
     }
@@ -339,17 +338,6 @@ fn open_connection(uri: &str) -> Result<Connection> {
     Ok(conn)
 }
 
-/// The link tables of `tables`, each once.
-fn links_of(tables: &[&'static TableDef]) -> Vec<&'static LinkDef> {
-    let mut links: Vec<&'static LinkDef> = Vec::new();
-    for link in tables.iter().flat_map(|t| t.links.iter()) {
-        if !links.iter().any(|l| l.table == link.table) {
-            links.push(link);
-        }
-    }
-    links
-}
-
 fn table_exists(conn: &Conn, table: &str) -> Result<bool> {
     let mut found = false;
     conn.raw()
@@ -360,21 +348,4 @@ fn table_exists(conn: &Conn, table: &str) -> Result<bool> {
         )
         .map(|n| found = n > 0)?;
     Ok(found)
-}
-
-fn drift_of(conn: &Conn, tables: &[&'static TableDef]) -> Result<DriftReport> {
-    let mut report = DriftReport::default();
-    for table in tables {
-        if !table_exists(conn, table.name)? {
-            continue;
-        }
-        let differences = drift(conn.raw(), table)?;
-        if !differences.is_empty() {
-            report.tables.push(TableDrift {
-                table: table.name.to_owned(),
-                differences,
-            });
-        }
-    }
-    Ok(report)
 }

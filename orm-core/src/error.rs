@@ -173,7 +173,7 @@ pub enum Error {
 
     /// `create_all` found tables that exist but differ from their models.
     #[error("the database schema differs from the models:\n{0}")]
-    Drift(crate::schema::DriftReport),
+    Drift(crate::migrate::DriftReport),
 
     /// A migration step would lose or change stored data (a table or column
     /// dropped, values that do not survive a new type, NULL replaced by a

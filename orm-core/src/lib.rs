@@ -82,9 +82,9 @@ mod value;
 pub use database::{DEFAULT_BUSY_TIMEOUT, Database};
 pub use error::{ConstraintKind, Error, Misuse, Result};
 pub use migrate::{
-    Destructive, ForeignKeyViolations, Hazard, HazardKind, MigrateReport, MigrationFile,
-    MigrationPlan, MigrationState, MigrationStatus, MigrationStep, Migrations, Renames,
-    SchemaChange, StepKind,
+    Destructive, Difference, DriftReport, ForeignKeyViolations, Hazard, HazardKind, MigrateReport,
+    MigrationFile, MigrationPlan, MigrationState, MigrationStatus, MigrationStep, Migrations,
+    Renames, SchemaChange, StepKind, TableDrift,
 };
 pub use model::{Key, Model};
 pub use query::{Column, Expr, OrderBy, Query};
@@ -92,8 +92,8 @@ pub use relation::{
     Backref, BelongsTo, HasMany, HasOne, Lazy, ManyToMany, Preload, Relation, RelationField,
 };
 pub use schema::{
-    ColumnDef, Difference, DriftReport, ForeignKeyDef, IndexDef, LinkColumn, LinkDef, ModelSet,
-    OnDelete, TableDef, TableDrift, dependency_order,
+    ColumnDef, ForeignKeyDef, IndexDef, LinkColumn, LinkDef, ModelSet, OnDelete, TableDef,
+    dependency_order,
 };
 pub use session::Session;
 pub use sql::echo::{Echo, LOG_TARGET, Recorder, Statement};

@@ -76,12 +76,14 @@
 
 mod apply;
 mod diff;
+pub(crate) mod drift;
 mod hazard;
 mod live;
 mod plan;
 mod versioned;
 
 pub use apply::ForeignKeyViolations;
+pub use drift::{Difference, DriftReport, TableDrift};
 pub use hazard::{Hazard, HazardKind};
 pub use plan::{MigrationPlan, MigrationStep, Renames, SchemaChange, StepKind};
 pub use versioned::{MigrateReport, MigrationFile, MigrationState, MigrationStatus, Migrations};

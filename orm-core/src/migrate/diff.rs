@@ -9,11 +9,11 @@
 use rusqlite::Connection;
 
 use crate::error::{Misuse, Result};
-use crate::schema::{ColumnDef, IndexDef, LinkDef, OnDelete, TableDef, dependency_order};
+use crate::schema::{ColumnDef, IndexDef, LinkDef, OnDelete, TableDef, dependency_order, links_of};
 use crate::sql::quote;
 
 use super::hazard::{HazardKind, Probe};
-use super::live::{self, LiveColumn, LiveTable};
+use super::live::{self, LiveColumn, LiveIndex, LiveTable};
 use super::plan::{MigrationPlan, MigrationStep, Renames, SchemaChange, StepKind};
 
 /// The plan that brings the database behind `conn` to `tables`.
@@ -212,30 +212,19 @@ fn drop_table(live: &LiveTable) -> MigrationStep {
     drop
 }
 
-/// The link tables of `tables`, each once.
-fn links_of(tables: &[&'static TableDef]) -> Vec<&'static LinkDef> {
-    let mut links: Vec<&'static LinkDef> = Vec::new();
-    for link in tables.iter().flat_map(|t| t.links.iter()) {
-        if !links.iter().any(|l| l.table == link.table) {
-            links.push(link);
-        }
-    }
-    links
-}
-
 /// What differs in an existing table, sorted by how it can be made.
 #[derive(Default)]
-struct TableChanges {
+pub(super) struct TableChanges {
     /// Columns the model adds.
-    added: Vec<&'static ColumnDef>,
+    pub added: Vec<&'static ColumnDef>,
     /// Changes only a rebuild can make.
-    rebuild: Vec<SchemaChange>,
+    pub rebuild: Vec<SchemaChange>,
     /// Checks of the rows those changes would touch.
     probes: Vec<Probe>,
-    /// Indexes to drop, by name.
-    dropped_indexes: Vec<String>,
+    /// Indexes to drop, as they exist.
+    pub dropped_indexes: Vec<LiveIndex>,
     /// Indexes to create.
-    created_indexes: Vec<&'static IndexDef>,
+    pub created_indexes: Vec<&'static IndexDef>,
 }
 
 /// The steps that bring one existing table to its model: in place when
@@ -245,7 +234,9 @@ fn alter_table(table: &'static TableDef, live: &LiveTable, taken: &[String]) -> 
     let index_changes: Vec<SchemaChange> = changes
         .dropped_indexes
         .iter()
-        .map(|name| SchemaChange::DropIndex { name: name.clone() })
+        .map(|index| SchemaChange::DropIndex {
+            name: index.name.clone(),
+        })
         .chain(
             changes
                 .created_indexes
@@ -314,7 +305,7 @@ fn alter_table(table: &'static TableDef, live: &LiveTable, taken: &[String]) -> 
         let sql = changes
             .dropped_indexes
             .iter()
-            .map(|name| format!("DROP INDEX {}", quote(name)))
+            .map(|index| format!("DROP INDEX {}", quote(&index.name)))
             .chain(
                 changes
                     .created_indexes
@@ -332,7 +323,7 @@ fn alter_table(table: &'static TableDef, live: &LiveTable, taken: &[String]) -> 
     steps
 }
 
-fn compare(table: &'static TableDef, live: &LiveTable) -> TableChanges {
+pub(super) fn compare(table: &'static TableDef, live: &LiveTable) -> TableChanges {
     let mut changes = TableChanges::default();
     for column in table.columns {
         match live.column(column.name) {
@@ -513,7 +504,7 @@ fn compare_indexes(table: &'static TableDef, live: &LiveTable, changes: &mut Tab
                         .zip(index.columns)
                         .all(|(a, b)| same(a, b));
                 if !same_columns || found.unique != index.unique {
-                    changes.dropped_indexes.push(found.name.clone());
+                    changes.dropped_indexes.push((*found).clone());
                     changes.created_indexes.push(index);
                 }
             }
@@ -521,7 +512,7 @@ fn compare_indexes(table: &'static TableDef, live: &LiveTable, changes: &mut Tab
     }
     for found in created {
         if !table.indexes.iter().any(|i| same(i.name, &found.name)) {
-            changes.dropped_indexes.push(found.name.clone());
+            changes.dropped_indexes.push(found.clone());
         }
     }
 }
