@@ -7,6 +7,8 @@ use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 
 use super::{AnyNode, Node, State, columns};
+#[cfg(doc)]
+use crate::error::Error;
 use crate::error::Result;
 use crate::model::Model;
 use crate::sql::render;
