@@ -1,0 +1,261 @@
+//! The session's writes: autoflush, flush, commit and rollback, each a
+//! sequence of asks to the modules that own the state (`unit_of_work`,
+//! `transaction`, `identity`, `relation::cascade`), checks before changes.
+
+use std::rc::Rc;
+
+use super::SessionInner;
+use crate::error::{Error, Misuse, Result};
+use crate::relation::cascade;
+use crate::sql::Conn;
+use crate::state::{AnyNode, State};
+use crate::transaction::{self, Written};
+use crate::unit_of_work::{self, Work};
+
+impl SessionInner {
+    /// Flushes first if autoflush is on and there is anything to write.
+    pub(crate) fn autoflush(&self) -> Result<()> {
+        if self.autoflush.get() && !self.flushing.get() && self.unit_of_work.has_work() {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush(&self) -> Result<()> {
+        if self.flushing.get() {
+            return Err(Misuse::Reentrant.into());
+        }
+        self.delete_orphans()?;
+        if !self.unit_of_work.has_work() {
+            self.unit_of_work.forget_clean();
+            return Ok(());
+        }
+        self.flushing.set(true);
+        let result = self.flush_now();
+        self.flushing.set(false);
+        result
+    }
+
+    /// Deletes the marked orphans that are still orphans.
+    fn delete_orphans(&self) -> Result<()> {
+        let orphans = self.unit_of_work.orphans_to_delete()?;
+        let mut deleted = Vec::new();
+        for node in orphans {
+            self.delete_node(Rc::clone(&node))?;
+            if node.state() == State::Deleted {
+                deleted.push(node);
+            }
+        }
+        self.unit_of_work.orphans_decided(deleted);
+        Ok(())
+    }
+
+    fn flush_now(&self) -> Result<()> {
+        // No borrow check up front: a statement that meets a guard fails the
+        // flush, which the database undoes and `revert` undoes in memory;
+        // what runs after success borrows only what the flush already did.
+        let work = self.unit_of_work.work();
+        let effects = self.cascade_plan(&work)?;
+        let conn = self.conn()?;
+        let outer = !self.transaction.is_open();
+        conn.control(if outer {
+            "BEGIN IMMEDIATE"
+        } else {
+            "SAVEPOINT orm_flush"
+        })
+        .map_err(|e| match e {
+            // Name the table the flush was about to write.
+            Error::Busy { .. } => Error::Busy {
+                table: work.first_table().to_owned(),
+            },
+            other => other,
+        })?;
+        match unit_of_work::execute(conn, &work) {
+            Ok(written) => {
+                if outer {
+                    self.transaction.set_open(true);
+                } else {
+                    conn.control("RELEASE orm_flush")?;
+                }
+                self.flushed(written, effects)
+            }
+            Err((error, written)) => {
+                unit_of_work::revert(&written);
+                self.abandon_flush(conn, outer)?;
+                Err(error)
+            }
+        }
+    }
+
+    /// The loaded objects the flush's deletes reach through `ON DELETE`.
+    fn cascade_plan(&self, work: &Work) -> Result<Vec<cascade::Effect>> {
+        let mut deleted = Vec::new();
+        for node in work.deleted.iter().chain(&work.orphans) {
+            deleted.push((node.table().name, node.key_value()?));
+        }
+        if deleted.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The objects this flush inserts are loaded once it succeeds: the
+        // database cascades to them too.
+        let mut nodes = self.identity.borrow().nodes();
+        nodes.extend(work.pending.iter().cloned());
+        cascade::plan(&nodes, deleted)
+    }
+
+    /// After a successful flush: the objects now match their rows.
+    fn flushed(&self, written: Vec<Written>, effects: Vec<cascade::Effect>) -> Result<()> {
+        let done = self.unit_of_work.flushed();
+        let mut released = Vec::new();
+        for w in &written {
+            match w {
+                Written::Inserted { node, .. } => {
+                    node.meta().set_state(State::Persistent);
+                    let displaced = Rc::clone(node).register(&mut self.identity.borrow_mut())?;
+                    // SQLite reused the key of a row deleted behind the
+                    // session's back: the object that held it is stale.
+                    if let Some(stale) = displaced {
+                        stale.meta().set_state(State::Detached);
+                        stale.meta().detach();
+                        stale.meta().forget_changes();
+                        released.push(stale);
+                    }
+                }
+                Written::Updated { node, .. } => node.meta().flushed(),
+                Written::Deleted { node } => {
+                    released.extend(node.unregister(&mut self.identity.borrow_mut())?);
+                    node.meta().flushed();
+                }
+            }
+        }
+        let (cascaded, cascade_released) = cascade::apply(effects, &self.identity)?;
+        self.transaction.log(written);
+        self.transaction.log(cascaded);
+        drop((done, released, cascade_released));
+        Ok(())
+    }
+
+    /// After a failed flush: the database undoes it (the whole transaction
+    /// when SQLite abandoned it itself).
+    fn abandon_flush(&self, conn: &Conn, outer: bool) -> Result<()> {
+        if conn.raw().is_autocommit() {
+            // SQLite abandoned the whole transaction itself (a full disk,
+            // an I/O error). If earlier flushes were in it, they are gone
+            // too, so the session rolls back as `rollback()` would;
+            // otherwise only this flush was lost and its changes stay pending.
+            if !outer {
+                self.transaction.set_open(false);
+                self.rollback()?;
+            }
+            return Ok(());
+        }
+        if outer {
+            conn.control("ROLLBACK")
+        } else {
+            conn.control("ROLLBACK TO orm_flush")?;
+            conn.control("RELEASE orm_flush")
+        }
+    }
+
+    pub(super) fn commit(&self) -> Result<()> {
+        if !self.transaction.is_open() {
+            return Ok(());
+        }
+        let conn = self.conn()?;
+        if let Err(error) = conn.control("COMMIT") {
+            if conn.raw().is_autocommit() {
+                // The transaction is gone (SQLite rolled it back): so are
+                // its changes, in memory as in the database.
+                self.transaction.set_open(false);
+                self.rollback()?;
+            }
+            return Err(error);
+        }
+        self.transaction.committed();
+        drop(self.unit_of_work.take_discarded());
+        Ok(())
+    }
+
+    /// Checks every borrow first, then rolls back the database, then
+    /// restores memory: see [`Session::rollback`].
+    pub(super) fn rollback(&self) -> Result<()> {
+        self.check_rollback()?;
+        if self.transaction.is_open() {
+            self.conn()?.control("ROLLBACK")?;
+        }
+        let (written, read) = self.transaction.take();
+        let abandoned = self.unit_of_work.take();
+        let discarded = self.unit_of_work.take_discarded();
+        let released = transaction::undo(&written, &self.identity)?;
+        for node in &abandoned.dirty {
+            node.meta().set_listed(false);
+            // Objects inserted in this transaction already left the session.
+            if node.state() != State::Transient {
+                transaction::restore(node)?;
+            }
+        }
+        for node in &abandoned.pending {
+            node.meta().detach();
+            node.meta().set_state(State::Transient);
+            node.each_relation(|field| field.reset_empty());
+        }
+        for node in &abandoned.deleted {
+            // One inserted in this transaction has already left the session.
+            if node.state() == State::Deleted {
+                node.meta().set_state(State::Persistent);
+            }
+        }
+        for node in &discarded {
+            node.each_relation(|field| field.reset_empty());
+        }
+        let reread = self.reread_all(&read);
+        let nodes = self.identity.borrow().nodes();
+        for node in &nodes {
+            node.each_relation(|field| field.expire());
+        }
+        drop((written, read, abandoned, discarded, released, nodes));
+        reread
+    }
+
+    /// What rollback will borrow, checked before anything changes.
+    fn check_rollback(&self) -> Result<()> {
+        self.transaction.check_restorable()?;
+        let work = self.unit_of_work.work();
+        for node in &work.dirty {
+            if node.state() != State::Transient && node.meta().restore_point().is_some() {
+                node.check_writable()?;
+            }
+        }
+        for node in work
+            .pending
+            .iter()
+            .chain(self.identity.borrow().nodes().iter())
+        {
+            node.check_readable()?;
+        }
+        Ok(())
+    }
+
+    /// Re-reads the objects whose values came from the rolled-back
+    /// transaction. One that cannot be read is let go of (detached), so
+    /// that no object claims values the database no longer holds.
+    fn reread_all(&self, read: &[Rc<dyn AnyNode>]) -> Result<()> {
+        let mut first_error = None;
+        for node in read {
+            if node.state() != State::Persistent || !node.meta().in_session(self) {
+                continue;
+            }
+            let outcome = Rc::clone(node).reread(self);
+            if !matches!(outcome, Ok(true)) {
+                let released = node.unregister(&mut self.identity.borrow_mut());
+                node.meta().set_state(State::Detached);
+                node.meta().detach();
+                drop(released);
+                if let Err(error) = outcome {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
