@@ -80,6 +80,7 @@ pub(crate) mod drift;
 mod hazard;
 mod live;
 mod plan;
+mod rebuild;
 mod versioned;
 
 pub use apply::ForeignKeyViolations;

@@ -15,6 +15,7 @@ use crate::sql::quote;
 use super::hazard::{HazardKind, Probe};
 use super::live::{self, LiveColumn, LiveIndex, LiveTable};
 use super::plan::{MigrationPlan, MigrationStep, Renames, SchemaChange, StepKind};
+use super::rebuild;
 
 /// The plan that brings the database behind `conn` to `tables`.
 pub(super) fn plan(
@@ -75,11 +76,11 @@ fn find<'a>(live: &'a [LiveTable], name: &str) -> Option<&'a LiveTable> {
     live.iter().find(|t| t.name.eq_ignore_ascii_case(name))
 }
 
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-fn step(
+pub(super) fn step(
     kind: StepKind,
     table: &str,
     changes: Vec<SchemaChange>,
@@ -220,7 +221,7 @@ pub(super) struct TableChanges {
     /// Changes only a rebuild can make.
     pub rebuild: Vec<SchemaChange>,
     /// Checks of the rows those changes would touch.
-    probes: Vec<Probe>,
+    pub probes: Vec<Probe>,
     /// Indexes to drop, as they exist.
     pub dropped_indexes: Vec<LiveIndex>,
     /// Indexes to create.
@@ -231,23 +232,7 @@ pub(super) struct TableChanges {
 /// `ALTER TABLE` can, else one rebuild that makes every change at once.
 fn alter_table(table: &'static TableDef, live: &LiveTable, taken: &[String]) -> Vec<MigrationStep> {
     let changes = compare(table, live);
-    let index_changes: Vec<SchemaChange> = changes
-        .dropped_indexes
-        .iter()
-        .map(|index| SchemaChange::DropIndex {
-            name: index.name.clone(),
-        })
-        .chain(
-            changes
-                .created_indexes
-                .iter()
-                .map(|index| SchemaChange::CreateIndex {
-                    name: index.name.to_owned(),
-                    columns: index.columns.iter().map(|c| (*c).to_owned()).collect(),
-                    unique: index.unique,
-                }),
-        )
-        .collect();
+    let index_changes = index_changes(&changes);
     let added: Vec<SchemaChange> = changes
         .added
         .iter()
@@ -256,36 +241,17 @@ fn alter_table(table: &'static TableDef, live: &LiveTable, taken: &[String]) -> 
             definition: c.definition(),
         })
         .collect();
-
     let in_place = changes.rebuild.is_empty() && changes.added.iter().all(|c| addable_in_place(c));
     if !in_place {
-        let mut rebuild = step(
-            StepKind::RebuildTable,
-            table.name,
-            added
-                .into_iter()
-                .chain(changes.rebuild)
-                .chain(index_changes)
-                .collect(),
-            rebuild_sql(table, live, taken),
-        );
-        rebuild.probes = changes.probes;
-        for column in changes
-            .added
-            .iter()
-            .filter(|c| !c.nullable && c.default.is_none())
-        {
-            rebuild.probes.push(Probe::new(
-                HazardKind::NoDefault {
-                    column: column.name.to_owned(),
-                },
-                live,
-                Some(column.name),
-            ));
-        }
-        return vec![rebuild];
+        return vec![rebuild::step(
+            table,
+            live,
+            taken,
+            changes,
+            added,
+            index_changes,
+        )];
     }
-
     let mut steps = Vec::new();
     if !added.is_empty() {
         let sql = changes
@@ -321,6 +287,27 @@ fn alter_table(table: &'static TableDef, live: &LiveTable, taken: &[String]) -> 
         ));
     }
     steps
+}
+
+/// The indexes a table's changes drop and create, as plan changes.
+fn index_changes(changes: &TableChanges) -> Vec<SchemaChange> {
+    changes
+        .dropped_indexes
+        .iter()
+        .map(|index| SchemaChange::DropIndex {
+            name: index.name.clone(),
+        })
+        .chain(
+            changes
+                .created_indexes
+                .iter()
+                .map(|index| SchemaChange::CreateIndex {
+                    name: index.name.to_owned(),
+                    columns: index.columns.iter().map(|c| (*c).to_owned()).collect(),
+                    unique: index.unique,
+                }),
+        )
+        .collect()
 }
 
 pub(super) fn compare(table: &'static TableDef, live: &LiveTable) -> TableChanges {
@@ -532,67 +519,4 @@ fn addable_in_place(column: &ColumnDef) -> bool {
         }
     };
     !column.primary_key && !column.unique && default_ok
-}
-
-/// SQLite's table rebuild: the new table made from the model, every row
-/// copied, the old table dropped, the new one renamed, the indexes made.
-/// Foreign keys are off meanwhile (`apply` sees to it), so dropping the old
-/// table neither fails nor cascades to rows that point at it.
-fn rebuild_sql(table: &TableDef, live: &LiveTable, taken: &[String]) -> Vec<String> {
-    let mut temporary = format!("new_{}", table.name);
-    while taken.iter().any(|t| same(t, &temporary)) {
-        temporary.insert(0, '_');
-    }
-    let definitions: Vec<String> = table
-        .columns
-        .iter()
-        .map(|c| format!("    {}", c.definition()))
-        .collect();
-    let mut sql = vec![format!(
-        "CREATE TABLE {} (\n{}\n)",
-        quote(&temporary),
-        definitions.join(",\n")
-    )];
-    let copied: Vec<(&ColumnDef, &LiveColumn)> = table
-        .columns
-        .iter()
-        .filter_map(|c| live.column(c.name).map(|found| (c, found)))
-        .collect();
-    if !copied.is_empty() {
-        let names: Vec<String> = copied.iter().map(|(c, _)| quote(c.name)).collect();
-        let values: Vec<String> = copied
-            .iter()
-            .map(|(c, found)| copy_value(c, found))
-            .collect();
-        sql.push(format!(
-            "INSERT INTO {} ({}) SELECT {} FROM {}",
-            quote(&temporary),
-            names.join(", "),
-            values.join(", "),
-            quote(table.name)
-        ));
-    }
-    sql.push(format!("DROP TABLE {}", quote(table.name)));
-    sql.push(format!(
-        "ALTER TABLE {} RENAME TO {}",
-        quote(&temporary),
-        quote(table.name)
-    ));
-    sql.extend(table.create_index_sql());
-    sql
-}
-
-/// The value copied into a column: converted where the type changes, and
-/// NULL replaced by the default where the column becomes NOT NULL (the
-/// hazard check decides beforehand whether that may happen).
-fn copy_value(column: &ColumnDef, found: &LiveColumn) -> String {
-    let mut value = quote(&found.name);
-    if !same(&found.sql_type, column.sql_type) {
-        value = format!("CAST({value} AS {})", column.sql_type);
-    }
-    let becomes_not_null = !column.primary_key && !column.nullable && !found.not_null;
-    if let (true, Some(default)) = (becomes_not_null, column.default) {
-        value = format!("COALESCE({value}, {default})");
-    }
-    value
 }
