@@ -105,7 +105,9 @@ pub use value::{Bound, ColumnType, FromValueError, ReadError, Row, ToValue, Valu
 /// Items the derive's generated code names. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::relation::{BelongsToDef, HasManyDef, ManyToManyDef, Owner};
+    pub use crate::relation::{
+        BelongsToDef, CollectionField, ForeignKeyField, HasManyDef, ManyToManyDef, Owner,
+    };
 
     /// String equality usable in constants (the `back_populates` pairing check).
     pub const fn str_eq(a: &str, b: &str) -> bool {

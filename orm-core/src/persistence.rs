@@ -232,8 +232,10 @@ fn set_version(node: &Rc<dyn AnyNode>, column: usize, version: &Value) -> Result
 fn sync_foreign_keys(value: &dyn AnyModel) -> Result<()> {
     let mut result = Ok(());
     value.for_each_relation(&mut |field| {
-        if result.is_ok() {
-            result = field.sync_key();
+        if result.is_ok()
+            && let Some(fk) = field.as_foreign_key()
+        {
+            result = fk.sync_key();
         }
     });
     result

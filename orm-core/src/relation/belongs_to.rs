@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use super::link::{Describe, Link};
-use super::{Backref, Joining, Lazy, Owner, ParentRef, RelationField};
+use super::{Backref, ForeignKeyField, Joining, Lazy, Owner, ParentRef, RelationField};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
@@ -330,6 +330,16 @@ impl<P: Model> BelongsTo<P> {
 const KIND: &str = "BelongsTo";
 
 impl<P: Model> RelationField for BelongsTo<P> {
+    fn set_lazy(&self, lazy: Lazy) {
+        self.link.set_lazy(lazy);
+    }
+
+    fn as_foreign_key(&self) -> Option<&dyn ForeignKeyField> {
+        Some(self)
+    }
+}
+
+impl<P: Model> ForeignKeyField for BelongsTo<P> {
     fn parent(&self) -> Option<ParentRef> {
         self.target
             .borrow()
@@ -345,16 +355,10 @@ impl<P: Model> RelationField for BelongsTo<P> {
         Ok(())
     }
 
-    fn expire(&self) {}
-
     fn clear_key_of(&self, field: &str) {
         if self.field() == field {
             self.restore_key(None);
         }
-    }
-
-    fn set_lazy(&self, lazy: Lazy) {
-        self.link.set_lazy(lazy);
     }
 
     fn orphaned(&self, field: &str) -> Option<bool> {

@@ -106,7 +106,7 @@ pub(crate) fn apply(
                 for &i in &columns {
                     node.meta().patch_snapshot(i, Value::Null);
                     let field = table.columns[i].field;
-                    node.each_relation(|relation| relation.clear_key_of(field));
+                    node.each_foreign_key(|fk| fk.clear_key_of(field));
                 }
                 written.push(Written::Updated {
                     node,

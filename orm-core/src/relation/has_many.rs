@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::collection::Collection;
 use super::link::{Describe, Link};
-use super::{Backref, BelongsTo, Lazy, Owner, ParentRef, RelationField};
+use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, RelationField};
 use crate::error::Result;
 use crate::model::Model;
 use crate::session::SessionInner;
@@ -331,26 +331,22 @@ impl<C: Model> Backref<C> for HasMany<C> {
 }
 
 impl<C: Model> RelationField for HasMany<C> {
-    fn parent(&self) -> Option<ParentRef> {
-        None
+    fn set_lazy(&self, lazy: Lazy) {
+        self.link.set_lazy(lazy);
     }
 
-    fn sync_key(&self) -> Result<()> {
-        Ok(())
+    fn as_collection(&self) -> Option<&dyn CollectionField> {
+        Some(self)
     }
+}
 
+impl<C: Model> CollectionField for HasMany<C> {
     fn expire(&self) {
         self.items.expire();
     }
 
-    fn clear_key_of(&self, _field: &str) {}
-
     fn reset_empty(&self) {
         self.items.reset_empty();
-    }
-
-    fn set_lazy(&self, lazy: Lazy) {
-        self.link.set_lazy(lazy);
     }
 }
 

@@ -6,7 +6,7 @@ use std::rc::{Rc, Weak};
 
 use super::has_many::{ChildLink, unlink};
 use super::link::Link;
-use super::{Backref, HasManyDef, Lazy, Owner, ParentRef, RelationField};
+use super::{Backref, CollectionField, HasManyDef, Lazy, Owner, RelationField};
 use crate::error::Result;
 use crate::model::Model;
 use crate::state::{AnyNode, Handle, Node, State};
@@ -185,26 +185,22 @@ impl<C: Model> Backref<C> for HasOne<C> {
 }
 
 impl<C: Model> RelationField for HasOne<C> {
-    fn parent(&self) -> Option<ParentRef> {
-        None
+    fn set_lazy(&self, lazy: Lazy) {
+        self.link.set_lazy(lazy);
     }
 
-    fn sync_key(&self) -> Result<()> {
-        Ok(())
+    fn as_collection(&self) -> Option<&dyn CollectionField> {
+        Some(self)
     }
+}
 
+impl<C: Model> CollectionField for HasOne<C> {
     fn expire(&self) {
         *self.slot.borrow_mut() = Slot::Unloaded;
     }
 
-    fn clear_key_of(&self, _field: &str) {}
-
     fn reset_empty(&self) {
         *self.slot.borrow_mut() = Slot::Loaded(None);
-    }
-
-    fn set_lazy(&self, lazy: Lazy) {
-        self.link.set_lazy(lazy);
     }
 }
 

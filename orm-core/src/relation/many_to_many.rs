@@ -8,7 +8,7 @@ use std::rc::Rc;
 use super::collection::Collection;
 use super::has_many::json_array;
 use super::link::{Describe, Link};
-use super::{Joining, Lazy, Owner, ParentRef, RelationField};
+use super::{CollectionField, Joining, Lazy, Owner, RelationField};
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
@@ -278,26 +278,22 @@ impl<C: Model> ManyToMany<C> {
 }
 
 impl<C: Model> RelationField for ManyToMany<C> {
-    fn parent(&self) -> Option<ParentRef> {
-        None
+    fn set_lazy(&self, lazy: Lazy) {
+        self.link.set_lazy(lazy);
     }
 
-    fn sync_key(&self) -> Result<()> {
-        Ok(())
+    fn as_collection(&self) -> Option<&dyn CollectionField> {
+        Some(self)
     }
+}
 
+impl<C: Model> CollectionField for ManyToMany<C> {
     fn expire(&self) {
         self.items.expire();
     }
 
-    fn clear_key_of(&self, _field: &str) {}
-
     fn reset_empty(&self) {
         self.items.reset_empty();
-    }
-
-    fn set_lazy(&self, lazy: Lazy) {
-        self.link.set_lazy(lazy);
     }
 }
 

@@ -77,37 +77,50 @@ impl Owner {
 #[doc(hidden)]
 pub struct ParentRef(pub(crate) Rc<dyn AnyNode>);
 
-/// What the session needs from a relationship field of any kind.
-/// Implemented by [`BelongsTo`], [`HasMany`] and [`HasOne`]; generated code
-/// lists them.
+/// What the session needs from a relationship field of any kind: what all
+/// four kinds have, and a view of the kind-specific part. Implemented by
+/// [`BelongsTo`], [`HasMany`], [`HasOne`] and [`ManyToMany`]; generated
+/// code lists them.
 pub trait RelationField {
-    /// The loaded object a `BelongsTo` points at, if any.
-    #[doc(hidden)]
-    fn parent(&self) -> Option<ParentRef>;
-    /// Copies the target's current key into the foreign key (before a flush).
-    #[doc(hidden)]
-    fn sync_key(&self) -> Result<()>;
-    /// Forgets a loaded collection, so the next access reloads it.
-    #[doc(hidden)]
-    fn expire(&self);
-    /// Empties a collection and marks it loaded: for an object that is new
-    /// again (rollback undid its insert), nothing in the database points at it.
-    #[doc(hidden)]
-    fn reset_empty(&self) {}
-    /// Clears the foreign key if this is the `BelongsTo` field named `field`
-    /// (its parent row was deleted with `ON DELETE SET NULL`).
-    #[doc(hidden)]
-    fn clear_key_of(&self, field: &str);
     /// Overrides the relationship's lazy-loading rule (a query's
     /// `lazy(Lazy::Raise)` does this for the objects it returns).
     #[doc(hidden)]
     fn set_lazy(&self, lazy: Lazy);
-    /// For the `BelongsTo` field named `field`: whether it points nowhere.
+    /// The field as a foreign key, if it is a `BelongsTo`.
     #[doc(hidden)]
-    fn orphaned(&self, field: &str) -> Option<bool> {
-        let _ = field;
+    fn as_foreign_key(&self) -> Option<&dyn ForeignKeyField> {
         None
     }
+    /// The field as a loaded-or-not collection, if it is one.
+    #[doc(hidden)]
+    fn as_collection(&self) -> Option<&dyn CollectionField> {
+        None
+    }
+}
+
+/// The part of a `BelongsTo` the session needs. Not part of the public API.
+#[doc(hidden)]
+pub trait ForeignKeyField {
+    /// The loaded object it points at, if any.
+    fn parent(&self) -> Option<ParentRef>;
+    /// Copies the target's current key into the foreign key (before a flush).
+    fn sync_key(&self) -> Result<()>;
+    /// Clears the foreign key if this is the field named `field` (its
+    /// parent row was deleted with `ON DELETE SET NULL`).
+    fn clear_key_of(&self, field: &str);
+    /// For the field named `field`: whether it points nowhere.
+    fn orphaned(&self, field: &str) -> Option<bool>;
+}
+
+/// The part of a `HasMany`, `HasOne` or `ManyToMany` the session needs.
+/// Not part of the public API.
+#[doc(hidden)]
+pub trait CollectionField {
+    /// Forgets what is loaded, so the next access reloads it.
+    fn expire(&self);
+    /// Empties it and marks it loaded: for an object that is new again
+    /// (rollback undid its insert), nothing in the database points at it.
+    fn reset_empty(&self);
 }
 
 /// The parent-side field a `BelongsTo<C>` mirrors: a [`HasMany<C>`] or a

@@ -197,7 +197,7 @@ impl SessionInner {
         for node in &abandoned.pending {
             node.meta().detach();
             node.meta().set_state(State::Transient);
-            node.each_relation(|field| field.reset_empty());
+            node.each_collection(|field| field.reset_empty());
         }
         for node in &abandoned.deleted {
             // One inserted in this transaction has already left the session.
@@ -206,12 +206,12 @@ impl SessionInner {
             }
         }
         for node in &discarded {
-            node.each_relation(|field| field.reset_empty());
+            node.each_collection(|field| field.reset_empty());
         }
         let reread = self.reread_all(&read);
         let nodes = self.identity.borrow().nodes();
         for node in &nodes {
-            node.each_relation(|field| field.expire());
+            node.each_collection(|field| field.expire());
         }
         drop((written, read, abandoned, discarded, released, nodes));
         reread

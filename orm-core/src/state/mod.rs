@@ -26,7 +26,7 @@ use crate::value::{Bound, FromValueError, Value, ValueRef};
 use crate::error::{Error, Result};
 use crate::identity::IdentityMap;
 use crate::model::Model;
-use crate::relation::{Owner, RelationField};
+use crate::relation::{CollectionField, ForeignKeyField, Owner, RelationField};
 use crate::schema::TableDef;
 use crate::session::SessionInner;
 use crate::sql::render;
@@ -487,7 +487,7 @@ impl dyn AnyNode {
     pub(crate) fn parents(&self) -> Result<Vec<Rc<dyn AnyNode>>> {
         let mut parents = Vec::new();
         self.value()?.for_each_relation(&mut |field| {
-            if let Some(parent) = field.parent() {
+            if let Some(parent) = field.as_foreign_key().and_then(|fk| fk.parent()) {
                 parents.push(parent.0);
             }
         });
@@ -499,10 +499,25 @@ impl dyn AnyNode {
         set_columns(self.table(), &mut *self.value_mut()?, values)
     }
 
-    /// Visits each relationship field, if the object can be read now.
-    pub(crate) fn each_relation(&self, mut visit: impl FnMut(&dyn RelationField)) {
+    /// Visits each collection field, if the object can be read now.
+    pub(crate) fn each_collection(&self, mut visit: impl FnMut(&dyn CollectionField)) {
         if let Ok(value) = self.value() {
-            value.for_each_relation(&mut visit);
+            value.for_each_relation(&mut |field| {
+                if let Some(collection) = field.as_collection() {
+                    visit(collection);
+                }
+            });
+        }
+    }
+
+    /// Visits each foreign-key field, if the object can be read now.
+    pub(crate) fn each_foreign_key(&self, mut visit: impl FnMut(&dyn ForeignKeyField)) {
+        if let Ok(value) = self.value() {
+            value.for_each_relation(&mut |field| {
+                if let Some(fk) = field.as_foreign_key() {
+                    visit(fk);
+                }
+            });
         }
     }
 }

@@ -220,8 +220,11 @@ impl UnitOfWork {
 /// Whether the `BelongsTo` field `field` of `node` points at no parent.
 fn orphaned(node: &Rc<dyn AnyNode>, field: &str) -> Result<bool> {
     let mut orphaned = false;
-    node.value()?
-        .for_each_relation(&mut |relation| orphaned |= relation.orphaned(field) == Some(true));
+    node.value()?.for_each_relation(&mut |relation| {
+        if let Some(fk) = relation.as_foreign_key() {
+            orphaned |= fk.orphaned(field) == Some(true);
+        }
+    });
     Ok(orphaned)
 }
 
