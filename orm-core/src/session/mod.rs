@@ -15,6 +15,12 @@
 //! - **Rollback restores**: objects changed in the transaction get back the
 //!   values they had at its start; objects added in it leave the session;
 //!   loaded collections are expired and reload on next access.
+//! - **Keys SQLite reuses**: without `AUTOINCREMENT`, SQLite hands out the
+//!   key of a deleted last row again. When a flush inserts a row under a key
+//!   the identity map already holds (the old row was deleted behind the
+//!   session's back), the old object is stale: it becomes detached and its
+//!   changes are dropped, so it can never write the new row. (`AUTOINCREMENT`
+//!   would prevent the reuse, at about 10% more per insert.)
 
 use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::rc::Rc;
@@ -47,7 +53,17 @@ use crate::value::{ToValue, Value};
 /// - **Rollback restores**: objects changed in the transaction get back the
 ///   values they had at its start; objects added in it leave the session;
 ///   loaded collections are expired and reload on next access.
-///
+/// - **Keys SQLite reuses**: without `AUTOINCREMENT`, SQLite hands out the
+///   key of a deleted last row again. When a flush inserts a row under a key
+///   the identity map already holds (the old row was deleted behind the
+///   session's back), the old object is stale: it becomes detached and its
+///   changes are dropped, so it can never write the new row. (`AUTOINCREMENT`
+///   would prevent the reuse, at about 10% more per insert.)
+/// - **All or nothing**: a call that returns an error has changed nothing,
+///   in memory or in the database: `rollback` and `refresh` check every
+///   borrow they need first (a guard the user holds makes them
+///   [`Error::Borrowed`], to be retried), and a failed flush is undone in
+///   the database and in memory alike.
 ///
 /// ```
 /// # use orm::prelude::*;
