@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
+use crate::backend::sqlite;
 use crate::error::{Error, Result};
 use crate::migrate::{DriftReport, drift};
 use crate::schema::{ModelSet, TableDef, dependency_order, links_of};
@@ -81,14 +82,8 @@ impl Database {
     /// # Errors
     /// [`Error::Sqlite`] if SQLite cannot allocate it.
     pub fn in_memory() -> Result<Database> {
-        use std::sync::atomic::AtomicUsize;
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let uri = format!(
-            "file:/orm-memory-{}-{}?vfs=memdb",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let keep_alive = open_connection(&uri)?;
+        let uri = sqlite::memory_uri();
+        let keep_alive = sqlite::open_memory(&uri)?;
         Ok(Database::with_location(Location::Memory {
             uri,
             _keep_alive: Mutex::new(keep_alive),
@@ -210,14 +205,14 @@ impl Database {
             .map(|t| t.name)
             .chain(links_of(tables).iter().map(|l| l.table))
         {
-            missing |= !table_exists(conn, name)?;
+            missing |= !sqlite::table_exists(conn.raw(), name)?;
         }
         if !missing {
             return Ok(());
         }
         conn.control("BEGIN IMMEDIATE")?;
         let created = tables.iter().try_for_each(|table| {
-            if table_exists(conn, table.name)? {
+            if sqlite::table_exists(conn.raw(), table.name)? {
                 return Ok(());
             }
             conn.execute(&table.create_table_sql(), &[], table.name)?;
@@ -229,7 +224,7 @@ impl Database {
         // Link tables last: they reference both ends.
         let created = created.and_then(|()| {
             links_of(tables).into_iter().try_for_each(|link| {
-                if table_exists(conn, link.table)? {
+                if sqlite::table_exists(conn.raw(), link.table)? {
                     return Ok(());
                 }
                 conn.execute(&link.create_table_sql(), &[], link.table)?;
@@ -315,37 +310,8 @@ impl Database {
 
     fn open_raw(&self) -> Result<Connection> {
         match &self.shared.location {
-            Location::File(path) => {
-                let conn = Connection::open(path)?;
-                conn.pragma_update(None, "foreign_keys", "ON")?;
-                conn.pragma_update(None, "journal_mode", "WAL")?;
-                conn.set_prepared_statement_cache_capacity(128);
-                Ok(conn)
-            }
-            Location::Memory { uri, .. } => open_connection(uri),
+            Location::File(path) => sqlite::open_file(path),
+            Location::Memory { uri, .. } => sqlite::open_memory(uri),
         }
     }
-}
-
-fn open_connection(uri: &str) -> Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_URI
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(uri, flags)?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.set_prepared_statement_cache_capacity(128);
-    Ok(conn)
-}
-
-fn table_exists(conn: &Conn, table: &str) -> Result<bool> {
-    let mut found = false;
-    conn.raw()
-        .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-            [table],
-            |row| row.get::<_, i64>(0),
-        )
-        .map(|n| found = n > 0)?;
-    Ok(found)
 }

@@ -1,9 +1,15 @@
-//! The SQLite backend's edge: orm's values into rusqlite's and back, rows,
-//! and the classification of SQLite's errors.
+//! The SQLite backend's edge: connections (files in WAL mode, shared
+//! in-memory databases, the PRAGMAs every connection gets), orm's values
+//! into rusqlite's and back, rows, and the classification of SQLite's errors.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rusqlite::{Connection, OpenFlags};
 
 use rusqlite::types::ValueRef as DriverValue;
 
-use crate::error::{ConstraintKind, Error};
+use crate::error::{ConstraintKind, Error, Result};
 use crate::value::{FromValueError, Row, Value, ValueRef};
 
 /// A value as rusqlite binds it (borrowed: nothing is copied).
@@ -92,4 +98,51 @@ pub(crate) fn classify(err: rusqlite::Error, table: &str) -> Error {
         }
     }
     Error::Sqlite(err)
+}
+
+/// Prepared statements each connection keeps (the flush and loads reuse a
+/// handful per table).
+const STATEMENT_CACHE: usize = 128;
+
+/// A connection to a database file: foreign keys on, WAL journal (readers
+/// do not wait for a writer).
+pub(crate) fn open_file(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// A name for a new in-memory database that every connection of this
+/// process can open (SQLite's `memdb` VFS), unique per call.
+pub(crate) fn memory_uri() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "file:/orm-memory-{}-{}?vfs=memdb",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A connection to the in-memory database `uri`, foreign keys on.
+pub(crate) fn open_memory(uri: &str) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(uri, flags)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Whether a table of that name exists.
+pub(crate) fn table_exists(conn: &Connection, table: &str) -> Result<bool> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+        [table],
+        |row| row.get(0),
+    )?;
+    Ok(n > 0)
 }
