@@ -670,3 +670,24 @@ fn a_flush_that_meets_a_write_guard_writes_nothing_and_assigns_no_key() -> orm::
     assert_eq!((first.read()?.id, second.read()?.id), (3, 4));
     Ok(())
 }
+
+#[test]
+fn new_objects_in_a_cycle_are_a_typed_misuse_and_nothing_is_written() -> orm::Result<()> {
+    let fx = Fixture::new::<Link>("cycle");
+    let session = fx.db.session();
+    let a = session.add(Link::new(0));
+    let b = session.add(Link::new(1));
+    a.read()?.next.set(&b)?;
+    b.read()?.next.set(&a)?;
+    assert!(matches!(
+        session.commit(),
+        Err(Error::Misuse(orm::Misuse::Cycle { model: "Link" }))
+    ));
+    assert_eq!((a.state(), b.state()), (State::Pending, State::Pending));
+    assert_eq!(fx.count("SELECT count(*) FROM links"), 0);
+    // Broken, the same objects flush.
+    b.read()?.next.clear()?;
+    session.commit()?;
+    assert_eq!(fx.count("SELECT count(*) FROM links"), 2);
+    Ok(())
+}

@@ -3,7 +3,7 @@
 //! fail as a whole.
 
 use orm::prelude::*;
-use orm::{ConstraintKind, Error, State};
+use orm::{ConstraintKind, Error, Misuse, State};
 
 #[derive(Model, Debug)]
 #[orm(table = "users")]
@@ -167,10 +167,19 @@ fn deleting_an_object_of_another_session_is_misuse() -> orm::Result<()> {
     let first = db.session();
     let second = db.session();
     let ann = first.get::<User>(1)?;
-    assert!(matches!(second.delete(&ann), Err(Error::Misuse(_))));
+    assert!(matches!(
+        second.delete(&ann),
+        Err(Error::Misuse(Misuse::OtherSession { model: "User" }))
+    ));
     assert_eq!(ann.state(), State::Persistent);
     let transient = Handle::new(User::new("bob", "bob@example.com"));
-    assert!(matches!(second.delete(&transient), Err(Error::Misuse(_))));
+    assert!(matches!(
+        second.delete(&transient),
+        Err(Error::Misuse(Misuse::NotInSession {
+            model: "User",
+            state: "transient"
+        }))
+    ));
     Ok(())
 }
 
@@ -180,7 +189,10 @@ fn adding_an_object_of_another_session_is_misuse() -> orm::Result<()> {
     let first = db.session();
     let second = db.session();
     let ann = first.add(User::new("ann", "ann@example.com"));
-    assert!(matches!(second.add_handle(&ann), Err(Error::Misuse(_))));
+    assert!(matches!(
+        second.add_handle(&ann),
+        Err(Error::Misuse(Misuse::OtherSession { model: "User" }))
+    ));
     assert!(!second.has_changes());
     Ok(())
 }
