@@ -4,6 +4,8 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use super::link::{Link, Loader};
+use crate::error::Result;
 use crate::model::Model;
 use crate::state::{Handle, Node, State};
 
@@ -87,6 +89,22 @@ impl<C: Model> Collection<C> {
     /// Loaded and empty again.
     pub(super) fn reset_empty(&self) {
         *self.0.borrow_mut() = Some(Vec::new());
+    }
+
+    /// The members, loaded first if need be (the lazy load of `HasMany` and
+    /// `ManyToMany`).
+    pub(super) fn load<D: ?Sized + Loader>(
+        &self,
+        link: &Link<C, D>,
+        kind: &'static str,
+    ) -> Result<Vec<Handle<C>>> {
+        link.load_lazily(
+            kind,
+            || self.is_loaded(),
+            || self.lost_any(),
+            || self.reset_empty(),
+        )?;
+        Ok(self.handles().unwrap_or_default())
     }
 
     /// For `Debug`: how many members are loaded, if loaded.

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::collection::Collection;
-use super::link::{Describe, Link};
+use super::link::{Describe, Link, Loader};
 use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, RelationField};
 use crate::error::Result;
 use crate::model::Model;
@@ -126,12 +126,11 @@ pub(super) fn json_array(values: &[Value]) -> String {
 
 /// The child side of a `HasMany<C>` or `HasOne<C>` field, with the parent
 /// type erased.
-pub(super) trait ChildSide<C: Model>: Describe {
+pub(super) trait ChildSide<C: Model>: Loader {
     fn delete_orphan(&self) -> bool;
     /// The children's `BelongsTo` field that points back.
     fn back_field(&self) -> &'static str;
     /// Loads the owner's children (one SELECT) and points them back at it.
-    fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()>;
     /// Points `child` at `owner` (`on`), or clears it if it points there.
     fn link_child(&self, child: &Rc<Node<C>>, owner: &Rc<dyn AnyNode>, on: bool) -> Result<()>;
 }
@@ -150,15 +149,7 @@ impl<P: Model, C: Model> Describe for HasManyDef<P, C> {
     }
 }
 
-impl<P: Model, C: Model> ChildSide<C> for HasManyDef<P, C> {
-    fn delete_orphan(&self) -> bool {
-        self.delete_orphan
-    }
-
-    fn back_field(&self) -> &'static str {
-        self.back_field
-    }
-
+impl<P: Model, C: Model> Loader for HasManyDef<P, C> {
     fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()> {
         let Some(parent) = downcast::<P>(Rc::clone(owner)) else {
             return Ok(());
@@ -166,6 +157,16 @@ impl<P: Model, C: Model> ChildSide<C> for HasManyDef<P, C> {
         let mut groups = self.load_children(session, std::slice::from_ref(&parent))?;
         let children = groups.remove(&parent.key()?).unwrap_or_default();
         self.fill(&parent, children)
+    }
+}
+
+impl<P: Model, C: Model> ChildSide<C> for HasManyDef<P, C> {
+    fn delete_orphan(&self) -> bool {
+        self.delete_orphan
+    }
+
+    fn back_field(&self) -> &'static str {
+        self.back_field
     }
 
     fn link_child(&self, child: &Rc<Node<C>>, owner: &Rc<dyn AnyNode>, on: bool) -> Result<()> {
@@ -281,14 +282,7 @@ impl<C: Model> HasMany<C> {
     /// [`Error::SessionClosed`](crate::Error::SessionClosed) when the session is gone;
     /// [`Error::LazyLoadRefused`](crate::Error::LazyLoadRefused) when lazy loading is off for it.
     pub fn load(&self) -> Result<Vec<Handle<C>>> {
-        self.link.load_lazily(
-            KIND,
-            || self.items.is_loaded(),
-            || self.items.lost_any(),
-            || self.items.reset_empty(),
-            |def, session, owner| def.load(session, owner),
-        )?;
-        Ok(self.items.handles().unwrap_or_default())
+        self.items.load(&self.link, KIND)
     }
 
     /// Adds `child` to the collection by pointing its `BelongsTo` here

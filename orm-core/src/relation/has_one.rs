@@ -92,7 +92,6 @@ impl<C: Model> HasOne<C> {
             || self.is_loaded(),
             || matches!(&*self.slot.borrow(), Slot::Loaded(Some(w)) if w.strong_count() == 0),
             || *self.slot.borrow_mut() = Slot::Loaded(None),
-            |def, session, owner| def.load(session, owner),
         )?;
         Ok(self.loaded().flatten())
     }

@@ -22,6 +22,12 @@ pub(super) trait Describe {
     fn lazy(&self) -> Lazy;
 }
 
+/// A description that can load its field for one owner (the collections).
+pub(super) trait Loader: Describe {
+    /// Loads the owner's related objects (one SELECT) into its field.
+    fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()>;
+}
+
 /// A relationship field's place: see the [module docs](self). `T` is the
 /// model the field points at; `D` the description with the owner's model
 /// erased (`dyn ParentSide<P>`, ...). `kind` arguments name the field's
@@ -113,7 +119,9 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
             None => self.closed(),
         }
     }
+}
 
+impl<T: Model, D: ?Sized + Loader + 'static> Link<T, D> {
     /// The shared lazy-load path of collections: nothing when `loaded()`;
     /// an empty collection for a new owner (no row can point at it yet, and
     /// an autoflush would have to write its key while it is read); else an
@@ -125,7 +133,6 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
         loaded: impl Fn() -> bool,
         lost_any: impl FnOnce() -> bool,
         mark_empty: impl FnOnce(),
-        load: impl FnOnce(&'static D, &Rc<SessionInner>, &Rc<dyn AnyNode>) -> Result<()>,
     ) -> Result<()> {
         if loaded() {
             // Children freed with their session: the list can't be trusted.
@@ -142,7 +149,7 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
         let session = self.session_for_load(kind)?;
         session.autoflush()?;
         if !loaded() {
-            load(self.def(kind)?, &session, &owner)?;
+            self.def(kind)?.load(&session, &owner)?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use super::collection::Collection;
 use super::has_many::json_array;
-use super::link::{Describe, Link};
+use super::link::{Describe, Link, Loader};
 use super::{CollectionField, Joining, Lazy, Owner, RelationField};
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
@@ -84,8 +84,7 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
 }
 
 /// The `ManyToMany<C>` side of the description, with `P` erased.
-trait LinkSide<C: Model>: Describe {
-    fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()>;
+trait LinkSide<C: Model>: Loader {
     /// Links or unlinks `owner` and `other`: both loaded collections and the
     /// session's pending link rows.
     fn change(&self, owner: &Rc<dyn AnyNode>, other: &Rc<Node<C>>, link: bool) -> Result<()>;
@@ -105,7 +104,7 @@ impl<P: Model, C: Model> Describe for ManyToManyDef<P, C> {
     }
 }
 
-impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
+impl<P: Model, C: Model> Loader for ManyToManyDef<P, C> {
     fn load(&self, session: &Rc<SessionInner>, owner: &Rc<dyn AnyNode>) -> Result<()> {
         let Some(owner) = downcast::<P>(Rc::clone(owner)) else {
             return Ok(());
@@ -114,7 +113,9 @@ impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
         let linked = groups.remove(&owner.key()?).unwrap_or_default();
         self.fill(&owner, linked)
     }
+}
 
+impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
     fn change(&self, owner: &Rc<dyn AnyNode>, other: &Rc<Node<C>>, link: bool) -> Result<()> {
         let Some(me) = downcast::<P>(Rc::clone(owner)) else {
             return Ok(());
@@ -230,14 +231,7 @@ impl<C: Model> ManyToMany<C> {
     /// [`Error::SessionClosed`] when the session is gone;
     /// [`Error::LazyLoadRefused`] when lazy loading is off for it.
     pub fn load(&self) -> Result<Vec<Handle<C>>> {
-        self.link.load_lazily(
-            KIND,
-            || self.items.is_loaded(),
-            || self.items.lost_any(),
-            || self.items.reset_empty(),
-            |def, session, owner| def.load(session, owner),
-        )?;
-        Ok(self.items.handles().unwrap_or_default())
+        self.items.load(&self.link, KIND)
     }
 
     /// Links `other` to this object (and this object to `other`'s mirror
