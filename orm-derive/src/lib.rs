@@ -5,7 +5,8 @@
 //! The derive runs in three stages, one module each: [`parse`] reads the
 //! struct and its `#[orm(...)]` attributes, [`validate`] applies the rules
 //! that span several fields, [`expand`] writes the code. Each stage collects
-//! every error it finds, so one build shows all the mistakes.
+//! every error it finds, so one build shows all the mistakes. The
+//! attribute's keywords live in [`symbol`].
 
 #![warn(missing_docs)]
 
@@ -14,6 +15,7 @@ use syn::{DeriveInput, parse_macro_input};
 
 mod expand;
 mod parse;
+mod symbol;
 mod validate;
 
 /// Maps a struct to a table. See the `orm` crate for the attributes and

@@ -8,6 +8,8 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, LitStr, PathArguments, Type};
 
+use crate::symbol::*;
+
 /// Collects errors; the stage boundary turns them into one compile error.
 #[derive(Default)]
 pub struct Errors {
@@ -113,24 +115,6 @@ pub enum OnDelete {
     NoAction,
 }
 
-const STRUCT_KEYS: &[&str] = &["table", "index", "unique_index", "skip_new"];
-const FIELD_KEYS: &[&str] = &[
-    "primary_key",
-    "column",
-    "unique",
-    "index",
-    "default",
-    "skip",
-    "sql_type",
-    "back_populates",
-    "on_delete",
-    "optional",
-    "delete_orphan",
-    "lazy",
-    "through",
-    "version",
-];
-
 /// Reads the input. Returns `None` only when there is no struct with named
 /// fields to read at all.
 pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
@@ -193,7 +177,7 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
             continue;
         };
         let mut attrs = FieldAttrs::default();
-        for attr in field.attrs.iter().filter(|a| a.path().is_ident("orm")) {
+        for attr in field.attrs.iter().filter(|a| a.path().is_ident(ORM)) {
             let result = attr.parse_nested_meta(|meta| {
                 parse_field_key(&meta, &mut attrs, errors);
                 Ok(())
@@ -232,22 +216,22 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
         f.attrs
             .keys
             .iter()
-            .any(|(k, _)| k != "primary_key" && edit_distance(k, "primary_key") <= 2)
+            .any(|(k, _)| k != PRIMARY_KEY && edit_distance(k, PRIMARY_KEY) <= 2)
     });
     Some(model)
 }
 
 fn parse_struct_attrs(input: &DeriveInput, model: &mut Model, errors: &mut Errors) {
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("orm")) {
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident(ORM)) {
         let result = attr.parse_nested_meta(|meta| {
             let key = path_name(&meta.path);
             match key.as_str() {
-                "table" => {
+                TABLE => {
                     if let Some(lit) = string_value(&meta, errors) {
                         model.table = lit.value();
                     }
                 }
-                "index" | "unique_index" => {
+                INDEX | UNIQUE_INDEX => {
                     let mut fields = Vec::new();
                     let list = meta.parse_nested_meta(|inner| {
                         match inner.path.get_ident() {
@@ -265,7 +249,7 @@ fn parse_struct_attrs(input: &DeriveInput, model: &mut Model, errors: &mut Error
                         ),
                         Ok(()) => model.indexes.push(StructIndex {
                             fields,
-                            unique: key == "unique_index",
+                            unique: key == UNIQUE_INDEX,
                         }),
                         Err(_) => errors.at(
                             meta.path.span(),
@@ -273,7 +257,7 @@ fn parse_struct_attrs(input: &DeriveInput, model: &mut Model, errors: &mut Error
                         ),
                     }
                 }
-                "skip_new" => {
+                SKIP_NEW => {
                     flag(&meta, errors);
                     model.skip_new = true;
                 }
@@ -301,19 +285,19 @@ fn parse_field_key(
     }
     attrs.keys.push((key.clone(), span));
     match key.as_str() {
-        "primary_key" => attrs.primary_key = flag(meta, errors).then_some(span),
-        "unique" => attrs.unique = flag(meta, errors).then_some(span),
-        "index" => attrs.index = flag(meta, errors).then_some(span),
-        "skip" => attrs.skip = flag(meta, errors).then_some(span),
-        "optional" => attrs.optional = flag(meta, errors).then_some(span),
-        "version" => attrs.version = flag(meta, errors).then_some(span),
-        "delete_orphan" => attrs.delete_orphan = flag(meta, errors).then_some(span),
-        "column" => attrs.column = string_value(meta, errors),
-        "default" => attrs.default = string_value(meta, errors),
-        "sql_type" => attrs.sql_type = string_value(meta, errors),
-        "back_populates" => attrs.back_populates = string_value(meta, errors),
-        "through" => attrs.through = string_value(meta, errors),
-        "on_delete" => {
+        PRIMARY_KEY => attrs.primary_key = flag(meta, errors).then_some(span),
+        UNIQUE => attrs.unique = flag(meta, errors).then_some(span),
+        INDEX => attrs.index = flag(meta, errors).then_some(span),
+        SKIP => attrs.skip = flag(meta, errors).then_some(span),
+        OPTIONAL => attrs.optional = flag(meta, errors).then_some(span),
+        VERSION => attrs.version = flag(meta, errors).then_some(span),
+        DELETE_ORPHAN => attrs.delete_orphan = flag(meta, errors).then_some(span),
+        COLUMN => attrs.column = string_value(meta, errors),
+        DEFAULT => attrs.default = string_value(meta, errors),
+        SQL_TYPE => attrs.sql_type = string_value(meta, errors),
+        BACK_POPULATES => attrs.back_populates = string_value(meta, errors),
+        THROUGH => attrs.through = string_value(meta, errors),
+        ON_DELETE => {
             if let Some(lit) = string_value(meta, errors) {
                 let action = match lit.value().to_ascii_lowercase().as_str() {
                     "cascade" => Some(OnDelete::Cascade),
@@ -331,7 +315,7 @@ fn parse_field_key(
                 }
             }
         }
-        "lazy" => {
+        LAZY => {
             if let Some(lit) = string_value(meta, errors) {
                 match lit.value().as_str() {
                     "raise" => attrs.lazy_raise = Some(lit.span()),

@@ -8,6 +8,7 @@ use proc_macro2::Span;
 use syn::ext::IdentExt;
 
 use crate::parse::{Errors, Field, FieldKind, Model, OnDelete};
+use crate::symbol::*;
 
 /// A persisted column: the field it comes from and its name in SQL.
 pub struct Column<'a> {
@@ -123,9 +124,9 @@ fn primary_key(model: &Model, columns: &[Column<'_>], errors: &mut Errors) -> Op
 /// Which fields a relationship key belongs to, for messages.
 fn relation_kinds(key: &str) -> &'static str {
     match key {
-        "on_delete" | "optional" => "`BelongsTo<T>` fields",
-        "delete_orphan" => "`HasMany<T>` and `HasOne<T>` fields",
-        "through" => "`ManyToMany<T>` fields",
+        ON_DELETE | OPTIONAL => "`BelongsTo<T>` fields",
+        DELETE_ORPHAN => "`HasMany<T>` and `HasOne<T>` fields",
+        THROUGH => "`ManyToMany<T>` fields",
         _ => "relationship fields (`BelongsTo<T>`, `HasMany<T>`, `HasOne<T>`, `ManyToMany<T>`)",
     }
 }
@@ -136,13 +137,13 @@ fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Error
     let name = &field.ident;
     let given = |key: &'static str| (a.key_span(key), key);
     let relation_only = [
-        given("back_populates"),
-        given("on_delete"),
-        given("optional"),
-        given("delete_orphan"),
-        given("lazy"),
+        given(BACK_POPULATES),
+        given(ON_DELETE),
+        given(OPTIONAL),
+        given(DELETE_ORPHAN),
+        given(LAZY),
     ];
-    let column_only = [given("primary_key"), given("default"), given("sql_type")];
+    let column_only = [given(PRIMARY_KEY), given(DEFAULT), given(SQL_TYPE)];
     if let Some(lit) = &a.back_populates
         && syn::parse_str::<syn::Ident>(&lit.value()).is_err()
     {
@@ -196,12 +197,12 @@ fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Error
         }
         FieldKind::Link(other) => {
             let misplaced = column_only.into_iter().chain([
-                given("column"),
-                given("unique"),
-                given("index"),
-                given("on_delete"),
-                given("optional"),
-                given("delete_orphan"),
+                given(COLUMN),
+                given(UNIQUE),
+                given(INDEX),
+                given(ON_DELETE),
+                given(OPTIONAL),
+                given(DELETE_ORPHAN),
             ]);
             for (span, key) in misplaced.filter_map(|(s, k)| s.map(|s| (s, k))) {
                 errors.at(
@@ -224,11 +225,11 @@ fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Error
         }
         FieldKind::Children(_, kind) => {
             let misplaced = column_only.into_iter().chain([
-                given("column"),
-                given("unique"),
-                given("index"),
-                given("on_delete"),
-                given("optional"),
+                given(COLUMN),
+                given(UNIQUE),
+                given(INDEX),
+                given(ON_DELETE),
+                given(OPTIONAL),
             ]);
             for (span, key) in misplaced.filter_map(|(s, k)| s.map(|s| (s, k))) {
                 errors.at(
