@@ -8,8 +8,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
 use syn::ext::IdentExt;
 
-use crate::parse::{Field, FieldKind, OnDelete, generic_of, is_integer};
-use crate::validate::{Checked, Column};
+use crate::field::{BelongsToAttrs, ColumnAttrs, Field, FieldKind, OnDelete};
+use crate::parse::{generic_of, is_integer};
+use crate::validate::{Checked, Column, Source};
 
 pub fn expand(checked: &Checked<'_>) -> TokenStream {
     let ident = &checked.model.ident;
@@ -78,7 +79,11 @@ fn table_def(checked: &Checked<'_>) -> TokenStream {
     let primary_key = checked.primary_key;
     let mut indexes = Vec::new();
     for column in &checked.columns {
-        if column.field.attrs.index.is_some() {
+        let index = match column.source {
+            Source::Plain(c) => c.index,
+            Source::ForeignKey(b) => b.index,
+        };
+        if index.is_some() {
             let name = format!("ix_{table}_{}", column.name);
             let col = &column.name;
             indexes.push(quote! {
@@ -104,9 +109,11 @@ fn table_def(checked: &Checked<'_>) -> TokenStream {
         });
     }
     let links = model.fields.iter().filter_map(|field| {
-        let (FieldKind::Link(other), Some(through)) = (&field.kind, &field.attrs.through) else {
+        let FieldKind::ManyToMany(link) = &field.kind else {
             return None;
         };
+        let through = link.through.as_ref()?;
+        let other = &link.relation.target;
         let (this_column, other_column) = link_columns(&ident.to_string(), other);
         Some(quote! {
             ::orm::LinkDef {
@@ -121,7 +128,7 @@ fn table_def(checked: &Checked<'_>) -> TokenStream {
     let version = match checked
         .columns
         .iter()
-        .position(|c| c.field.attrs.version.is_some())
+        .position(|c| matches!(c.source, Source::Plain(a) if a.version.is_some()))
     {
         Some(i) => quote!(::core::option::Option::Some(#i)),
         None => quote!(::core::option::Option::None),
@@ -142,55 +149,16 @@ fn table_def(checked: &Checked<'_>) -> TokenStream {
 
 fn column_def(column: &Column<'_>) -> TokenStream {
     let field = column.field;
-    let a = &field.attrs;
     let name = &column.name;
     let field_name = field.ident.unraw().to_string();
-    let primary_key = a.primary_key.is_some();
-    let unique = a.unique.is_some();
-    let default = match &a.default {
+    let primary_key = column.primary_key().is_some();
+    let (unique, default, (sql_type, nullable, references)) = match column.source {
+        Source::ForeignKey(b) => (b.unique.is_some(), &None, foreign_key_type(b)),
+        Source::Plain(c) => (c.unique.is_some(), &c.default, plain_type(c, &field.ty)),
+    };
+    let default = match default {
         Some(lit) => quote!(::core::option::Option::Some(#lit)),
         None => quote!(::core::option::Option::None),
-    };
-    let ty = &field.ty;
-    let (sql_type, nullable, references) = match &field.kind {
-        FieldKind::BelongsTo(parent) => {
-            let optional = a.optional.is_some();
-            let on_delete = match a.on_delete.as_ref().map(|(_, action)| *action) {
-                Some(OnDelete::Cascade) => quote!(Cascade),
-                Some(OnDelete::SetNull) => quote!(SetNull),
-                Some(OnDelete::Restrict) => quote!(Restrict),
-                Some(OnDelete::NoAction) | None => quote!(NoAction),
-            };
-            (
-                quote!(<<#parent as ::orm::Model>::Key as ::orm::ColumnType>::SQL_TYPE),
-                quote!(#optional),
-                quote! {
-                    ::core::option::Option::Some(::orm::ForeignKeyDef {
-                        target: || <#parent as ::orm::Model>::TABLE,
-                        on_delete: ::orm::OnDelete::#on_delete,
-                    })
-                },
-            )
-        }
-        _ => match &a.sql_type {
-            Some(lit) => {
-                let nullable = is_option(ty).is_some();
-                (
-                    quote!(#lit),
-                    quote!(#nullable),
-                    quote!(::core::option::Option::None),
-                )
-            }
-            None => {
-                let span = ty_span(ty);
-                let ty = respanned(ty);
-                (
-                    quote_spanned!(span=> <#ty as ::orm::ColumnType>::SQL_TYPE),
-                    quote_spanned!(span=> <#ty as ::orm::ColumnType>::NULLABLE),
-                    quote!(::core::option::Option::None),
-                )
-            }
-        },
     };
     quote! {
         ::orm::ColumnDef {
@@ -202,6 +170,52 @@ fn column_def(column: &Column<'_>) -> TokenStream {
             unique: #unique,
             default: #default,
             references: #references,
+        }
+    }
+}
+
+/// A foreign key's SQL type, nullability and reference: the parent's key.
+fn foreign_key_type(b: &BelongsToAttrs) -> (TokenStream, TokenStream, TokenStream) {
+    let parent = &b.relation.target;
+    let optional = b.optional.is_some();
+    let on_delete = match b.on_delete.as_ref().map(|(_, action)| *action) {
+        Some(OnDelete::Cascade) => quote!(Cascade),
+        Some(OnDelete::SetNull) => quote!(SetNull),
+        Some(OnDelete::Restrict) => quote!(Restrict),
+        Some(OnDelete::NoAction) | None => quote!(NoAction),
+    };
+    (
+        quote!(<<#parent as ::orm::Model>::Key as ::orm::ColumnType>::SQL_TYPE),
+        quote!(#optional),
+        quote! {
+            ::core::option::Option::Some(::orm::ForeignKeyDef {
+                target: || <#parent as ::orm::Model>::TABLE,
+                on_delete: ::orm::OnDelete::#on_delete,
+            })
+        },
+    )
+}
+
+/// A plain column's SQL type and nullability: `sql_type` if given, else
+/// what the field's `ColumnType` says.
+fn plain_type(c: &ColumnAttrs, ty: &Type) -> (TokenStream, TokenStream, TokenStream) {
+    match &c.sql_type {
+        Some(lit) => {
+            let nullable = is_option(ty).is_some();
+            (
+                quote!(#lit),
+                quote!(#nullable),
+                quote!(::core::option::Option::None),
+            )
+        }
+        None => {
+            let span = ty_span(ty);
+            let ty = respanned(ty);
+            (
+                quote_spanned!(span=> <#ty as ::orm::ColumnType>::SQL_TYPE),
+                quote_spanned!(span=> <#ty as ::orm::ColumnType>::NULLABLE),
+                quote!(::core::option::Option::None),
+            )
         }
     }
 }
@@ -231,9 +245,9 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
     let column_arms = checked.columns.iter().enumerate().map(|(i, c)| {
         let f = &c.field.ident;
         let ty = &c.field.ty;
-        match &c.field.kind {
-            FieldKind::BelongsTo(_) => quote!(#i => self.#f.bound(),),
-            _ => {
+        match c.source {
+            Source::ForeignKey(_) => quote!(#i => self.#f.bound(),),
+            Source::Plain(_) => {
                 let span = ty_span(ty);
                 let ty = respanned(ty);
                 quote_spanned!(span=> #i => <#ty as ::orm::ColumnType>::bind(&self.#f),)
@@ -242,11 +256,11 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
     });
     let set_arms = checked.columns.iter().enumerate().map(|(i, c)| {
         let f = &c.field.ident;
-        match c.field.kind {
-            FieldKind::BelongsTo(_) => quote! {
+        match c.source {
+            Source::ForeignKey(_) => quote! {
                 #i => self.#f.restore_key(::orm::ColumnType::from_value(value)?),
             },
-            _ => {
+            Source::Plain(_) => {
                 let ty = &c.field.ty;
                 let span = ty_span(ty);
                 let ty = respanned(ty);
@@ -256,20 +270,18 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
     });
     let inits = model.fields.iter().map(|field| {
         let f = &field.ident;
-        if field.attrs.skip.is_some() {
-            return quote!(#f: ::core::default::Default::default(),);
-        }
         match &field.kind {
-            FieldKind::Children(_, kind) => {
-                let kind = Ident::new(kind, Span::call_site());
-                quote!(#f: ::orm::#kind::unloaded(),)
+            FieldKind::Column(c) if c.skip.is_some() => {
+                quote!(#f: ::core::default::Default::default(),)
             }
-            FieldKind::Link(_) => quote!(#f: ::orm::ManyToMany::unloaded(),),
+            FieldKind::HasMany(_) => quote!(#f: ::orm::HasMany::unloaded(),),
+            FieldKind::HasOne(_) => quote!(#f: ::orm::HasOne::unloaded(),),
+            FieldKind::ManyToMany(_) => quote!(#f: ::orm::ManyToMany::unloaded(),),
             FieldKind::BelongsTo(_) => {
                 let i = position(checked, field);
                 quote!(#f: ::orm::BelongsTo::from_key(::orm::ColumnType::read(row, #i)?),)
             }
-            FieldKind::Column => {
+            FieldKind::Column(_) => {
                 let i = position(checked, field);
                 let ty = &field.ty;
                 let span = ty_span(ty);
@@ -281,7 +293,7 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
     let relations: Vec<&Field> = model
         .fields
         .iter()
-        .filter(|f| !matches!(f.kind, FieldKind::Column))
+        .filter(|f| f.kind.relation().is_some())
         .collect();
     let wire = relations.iter().map(|f| {
         let ident = &f.ident;
@@ -391,15 +403,19 @@ fn relation_defs(checked: &Checked<'_>) -> TokenStream {
         let f = &field.ident;
         let field_name = f.unraw().to_string();
         let def = def_ident(field);
-        let lazy = if field.attrs.lazy_raise.is_some() {
+        let Some(relation) = field.kind.relation() else {
+            continue;
+        };
+        let lazy = if relation.lazy_raise.is_some() {
             quote!(::orm::Lazy::Raise)
         } else {
             quote!(::orm::Lazy::Select)
         };
         match &field.kind {
-            FieldKind::BelongsTo(parent) => {
+            FieldKind::BelongsTo(_) => {
+                let parent = &relation.target;
                 let column = position(checked, field);
-                let back = match &field.attrs.back_populates {
+                let back = match &relation.back_populates {
                     Some(lit) => {
                         let back = Ident::new(&lit.value(), lit.span());
                         quote_spanned!(lit.span()=> ::core::option::Option::Some(|parent: &#parent| &parent.#back))
@@ -417,13 +433,14 @@ fn relation_defs(checked: &Checked<'_>) -> TokenStream {
                     };
                 });
             }
-            FieldKind::Children(child, _) => {
-                let Some(lit) = &field.attrs.back_populates else {
+            FieldKind::HasMany(children) | FieldKind::HasOne(children) => {
+                let child = &relation.target;
+                let Some(lit) = &relation.back_populates else {
                     continue;
                 };
                 let back_field = lit.value();
                 let back = Ident::new(&back_field, lit.span());
-                let delete_orphan = field.attrs.delete_orphan.is_some();
+                let delete_orphan = children.delete_orphan.is_some();
                 let back_fn = quote_spanned!(lit.span()=> |child: &#child| &child.#back);
                 out.extend(quote! {
                     const #def: ::orm::__private::HasManyDef<#ident, #child> = ::orm::__private::HasManyDef {
@@ -437,12 +454,13 @@ fn relation_defs(checked: &Checked<'_>) -> TokenStream {
                     };
                 });
             }
-            FieldKind::Link(other) => {
-                let Some(through) = &field.attrs.through else {
+            FieldKind::ManyToMany(link) => {
+                let other = &relation.target;
+                let Some(through) = &link.through else {
                     continue;
                 };
                 let (this_column, other_column) = link_columns(&model_name, other);
-                let back = match &field.attrs.back_populates {
+                let back = match &relation.back_populates {
                     Some(lit) => {
                         let back = Ident::new(&lit.value(), lit.span());
                         quote_spanned!(lit.span()=> ::core::option::Option::Some(|other: &#other| &other.#back))
@@ -462,7 +480,7 @@ fn relation_defs(checked: &Checked<'_>) -> TokenStream {
                     };
                 });
             }
-            FieldKind::Column => {}
+            FieldKind::Column(_) => {}
         }
     }
     out
@@ -481,16 +499,19 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
             "Column `{name}` of `{}`, for filters and ordering.",
             model.table
         );
-        let (constant, value_ty) = match &field.kind {
-            FieldKind::BelongsTo(parent) => (
-                // From the field, not the column name: a column may be named
-                // anything SQL accepts, a constant may not.
-                format_ident!("{}_ID", upper(&field.ident), span = field.ident.span()),
-                quote!(<#parent as ::orm::Model>::Key),
-            ),
-            _ => {
+        let (constant, value_ty) = match column.source {
+            Source::ForeignKey(b) => {
+                let parent = &b.relation.target;
+                (
+                    // From the field, not the column name: a column may be
+                    // named anything SQL accepts, a constant may not.
+                    format_ident!("{}_ID", upper(&field.ident), span = field.ident.span()),
+                    quote!(<#parent as ::orm::Model>::Key),
+                )
+            }
+            Source::Plain(c) => {
                 let ty = &field.ty;
-                let value_ty = match (&field.attrs.sql_type, is_option(ty)) {
+                let value_ty = match (&c.sql_type, is_option(ty)) {
                     (Some(_), Some(inner)) => quote!(#inner),
                     (Some(_), None) => quote!(#ty),
                     (None, _) => {
@@ -513,7 +534,8 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
         let def = def_ident(field);
         let field_name = field.ident.unraw().to_string();
         match &field.kind {
-            FieldKind::BelongsTo(parent) => {
+            FieldKind::BelongsTo(b) => {
+                let parent = &b.relation.target;
                 let doc =
                     format!("Relationship `{ident}.{field_name}` (many-to-one), for `preload`.");
                 out.extend(quote! {
@@ -521,7 +543,8 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
                     pub const #constant: ::orm::Relation<#ident, #parent> = ::orm::Relation::belongs_to(&#def);
                 });
             }
-            FieldKind::Link(other) if field.attrs.through.is_some() => {
+            FieldKind::ManyToMany(link) if link.through.is_some() => {
+                let other = &link.relation.target;
                 let doc =
                     format!("Relationship `{ident}.{field_name}` (many-to-many), for `preload`.");
                 out.extend(quote! {
@@ -529,8 +552,11 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
                     pub const #constant: ::orm::Relation<#ident, #other> = ::orm::Relation::many_to_many(&#def);
                 });
             }
-            FieldKind::Children(child, kind) if field.attrs.back_populates.is_some() => {
-                let shape = if *kind == "HasOne" {
+            FieldKind::HasMany(children) | FieldKind::HasOne(children)
+                if children.relation.back_populates.is_some() =>
+            {
+                let child = &children.relation.target;
+                let shape = if matches!(field.kind, FieldKind::HasOne(_)) {
                     "one-to-one"
                 } else {
                     "one-to-many"
@@ -558,11 +584,10 @@ fn pairing_checks(checked: &Checked<'_>) -> TokenStream {
     let answers = model
         .fields
         .iter()
-        .filter(|f| !matches!(f.kind, FieldKind::Column))
-        .map(|f| {
+        .filter_map(|f| Some((f, f.kind.relation()?)))
+        .map(|(f, relation)| {
             let name = f.ident.unraw().to_string();
-            let back = f
-                .attrs
+            let back = relation
                 .back_populates
                 .as_ref()
                 .map(|l| l.value())
@@ -580,13 +605,11 @@ fn pairing_checks(checked: &Checked<'_>) -> TokenStream {
         }
     };
     for field in &model.fields {
-        let other = match &field.kind {
-            FieldKind::BelongsTo(other)
-            | FieldKind::Children(other, _)
-            | FieldKind::Link(other) => other,
-            FieldKind::Column => continue,
+        let Some(relation) = field.kind.relation() else {
+            continue;
         };
-        let Some(lit) = &field.attrs.back_populates else {
+        let other = &relation.target;
+        let Some(lit) = &relation.back_populates else {
             continue;
         };
         let me = field.ident.unraw().to_string();
@@ -671,28 +694,22 @@ fn constructor(checked: &Checked<'_>) -> TokenStream {
     for field in &model.fields {
         let f = &field.ident;
         let ty = &field.ty;
-        let a = &field.attrs;
-        let init = if a.skip.is_some() {
-            quote!(::core::default::Default::default())
-        } else {
-            match &field.kind {
-                FieldKind::Children(_, kind) => {
-                    let kind = Ident::new(kind, Span::call_site());
-                    quote!(::orm::#kind::new())
-                }
-                FieldKind::BelongsTo(_) => quote!(::orm::BelongsTo::new()),
-                FieldKind::Link(_) => quote!(::orm::ManyToMany::new()),
-                FieldKind::Column if a.primary_key.is_some() && is_integer(ty) => quote!(0),
-                // Set to 1 by the insert, then counted up by each update.
-                FieldKind::Column if a.version.is_some() => quote!(0),
-                FieldKind::Column if is_option(ty).is_some() => {
-                    quote!(::core::option::Option::None)
-                }
-                FieldKind::Column => {
-                    params.push(quote!(#f: impl ::core::convert::Into<#ty>));
-                    param_docs.push(format!("`{f}`"));
-                    quote!(::core::convert::Into::into(#f))
-                }
+        let init = match &field.kind {
+            FieldKind::Column(c) if c.skip.is_some() => quote!(::core::default::Default::default()),
+            FieldKind::HasMany(_) => quote!(::orm::HasMany::new()),
+            FieldKind::HasOne(_) => quote!(::orm::HasOne::new()),
+            FieldKind::BelongsTo(_) => quote!(::orm::BelongsTo::new()),
+            FieldKind::ManyToMany(_) => quote!(::orm::ManyToMany::new()),
+            FieldKind::Column(c) if c.primary_key.is_some() && is_integer(ty) => quote!(0),
+            // Set to 1 by the insert, then counted up by each update.
+            FieldKind::Column(c) if c.version.is_some() => quote!(0),
+            FieldKind::Column(_) if is_option(ty).is_some() => {
+                quote!(::core::option::Option::None)
+            }
+            FieldKind::Column(_) => {
+                params.push(quote!(#f: impl ::core::convert::Into<#ty>));
+                param_docs.push(format!("`{f}`"));
+                quote!(::core::convert::Into::into(#f))
             }
         };
         inits.push(quote!(#f: #init,));

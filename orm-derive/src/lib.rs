@@ -5,8 +5,9 @@
 //! The derive runs in three stages, one module each: [`parse`] reads the
 //! struct and its `#[orm(...)]` attributes, [`validate`] applies the rules
 //! that span several fields, [`expand`] writes the code. Each stage collects
-//! every error it finds, so one build shows all the mistakes. The
-//! attribute's keywords live in [`symbol`].
+//! every error it finds, so one build shows all the mistakes. A field, its
+//! kind and the settings each kind takes live in [`field`]; the attribute's
+//! keywords in [`symbol`].
 
 #![warn(missing_docs)]
 
@@ -14,6 +15,7 @@ use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
 mod expand;
+mod field;
 mod parse;
 mod symbol;
 mod validate;

@@ -1,5 +1,6 @@
 //! Stage 1: the `syn` input and its `#[orm(...)]` attributes, read into our
-//! own model of the struct. Every node keeps the tokens it came from, so a
+//! own model of the struct (a field and the settings of its kind are in
+//! [`crate::field`]). Every node keeps the tokens it came from, so a
 //! later error can point at them. Nothing here returns early: each mistake
 //! is pushed to the [`Errors`] collector and parsing goes on, so the user
 //! sees all of them in one build.
@@ -8,6 +9,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, LitStr, PathArguments, Type};
 
+use crate::field::{Field, FieldKind, Misplaced, OnDelete, Value};
 use crate::symbol::*;
 
 /// Collects errors; the stage boundary turns them into one compile error.
@@ -54,65 +56,6 @@ pub struct Model {
 pub struct StructIndex {
     pub fields: Vec<Ident>,
     pub unique: bool,
-}
-
-/// One named field.
-pub struct Field {
-    pub ident: Ident,
-    pub ty: Type,
-    pub kind: FieldKind,
-    pub attrs: FieldAttrs,
-}
-
-/// What a field maps to, decided from its type.
-pub enum FieldKind {
-    /// A column of its own.
-    Column,
-    /// `BelongsTo<T>`: a foreign-key column and a relationship.
-    BelongsTo(Type),
-    /// `HasMany<T>` or `HasOne<T>` (the second value names which): a
-    /// relationship, no column.
-    Children(Type, &'static str),
-    /// `ManyToMany<T>`: a relationship through a link table, no column.
-    Link(Type),
-}
-
-/// What `#[orm(...)]` said on a field; each setting keeps its span.
-#[derive(Default)]
-pub struct FieldAttrs {
-    pub primary_key: Option<Span>,
-    pub column: Option<LitStr>,
-    pub unique: Option<Span>,
-    pub index: Option<Span>,
-    pub default: Option<LitStr>,
-    pub skip: Option<Span>,
-    pub sql_type: Option<LitStr>,
-    pub back_populates: Option<LitStr>,
-    pub on_delete: Option<(LitStr, OnDelete)>,
-    pub optional: Option<Span>,
-    pub delete_orphan: Option<Span>,
-    pub lazy_raise: Option<Span>,
-    pub through: Option<LitStr>,
-    pub version: Option<Span>,
-    /// Every key given, with its span: for "given twice" and for errors
-    /// that point at a key rather than its value.
-    pub keys: Vec<(String, Span)>,
-}
-
-impl FieldAttrs {
-    /// The span of `key` where it was given.
-    pub fn key_span(&self, key: &str) -> Option<Span> {
-        self.keys.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
-    }
-}
-
-/// The `on_delete` actions.
-#[derive(Clone, Copy)]
-pub enum OnDelete {
-    Cascade,
-    SetNull,
-    Restrict,
-    NoAction,
 }
 
 /// Reads the input. Returns `None` only when there is no struct with named
@@ -172,20 +115,29 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
         fields: Vec::new(),
     };
     parse_struct_attrs(input, &mut model, errors);
-    for field in &named.named {
-        let Some(ident) = field.ident.clone() else {
+    for syn_field in &named.named {
+        let Some(ident) = syn_field.ident.clone() else {
             continue;
         };
-        let mut attrs = FieldAttrs::default();
-        for attr in field.attrs.iter().filter(|a| a.path().is_ident(ORM)) {
+        let mut field = Field {
+            kind: FieldKind::of(&syn_field.ty),
+            ident,
+            ty: syn_field.ty.clone(),
+            misplaced: Vec::new(),
+        };
+        // Every key given, unknown ones too: for "given twice" and the
+        // primary key typo.
+        let mut keys = Vec::new();
+        for attr in syn_field.attrs.iter().filter(|a| a.path().is_ident(ORM)) {
             let result = attr.parse_nested_meta(|meta| {
-                parse_field_key(&meta, &mut attrs, errors);
+                parse_field_key(&meta, &mut field, &mut keys, errors);
                 Ok(())
             });
             if let Err(e) = result {
                 errors.push(e);
             }
         }
+        let ident = &field.ident;
         if let Some((wrapper, inner)) = generic_of(&field.ty)
             && wrapper == "Option"
             && let Some((relation, _)) = generic_of(&inner)
@@ -205,19 +157,11 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
                 format!("relationship fields are not wrapped in `Option`: {hint}"),
             ));
         }
-        model.fields.push(Field {
-            kind: field_kind(&field.ty),
-            ident,
-            ty: field.ty.clone(),
-            attrs,
-        });
-    }
-    model.primary_key_typo = model.fields.iter().any(|f| {
-        f.attrs
-            .keys
+        model.primary_key_typo |= keys
             .iter()
-            .any(|(k, _)| k != PRIMARY_KEY && edit_distance(k, PRIMARY_KEY) <= 2)
-    });
+            .any(|(k, _)| k != PRIMARY_KEY && edit_distance(k, PRIMARY_KEY) <= 2);
+        model.fields.push(field);
+    }
     Some(model)
 }
 
@@ -273,61 +217,72 @@ fn parse_struct_attrs(input: &DeriveInput, model: &mut Model, errors: &mut Error
 
 fn parse_field_key(
     meta: &syn::meta::ParseNestedMeta<'_>,
-    attrs: &mut FieldAttrs,
+    field: &mut Field,
+    keys: &mut Vec<(String, Span)>,
     errors: &mut Errors,
 ) {
-    let key = path_name(&meta.path);
+    let name = path_name(&meta.path);
     let span = meta.path.span();
-    if attrs.key_span(&key).is_some() {
-        errors.at(span, format!("`{key}` is given twice; keep one"));
+    if keys.iter().any(|(k, _)| *k == name) {
+        errors.at(span, format!("`{name}` is given twice; keep one"));
         skip_value(meta);
         return;
     }
-    attrs.keys.push((key.clone(), span));
-    match key.as_str() {
-        PRIMARY_KEY => attrs.primary_key = flag(meta, errors).then_some(span),
-        UNIQUE => attrs.unique = flag(meta, errors).then_some(span),
-        INDEX => attrs.index = flag(meta, errors).then_some(span),
-        SKIP => attrs.skip = flag(meta, errors).then_some(span),
-        OPTIONAL => attrs.optional = flag(meta, errors).then_some(span),
-        VERSION => attrs.version = flag(meta, errors).then_some(span),
-        DELETE_ORPHAN => attrs.delete_orphan = flag(meta, errors).then_some(span),
-        COLUMN => attrs.column = string_value(meta, errors),
-        DEFAULT => attrs.default = string_value(meta, errors),
-        SQL_TYPE => attrs.sql_type = string_value(meta, errors),
-        BACK_POPULATES => attrs.back_populates = string_value(meta, errors),
-        THROUGH => attrs.through = string_value(meta, errors),
+    keys.push((name.clone(), span));
+    let Some(key) = FIELD_KEYS.iter().copied().find(|k| *k == name) else {
+        unknown_key(meta, &name, FIELD_KEYS, "field", errors);
+        return;
+    };
+    let value = field_value(meta, key, errors);
+    if let Err(value) = field.kind.set(key, value) {
+        field.misplaced.push(Misplaced { key, span, value });
+    }
+}
+
+/// Reads a field key's value in the shape that key takes, whatever the
+/// field: a malformed value is reported the same on any kind.
+fn field_value(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    key: &str,
+    errors: &mut Errors,
+) -> Option<Value> {
+    match key {
+        COLUMN | DEFAULT | SQL_TYPE | BACK_POPULATES | THROUGH => {
+            string_value(meta, errors).map(Value::Text)
+        }
         ON_DELETE => {
-            if let Some(lit) = string_value(meta, errors) {
-                let action = match lit.value().to_ascii_lowercase().as_str() {
-                    "cascade" => Some(OnDelete::Cascade),
-                    "set null" | "set_null" => Some(OnDelete::SetNull),
-                    "restrict" => Some(OnDelete::Restrict),
-                    "no action" | "no_action" => Some(OnDelete::NoAction),
-                    _ => None,
-                };
-                match action {
-                    Some(action) => attrs.on_delete = Some((lit, action)),
-                    None => errors.at(
+            let lit = string_value(meta, errors)?;
+            let action = match lit.value().to_ascii_lowercase().as_str() {
+                "cascade" => OnDelete::Cascade,
+                "set null" | "set_null" => OnDelete::SetNull,
+                "restrict" => OnDelete::Restrict,
+                "no action" | "no_action" => OnDelete::NoAction,
+                _ => {
+                    errors.at(
                         lit.span(),
                         "unknown `on_delete` action; write \"cascade\", \"set null\", \"restrict\" or \"no action\"",
-                    ),
+                    );
+                    return None;
                 }
-            }
+            };
+            Some(Value::OnDelete(lit, action))
         }
         LAZY => {
-            if let Some(lit) = string_value(meta, errors) {
-                match lit.value().as_str() {
-                    "raise" => attrs.lazy_raise = Some(lit.span()),
-                    "select" => {}
-                    _ => errors.at(
+            let lit = string_value(meta, errors)?;
+            match lit.value().as_str() {
+                "raise" => Some(Value::Lazy(Some(lit.span()))),
+                "select" => Some(Value::Lazy(None)),
+                _ => {
+                    errors.at(
                         lit.span(),
                         "`lazy` is \"select\" (the default) or \"raise\"",
-                    ),
+                    );
+                    None
                 }
             }
         }
-        _ => unknown_key(meta, &key, FIELD_KEYS, "field", errors),
+        // The rest are flags.
+        _ => flag(meta, errors).then(|| Value::Flag(meta.path.span())),
     }
 }
 
@@ -454,21 +409,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         previous = current;
     }
     previous[b.len()]
-}
-
-/// `BelongsTo<T>`, `HasMany<T>` and `HasOne<T>` by their last path segment, so that
-/// `orm::BelongsTo<T>` works too.
-fn field_kind(ty: &Type) -> FieldKind {
-    if let Some((name, inner)) = generic_of(ty) {
-        match name.as_str() {
-            "BelongsTo" => return FieldKind::BelongsTo(inner),
-            "HasMany" => return FieldKind::Children(inner, "HasMany"),
-            "HasOne" => return FieldKind::Children(inner, "HasOne"),
-            "ManyToMany" => return FieldKind::Link(inner),
-            _ => {}
-        }
-    }
-    FieldKind::Column
 }
 
 /// `Name<Inner>` -> ("Name", Inner).

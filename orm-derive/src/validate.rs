@@ -7,13 +7,37 @@
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 
-use crate::parse::{Errors, Field, FieldKind, Model, OnDelete};
+use crate::field::{
+    BelongsToAttrs, ChildrenAttrs, ColumnAttrs, Field, FieldKind, LinkAttrs, OnDelete,
+};
+use crate::parse::{Errors, Model};
 use crate::symbol::*;
 
 /// A persisted column: the field it comes from and its name in SQL.
 pub struct Column<'a> {
     pub field: &'a Field,
     pub name: String,
+    pub source: Source<'a>,
+}
+
+/// The two kinds of field that have a column, with their settings.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// A column of its own.
+    Plain(&'a ColumnAttrs),
+    /// The foreign key of a `BelongsTo`.
+    ForeignKey(&'a BelongsToAttrs),
+}
+
+impl Column<'_> {
+    /// Where `primary_key` was given, on either kind: a `BelongsTo` that
+    /// claims it is reported and still counts, as a second key would.
+    pub fn primary_key(&self) -> Option<Span> {
+        match self.source {
+            Source::Plain(c) => c.primary_key,
+            Source::ForeignKey(_) => self.field.misplaced_flag(PRIMARY_KEY),
+        }
+    }
 }
 
 /// The model after validation, with what expansion needs computed once.
@@ -39,24 +63,32 @@ pub fn validate<'a>(model: &'a Model, errors: &mut Errors) -> Option<Checked<'a>
     })
 }
 
+/// A column flag looked for on any field: the rules about `skip` and
+/// `version` also catch them where they do not belong.
+fn column_flag(field: &Field, key: &str, get: fn(&ColumnAttrs) -> Option<Span>) -> Option<Span> {
+    match &field.kind {
+        FieldKind::Column(c) => get(c),
+        _ => field.misplaced_flag(key),
+    }
+}
+
 fn columns<'a>(model: &'a Model, errors: &mut Errors) -> Vec<Column<'a>> {
     let mut columns: Vec<Column<'a>> = Vec::new();
     for field in &model.fields {
-        if field.attrs.skip.is_some()
-            || matches!(field.kind, FieldKind::Children(..) | FieldKind::Link(_))
-        {
+        if column_flag(field, SKIP, |c| c.skip).is_some() {
             continue;
         }
-        let name = match (&field.attrs.column, &field.kind) {
-            (Some(lit), _) => lit.value(),
-            (None, FieldKind::BelongsTo(_)) => format!("{}_id", field.ident.unraw()),
-            (None, _) => field.ident.unraw().to_string(),
+        let (source, column) = match &field.kind {
+            FieldKind::Column(c) => (Source::Plain(c), &c.column),
+            FieldKind::BelongsTo(b) => (Source::ForeignKey(b), &b.column),
+            _ => continue,
         };
-        let span = field
-            .attrs
-            .column
-            .as_ref()
-            .map_or(field.ident.span(), |lit| lit.span());
+        let name = match (column, source) {
+            (Some(lit), _) => lit.value(),
+            (None, Source::ForeignKey(_)) => format!("{}_id", field.ident.unraw()),
+            (None, Source::Plain(_)) => field.ident.unraw().to_string(),
+        };
+        let span = column.as_ref().map_or(field.ident.span(), |lit| lit.span());
         if let Some(first) = columns.iter().find(|c| c.name.eq_ignore_ascii_case(&name)) {
             errors.at(
                 span,
@@ -67,7 +99,11 @@ fn columns<'a>(model: &'a Model, errors: &mut Errors) -> Vec<Column<'a>> {
             );
             continue;
         }
-        columns.push(Column { field, name });
+        columns.push(Column {
+            field,
+            name,
+            source,
+        });
     }
     columns
 }
@@ -76,7 +112,7 @@ fn primary_key(model: &Model, columns: &[Column<'_>], errors: &mut Errors) -> Op
     let keys: Vec<usize> = columns
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.field.attrs.primary_key.is_some())
+        .filter(|(_, c)| c.primary_key().is_some())
         .map(|(i, _)| i)
         .collect();
     match keys.as_slice() {
@@ -103,11 +139,7 @@ fn primary_key(model: &Model, columns: &[Column<'_>], errors: &mut Errors) -> Op
         }
         [first, rest @ ..] => {
             for other in rest {
-                let span = columns[*other]
-                    .field
-                    .attrs
-                    .primary_key
-                    .unwrap_or(Span::call_site());
+                let span = columns[*other].primary_key().unwrap_or(Span::call_site());
                 errors.at(
                     span,
                     format!(
@@ -126,25 +158,17 @@ fn relation_kinds(key: &str) -> &'static str {
     match key {
         ON_DELETE | OPTIONAL => "`BelongsTo<T>` fields",
         DELETE_ORPHAN => "`HasMany<T>` and `HasOne<T>` fields",
-        THROUGH => "`ManyToMany<T>` fields",
         _ => "relationship fields (`BelongsTo<T>`, `HasMany<T>`, `HasOne<T>`, `ManyToMany<T>`)",
     }
 }
 
 /// Each attribute belongs to one kind of field.
 fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Errors) {
-    let a = &field.attrs;
-    let name = &field.ident;
-    let given = |key: &'static str| (a.key_span(key), key);
-    let relation_only = [
-        given(BACK_POPULATES),
-        given(ON_DELETE),
-        given(OPTIONAL),
-        given(DELETE_ORPHAN),
-        given(LAZY),
-    ];
-    let column_only = [given(PRIMARY_KEY), given(DEFAULT), given(SQL_TYPE)];
-    if let Some(lit) = &a.back_populates
+    let back_populates = match field.kind.relation() {
+        Some(relation) => relation.back_populates.as_ref(),
+        None => field.misplaced_text(BACK_POPULATES),
+    };
+    if let Some(lit) = back_populates
         && syn::parse_str::<syn::Ident>(&lit.value()).is_err()
     {
         errors.at(
@@ -152,117 +176,179 @@ fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Error
             "`back_populates` names a field of the other model, such as \"orders\"",
         );
     }
-    match &field.kind {
-        _ if a.through.is_some() && !matches!(field.kind, FieldKind::Link(_)) => {
-            if let Some(lit) = &a.through {
-                errors.at(
-                    lit.span(),
-                    format!("`through` is for `ManyToMany` fields, and `{name}` is not one"),
-                );
-            }
-        }
-        FieldKind::Column => {
-            for (span, key) in relation_only
-                .into_iter()
-                .filter_map(|(s, k)| s.map(|s| (s, k)))
-            {
-                errors.at(
-                    span,
+    // `through` says the field was meant to be a `ManyToMany`: that is the
+    // one mistake to report, not every setting that follows from it.
+    if let Some(lit) = field.misplaced_text(THROUGH) {
+        errors.at(
+            lit.span(),
+            format!(
+                "`through` is for `ManyToMany` fields, and `{}` is not one",
+                field.ident
+            ),
+        );
+    } else {
+        match &field.kind {
+            FieldKind::Column(_) => report_misplaced(
+                field,
+                &[BACK_POPULATES, ON_DELETE, OPTIONAL, DELETE_ORPHAN, LAZY],
+                |key| {
                     format!(
-                        "`{key}` is for {}, and `{name}` is a column",
-                        relation_kinds(key)
-                    ),
-                );
-            }
-        }
-        FieldKind::BelongsTo(_) => {
-            for (span, key) in column_only
-                .into_iter()
-                .filter_map(|(s, k)| s.map(|s| (s, k)))
-            {
-                errors.at(
-                    span,
-                    format!("`{key}` does not apply to `BelongsTo` field `{name}`: its column takes the type of the parent's primary key"),
-                );
-            }
-            if let Some(span) = a.delete_orphan {
-                errors.at(span, "`delete_orphan` goes on the `HasMany` side: the parent deletes the children it lets go");
-            }
-            if let (Some((lit, OnDelete::SetNull)), None) = (&a.on_delete, a.optional) {
-                errors.at(
-                    lit.span(),
-                    format!("`on_delete = \"set null\"` needs a nullable key: add #[orm(optional)] to `{name}`"),
-                );
-            }
-        }
-        FieldKind::Link(other) => {
-            let misplaced = column_only.into_iter().chain([
-                given(COLUMN),
-                given(UNIQUE),
-                given(INDEX),
-                given(ON_DELETE),
-                given(OPTIONAL),
-                given(DELETE_ORPHAN),
-            ]);
-            for (span, key) in misplaced.filter_map(|(s, k)| s.map(|s| (s, k))) {
-                errors.at(
-                    span,
-                    format!("`{key}` does not apply to `ManyToMany` field `{name}`: its keys live in the link table"),
-                );
-            }
-            if a.through.is_none() {
-                errors.at(
-                    field.ident.span(),
-                    format!("`ManyToMany` field `{name}` needs its link table: #[orm(through = \"...\")]"),
-                );
-            }
-            if crate::parse::type_name(other) == model_name {
-                errors.at(
-                    field.ident.span(),
-                    format!("`{name}` links `{model_name}` to itself; a self-referential many-to-many needs two differently named link columns, which is not supported yet: use an association model with two `BelongsTo<{model_name}>` fields"),
-                );
-            }
-        }
-        FieldKind::Children(_, kind) => {
-            let misplaced = column_only.into_iter().chain([
-                given(COLUMN),
-                given(UNIQUE),
-                given(INDEX),
-                given(ON_DELETE),
-                given(OPTIONAL),
-            ]);
-            for (span, key) in misplaced.filter_map(|(s, k)| s.map(|s| (s, k))) {
-                errors.at(
-                    span,
-                    format!("`{key}` does not apply to `{kind}` field `{name}`: it has no column (the foreign key is on the other side)"),
-                );
-            }
-            if a.back_populates.is_none() {
-                errors.at(
-                    field.ident.span(),
-                    format!("`{kind}` field `{name}` needs to name the `BelongsTo` field on the other side that points back: #[orm(back_populates = \"...\")]"),
-                );
-            }
+                        "`{key}` is for {}, and `{}` is a column",
+                        relation_kinds(key),
+                        field.ident
+                    )
+                },
+                errors,
+            ),
+            FieldKind::BelongsTo(belongs_to) => check_belongs_to(field, belongs_to, errors),
+            FieldKind::HasMany(children) => check_children(field, children, "HasMany", errors),
+            FieldKind::HasOne(children) => check_children(field, children, "HasOne", errors),
+            FieldKind::ManyToMany(link) => check_many_to_many(field, link, model_name, errors),
         }
     }
-    if let Some(span) = a.skip {
-        let others = [a.primary_key, a.unique, a.index]
-            .into_iter()
-            .flatten()
-            .count()
-            + usize::from(a.column.is_some() || a.default.is_some() || a.sql_type.is_some());
-        if others > 0 {
-            errors.at(
-                span,
-                format!("`{name}` is `skip`ped (not persisted), so it can have no column settings"),
-            );
+    check_skip(field, errors);
+}
+
+/// Reports each of `keys` given on `field`, in the order of `keys`.
+fn report_misplaced(
+    field: &Field,
+    keys: &[&str],
+    message: impl Fn(&str) -> String,
+    errors: &mut Errors,
+) {
+    for key in keys {
+        if let Some(misplaced) = field.misplaced(key) {
+            errors.at(misplaced.span, message(key));
         }
-        if !matches!(field.kind, FieldKind::Column) {
-            errors.at(
-                span,
-                "relationship fields cannot be skipped; remove the field instead",
-            );
+    }
+}
+
+fn check_belongs_to(field: &Field, belongs_to: &BelongsToAttrs, errors: &mut Errors) {
+    let name = &field.ident;
+    report_misplaced(
+        field,
+        &[PRIMARY_KEY, DEFAULT, SQL_TYPE],
+        |key| {
+            format!(
+                "`{key}` does not apply to `BelongsTo` field `{name}`: its column takes the type of the parent's primary key"
+            )
+        },
+        errors,
+    );
+    if let Some(span) = field.misplaced_flag(DELETE_ORPHAN) {
+        errors.at(span, "`delete_orphan` goes on the `HasMany` side: the parent deletes the children it lets go");
+    }
+    if let (Some((lit, OnDelete::SetNull)), None) = (&belongs_to.on_delete, belongs_to.optional) {
+        errors.at(
+            lit.span(),
+            format!(
+                "`on_delete = \"set null\"` needs a nullable key: add #[orm(optional)] to `{name}`"
+            ),
+        );
+    }
+}
+
+fn check_many_to_many(field: &Field, link: &LinkAttrs, model_name: &str, errors: &mut Errors) {
+    let name = &field.ident;
+    report_misplaced(
+        field,
+        &[
+            PRIMARY_KEY,
+            DEFAULT,
+            SQL_TYPE,
+            COLUMN,
+            UNIQUE,
+            INDEX,
+            ON_DELETE,
+            OPTIONAL,
+            DELETE_ORPHAN,
+        ],
+        |key| {
+            format!(
+                "`{key}` does not apply to `ManyToMany` field `{name}`: its keys live in the link table"
+            )
+        },
+        errors,
+    );
+    if link.through.is_none() {
+        errors.at(
+            name.span(),
+            format!("`ManyToMany` field `{name}` needs its link table: #[orm(through = \"...\")]"),
+        );
+    }
+    if crate::parse::type_name(&link.relation.target) == model_name {
+        errors.at(
+            name.span(),
+            format!("`{name}` links `{model_name}` to itself; a self-referential many-to-many needs two differently named link columns, which is not supported yet: use an association model with two `BelongsTo<{model_name}>` fields"),
+        );
+    }
+}
+
+/// `kind` is `HasMany` or `HasOne`, for the messages.
+fn check_children(field: &Field, children: &ChildrenAttrs, kind: &str, errors: &mut Errors) {
+    let name = &field.ident;
+    report_misplaced(
+        field,
+        &[
+            PRIMARY_KEY,
+            DEFAULT,
+            SQL_TYPE,
+            COLUMN,
+            UNIQUE,
+            INDEX,
+            ON_DELETE,
+            OPTIONAL,
+        ],
+        |key| {
+            format!(
+                "`{key}` does not apply to `{kind}` field `{name}`: it has no column (the foreign key is on the other side)"
+            )
+        },
+        errors,
+    );
+    if children.relation.back_populates.is_none() {
+        errors.at(
+            name.span(),
+            format!("`{kind}` field `{name}` needs to name the `BelongsTo` field on the other side that points back: #[orm(back_populates = \"...\")]"),
+        );
+    }
+}
+
+/// A skipped field is not persisted: no column settings, and only a plain
+/// column can be skipped.
+fn check_skip(field: &Field, errors: &mut Errors) {
+    let Some(span) = column_flag(field, SKIP, |c| c.skip) else {
+        return;
+    };
+    let own = match &field.kind {
+        FieldKind::Column(c) => {
+            c.primary_key.is_some()
+                || c.unique.is_some()
+                || c.index.is_some()
+                || c.column.is_some()
+                || c.default.is_some()
+                || c.sql_type.is_some()
         }
+        FieldKind::BelongsTo(b) => b.unique.is_some() || b.index.is_some() || b.column.is_some(),
+        _ => false,
+    };
+    let misplaced = [PRIMARY_KEY, UNIQUE, INDEX, COLUMN, DEFAULT, SQL_TYPE]
+        .iter()
+        .any(|key| field.misplaced(key).is_some_and(|m| m.value.is_some()));
+    if own || misplaced {
+        errors.at(
+            span,
+            format!(
+                "`{}` is `skip`ped (not persisted), so it can have no column settings",
+                field.ident
+            ),
+        );
+    }
+    if !matches!(field.kind, FieldKind::Column(_)) {
+        errors.at(
+            span,
+            "relationship fields cannot be skipped; remove the field instead",
+        );
     }
 }
 
@@ -270,7 +356,7 @@ fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Error
 fn check_version(model: &Model, errors: &mut Errors) {
     let mut seen = false;
     for field in &model.fields {
-        let Some(span) = field.attrs.version else {
+        let Some(span) = column_flag(field, VERSION, |c| c.version) else {
             continue;
         };
         let name = &field.ident;
@@ -284,10 +370,9 @@ fn check_version(model: &Model, errors: &mut Errors) {
             );
         }
         seen = true;
-        if !matches!(field.kind, FieldKind::Column)
-            || field.attrs.primary_key.is_some()
-            || !crate::parse::is_integer(&field.ty)
-        {
+        let fits = matches!(&field.kind, FieldKind::Column(c) if c.primary_key.is_none())
+            && crate::parse::is_integer(&field.ty);
+        if !fits {
             errors.at(
                 span,
                 format!("`version` goes on an integer column that is not the primary key, such as `version: i64`; `{name}` is not one"),
