@@ -220,41 +220,107 @@ fn plain_type(c: &ColumnAttrs, ty: &Type) -> (TokenStream, TokenStream, TokenStr
     }
 }
 
-/// The methods of `impl Model`.
+/// The methods of `impl Model`, one function each.
 fn model_impl(checked: &Checked<'_>) -> TokenStream {
-    let model = checked.model;
     let pk = checked.columns[checked.primary_key].field;
+    let mut out = TokenStream::new();
+    out.extend(key_fn(pk));
+    out.extend(set_rowid_fn(pk));
+    out.extend(key_unassigned_fn(pk));
+    out.extend(column_fn(checked));
+    out.extend(set_column_fn(checked));
+    out.extend(from_row_fn(checked));
+    // A model without relationships keeps the trait's empty defaults.
+    let relations: Vec<&Field> = checked
+        .model
+        .fields
+        .iter()
+        .filter(|f| f.kind.relation().is_some())
+        .collect();
+    if !relations.is_empty() {
+        out.extend(wire_fn(&relations));
+        out.extend(for_each_relation_fn(&relations));
+    }
+    out
+}
+
+/// `key`: a clone of the primary key field.
+fn key_fn(pk: &Field) -> TokenStream {
     let pk_ident = &pk.ident;
-    let (set_rowid, unassigned) = if is_integer(&pk.ty) {
-        (
-            quote! {
-                match rowid {
-                    ::core::option::Option::Some(rowid) => match ::core::convert::TryFrom::try_from(rowid) {
-                        ::core::result::Result::Ok(key) => self.#pk_ident = key,
-                        ::core::result::Result::Err(_) => return false,
-                    },
-                    ::core::option::Option::None => self.#pk_ident = 0,
-                }
-                true
-            },
-            quote!(self.#pk_ident == 0),
-        )
+    quote! {
+        fn key(&self) -> Self::Key {
+            ::core::clone::Clone::clone(&self.#pk_ident)
+        }
+    }
+}
+
+/// `set_rowid`: an integer key takes the rowid SQLite assigned (0 for
+/// none); any other key cannot, and says so.
+fn set_rowid_fn(pk: &Field) -> TokenStream {
+    let pk_ident = &pk.ident;
+    let body = if is_integer(&pk.ty) {
+        quote! {
+            match rowid {
+                ::core::option::Option::Some(rowid) => match ::core::convert::TryFrom::try_from(rowid) {
+                    ::core::result::Result::Ok(key) => self.#pk_ident = key,
+                    ::core::result::Result::Err(_) => return false,
+                },
+                ::core::option::Option::None => self.#pk_ident = 0,
+            }
+            true
+        }
     } else {
-        (quote!(let _ = rowid; false), quote!(false))
+        quote!(let _ = rowid; false)
     };
-    let column_arms = checked.columns.iter().enumerate().map(|(i, c)| {
+    quote! {
+        fn set_rowid(&mut self, rowid: ::core::option::Option<i64>) -> bool {
+            #body
+        }
+    }
+}
+
+/// `key_unassigned`: an integer key of 0 waits for its rowid.
+fn key_unassigned_fn(pk: &Field) -> TokenStream {
+    let pk_ident = &pk.ident;
+    let body = if is_integer(&pk.ty) {
+        quote!(self.#pk_ident == 0)
+    } else {
+        quote!(false)
+    };
+    quote! {
+        fn key_unassigned(&self) -> bool {
+            #body
+        }
+    }
+}
+
+/// `column`: each column's value by position, bound for a statement.
+fn column_fn(checked: &Checked<'_>) -> TokenStream {
+    let arms = checked.columns.iter().enumerate().map(|(i, c)| {
         let f = &c.field.ident;
-        let ty = &c.field.ty;
         match c.source {
             Source::ForeignKey(_) => quote!(#i => self.#f.bound(),),
             Source::Plain(_) => {
+                let ty = &c.field.ty;
                 let span = ty_span(ty);
                 let ty = respanned(ty);
                 quote_spanned!(span=> #i => <#ty as ::orm::ColumnType>::bind(&self.#f),)
             }
         }
     });
-    let set_arms = checked.columns.iter().enumerate().map(|(i, c)| {
+    quote! {
+        fn column(&self, index: usize) -> ::orm::Bound<'_> {
+            match index {
+                #(#arms)*
+                _ => ::orm::Bound::Ref(::orm::ValueRef::Null),
+            }
+        }
+    }
+}
+
+/// `set_column`: writes one column's value back by position.
+fn set_column_fn(checked: &Checked<'_>) -> TokenStream {
+    let arms = checked.columns.iter().enumerate().map(|(i, c)| {
         let f = &c.field.ident;
         match c.source {
             Source::ForeignKey(_) => quote! {
@@ -268,7 +334,25 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
             }
         }
     });
-    let inits = model.fields.iter().map(|field| {
+    quote! {
+        fn set_column(
+            &mut self,
+            index: usize,
+            value: ::orm::ValueRef<'_>,
+        ) -> ::core::result::Result<(), ::orm::FromValueError> {
+            match index {
+                #(#arms)*
+                _ => {}
+            }
+            ::core::result::Result::Ok(())
+        }
+    }
+}
+
+/// `from_row`: columns read by position, relationships unloaded, skipped
+/// fields defaulted.
+fn from_row_fn(checked: &Checked<'_>) -> TokenStream {
+    let inits = checked.model.fields.iter().map(|field| {
         let f = &field.ident;
         match &field.kind {
             FieldKind::Column(c) if c.skip.is_some() => {
@@ -290,65 +374,39 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
             }
         }
     });
-    let relations: Vec<&Field> = model
-        .fields
-        .iter()
-        .filter(|f| f.kind.relation().is_some())
-        .collect();
-    let wire = relations.iter().map(|f| {
-        let ident = &f.ident;
-        let def = def_ident(f);
-        quote!(self.#ident.wire(owner, &#def);)
-    });
-    let visit = relations.iter().map(|f| {
-        let ident = &f.ident;
-        quote!(visit(&self.#ident);)
-    });
-    let relation_methods = if relations.is_empty() {
-        quote!()
-    } else {
-        quote! {
-            fn wire(&self, owner: &::orm::__private::Owner) {
-                #(#wire)*
-            }
-            fn for_each_relation(&self, visit: &mut dyn FnMut(&dyn ::orm::RelationField)) {
-                #(#visit)*
-            }
-        }
-    };
     quote! {
-        fn key(&self) -> Self::Key {
-            ::core::clone::Clone::clone(&self.#pk_ident)
-        }
-        fn set_rowid(&mut self, rowid: ::core::option::Option<i64>) -> bool {
-            #set_rowid
-        }
-        fn key_unassigned(&self) -> bool {
-            #unassigned
-        }
-        fn column(&self, index: usize) -> ::orm::Bound<'_> {
-            match index {
-                #(#column_arms)*
-                _ => ::orm::Bound::Ref(::orm::ValueRef::Null),
-            }
-        }
-        fn set_column(
-            &mut self,
-            index: usize,
-            value: ::orm::ValueRef<'_>,
-        ) -> ::core::result::Result<(), ::orm::FromValueError> {
-            match index {
-                #(#set_arms)*
-                _ => {}
-            }
-            ::core::result::Result::Ok(())
-        }
         fn from_row<R: ::orm::Row + ?::core::marker::Sized>(row: &R) -> ::core::result::Result<Self, ::orm::ReadError> {
             ::core::result::Result::Ok(Self {
                 #(#inits)*
             })
         }
-        #relation_methods
+    }
+}
+
+/// `wire`: hands each relationship field its owner and its definition.
+fn wire_fn(relations: &[&Field]) -> TokenStream {
+    let wire = relations.iter().map(|f| {
+        let ident = &f.ident;
+        let def = def_ident(f);
+        quote!(self.#ident.wire(owner, &#def);)
+    });
+    quote! {
+        fn wire(&self, owner: &::orm::__private::Owner) {
+            #(#wire)*
+        }
+    }
+}
+
+/// `for_each_relation`: visits each relationship field.
+fn for_each_relation_fn(relations: &[&Field]) -> TokenStream {
+    let visit = relations.iter().map(|f| {
+        let ident = &f.ident;
+        quote!(visit(&self.#ident);)
+    });
+    quote! {
+        fn for_each_relation(&self, visit: &mut dyn FnMut(&dyn ::orm::RelationField)) {
+            #(#visit)*
+        }
     }
 }
 
