@@ -1,15 +1,20 @@
 //! Stage 3: tokens out. One function per generated surface: the table
-//! metadata, the `Model` impl (row mapping both ways, relationship wiring),
-//! the column and relationship constants, and the constructor. Everything is
-//! fenced in `const _: () = { ... };` and names items by absolute paths.
+//! metadata, the `Model` impl (one function per method: row mapping both
+//! ways, relationship wiring), the relationship definitions, the column and
+//! relationship constants, the `back_populates` pairing checks, and the
+//! constructor. Everything is fenced in `const _: () = { ... };` and names
+//! items by absolute paths.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
 use syn::ext::IdentExt;
 
-use crate::field::{BelongsToAttrs, ColumnAttrs, Field, FieldKind, OnDelete};
-use crate::parse::{generic_of, is_integer};
+use crate::field::{
+    BelongsToAttrs, ChildrenAttrs, ColumnAttrs, Field, FieldKind, LinkAttrs, OnDelete,
+    RelationAttrs,
+};
+use crate::parse::{Model, generic_of, is_integer};
 use crate::validate::{Checked, Column, Source};
 
 pub fn expand(checked: &Checked<'_>) -> TokenStream {
@@ -71,60 +76,13 @@ fn link_columns(model: &str, other: &Type) -> (String, String) {
 /// `const TABLE`: columns, primary key, indexes, link tables.
 fn table_def(checked: &Checked<'_>) -> TokenStream {
     let model = checked.model;
-    let ident = &model.ident;
     let table = &model.table;
-    let model_name = ident.to_string();
+    let model_name = model.ident.to_string();
     let pk_ty = &checked.columns[checked.primary_key].field.ty;
     let columns = checked.columns.iter().map(column_def);
     let primary_key = checked.primary_key;
-    let mut indexes = Vec::new();
-    for column in &checked.columns {
-        let index = match column.source {
-            Source::Plain(c) => c.index,
-            Source::ForeignKey(b) => b.index,
-        };
-        if index.is_some() {
-            let name = format!("ix_{table}_{}", column.name);
-            let col = &column.name;
-            indexes.push(quote! {
-                ::orm::IndexDef { name: #name, columns: &[#col], unique: false }
-            });
-        }
-    }
-    for index in &model.indexes {
-        let cols: Vec<String> = index
-            .fields
-            .iter()
-            .filter_map(|f| checked.columns.iter().find(|c| c.field.ident == *f))
-            .map(|c| c.name.clone())
-            .collect();
-        let name = format!(
-            "{}_{table}_{}",
-            if index.unique { "ux" } else { "ix" },
-            cols.join("_")
-        );
-        let unique = index.unique;
-        indexes.push(quote! {
-            ::orm::IndexDef { name: #name, columns: &[#(#cols),*], unique: #unique }
-        });
-    }
-    let links = model.fields.iter().filter_map(|field| {
-        let FieldKind::ManyToMany(link) = &field.kind else {
-            return None;
-        };
-        let through = link.through.as_ref()?;
-        let other = &link.relation.target;
-        let (this_column, other_column) = link_columns(&ident.to_string(), other);
-        Some(quote! {
-            ::orm::LinkDef {
-                table: #through,
-                columns: [
-                    (#this_column, || <#ident as ::orm::Model>::TABLE),
-                    (#other_column, || <#other as ::orm::Model>::TABLE),
-                ],
-            }
-        })
-    });
+    let indexes = index_defs(checked);
+    let links = link_defs(model);
     let version = match checked
         .columns
         .iter()
@@ -145,6 +103,66 @@ fn table_def(checked: &Checked<'_>) -> TokenStream {
             version: #version,
         };
     }
+}
+
+/// One `IndexDef` per `#[orm(index)]` column, then one per struct index.
+fn index_defs(checked: &Checked<'_>) -> Vec<TokenStream> {
+    let table = &checked.model.table;
+    let mut indexes = Vec::new();
+    for column in &checked.columns {
+        let index = match column.source {
+            Source::Plain(c) => c.index,
+            Source::ForeignKey(b) => b.index,
+        };
+        if index.is_some() {
+            let name = format!("ix_{table}_{}", column.name);
+            let col = &column.name;
+            indexes.push(quote! {
+                ::orm::IndexDef { name: #name, columns: &[#col], unique: false }
+            });
+        }
+    }
+    for index in &checked.model.indexes {
+        let cols: Vec<String> = index
+            .fields
+            .iter()
+            .filter_map(|f| checked.columns.iter().find(|c| c.field.ident == *f))
+            .map(|c| c.name.clone())
+            .collect();
+        let name = format!(
+            "{}_{table}_{}",
+            if index.unique { "ux" } else { "ix" },
+            cols.join("_")
+        );
+        let unique = index.unique;
+        indexes.push(quote! {
+            ::orm::IndexDef { name: #name, columns: &[#(#cols),*], unique: #unique }
+        });
+    }
+    indexes
+}
+
+/// One `LinkDef` per `ManyToMany` field.
+fn link_defs(model: &Model) -> Vec<TokenStream> {
+    let ident = &model.ident;
+    let links = model.fields.iter().filter_map(|field| {
+        let FieldKind::ManyToMany(link) = &field.kind else {
+            return None;
+        };
+        let through = link.through.as_ref()?;
+        let other = &link.relation.target;
+        let (this_column, other_column) = link_columns(&ident.to_string(), other);
+        Some(quote! {
+            ::orm::LinkDef {
+                table: #through,
+                columns: [
+                    (#this_column, || <#ident as ::orm::Model>::TABLE),
+                    (#other_column, || <#other as ::orm::Model>::TABLE),
+                ],
+            }
+        })
+    });
+    links.collect()
 }
 
 fn column_def(column: &Column<'_>) -> TokenStream {
@@ -453,14 +471,8 @@ fn position(checked: &Checked<'_>, field: &Field) -> usize {
 /// One `BelongsToDef` / `HasManyDef` const per relationship field, plus the
 /// `KeyOf` impl naming the primary key's type.
 fn relation_defs(checked: &Checked<'_>) -> TokenStream {
-    let model = checked.model;
-    let ident = &model.ident;
-    let model_name = ident.to_string();
     let mut out = TokenStream::new();
-    for field in &model.fields {
-        let f = &field.ident;
-        let field_name = f.unraw().to_string();
-        let def = def_ident(field);
+    for field in &checked.model.fields {
         let Some(relation) = field.kind.relation() else {
             continue;
         };
@@ -469,166 +481,213 @@ fn relation_defs(checked: &Checked<'_>) -> TokenStream {
         } else {
             quote!(::orm::Lazy::Select)
         };
-        match &field.kind {
-            FieldKind::BelongsTo(_) => {
-                let parent = &relation.target;
-                let column = position(checked, field);
-                let back = match &relation.back_populates {
-                    Some(lit) => {
-                        let back = Ident::new(&lit.value(), lit.span());
-                        quote_spanned!(lit.span()=> ::core::option::Option::Some(|parent: &#parent| &parent.#back))
-                    }
-                    None => quote!(::core::option::Option::None),
-                };
-                out.extend(quote! {
-                    const #def: ::orm::__private::BelongsToDef<#ident, #parent> = ::orm::__private::BelongsToDef {
-                        model: #model_name,
-                        field: #field_name,
-                        column: #column,
-                        this: |this: &#ident| &this.#f,
-                        back: #back,
-                        lazy: #lazy,
-                    };
-                });
-            }
+        let def = RelationDef {
+            model: &checked.model.ident,
+            field,
+            def: def_ident(field),
+            relation,
+            lazy,
+        };
+        out.extend(match &field.kind {
+            FieldKind::BelongsTo(_) => belongs_to_def(&def, position(checked, field)),
             FieldKind::HasMany(children) | FieldKind::HasOne(children) => {
-                let child = &relation.target;
-                let Some(lit) = &relation.back_populates else {
-                    continue;
-                };
-                let back_field = lit.value();
-                let back = Ident::new(&back_field, lit.span());
-                let delete_orphan = children.delete_orphan.is_some();
-                let back_fn = quote_spanned!(lit.span()=> |child: &#child| &child.#back);
-                out.extend(quote! {
-                    const #def: ::orm::__private::HasManyDef<#ident, #child> = ::orm::__private::HasManyDef {
-                        model: #model_name,
-                        field: #field_name,
-                        back_field: #back_field,
-                        back: #back_fn,
-                        this: |this: &#ident| &this.#f,
-                        delete_orphan: #delete_orphan,
-                        lazy: #lazy,
-                    };
-                });
+                has_many_def(&def, children)
             }
-            FieldKind::ManyToMany(link) => {
-                let other = &relation.target;
-                let Some(through) = &link.through else {
-                    continue;
-                };
-                let (this_column, other_column) = link_columns(&model_name, other);
-                let back = match &relation.back_populates {
-                    Some(lit) => {
-                        let back = Ident::new(&lit.value(), lit.span());
-                        quote_spanned!(lit.span()=> ::core::option::Option::Some(|other: &#other| &other.#back))
-                    }
-                    None => quote!(::core::option::Option::None),
-                };
-                out.extend(quote! {
-                    const #def: ::orm::__private::ManyToManyDef<#ident, #other> = ::orm::__private::ManyToManyDef {
-                        model: #model_name,
-                        field: #field_name,
-                        table: #through,
-                        this_column: #this_column,
-                        other_column: #other_column,
-                        this: |this: &#ident| &this.#f,
-                        back: #back,
-                        lazy: #lazy,
-                    };
-                });
-            }
-            FieldKind::Column(_) => {}
-        }
+            FieldKind::ManyToMany(link) => many_to_many_def(&def, link),
+            FieldKind::Column(_) => TokenStream::new(),
+        });
     }
     out
 }
 
-/// Column constants, relationship constants, and the hidden
-/// `back_populates` names the other side checks against.
+/// What every relationship definition is written from.
+struct RelationDef<'a> {
+    model: &'a Ident,
+    field: &'a Field,
+    /// The constant's name.
+    def: Ident,
+    relation: &'a RelationAttrs,
+    lazy: TokenStream,
+}
+
+/// `back` of a `BelongsToDef` or `ManyToManyDef`: the accessor of the
+/// field that points back, if named, spanned at its name.
+fn optional_back(relation: &RelationAttrs, param: &str) -> TokenStream {
+    match &relation.back_populates {
+        Some(lit) => {
+            let target = &relation.target;
+            let param = Ident::new(param, lit.span());
+            let back = Ident::new(&lit.value(), lit.span());
+            quote_spanned!(lit.span()=> ::core::option::Option::Some(|#param: &#target| &#param.#back))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn belongs_to_def(d: &RelationDef<'_>, column: usize) -> TokenStream {
+    let RelationDef {
+        model: ident,
+        def,
+        lazy,
+        ..
+    } = d;
+    let f = &d.field.ident;
+    let model_name = ident.to_string();
+    let field_name = f.unraw().to_string();
+    let parent = &d.relation.target;
+    let back = optional_back(d.relation, "parent");
+    quote! {
+        const #def: ::orm::__private::BelongsToDef<#ident, #parent> = ::orm::__private::BelongsToDef {
+            model: #model_name,
+            field: #field_name,
+            column: #column,
+            this: |this: &#ident| &this.#f,
+            back: #back,
+            lazy: #lazy,
+        };
+    }
+}
+
+/// For `HasMany` and `HasOne` alike; none without `back_populates`
+/// (already reported).
+fn has_many_def(d: &RelationDef<'_>, children: &ChildrenAttrs) -> TokenStream {
+    let Some(lit) = &d.relation.back_populates else {
+        return TokenStream::new();
+    };
+    let RelationDef {
+        model: ident,
+        def,
+        lazy,
+        ..
+    } = d;
+    let f = &d.field.ident;
+    let model_name = ident.to_string();
+    let field_name = f.unraw().to_string();
+    let child = &d.relation.target;
+    let back_field = lit.value();
+    let back = Ident::new(&back_field, lit.span());
+    let delete_orphan = children.delete_orphan.is_some();
+    let back_fn = quote_spanned!(lit.span()=> |child: &#child| &child.#back);
+    quote! {
+        const #def: ::orm::__private::HasManyDef<#ident, #child> = ::orm::__private::HasManyDef {
+            model: #model_name,
+            field: #field_name,
+            back_field: #back_field,
+            back: #back_fn,
+            this: |this: &#ident| &this.#f,
+            delete_orphan: #delete_orphan,
+            lazy: #lazy,
+        };
+    }
+}
+
+/// None without `through` (already reported).
+fn many_to_many_def(d: &RelationDef<'_>, link: &LinkAttrs) -> TokenStream {
+    let Some(through) = &link.through else {
+        return TokenStream::new();
+    };
+    let RelationDef {
+        model: ident,
+        def,
+        lazy,
+        ..
+    } = d;
+    let f = &d.field.ident;
+    let model_name = ident.to_string();
+    let field_name = f.unraw().to_string();
+    let other = &d.relation.target;
+    let (this_column, other_column) = link_columns(&model_name, other);
+    let back = optional_back(d.relation, "other");
+    quote! {
+        const #def: ::orm::__private::ManyToManyDef<#ident, #other> = ::orm::__private::ManyToManyDef {
+            model: #model_name,
+            field: #field_name,
+            table: #through,
+            this_column: #this_column,
+            other_column: #other_column,
+            this: |this: &#ident| &this.#f,
+            back: #back,
+            lazy: #lazy,
+        };
+    }
+}
+
+/// Column constants, then relationship constants.
 fn constants(checked: &Checked<'_>) -> TokenStream {
-    let model = checked.model;
-    let ident = &model.ident;
     let mut out = TokenStream::new();
     for column in &checked.columns {
-        let field = column.field;
-        let name = &column.name;
-        let doc = format!(
-            "Column `{name}` of `{}`, for filters and ordering.",
-            model.table
-        );
-        let (constant, value_ty) = match column.source {
-            Source::ForeignKey(b) => {
-                let parent = &b.relation.target;
-                (
-                    // From the field, not the column name: a column may be
-                    // named anything SQL accepts, a constant may not.
-                    format_ident!("{}_ID", upper(&field.ident), span = field.ident.span()),
-                    quote!(<#parent as ::orm::Model>::Key),
-                )
-            }
-            Source::Plain(c) => {
-                let ty = &field.ty;
-                let value_ty = match (&c.sql_type, is_option(ty)) {
-                    (Some(_), Some(inner)) => quote!(#inner),
-                    (Some(_), None) => quote!(#ty),
-                    (None, _) => {
-                        let span = ty_span(ty);
-                        let ty = respanned(ty);
-                        quote_spanned!(span=> <#ty as ::orm::ColumnType>::Value)
-                    }
-                };
-                (upper(&field.ident), value_ty)
-            }
-        };
-        let span = ty_span(&field.ty);
-        out.extend(quote_spanned! {span=>
-            #[doc = #doc]
-            pub const #constant: ::orm::Column<#ident, #value_ty> = ::orm::Column::new(#name);
-        });
+        out.extend(column_constant(checked.model, column));
     }
-    for field in &model.fields {
-        let constant = upper(&field.ident);
-        let def = def_ident(field);
-        let field_name = field.ident.unraw().to_string();
-        match &field.kind {
-            FieldKind::BelongsTo(b) => {
-                let parent = &b.relation.target;
-                let doc =
-                    format!("Relationship `{ident}.{field_name}` (many-to-one), for `preload`.");
-                out.extend(quote! {
-                    #[doc = #doc]
-                    pub const #constant: ::orm::Relation<#ident, #parent> = ::orm::Relation::belongs_to(&#def);
-                });
-            }
-            FieldKind::ManyToMany(link) if link.through.is_some() => {
-                let other = &link.relation.target;
-                let doc =
-                    format!("Relationship `{ident}.{field_name}` (many-to-many), for `preload`.");
-                out.extend(quote! {
-                    #[doc = #doc]
-                    pub const #constant: ::orm::Relation<#ident, #other> = ::orm::Relation::many_to_many(&#def);
-                });
-            }
-            FieldKind::HasMany(children) | FieldKind::HasOne(children)
-                if children.relation.back_populates.is_some() =>
-            {
-                let child = &children.relation.target;
-                let shape = if matches!(field.kind, FieldKind::HasOne(_)) {
-                    "one-to-one"
-                } else {
-                    "one-to-many"
-                };
-                let doc = format!("Relationship `{ident}.{field_name}` ({shape}), for `preload`.");
-                out.extend(quote! {
-                    #[doc = #doc]
-                    pub const #constant: ::orm::Relation<#ident, #child> = ::orm::Relation::has_many(&#def);
-                });
-            }
-            _ => {}
-        }
+    for field in &checked.model.fields {
+        out.extend(relation_constant(&checked.model.ident, field));
     }
     out
+}
+
+/// `NAME` (or `USER_ID` for a `BelongsTo`): the column, typed by its value.
+fn column_constant(model: &Model, column: &Column<'_>) -> TokenStream {
+    let ident = &model.ident;
+    let field = column.field;
+    let name = &column.name;
+    let doc = format!(
+        "Column `{name}` of `{}`, for filters and ordering.",
+        model.table
+    );
+    let (constant, value_ty) = match column.source {
+        Source::ForeignKey(b) => {
+            let parent = &b.relation.target;
+            (
+                // From the field, not the column name: a column may be
+                // named anything SQL accepts, a constant may not.
+                format_ident!("{}_ID", upper(&field.ident), span = field.ident.span()),
+                quote!(<#parent as ::orm::Model>::Key),
+            )
+        }
+        Source::Plain(c) => {
+            let ty = &field.ty;
+            let value_ty = match (&c.sql_type, is_option(ty)) {
+                (Some(_), Some(inner)) => quote!(#inner),
+                (Some(_), None) => quote!(#ty),
+                (None, _) => {
+                    let span = ty_span(ty);
+                    let ty = respanned(ty);
+                    quote_spanned!(span=> <#ty as ::orm::ColumnType>::Value)
+                }
+            };
+            (upper(&field.ident), value_ty)
+        }
+    };
+    let span = ty_span(&field.ty);
+    quote_spanned! {span=>
+        #[doc = #doc]
+        pub const #constant: ::orm::Column<#ident, #value_ty> = ::orm::Column::new(#name);
+    }
+}
+
+/// The relationship's constant, for `preload`; none for a relationship
+/// whose definition was not written (its mistake is already reported).
+fn relation_constant(ident: &Ident, field: &Field) -> TokenStream {
+    let (target, shape, make) = match &field.kind {
+        FieldKind::BelongsTo(b) => (&b.relation.target, "many-to-one", quote!(belongs_to)),
+        FieldKind::ManyToMany(link) if link.through.is_some() => {
+            (&link.relation.target, "many-to-many", quote!(many_to_many))
+        }
+        FieldKind::HasMany(children) if children.relation.back_populates.is_some() => {
+            (&children.relation.target, "one-to-many", quote!(has_many))
+        }
+        FieldKind::HasOne(children) if children.relation.back_populates.is_some() => {
+            (&children.relation.target, "one-to-one", quote!(has_many))
+        }
+        _ => return TokenStream::new(),
+    };
+    let constant = upper(&field.ident);
+    let def = def_ident(field);
+    let field_name = field.ident.unraw().to_string();
+    let doc = format!("Relationship `{ident}.{field_name}` ({shape}), for `preload`.");
+    quote! {
+        #[doc = #doc]
+        pub const #constant: ::orm::Relation<#ident, #target> = ::orm::Relation::#make(&#def);
+    }
 }
 
 /// Both sides of a relationship must name each other in `back_populates`.

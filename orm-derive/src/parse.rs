@@ -7,7 +7,9 @@
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, LitStr, PathArguments, Type};
+use syn::{
+    Data, DeriveInput, Fields, FieldsNamed, GenericArgument, Ident, LitStr, PathArguments, Type,
+};
 
 use crate::field::{Field, FieldKind, Misplaced, OnDelete, Value};
 use crate::symbol::*;
@@ -61,45 +63,7 @@ pub struct StructIndex {
 /// Reads the input. Returns `None` only when there is no struct with named
 /// fields to read at all.
 pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
-    let named = match &input.data {
-        Data::Struct(data) => match &data.fields {
-            Fields::Named(named) => named,
-            Fields::Unnamed(_) => {
-                errors.at(
-                    input.ident.span(),
-                    format!(
-                        "#[derive(Model)] needs named fields, and `{}` is a tuple struct; give each field a name (it becomes the column's name)",
-                        input.ident
-                    ),
-                );
-                return None;
-            }
-            Fields::Unit => {
-                errors.at(
-                    input.ident.span(),
-                    format!(
-                        "#[derive(Model)] needs a struct with named fields; `{}` has none (each field becomes a column)",
-                        input.ident
-                    ),
-                );
-                return None;
-            }
-        },
-        Data::Enum(data) => {
-            errors.at(
-                data.enum_token.span,
-                "#[derive(Model)] works on structs, not enums: a model is one table row",
-            );
-            return None;
-        }
-        Data::Union(data) => {
-            errors.at(
-                data.union_token.span,
-                "#[derive(Model)] works on structs, not unions",
-            );
-            return None;
-        }
-    };
+    let named = named_fields(input, errors)?;
     if !input.generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(
             &input.generics,
@@ -137,32 +101,79 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
                 errors.push(e);
             }
         }
-        let ident = &field.ident;
-        if let Some((wrapper, inner)) = generic_of(&field.ty)
-            && wrapper == "Option"
-            && let Some((relation, _)) = generic_of(&inner)
-            && ["BelongsTo", "HasMany", "HasOne", "ManyToMany"].contains(&relation.as_str())
-        {
-            let hint = if relation == "BelongsTo" {
-                format!(
-                    "write `#[orm(optional)] {ident}: BelongsTo<...>` for a nullable foreign key"
-                )
-            } else {
-                format!(
-                    "a `{relation}` is already empty when there is nothing to hold; drop the `Option`"
-                )
-            };
-            errors.push(syn::Error::new_spanned(
-                &field.ty,
-                format!("relationship fields are not wrapped in `Option`: {hint}"),
-            ));
-        }
+        check_relation_not_optional(&field, errors);
         model.primary_key_typo |= keys
             .iter()
             .any(|(k, _)| k != PRIMARY_KEY && edit_distance(k, PRIMARY_KEY) <= 2);
         model.fields.push(field);
     }
     Some(model)
+}
+
+/// The struct's named fields, or the error saying why it has none.
+fn named_fields<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<&'a FieldsNamed> {
+    match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(named) => Some(named),
+            Fields::Unnamed(_) => {
+                errors.at(
+                    input.ident.span(),
+                    format!(
+                        "#[derive(Model)] needs named fields, and `{}` is a tuple struct; give each field a name (it becomes the column's name)",
+                        input.ident
+                    ),
+                );
+                None
+            }
+            Fields::Unit => {
+                errors.at(
+                    input.ident.span(),
+                    format!(
+                        "#[derive(Model)] needs a struct with named fields; `{}` has none (each field becomes a column)",
+                        input.ident
+                    ),
+                );
+                None
+            }
+        },
+        Data::Enum(data) => {
+            errors.at(
+                data.enum_token.span,
+                "#[derive(Model)] works on structs, not enums: a model is one table row",
+            );
+            None
+        }
+        Data::Union(data) => {
+            errors.at(
+                data.union_token.span,
+                "#[derive(Model)] works on structs, not unions",
+            );
+            None
+        }
+    }
+}
+
+/// `Option<BelongsTo<T>>` and the like: the relationship types hold their
+/// own emptiness.
+fn check_relation_not_optional(field: &Field, errors: &mut Errors) {
+    let ident = &field.ident;
+    if let Some((wrapper, inner)) = generic_of(&field.ty)
+        && wrapper == "Option"
+        && let Some((relation, _)) = generic_of(&inner)
+        && ["BelongsTo", "HasMany", "HasOne", "ManyToMany"].contains(&relation.as_str())
+    {
+        let hint = if relation == "BelongsTo" {
+            format!("write `#[orm(optional)] {ident}: BelongsTo<...>` for a nullable foreign key")
+        } else {
+            format!(
+                "a `{relation}` is already empty when there is nothing to hold; drop the `Option`"
+            )
+        };
+        errors.push(syn::Error::new_spanned(
+            &field.ty,
+            format!("relationship fields are not wrapped in `Option`: {hint}"),
+        ));
+    }
 }
 
 fn parse_struct_attrs(input: &DeriveInput, model: &mut Model, errors: &mut Errors) {
