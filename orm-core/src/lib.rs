@@ -106,7 +106,8 @@ pub use value::{Bound, ColumnType, FromValueError, ReadError, Row, ToValue, Valu
 #[doc(hidden)]
 pub mod __private {
     pub use crate::relation::{
-        BelongsToDef, CollectionField, ForeignKeyField, HasManyDef, ManyToManyDef, Owner,
+        BelongsToDef, CollectionField, ForeignKeyColumn, ForeignKeyField, HasManyDef,
+        ManyToManyDef, Owner, Wire,
     };
 
     /// String equality usable in constants (the `back_populates` pairing check).

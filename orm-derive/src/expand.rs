@@ -317,7 +317,9 @@ fn column_fn(checked: &Checked<'_>) -> TokenStream {
     let arms = checked.columns.iter().enumerate().map(|(i, c)| {
         let f = &c.field.ident;
         match c.source {
-            Source::ForeignKey(_) => quote!(#i => self.#f.bound(),),
+            Source::ForeignKey(_) => {
+                quote!(#i => ::orm::__private::ForeignKeyColumn::bound(&self.#f),)
+            }
             Source::Plain(_) => {
                 let ty = &c.field.ty;
                 let span = ty_span(ty);
@@ -342,7 +344,7 @@ fn set_column_fn(checked: &Checked<'_>) -> TokenStream {
         let f = &c.field.ident;
         match c.source {
             Source::ForeignKey(_) => quote! {
-                #i => self.#f.restore_key(::orm::ColumnType::from_value(value)?),
+                #i => ::orm::__private::ForeignKeyColumn::restore(&self.#f, value)?,
             },
             Source::Plain(_) => {
                 let ty = &c.field.ty;
@@ -406,7 +408,7 @@ fn wire_fn(relations: &[&Field]) -> TokenStream {
     let wire = relations.iter().map(|f| {
         let ident = &f.ident;
         let def = def_ident(f);
-        quote!(self.#ident.wire(owner, &#def);)
+        quote!(::orm::__private::Wire::wire(&self.#ident, owner, &#def);)
     });
     quote! {
         fn wire(&self, owner: &::orm::__private::Owner) {

@@ -4,12 +4,15 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use super::link::{Describe, Link};
-use super::{Backref, ForeignKeyField, Joining, Lazy, Owner, ParentRef, RelationField};
+use super::{
+    Backref, ForeignKeyColumn, ForeignKeyField, Joining, Lazy, Owner, ParentRef, RelationField,
+    Wire,
+};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
 use crate::state::{AnyNode, Handle, Node, State, downcast};
-use crate::value::{Bound, ToValue, Value};
+use crate::value::{Bound, ColumnType, FromValueError, ToValue, Value, ValueRef};
 
 /// The generated description of a `BelongsTo` field: child `C`, parent `P`.
 #[doc(hidden)]
@@ -160,15 +163,9 @@ impl<P: Model> BelongsTo<P> {
 
     /// Sets the foreign key read back from the database (rollback, refresh);
     /// the parent object is looked up again on next access.
-    #[doc(hidden)]
-    pub fn restore_key(&self, key: Option<P::Key>) {
+    fn restore_key(&self, key: Option<P::Key>) {
         *self.key.borrow_mut() = key;
         *self.target.borrow_mut() = Weak::new();
-    }
-
-    #[doc(hidden)]
-    pub fn wire<C: Model>(&self, owner: &Owner, def: &'static BelongsToDef<C, P>) {
-        self.link.wire(owner, def);
     }
 
     /// The foreign key's value, without loading the parent. For a parent that
@@ -366,14 +363,23 @@ impl<P: Model> ForeignKeyField for BelongsTo<P> {
     }
 }
 
-impl<P: Model> BelongsTo<P> {
-    /// The foreign key to bind: the parent's key if a parent object is set.
-    #[doc(hidden)]
-    pub fn bound(&self) -> Bound<'static> {
+impl<C: Model, P: Model> Wire<BelongsToDef<C, P>> for BelongsTo<P> {
+    fn wire(&self, owner: &Owner, def: &'static BelongsToDef<C, P>) {
+        self.link.wire(owner, def);
+    }
+}
+
+impl<P: Model> ForeignKeyColumn for BelongsTo<P> {
+    fn bound(&self) -> Bound<'static> {
         Bound::Owned(match self.key() {
             Some(key) => Value::from(key.to_value()),
             None => Value::Null,
         })
+    }
+
+    fn restore(&self, value: ValueRef<'_>) -> std::result::Result<(), FromValueError> {
+        self.restore_key(ColumnType::from_value(value)?);
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::collection::Collection;
 use super::link::{Describe, Link, Loader};
-use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, RelationField};
+use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, RelationField, Wire};
 use crate::error::Result;
 use crate::model::Model;
 use crate::session::SessionInner;
@@ -265,11 +265,6 @@ impl<C: Model> HasMany<C> {
         }
     }
 
-    #[doc(hidden)]
-    pub fn wire<P: Model>(&self, owner: &Owner, def: &'static HasManyDef<P, C>) {
-        self.link.wire(owner, def);
-    }
-
     /// Whether the collection is loaded (reading it costs no SQL).
     pub fn is_loaded(&self) -> bool {
         self.items.is_loaded()
@@ -321,6 +316,12 @@ impl<C: Model> Backref<C> for HasMany<C> {
     fn set_loaded(&self, children: &[Handle<C>]) {
         self.items
             .set(children.iter().map(|c| Rc::downgrade(&c.node)));
+    }
+}
+
+impl<P: Model, C: Model> Wire<HasManyDef<P, C>> for HasMany<C> {
+    fn wire(&self, owner: &Owner, def: &'static HasManyDef<P, C>) {
+        self.link.wire(owner, def);
     }
 }
 

@@ -6,7 +6,7 @@ use std::rc::{Rc, Weak};
 
 use super::has_many::{ChildLink, unlink};
 use super::link::Link;
-use super::{Backref, CollectionField, HasManyDef, Lazy, Owner, RelationField};
+use super::{Backref, CollectionField, HasManyDef, Lazy, Owner, RelationField, Wire};
 use crate::error::Result;
 use crate::model::Model;
 use crate::state::{AnyNode, Handle, Node, State};
@@ -69,11 +69,6 @@ impl<C: Model> HasOne<C> {
             slot: RefCell::new(Slot::Unloaded),
             link: Link::new(),
         }
-    }
-
-    #[doc(hidden)]
-    pub fn wire<P: Model>(&self, owner: &Owner, def: &'static HasManyDef<P, C>) {
-        self.link.wire(owner, def);
     }
 
     /// Whether the child is at hand (reading it costs no SQL).
@@ -180,6 +175,12 @@ impl<C: Model> Backref<C> for HasOne<C> {
     fn set_loaded(&self, children: &[Handle<C>]) {
         let child = children.first().map(|c| Rc::downgrade(&c.node));
         *self.slot.borrow_mut() = Slot::Loaded(child);
+    }
+}
+
+impl<P: Model, C: Model> Wire<HasManyDef<P, C>> for HasOne<C> {
+    fn wire(&self, owner: &Owner, def: &'static HasManyDef<P, C>) {
+        self.link.wire(owner, def);
     }
 }
 

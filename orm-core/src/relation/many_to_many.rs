@@ -8,7 +8,7 @@ use std::rc::Rc;
 use super::collection::Collection;
 use super::has_many::json_array;
 use super::link::{Describe, Link, Loader};
-use super::{CollectionField, Joining, Lazy, Owner, RelationField};
+use super::{CollectionField, Joining, Lazy, Owner, RelationField, Wire};
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
@@ -214,11 +214,6 @@ impl<C: Model> ManyToMany<C> {
         }
     }
 
-    #[doc(hidden)]
-    pub fn wire<P: Model>(&self, owner: &Owner, def: &'static ManyToManyDef<P, C>) {
-        self.link.wire(owner, def);
-    }
-
     /// Whether the collection is loaded (reading it costs no SQL).
     pub fn is_loaded(&self) -> bool {
         self.items.is_loaded()
@@ -268,6 +263,12 @@ impl<C: Model> ManyToMany<C> {
 
     fn set_loaded(&self, linked: Vec<Rc<Node<C>>>) {
         self.items.set(linked.iter().map(Rc::downgrade));
+    }
+}
+
+impl<P: Model, C: Model> Wire<ManyToManyDef<P, C>> for ManyToMany<C> {
+    fn wire(&self, owner: &Owner, def: &'static ManyToManyDef<P, C>) {
+        self.link.wire(owner, def);
     }
 }
 

@@ -123,6 +123,31 @@ pub trait CollectionField {
     fn reset_empty(&self);
 }
 
+/// Connects a relationship field to the object owning it and to its
+/// generated description (`Model::wire`). Not part of the public API.
+#[doc(hidden)]
+pub trait Wire<D: ?Sized> {
+    /// Called once, when the object is made.
+    fn wire(&self, owner: &Owner, def: &'static D);
+}
+
+/// The column a `BelongsTo` owns, as the generated row mapping binds and
+/// restores it. Not part of the public API.
+#[doc(hidden)]
+pub trait ForeignKeyColumn {
+    /// The foreign key to bind: the parent's key if a parent object is set.
+    fn bound(&self) -> crate::value::Bound<'static>;
+    /// Sets the foreign key read back from the database (rollback,
+    /// refresh); the parent object is looked up again on next access.
+    ///
+    /// # Errors
+    /// [`FromValueError`](crate::FromValueError) when the value does not fit the key.
+    fn restore(
+        &self,
+        value: crate::value::ValueRef<'_>,
+    ) -> std::result::Result<(), crate::FromValueError>;
+}
+
 /// The parent-side field a `BelongsTo<C>` mirrors: a [`HasMany<C>`] or a
 /// [`HasOne<C>`]. `back_populates` on a `BelongsTo` must name one.
 #[diagnostic::on_unimplemented(
