@@ -92,6 +92,7 @@ pub use versioned::{MigrateReport, MigrationFile, MigrationState, MigrationStatu
 use crate::database::Database;
 use crate::error::Result;
 use crate::schema::ModelSet;
+use crate::sql::Conn;
 
 /// Whether a migration may run steps that lose or change stored data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +178,9 @@ impl Database {
         if plan.is_empty() {
             return Ok(());
         }
-        apply::in_migration(self, |conn| apply::run_plan(conn, plan, destructive))
+        self.migration(|conn| {
+            apply::in_migration(conn, |conn| apply::run_plan(conn, plan, destructive))
+        })
     }
 
     /// Where each migration file of `migrations` stands in this database.
@@ -194,7 +197,10 @@ impl Database {
     /// [`Error::MigrationFile`](crate::Error::MigrationFile) when the folder
     /// cannot be read; [`Error::Sqlite`](crate::Error::Sqlite).
     pub fn migration_status(&self, migrations: &Migrations) -> Result<Vec<MigrationStatus>> {
-        versioned::status(self, migrations)
+        let conn = self.connect()?;
+        let status = versioned::status(&conn, migrations);
+        self.release(conn);
+        status
     }
 
     /// Applies the pending migration files in version order, in one
@@ -217,6 +223,17 @@ impl Database {
     /// [`Error::MigrationFile`](crate::Error::MigrationFile): nothing is
     /// applied then.
     pub fn migrate(&self, migrations: &Migrations) -> Result<MigrateReport> {
-        versioned::migrate(self, migrations)
+        self.migration(|conn| versioned::migrate(conn, migrations))
+    }
+
+    /// Runs migration work on a connection of the pool, which goes back to
+    /// the pool only if the work says it may (foreign keys back on).
+    fn migration<T>(&self, work: impl FnOnce(&Conn) -> (Result<T>, bool)) -> Result<T> {
+        let conn = self.connect()?;
+        let (result, reusable) = work(&conn);
+        if reusable {
+            self.release(conn);
+        }
+        result
     }
 }

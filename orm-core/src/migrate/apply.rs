@@ -10,7 +10,6 @@
 use std::fmt;
 
 use crate::backend::sqlite::owned;
-use crate::database::Database;
 use crate::error::{Error, Misuse, Result};
 use crate::sql::{Conn, quote, render};
 use crate::value::RowExt;
@@ -23,13 +22,14 @@ use super::plan::{CLOSING, MigrationPlan, MigrationStep, OPENING};
 const SAMPLE: usize = 10;
 
 /// Runs `work` in the migration frame: all of it is committed, or none.
-pub(super) fn in_migration<T>(db: &Database, work: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
-    let conn = db.connect()?;
-    let result = framed(&conn, work);
-    if foreign_keys_back_on(&conn).is_ok() {
-        db.release(conn);
-    }
-    result
+/// Returns, beside the outcome, whether the connection may be pooled again
+/// (its foreign keys are back on).
+pub(super) fn in_migration<T>(
+    conn: &Conn,
+    work: impl FnOnce(&Conn) -> Result<T>,
+) -> (Result<T>, bool) {
+    let result = framed(conn, work);
+    (result, foreign_keys_back_on(conn).is_ok())
 }
 
 fn framed<T>(conn: &Conn, work: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {

@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-use crate::database::Database;
 use crate::error::{Error, Misuse, Result};
-use crate::sql::{Param, quote};
+use crate::sql::{Conn, Param, quote};
 use crate::value::ToValue;
 
 use super::Destructive;
@@ -304,68 +303,88 @@ fn statuses(files: &[MigrationFile], history: &[Applied]) -> Vec<MigrationStatus
     statuses
 }
 
-fn history(db: &Database) -> Result<Vec<Applied>> {
-    let conn = db.connect()?;
-    let history = read_history(conn.raw());
-    db.release(conn);
-    history
+pub(super) fn status(conn: &Conn, migrations: &Migrations) -> Result<Vec<MigrationStatus>> {
+    Ok(statuses(&migrations.files()?, &read_history(conn.raw())?))
 }
 
-pub(super) fn status(db: &Database, migrations: &Migrations) -> Result<Vec<MigrationStatus>> {
-    Ok(statuses(&migrations.files()?, &history(db)?))
+/// Applies the pending files; the flag says whether the connection may be
+/// pooled again (as [`in_migration`]).
+pub(super) fn migrate(conn: &Conn, migrations: &Migrations) -> (Result<MigrateReport>, bool) {
+    match pending(conn, migrations) {
+        Ok(Pending::Nothing(report)) => (Ok(report), true),
+        Ok(Pending::Files(files, edited)) => {
+            let (applied, reusable) = in_migration(conn, |conn| apply_files(conn, &files));
+            (
+                applied.map(|applied| MigrateReport { applied, edited }),
+                reusable,
+            )
+        }
+        Err(error) => (Err(error), true),
+    }
 }
 
-pub(super) fn migrate(db: &Database, migrations: &Migrations) -> Result<MigrateReport> {
+/// What `migrate` finds to do.
+enum Pending {
+    /// Nothing pending: the report says so.
+    Nothing(MigrateReport),
+    /// The files, and those edited since they were applied.
+    Files(Vec<MigrationFile>, Vec<String>),
+}
+
+fn pending(conn: &Conn, migrations: &Migrations) -> Result<Pending> {
     let files = migrations.files()?;
-    let before = statuses(&files, &history(db)?);
+    let before = statuses(&files, &read_history(conn.raw())?);
     let edited: Vec<String> = before
         .iter()
         .filter(|s| s.state == MigrationState::Edited)
         .map(|s| s.name.clone())
         .collect();
     if !before.iter().any(|s| s.state == MigrationState::Pending) {
-        return Ok(MigrateReport {
+        return Ok(Pending::Nothing(MigrateReport {
             applied: Vec::new(),
             edited,
-        });
+        }));
     }
-    let applied = in_migration(db, |conn| {
-        conn.control(&format!(
-            "CREATE TABLE IF NOT EXISTS {} (\n    \"version\" INTEGER PRIMARY KEY,\n    \"name\" TEXT NOT NULL,\n    \"checksum\" TEXT NOT NULL,\n    \"applied_at\" TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP\n)",
-            quote(HISTORY_TABLE)
-        ))?;
-        // Read again inside the transaction: another process may have
-        // migrated since the look above.
-        let history = read_history(conn.raw())?;
-        let insert = format!(
-            "INSERT INTO {} (\"version\", \"name\", \"checksum\") VALUES (?, ?, ?)",
-            quote(HISTORY_TABLE)
-        );
-        let mut applied = Vec::new();
-        for file in &files {
-            if history.iter().any(|a| a.version == file.version) {
-                continue;
-            }
-            conn.control(&file.sql)
-                .map_err(|e| Error::MigrationFailed {
-                    file: file.name.clone(),
-                    source: Box::new(e),
-                })?;
-            let checksum = file.checksum();
-            conn.execute(
-                &insert,
-                &[
-                    Param::new(file.version.to_value(), "version"),
-                    Param::new(file.name.to_value(), "name"),
-                    Param::new(checksum.to_value(), "checksum"),
-                ],
-                HISTORY_TABLE,
-            )?;
-            applied.push(file.name.clone());
+    Ok(Pending::Files(files, edited))
+}
+
+/// Inside the migration's transaction: the history table, then each file
+/// not applied yet, recorded with its checksum.
+fn apply_files(conn: &Conn, files: &[MigrationFile]) -> Result<Vec<String>> {
+    conn.control(&format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n    \"version\" INTEGER PRIMARY KEY,\n    \"name\" TEXT NOT NULL,\n    \"checksum\" TEXT NOT NULL,\n    \"applied_at\" TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP\n)",
+        quote(HISTORY_TABLE)
+    ))?;
+    // Read again inside the transaction: another process may have
+    // migrated since the look before it.
+    let history = read_history(conn.raw())?;
+    let insert = format!(
+        "INSERT INTO {} (\"version\", \"name\", \"checksum\") VALUES (?, ?, ?)",
+        quote(HISTORY_TABLE)
+    );
+    let mut applied = Vec::new();
+    for file in files {
+        if history.iter().any(|a| a.version == file.version) {
+            continue;
         }
-        Ok(applied)
-    })?;
-    Ok(MigrateReport { applied, edited })
+        conn.control(&file.sql)
+            .map_err(|e| Error::MigrationFailed {
+                file: file.name.clone(),
+                source: Box::new(e),
+            })?;
+        let checksum = file.checksum();
+        conn.execute(
+            &insert,
+            &[
+                Param::new(file.version.to_value(), "version"),
+                Param::new(file.name.to_value(), "name"),
+                Param::new(checksum.to_value(), "checksum"),
+            ],
+            HISTORY_TABLE,
+        )?;
+        applied.push(file.name.clone());
+    }
+    Ok(applied)
 }
 
 #[cfg(test)]
