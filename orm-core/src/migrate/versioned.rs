@@ -69,7 +69,7 @@ pub struct MigrationStatus {
     pub state: MigrationState,
 }
 
-/// What [`Database::migrate`] did.
+/// What [`Database::migrate`](crate::Database::migrate) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrateReport {
     /// The files applied now, in order.
