@@ -250,26 +250,13 @@ fn check_belongs_to(field: &Field, belongs_to: &BelongsToAttrs, errors: &mut Err
 
 fn check_many_to_many(field: &Field, link: &LinkAttrs, model_name: &str, errors: &mut Errors) {
     let name = &field.ident;
-    report_misplaced(
-        field,
-        &[
-            PRIMARY_KEY,
-            DEFAULT,
-            SQL_TYPE,
-            COLUMN,
-            UNIQUE,
-            INDEX,
-            ON_DELETE,
-            OPTIONAL,
-            DELETE_ORPHAN,
-        ],
-        |key| {
-            format!(
-                "`{key}` does not apply to `ManyToMany` field `{name}`: its keys live in the link table"
-            )
-        },
-        errors,
-    );
+    let message = |key: &str| {
+        format!(
+            "`{key}` does not apply to `ManyToMany` field `{name}`: its keys live in the link table"
+        )
+    };
+    report_misplaced(field, COLUMN_SETTINGS, message, errors);
+    report_misplaced(field, &[DELETE_ORPHAN], message, errors);
     if link.through.is_none() {
         errors.at(
             name.span(),
@@ -284,21 +271,24 @@ fn check_many_to_many(field: &Field, link: &LinkAttrs, model_name: &str, errors:
     }
 }
 
+/// The settings of a column, none of which a collection field takes.
+const COLUMN_SETTINGS: &[&str] = &[
+    PRIMARY_KEY,
+    DEFAULT,
+    SQL_TYPE,
+    COLUMN,
+    UNIQUE,
+    INDEX,
+    ON_DELETE,
+    OPTIONAL,
+];
+
 /// `kind` is `HasMany` or `HasOne`, for the messages.
 fn check_children(field: &Field, children: &ChildrenAttrs, kind: &str, errors: &mut Errors) {
     let name = &field.ident;
     report_misplaced(
         field,
-        &[
-            PRIMARY_KEY,
-            DEFAULT,
-            SQL_TYPE,
-            COLUMN,
-            UNIQUE,
-            INDEX,
-            ON_DELETE,
-            OPTIONAL,
-        ],
+        COLUMN_SETTINGS,
         |key| {
             format!(
                 "`{key}` does not apply to `{kind}` field `{name}`: it has no column (the foreign key is on the other side)"

@@ -119,9 +119,14 @@ impl Meta {
             .is_some_and(|s| s.snapshot.is_some())
     }
 
-    /// The column values before the unflushed changes, if any.
-    pub(crate) fn snapshot(&self) -> Option<Box<[Value]>> {
-        self.saved.borrow().as_ref()?.snapshot.clone()
+    /// The column values before the unflushed changes, if any, borrowed
+    /// (no copy: `has_work` asks this of every dirty object before each
+    /// autoflush).
+    pub(crate) fn snapshot(&self) -> Option<Ref<'_, [Value]>> {
+        Ref::filter_map(self.saved.borrow(), |saved| {
+            saved.as_ref().and_then(|s| s.snapshot.as_deref())
+        })
+        .ok()
     }
 
     pub(crate) fn snapshot_value(&self, column: usize) -> Option<Value> {
@@ -466,7 +471,7 @@ impl dyn AnyNode {
             return false;
         };
         match self.columns() {
-            Ok(current) => current != snapshot,
+            Ok(current) => *current != *snapshot,
             // Being written right now: assume it changed.
             Err(_) => true,
         }
