@@ -13,8 +13,9 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::backend::sqlite;
+use crate::error::DriftReport;
 use crate::error::{Error, Result};
-use crate::migrate::{DriftReport, drift};
+use crate::migrate::drift;
 use crate::schema::{ModelSet, TableDef, dependency_order, links_of};
 use crate::session::Session;
 use crate::sql::echo::{Echo, Observers, Recorder};
@@ -195,7 +196,7 @@ impl Database {
     }
 
     fn create_tables(&self, conn: &Conn, tables: &[&'static TableDef]) -> Result<()> {
-        let report = drift::report(conn.raw(), tables)?;
+        let report = drift::report(conn, tables)?;
         if !report.is_empty() {
             return Err(Error::Drift(report));
         }
@@ -205,14 +206,14 @@ impl Database {
             .map(|t| t.name)
             .chain(links_of(tables).iter().map(|l| l.table))
         {
-            missing |= !sqlite::table_exists(conn.raw(), name)?;
+            missing |= !sqlite::introspect::table_exists(conn.raw(), name)?;
         }
         if !missing {
             return Ok(());
         }
         conn.control("BEGIN IMMEDIATE")?;
         let created = tables.iter().try_for_each(|table| {
-            if sqlite::table_exists(conn.raw(), table.name)? {
+            if sqlite::introspect::table_exists(conn.raw(), table.name)? {
                 return Ok(());
             }
             conn.execute(&table.create_table_sql(), &[], table.name)?;
@@ -224,7 +225,7 @@ impl Database {
         // Link tables last: they reference both ends.
         let created = created.and_then(|()| {
             links_of(tables).into_iter().try_for_each(|link| {
-                if sqlite::table_exists(conn.raw(), link.table)? {
+                if sqlite::introspect::table_exists(conn.raw(), link.table)? {
                     return Ok(());
                 }
                 conn.execute(&link.create_table_sql(), &[], link.table)?;
@@ -272,7 +273,7 @@ impl Database {
     /// [`Error::Sqlite`] when the schema cannot be read.
     pub fn drift<S: ModelSet>(&self) -> Result<DriftReport> {
         let conn = self.connect()?;
-        let result = drift::report(conn.raw(), &S::tables());
+        let result = drift::report(&conn, &S::tables());
         self.release(conn);
         result
     }

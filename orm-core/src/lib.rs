@@ -50,13 +50,14 @@
 //! | `relation` | `BelongsTo`, `HasMany`, `HasOne`, `ManyToMany`; lazy and eager loading; cascades |
 //! | `query` | typed columns, filters, the query builder |
 //! | `sql` | statement texts, execution, SQL echo, recorders |
-//! | `value`, `backend` | orm's own values and rows; what differs per database (SQLite) |
-//! | `schema`, `migrate`, [`diagram`] | table metadata and DDL; live schema, diff, plan, apply; pictures |
-//! | `model`, `database`, `error` | the `Model` trait; where the data lives; the one error enum |
+//! | `value`, `backend` | orm's own values and rows; what differs per database (SQLite: connections, errors, introspection, the migration frame and table rebuild) |
+//! | `schema`, `migrate`, [`diagram`] | table metadata, DDL and the live schema's values; diff, plan, apply; pictures |
+//! | `model`, `database`, `error` | the `Model` trait; where the data lives; the one error enum and the reports it carries |
 //!
-//! Layers: `error`, `schema`, `sql`, `migrate` and `diagram` import nothing
-//! from the runtime above them (session, state, relation, unit of work,
-//! loading, persistence, transaction).
+//! Layers: `error`, `schema`, `sql`, `backend`, `migrate` and `diagram`
+//! import nothing from the runtime above them (session, state, relation,
+//! unit of work, loading, persistence, transaction); `error` imports no
+//! other module of the crate.
 
 #![warn(missing_docs)]
 
@@ -80,11 +81,13 @@ mod unit_of_work;
 mod value;
 
 pub use database::{DEFAULT_BUSY_TIMEOUT, Database};
-pub use error::{ConstraintKind, Error, Misuse, Result};
+pub use error::{
+    ConstraintKind, Difference, DriftReport, Error, ForeignKeyViolations, Hazard, HazardKind,
+    Misuse, Result, TableDrift,
+};
 pub use migrate::{
-    Destructive, Difference, DriftReport, ForeignKeyViolations, Hazard, HazardKind, MigrateReport,
-    MigrationFile, MigrationPlan, MigrationState, MigrationStatus, MigrationStep, Migrations,
-    Renames, SchemaChange, StepKind, TableDrift,
+    Destructive, MigrateReport, MigrationFile, MigrationPlan, MigrationState, MigrationStatus,
+    MigrationStep, Migrations, Renames, SchemaChange, StepKind,
 };
 pub use model::{Key, Model};
 pub use query::{Column, Expr, OrderBy, Query};

@@ -78,20 +78,17 @@ mod apply;
 mod diff;
 pub(crate) mod drift;
 mod hazard;
-mod live;
 mod plan;
 mod rebuild;
 mod versioned;
 
-pub use apply::ForeignKeyViolations;
-pub use drift::{Difference, DriftReport, TableDrift};
-pub use hazard::{Hazard, HazardKind};
 pub use plan::{MigrationPlan, MigrationStep, Renames, SchemaChange, StepKind};
 pub use versioned::{MigrateReport, MigrationFile, MigrationState, MigrationStatus, Migrations};
 
+use crate::backend::sqlite::introspect;
 use crate::database::Database;
 use crate::error::Result;
-use crate::schema::ModelSet;
+use crate::schema::{LiveTable, ModelSet};
 use crate::sql::Conn;
 
 /// Whether a migration may run steps that lose or change stored data.
@@ -132,7 +129,7 @@ impl Database {
     /// when the schema cannot be read.
     pub fn migration_plan<S: ModelSet>(&self, renames: &Renames) -> Result<MigrationPlan> {
         let conn = self.connect()?;
-        let plan = diff::plan(conn.raw(), &S::tables(), renames);
+        let plan = diff::plan(&conn, &S::tables(), renames);
         self.release(conn);
         plan
     }
@@ -236,4 +233,13 @@ impl Database {
         }
         result
     }
+}
+
+/// The database's tables as they are, the migration history left out.
+fn live_tables(conn: &Conn) -> Result<Vec<LiveTable>> {
+    introspect::table_names(conn.raw())?
+        .iter()
+        .filter(|name| !name.eq_ignore_ascii_case(versioned::HISTORY_TABLE))
+        .map(|name| introspect::read_table(conn.raw(), name))
+        .collect()
 }

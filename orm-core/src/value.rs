@@ -413,24 +413,11 @@ pub(crate) fn read<T: ColumnType, R: Row + ?Sized>(row: &R, index: usize) -> Res
 /// Reads of the database's own tables (schema introspection, migration
 /// history), with errors as [`Error`]s.
 pub(crate) trait RowExt: Row {
-    /// Column `index`, owned, whatever its type.
-    fn owned(&self, index: usize) -> Result<Value, Error>;
     /// Column `index` as `T`.
     fn get<T: ColumnType>(&self, index: usize) -> Result<T, Error>;
 }
 
 impl<R: Row + ?Sized> RowExt for R {
-    fn owned(&self, index: usize) -> Result<Value, Error> {
-        self.value(index)
-            .map(Value::from)
-            .map_err(|e| Error::Conversion {
-                table: String::new(),
-                column: format!("column {index}"),
-                key: "(none)".to_owned(),
-                detail: e.to_string(),
-            })
-    }
-
     fn get<T: ColumnType>(&self, index: usize) -> Result<T, Error> {
         read(self, index).map_err(|e| Error::Conversion {
             table: String::new(),

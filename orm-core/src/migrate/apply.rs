@@ -7,16 +7,14 @@
 //! be switched back on is closed instead of going back to the pool: every
 //! pooled connection enforces foreign keys.
 
-use std::fmt;
-
-use crate::backend::sqlite::owned;
-use crate::error::{Error, Misuse, Result};
-use crate::sql::{Conn, quote, render};
-use crate::value::RowExt;
+use crate::backend::sqlite::introspect;
+use crate::backend::sqlite::migration::{CLOSING, OPENING};
+use crate::error::{Error, ForeignKeyViolations, Misuse, Result};
+use crate::sql::{Conn, Param, quote, render};
+use crate::value::{RowExt, ValueRef};
 
 use super::Destructive;
-use super::live;
-use super::plan::{CLOSING, MigrationPlan, MigrationStep, OPENING};
+use super::plan::{MigrationPlan, MigrationStep};
 
 /// How many violating rows a foreign key check error names.
 const SAMPLE: usize = 10;
@@ -35,7 +33,7 @@ pub(super) fn in_migration<T>(
 fn framed<T>(conn: &Conn, work: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
     let [foreign_keys_off, begin] = OPENING;
     conn.control(foreign_keys_off)?;
-    if foreign_keys_enabled(conn)? {
+    if introspect::foreign_keys_enabled(conn.raw())? {
         return Err(Misuse::ForeignKeysStuck("off").into());
     }
     conn.control(begin)?;
@@ -52,15 +50,9 @@ fn framed<T>(conn: &Conn, work: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
     outcome
 }
 
-fn foreign_keys_enabled(conn: &Conn) -> Result<bool> {
-    Ok(conn
-        .raw()
-        .query_row("PRAGMA foreign_keys", [], |row| row.get::<_, bool>(0))?)
-}
-
 fn foreign_keys_back_on(conn: &Conn) -> Result<()> {
     conn.control(CLOSING[2])?;
-    if foreign_keys_enabled(conn)? {
+    if introspect::foreign_keys_enabled(conn.raw())? {
         Ok(())
     } else {
         Err(Misuse::ForeignKeysStuck("back on").into())
@@ -69,7 +61,7 @@ fn foreign_keys_back_on(conn: &Conn) -> Result<()> {
 
 /// Runs the plan's steps, inside the frame.
 pub(super) fn run_plan(conn: &Conn, plan: &MigrationPlan, destructive: Destructive) -> Result<()> {
-    let found = live::schema_version(conn.raw())?;
+    let found = introspect::schema_version(conn.raw())?;
     if found != plan.schema_version {
         return Err(Error::StalePlan {
             planned: plan.schema_version,
@@ -130,12 +122,8 @@ fn foreign_key_check(conn: &Conn) -> Result<()> {
         .filter(|v| v.table == first.table && v.foreign_key == first.foreign_key)
         .map(|v| v.rowid)
         .collect();
-    let column: String = conn.raw().query_row(
-        "SELECT \"from\" FROM pragma_foreign_key_list(?1) WHERE id = ?2 ORDER BY seq LIMIT 1",
-        (&first.table, first.foreign_key),
-        |row| row.get(0),
-    )?;
-    let key = live::read_table(conn.raw(), &first.table)?.row_key(true);
+    let column = introspect::foreign_key_column(conn.raw(), &first.table, first.foreign_key)?;
+    let key = introspect::read_table(conn.raw(), &first.table)?.row_key(true);
     let lookup = format!(
         "SELECT {}, {} FROM {} WHERE rowid = ?1",
         key.expr,
@@ -144,15 +132,19 @@ fn foreign_key_check(conn: &Conn) -> Result<()> {
     );
     let mut rows = Vec::new();
     for rowid in rowids.iter().take(SAMPLE).flatten() {
-        let (key_value, value) = conn.raw().query_row(&lookup, [rowid], |row| {
-            Ok((owned(row.get(0)?), owned(row.get(1)?)))
-        })?;
-        rows.push(format!(
-            "{} {}: {column} = {}",
-            key.label,
-            render(&key_value),
-            render(&value)
-        ));
+        conn.query_quietly(
+            &lookup,
+            &[Param::new(ValueRef::Integer(*rowid), "rowid")],
+            |row| {
+                rows.push(format!(
+                    "{} {}: {column} = {}",
+                    key.label,
+                    render(&row.lossy(0)?),
+                    render(&row.lossy(1)?)
+                ));
+                Ok(())
+            },
+        )?;
     }
     Err(Error::ForeignKeyCheck(Box::new(ForeignKeyViolations {
         table: first.table.clone(),
@@ -161,40 +153,4 @@ fn foreign_key_check(conn: &Conn) -> Result<()> {
         count: rowids.len(),
         rows,
     })))
-}
-
-/// Rows whose foreign key matches no row, found by `PRAGMA foreign_key_check`
-/// at the end of a migration (the first foreign key with any).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ForeignKeyViolations {
-    /// The table holding the rows.
-    pub table: String,
-    /// Their foreign key column.
-    pub column: String,
-    /// The table it references.
-    pub parent: String,
-    /// How many rows violate it.
-    pub count: usize,
-    /// The first of them, as key and value: `id 3: user_id = 99`.
-    pub rows: Vec<String>,
-}
-
-impl fmt::Display for ForeignKeyViolations {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} row{} of `{}` {} a `{}` matching no row of `{}`: {}",
-            self.count,
-            if self.count == 1 { "" } else { "s" },
-            self.table,
-            if self.count == 1 { "has" } else { "have" },
-            self.column,
-            self.parent,
-            self.rows.join(", ")
-        )?;
-        if self.count > self.rows.len() {
-            write!(f, ", and {} more", self.count - self.rows.len())?;
-        }
-        Ok(())
-    }
 }

@@ -6,28 +6,28 @@
 //! new names), then each model's table, parents before children, then the
 //! link tables, then the drops.
 
-use rusqlite::Connection;
-
 use crate::error::{Misuse, Result};
 use crate::schema::{ColumnDef, IndexDef, LinkDef, OnDelete, TableDef, dependency_order, links_of};
 use crate::sql::quote;
 
-use super::hazard::{HazardKind, Probe};
-use super::live::{self, LiveColumn, LiveIndex, LiveTable};
+use crate::backend::sqlite::introspect;
+use crate::schema::{LiveColumn, LiveIndex, LiveTable};
+use crate::sql::Conn;
+
+use crate::error::HazardKind;
+
+use super::hazard::Probe;
 use super::plan::{MigrationPlan, MigrationStep, Renames, SchemaChange, StepKind};
 use super::rebuild;
 
 /// The plan that brings the database behind `conn` to `tables`.
 pub(super) fn plan(
-    conn: &Connection,
+    conn: &Conn,
     tables: &[&'static TableDef],
     renames: &Renames,
 ) -> Result<MigrationPlan> {
-    let schema_version = live::schema_version(conn)?;
-    let mut live_tables = live::table_names(conn)?
-        .iter()
-        .map(|name| live::read_table(conn, name))
-        .collect::<Result<Vec<_>>>()?;
+    let schema_version = introspect::schema_version(conn.raw())?;
+    let mut live_tables = super::live_tables(conn)?;
     let mut steps = rename_tables(&mut live_tables, renames)?;
     steps.extend(rename_columns(&mut live_tables, renames)?);
 

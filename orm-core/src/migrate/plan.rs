@@ -6,22 +6,12 @@
 
 use std::fmt;
 
+use crate::backend::sqlite::migration::{CLOSING, OPENING};
 use crate::schema::OnDelete;
 
-use super::hazard::{Hazard, Probe};
+use crate::error::Hazard;
 
-/// Statements `apply` runs before the steps: foreign keys cannot be switched
-/// off inside a transaction, so first that, then the transaction.
-pub(super) const OPENING: [&str; 2] = ["PRAGMA foreign_keys = OFF", "BEGIN IMMEDIATE"];
-
-/// Statements `apply` runs after the steps: the check of every foreign key
-/// (any row found rolls everything back), then the commit, then foreign keys
-/// back on for the connection.
-pub(super) const CLOSING: [&str; 3] = [
-    "PRAGMA foreign_key_check",
-    "COMMIT",
-    "PRAGMA foreign_keys = ON",
-];
+use super::hazard::Probe;
 
 /// One difference between a table and its model, as a plan step makes it.
 /// The table is the step's.

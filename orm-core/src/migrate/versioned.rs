@@ -9,16 +9,17 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
-
+use crate::backend::sqlite::introspect;
 use crate::error::{Error, Misuse, Result};
 use crate::sql::{Conn, Param, quote};
-use crate::value::ToValue;
+use crate::value::{RowExt, ToValue};
 
 use super::Destructive;
 use super::apply::in_migration;
-use super::live::HISTORY_TABLE;
 use super::plan::MigrationPlan;
+
+/// The table that records applied migration files; never part of a plan.
+pub(super) const HISTORY_TABLE: &str = "orm_migrations";
 
 /// A folder of numbered migration files.
 ///
@@ -243,33 +244,23 @@ struct Applied {
     checksum: String,
 }
 
-fn history_exists(conn: &Connection) -> Result<bool> {
-    let n: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-        [HISTORY_TABLE],
-        |row| row.get(0),
-    )?;
-    Ok(n > 0)
-}
-
-fn read_history(conn: &Connection) -> Result<Vec<Applied>> {
-    if !history_exists(conn)? {
+fn read_history(conn: &Conn) -> Result<Vec<Applied>> {
+    if !introspect::table_exists(conn.raw(), HISTORY_TABLE)? {
         return Ok(Vec::new());
     }
     let sql = format!(
         "SELECT version, name, checksum FROM {} ORDER BY version",
         quote(HISTORY_TABLE)
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map([], |row| {
-            Ok(Applied {
-                version: row.get(0)?,
-                name: row.get(1)?,
-                checksum: row.get(2)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut rows = Vec::new();
+    conn.query_quietly(&sql, &[], |row| {
+        rows.push(Applied {
+            version: row.get(0)?,
+            name: row.get(1)?,
+            checksum: row.get(2)?,
+        });
+        Ok(())
+    })?;
     Ok(rows)
 }
 
@@ -304,7 +295,7 @@ fn statuses(files: &[MigrationFile], history: &[Applied]) -> Vec<MigrationStatus
 }
 
 pub(super) fn status(conn: &Conn, migrations: &Migrations) -> Result<Vec<MigrationStatus>> {
-    Ok(statuses(&migrations.files()?, &read_history(conn.raw())?))
+    Ok(statuses(&migrations.files()?, &read_history(conn)?))
 }
 
 /// Applies the pending files; the flag says whether the connection may be
@@ -333,7 +324,7 @@ enum Pending {
 
 fn pending(conn: &Conn, migrations: &Migrations) -> Result<Pending> {
     let files = migrations.files()?;
-    let before = statuses(&files, &read_history(conn.raw())?);
+    let before = statuses(&files, &read_history(conn)?);
     let edited: Vec<String> = before
         .iter()
         .filter(|s| s.state == MigrationState::Edited)
@@ -357,7 +348,7 @@ fn apply_files(conn: &Conn, files: &[MigrationFile]) -> Result<Vec<String>> {
     ))?;
     // Read again inside the transaction: another process may have
     // migrated since the look before it.
-    let history = read_history(conn.raw())?;
+    let history = read_history(conn)?;
     let insert = format!(
         "INSERT INTO {} (\"version\", \"name\", \"checksum\") VALUES (?, ?, ?)",
         quote(HISTORY_TABLE)

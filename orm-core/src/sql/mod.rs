@@ -170,6 +170,23 @@ impl Conn {
         Ok(())
     }
 
+    /// Runs a query neither echoed nor recorded: the reads a migration plan
+    /// or status makes are not statements the user asked to run.
+    pub(crate) fn query_quietly(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        mut each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.raw.prepare(sql).map_err(|e| classify(e, ""))?;
+        bind(&mut stmt, params, "")?;
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next().map_err(|e| classify(e, ""))? {
+            each(&SqliteRow(row))?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn last_insert_rowid(&self) -> i64 {
         self.raw.last_insert_rowid()
     }

@@ -1,11 +1,15 @@
 //! The SQLite backend's edge: connections (files in WAL mode, shared
 //! in-memory databases, the PRAGMAs every connection gets), orm's values
-//! into rusqlite's and back, rows, and the classification of SQLite's errors.
+//! into rusqlite's and back, rows, and the classification of SQLite's errors;
+//! in [`introspect`] the live schema, in [`migration`] how SQLite migrates.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rusqlite::{Connection, OpenFlags};
+
+pub(crate) mod introspect;
+pub(crate) mod migration;
 
 use rusqlite::types::ValueRef as DriverValue;
 
@@ -36,19 +40,6 @@ pub(crate) fn from_driver(value: DriverValue<'_>) -> Result<ValueRef<'_>, FromVa
     })
 }
 
-/// A value rusqlite read whole, for messages (text that is not UTF-8 is
-/// shown with replacement characters).
-pub(crate) fn owned(value: rusqlite::types::Value) -> Value {
-    use rusqlite::types::Value as Driver;
-    match value {
-        Driver::Null => Value::Null,
-        Driver::Integer(i) => Value::Integer(i),
-        Driver::Real(f) => Value::Real(f),
-        Driver::Text(s) => Value::Text(s),
-        Driver::Blob(b) => Value::Blob(b),
-    }
-}
-
 /// A rusqlite row, read through orm's [`Row`].
 pub(crate) struct SqliteRow<'r, 's>(pub &'r rusqlite::Row<'s>);
 
@@ -59,6 +50,21 @@ impl Row for SqliteRow<'_, '_> {
             .get_ref(index)
             .map_err(|e| FromValueError::Invalid(e.to_string()))?;
         from_driver(value)
+    }
+}
+
+impl SqliteRow<'_, '_> {
+    /// Column `index`, owned, for messages: text that is not UTF-8 is shown
+    /// with replacement characters rather than refused (a migration's
+    /// hazard names such rows).
+    pub(crate) fn lossy(&self, index: usize) -> Result<Value> {
+        Ok(match self.0.get_ref(index)? {
+            DriverValue::Null => Value::Null,
+            DriverValue::Integer(i) => Value::Integer(i),
+            DriverValue::Real(f) => Value::Real(f),
+            DriverValue::Text(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
+            DriverValue::Blob(b) => Value::Blob(b.to_vec()),
+        })
     }
 }
 
@@ -135,14 +141,4 @@ pub(crate) fn open_memory(uri: &str) -> Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
-}
-
-/// Whether a table of that name exists.
-pub(crate) fn table_exists(conn: &Connection, table: &str) -> Result<bool> {
-    let n: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-        [table],
-        |row| row.get(0),
-    )?;
-    Ok(n > 0)
 }

@@ -4,6 +4,10 @@
 
 use std::fmt;
 
+mod report;
+
+pub use report::{Difference, DriftReport, ForeignKeyViolations, Hazard, HazardKind, TableDrift};
+
 /// `Result` with the library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -173,7 +177,7 @@ pub enum Error {
 
     /// `create_all` found tables that exist but differ from their models.
     #[error("the database schema differs from the models:\n{0}")]
-    Drift(crate::migrate::DriftReport),
+    Drift(DriftReport),
 
     /// A migration step would lose or change stored data (a table or column
     /// dropped, values that do not survive a new type, NULL replaced by a
@@ -182,20 +186,20 @@ pub enum Error {
     #[error(
         "migration refused, nothing was changed: {0}; apply with `Destructive::Allow` to accept it"
     )]
-    DestructiveMigration(Box<crate::migrate::Hazard>),
+    DestructiveMigration(Box<Hazard>),
 
     /// A migration step cannot run with the rows its table holds, whatever
     /// is allowed: a new NOT NULL column without a default, or NULL in a
     /// column becoming NOT NULL without one. Nothing was changed; the hazard
     /// names the table, the column and the rows.
     #[error("migration cannot run, nothing was changed: {0}")]
-    MigrationBlocked(Box<crate::migrate::Hazard>),
+    MigrationBlocked(Box<Hazard>),
 
     /// After a migration's steps, `PRAGMA foreign_key_check` found rows whose
     /// foreign key matches no row. The migration was rolled back as a whole;
     /// the violations name the table, the column and the rows.
     #[error("migration rolled back: {0}")]
-    ForeignKeyCheck(Box<crate::migrate::ForeignKeyViolations>),
+    ForeignKeyCheck(Box<ForeignKeyViolations>),
 
     /// A migration plan was applied after the schema had changed since it
     /// was made (by another plan, or the same one applied twice). Nothing

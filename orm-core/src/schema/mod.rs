@@ -1,9 +1,13 @@
 //! Schema: the table metadata that `#[derive(Model)]` generates, the DDL made
 //! from it, and the dependency order of tables.
 //!
-//! Runs no statement: reading the live schema and comparing it with the
-//! models is `migrate`'s (the drift report of `create_all` included);
-//! `Database::create_all` decides what to create.
+//! Runs no statement. The live schema's values are in `live`; the backend
+//! reads them, `migrate` compares them with the models (the drift report of
+//! `create_all` included); `Database::create_all` decides what to create.
+
+mod live;
+
+pub(crate) use live::{LiveColumn, LiveForeignKey, LiveIndex, LiveTable, RowKey};
 
 use crate::sql::quote;
 
