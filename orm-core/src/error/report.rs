@@ -241,6 +241,25 @@ pub enum HazardKind {
         /// The new column.
         column: String,
     },
+    /// The column becomes text while rows hold bytes that are not UTF-8:
+    /// they could not be read back as text.
+    NotText {
+        /// The column whose type changes.
+        column: String,
+        /// Its type in the database.
+        from: String,
+        /// Its type in the model.
+        to: String,
+    },
+    /// A table rebuild cannot make something of the table again (a
+    /// trigger, a view, a CHECK constraint that reads a column the rebuild
+    /// drops); with consent, it goes.
+    NotCarriedOver {
+        /// What: "trigger `audit_users`", "CHECK (length(name) > 0)".
+        what: String,
+        /// Why: "it reads `name`, which the rebuild drops".
+        reason: String,
+    },
 }
 
 /// A step's effect on the rows of one table: which rows, and how many.
@@ -265,17 +284,21 @@ impl Hazard {
         match &self.kind {
             HazardKind::DropTable
             | HazardKind::DropColumn { .. }
-            | HazardKind::NarrowType { .. } => true,
+            | HazardKind::NarrowType { .. }
+            | HazardKind::NotCarriedOver { .. } => true,
             HazardKind::NullInNotNull { default, .. } => default.is_some(),
-            HazardKind::NoDefault { .. } => false,
+            HazardKind::NoDefault { .. } | HazardKind::NotText { .. } => false,
         }
     }
 
     /// Whether this hazard stops the step: drops always need consent (the
-    /// table or column itself is lost); the others only when rows are hit.
+    /// table, column, trigger or view itself is lost); the others only when
+    /// rows are hit.
     pub(crate) fn matters(&self) -> bool {
         match self.kind {
-            HazardKind::DropTable | HazardKind::DropColumn { .. } => true,
+            HazardKind::DropTable
+            | HazardKind::DropColumn { .. }
+            | HazardKind::NotCarriedOver { .. } => true,
             _ => self.count > 0,
         }
     }
@@ -342,6 +365,15 @@ impl fmt::Display for Hazard {
                 f,
                 "the new NOT NULL column `{table}`.`{column}` has no default for the {rows} already there ({}); declare one, such as #[orm(default = \"0\")]",
                 self.rows_text()
+            ),
+            HazardKind::NotText { column, from, to } => write!(
+                f,
+                "changing `{table}`.`{column}` from {from} to {to} leaves {rows} holding bytes that are not UTF-8 ({}), which could not be read back as text; convert or delete them first",
+                self.rows_text()
+            ),
+            HazardKind::NotCarriedOver { what, reason } => write!(
+                f,
+                "rebuilding `{table}` cannot keep {what}: {reason}; allowed, the migration drops it"
             ),
         }
     }

@@ -10,8 +10,8 @@ use crate::error::{Misuse, Result};
 use crate::schema::{ColumnDef, IndexDef, LinkDef, OnDelete, TableDef, dependency_order, links_of};
 use crate::sql::quote;
 
-use crate::backend::sqlite::introspect;
-use crate::schema::{LiveColumn, LiveIndex, LiveTable};
+use crate::backend::sqlite::{introspect, migration};
+use crate::schema::{LiveColumn, LiveIndex, LiveObject, LiveTable};
 use crate::sql::Conn;
 
 use crate::error::HazardKind;
@@ -30,6 +30,8 @@ pub(super) fn plan(
     let mut live_tables = super::live_tables(conn)?;
     let mut steps = rename_tables(&mut live_tables, renames)?;
     steps.extend(rename_columns(&mut live_tables, renames)?);
+    let renaming: Vec<String> = steps.iter().flat_map(|s| s.sql.iter().cloned()).collect();
+    let mut objects = introspect::schema_objects_after(conn.raw(), &renaming)?;
 
     let tables = dependency_order(tables);
     let mut taken: Vec<String> = live_tables.iter().map(|t| t.name.clone()).collect();
@@ -37,7 +39,7 @@ pub(super) fn plan(
     for table in &tables {
         match find(&live_tables, table.name) {
             None => steps.push(create_table(table)),
-            Some(live) => steps.extend(alter_table(table, live, &taken)),
+            Some(live) => steps.extend(alter_table(table, live, &taken, &mut objects)),
         }
     }
     let links = links_of(&tables);
@@ -230,7 +232,12 @@ pub(super) struct TableChanges {
 
 /// The steps that bring one existing table to its model: in place when
 /// `ALTER TABLE` can, else one rebuild that makes every change at once.
-fn alter_table(table: &'static TableDef, live: &LiveTable, taken: &[String]) -> Vec<MigrationStep> {
+fn alter_table(
+    table: &'static TableDef,
+    live: &LiveTable,
+    taken: &[String],
+    objects: &mut Vec<LiveObject>,
+) -> Vec<MigrationStep> {
     let changes = compare(table, live);
     let index_changes = index_changes(&changes);
     let added: Vec<SchemaChange> = changes
@@ -247,6 +254,7 @@ fn alter_table(table: &'static TableDef, live: &LiveTable, taken: &[String]) -> 
             table,
             live,
             taken,
+            objects,
             changes,
             added,
             index_changes,
@@ -360,6 +368,17 @@ fn compare_column(
             live,
             Some(column.name),
         ));
+        if migration::holds_text(column.sql_type) {
+            changes.probes.push(Probe::new(
+                HazardKind::NotText {
+                    column: column.name.to_owned(),
+                    from: found.sql_type.clone(),
+                    to: column.sql_type.to_owned(),
+                },
+                live,
+                Some(column.name),
+            ));
+        }
     }
     // A rowid alias reports NOT NULL as 0 though it never holds NULL.
     if !column.primary_key && found.not_null == column.nullable {

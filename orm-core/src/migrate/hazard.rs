@@ -58,24 +58,38 @@ impl Probe {
 
     /// Runs the probe before anything was changed, unrecorded (planning).
     pub fn at_plan(&self, conn: &Conn) -> Result<Hazard> {
-        let sql = self.sql(&self.at_plan);
         let mut found = Found::default();
-        conn.query_quietly(&sql, &[], |row| {
-            found.push(&self.at_plan.key, row.lossy(0)?, row.lossy(1)?);
-            Ok(())
-        })?;
+        if let Some(sql) = self.sql(&self.at_plan) {
+            conn.query_quietly(&sql, &[], |row| {
+                self.found(&mut found, &self.at_plan, row.lossy(0)?, row.lossy(1)?);
+                Ok(())
+            })?;
+        }
         Ok(self.hazard(found))
     }
 
     /// Runs the probe inside the migration, echoed and recorded.
     pub fn at_apply(&self, conn: &Conn) -> Result<Hazard> {
-        let sql = self.sql(&self.at_apply);
         let mut found = Found::default();
-        conn.query(&sql, &[], &self.table, |row| {
-            found.push(&self.at_apply.key, row.lossy(0)?, row.lossy(1)?);
-            Ok(())
-        })?;
+        if let Some(sql) = self.sql(&self.at_apply) {
+            conn.query(&sql, &[], &self.table, |row| {
+                self.found(&mut found, &self.at_apply, row.lossy(0)?, row.lossy(1)?);
+                Ok(())
+            })?;
+        }
         Ok(self.hazard(found))
+    }
+
+    /// Counts a row the query returned, if it is hit: the SQL cannot tell
+    /// whether bytes are UTF-8, so that is checked here.
+    fn found(&self, found: &mut Found, target: &Target, key: Value, value: Value) {
+        let hit = match (&self.kind, &value) {
+            (HazardKind::NotText { .. }, Value::Blob(bytes)) => std::str::from_utf8(bytes).is_err(),
+            _ => true,
+        };
+        if hit {
+            found.push(&target.key, key, value);
+        }
     }
 
     fn hazard(&self, found: Found) -> Hazard {
@@ -87,12 +101,13 @@ impl Probe {
         }
     }
 
-    /// `SELECT key, value FROM table WHERE <the row is hit>`.
-    fn sql(&self, target: &Target) -> String {
+    /// `SELECT key, value FROM table WHERE <the row is hit>`, or `None`
+    /// when the hazard is not about rows.
+    fn sql(&self, target: &Target) -> Option<String> {
         let table = quote(&target.table);
         let key = &target.key.expr;
         let column = target.column.as_deref().map(quote).unwrap_or_default();
-        match &self.kind {
+        Some(match &self.kind {
             HazardKind::DropTable | HazardKind::NoDefault { .. } => {
                 format!("SELECT {key}, NULL FROM {table}")
             }
@@ -106,7 +121,11 @@ impl Probe {
                 "SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL AND NOT ({})",
                 migration::survives(&column, to)
             ),
-        }
+            HazardKind::NotText { .. } => {
+                format!("SELECT {key}, {column} FROM {table} WHERE typeof({column}) = 'blob'")
+            }
+            HazardKind::NotCarriedOver { .. } => return None,
+        })
     }
 }
 

@@ -117,6 +117,13 @@ pub enum SchemaChange {
         /// Index name.
         name: String,
     },
+    /// A table rebuild keeps something of the table the model does not
+    /// declare, making it again: a trigger, a view that reads the table, a
+    /// CHECK constraint, a collation, `AUTOINCREMENT`.
+    CarryOver {
+        /// What: "trigger `audit_users`", "CHECK (length(name) > 0)".
+        what: String,
+    },
 }
 
 impl fmt::Display for SchemaChange {
@@ -179,6 +186,7 @@ impl fmt::Display for SchemaChange {
                 columns.join(", ")
             ),
             SchemaChange::DropIndex { name } => write!(f, "drop index `{name}`"),
+            SchemaChange::CarryOver { what } => write!(f, "keep {what}"),
         }
     }
 }

@@ -118,3 +118,50 @@ impl LiveTable {
         }
     }
 }
+
+/// What kind of thing a schema object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ObjectKind {
+    Table,
+    Index,
+    Trigger,
+    View,
+}
+
+impl ObjectKind {
+    /// The word for it in SQL and in messages: `trigger`.
+    pub fn word(self) -> &'static str {
+        match self {
+            ObjectKind::Table => "table",
+            ObjectKind::Index => "index",
+            ObjectKind::Trigger => "trigger",
+            ObjectKind::View => "view",
+        }
+    }
+}
+
+/// One object of the schema with the SQL that made it, in the order they
+/// were made (a view is made after what it reads).
+#[derive(Debug, Clone)]
+pub(crate) struct LiveObject {
+    pub kind: ObjectKind,
+    pub name: String,
+    /// The table (or view) it belongs to: a trigger's, an index's.
+    pub table: String,
+    /// `CREATE ...`; `None` for what the database made itself (the index
+    /// of a `UNIQUE` constraint).
+    pub sql: Option<String>,
+}
+
+/// What a table's stored definition holds beyond what the model declares,
+/// and a rebuild must carry over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TableExtras {
+    /// `AUTOINCREMENT` on the key: generated keys are never reused.
+    pub autoincrement: bool,
+    /// `CHECK` constraints, each as its SQL (`CONSTRAINT name CHECK (...)`),
+    /// column constraints included.
+    pub checks: Vec<String>,
+    /// Columns with a collation: (column, collation).
+    pub collations: Vec<(String, String)>,
+}

@@ -7,7 +7,9 @@
 
 mod live;
 
-pub(crate) use live::{LiveColumn, LiveForeignKey, LiveIndex, LiveTable, RowKey};
+pub(crate) use live::{
+    LiveColumn, LiveForeignKey, LiveIndex, LiveObject, LiveTable, ObjectKind, RowKey, TableExtras,
+};
 
 use crate::sql::quote;
 

@@ -2,7 +2,7 @@
 //! value survives a type change, and the table rebuild that makes the
 //! changes `ALTER TABLE` cannot (a type, a foreign key, a constraint).
 
-use crate::schema::{ColumnDef, LiveColumn, LiveTable, TableDef};
+use crate::schema::{ColumnDef, LiveColumn, LiveObject, LiveTable, TableDef};
 use crate::sql::quote;
 
 /// Statements before a migration's steps: foreign keys off (so that a
@@ -34,12 +34,85 @@ pub(crate) fn survives(column: &str, to: &str) -> String {
     )
 }
 
-/// SQLite's table rebuild: the new table made from the model, every row
-/// copied, the old table dropped, the new one renamed, the indexes made.
-/// Foreign keys are off meanwhile (see [`OPENING`]), so dropping the old
-/// table neither fails nor cascades to rows that point at it. `taken` are
-/// the table names in use, which the temporary name avoids.
-pub(crate) fn rebuild(table: &TableDef, live: &LiveTable, taken: &[String]) -> Vec<String> {
+/// What a rebuild keeps of the table besides what the model declares.
+#[derive(Debug, Default)]
+pub(crate) struct CarryOver {
+    /// `AUTOINCREMENT` on the key.
+    pub autoincrement: bool,
+    /// CHECK constraints, as their SQL.
+    pub checks: Vec<String>,
+    /// (column, collation).
+    pub collations: Vec<(String, String)>,
+    /// Views and triggers that read the table: dropped before the old table
+    /// goes, as SQLite checks them when the new one takes its name.
+    pub dropped: Vec<LiveObject>,
+    /// Views and triggers made again afterwards, in order: the table's own
+    /// triggers and the dropped ones that can be.
+    pub recreated: Vec<LiveObject>,
+}
+
+impl CarryOver {
+    /// Each thing kept, in the words of a plan: "trigger `audit`".
+    pub fn describe(&self) -> Vec<String> {
+        let mut kept = Vec::new();
+        if self.autoincrement {
+            kept.push("AUTOINCREMENT".to_owned());
+        }
+        kept.extend(self.checks.iter().cloned());
+        kept.extend(
+            self.collations
+                .iter()
+                .map(|(column, collation)| format!("COLLATE {collation} on `{column}`")),
+        );
+        kept.extend(
+            self.recreated
+                .iter()
+                .map(|o| format!("{} `{}`", o.kind.word(), o.name)),
+        );
+        kept
+    }
+
+    /// The model's definition of `column` with what the table kept for it.
+    fn definition(&self, column: &ColumnDef) -> String {
+        let mut sql = column.definition();
+        if self.autoincrement && column.primary_key {
+            // The key is a rowid alias (checked by the caller), whose
+            // definition ends its key clause with `PRIMARY KEY`.
+            sql = sql.replacen(" PRIMARY KEY", " PRIMARY KEY AUTOINCREMENT", 1);
+        }
+        for (_, collation) in self
+            .collations
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(column.name))
+        {
+            sql.push_str(" COLLATE ");
+            sql.push_str(&quote(collation));
+        }
+        sql
+    }
+}
+
+/// Whether a column of SQL type `sql_type` stores what it is given as text
+/// (SQLite's TEXT affinity: the type names `CHAR`, `CLOB` or `TEXT`), so
+/// that bytes copied into it become text.
+pub(crate) fn holds_text(sql_type: &str) -> bool {
+    let upper = sql_type.to_ascii_uppercase();
+    !upper.contains("INT") && ["CHAR", "CLOB", "TEXT"].iter().any(|t| upper.contains(t))
+}
+
+/// SQLite's table rebuild: the new table made from the model (with what
+/// `carry` keeps), every row copied, the views and triggers that read the
+/// table dropped, the old table dropped, the new one renamed, the indexes
+/// made, the views and triggers made again. Foreign keys are off meanwhile
+/// (see [`OPENING`]), so dropping the old table neither fails nor cascades
+/// to rows that point at it. `taken` are the table names in use, which the
+/// temporary name avoids.
+pub(crate) fn rebuild(
+    table: &TableDef,
+    live: &LiveTable,
+    taken: &[String],
+    carry: &CarryOver,
+) -> Vec<String> {
     let mut temporary = format!("new_{}", table.name);
     while taken.iter().any(|t| t.eq_ignore_ascii_case(&temporary)) {
         temporary.insert(0, '_');
@@ -47,7 +120,9 @@ pub(crate) fn rebuild(table: &TableDef, live: &LiveTable, taken: &[String]) -> V
     let definitions: Vec<String> = table
         .columns
         .iter()
-        .map(|c| format!("    {}", c.definition()))
+        .map(|c| carry.definition(c))
+        .chain(carry.checks.iter().cloned())
+        .map(|d| format!("    {d}"))
         .collect();
     let mut sql = vec![format!(
         "CREATE TABLE {} (\n{}\n)",
@@ -73,6 +148,16 @@ pub(crate) fn rebuild(table: &TableDef, live: &LiveTable, taken: &[String]) -> V
             quote(table.name)
         ));
     }
+    if carry.autoincrement {
+        sql.extend(keep_sequence(table.name, &temporary));
+    }
+    for object in carry.dropped.iter().rev() {
+        sql.push(format!(
+            "DROP {} {}",
+            object.kind.word().to_uppercase(),
+            quote(&object.name)
+        ));
+    }
     sql.push(format!("DROP TABLE {}", quote(table.name)));
     sql.push(format!(
         "ALTER TABLE {} RENAME TO {}",
@@ -80,7 +165,28 @@ pub(crate) fn rebuild(table: &TableDef, live: &LiveTable, taken: &[String]) -> V
         quote(table.name)
     ));
     sql.extend(table.create_index_sql());
+    sql.extend(carry.recreated.iter().filter_map(|o| o.sql.clone()));
     sql
+}
+
+/// The new table takes over the old one's `AUTOINCREMENT` counter, so that
+/// a key handed out once (and deleted since) is never handed out again;
+/// copying the rows alone would set it to the largest key copied.
+fn keep_sequence(old: &str, new: &str) -> [String; 2] {
+    let (old, new) = (literal(old), literal(new));
+    [
+        format!(
+            "UPDATE sqlite_sequence SET seq = (SELECT max(seq) FROM sqlite_sequence WHERE name IN ({old}, {new})) WHERE name = {new}"
+        ),
+        format!(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT {new}, seq FROM sqlite_sequence WHERE name = {old} AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = {new})"
+        ),
+    ]
+}
+
+/// A name as an SQL string literal.
+fn literal(name: &str) -> String {
+    format!("'{}'", name.replace('\'', "''"))
 }
 
 /// The value copied into a column: converted where the type changes, and

@@ -10,6 +10,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub(crate) mod introspect;
 pub(crate) mod migration;
+pub(crate) mod tokens;
 
 use rusqlite::types::ValueRef as DriverValue;
 
