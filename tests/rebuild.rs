@@ -419,3 +419,42 @@ fn blob_to_text_with_bytes_that_are_not_utf8_is_blocked_naming_the_row() -> orm:
     assert_eq!(data, ["hello", "plain text"]);
     Ok(())
 }
+
+#[test]
+fn dropping_a_table_drops_the_views_and_triggers_that_read_it_with_consent() -> orm::Result<()> {
+    let scratch = Scratch::new();
+    let db = scratch.database(ACCOUNTS)?;
+    // Only `audit` has a model now: `accounts` goes, and with it what reads it.
+    let plan = db.migration_plan::<Audit>(&Renames::new())?;
+    let lost: Vec<String> = plan
+        .hazards()
+        .filter_map(|h| match &h.kind {
+            HazardKind::NotCarriedOver { what, .. } => Some(what.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        lost,
+        [
+            "trigger `audit_guard`",
+            "view `rich`",
+            "view `rich_names`",
+            "view `rich_count`"
+        ],
+        "{plan}"
+    );
+    let before = snapshot(&scratch.inspect());
+    let refused = db.apply(&plan, Destructive::Refuse);
+    assert!(
+        matches!(refused, Err(Error::DestructiveMigration(_))),
+        "{refused:?}"
+    );
+    assert_eq!(snapshot(&scratch.inspect()), before);
+
+    db.apply(&plan, Destructive::Allow)?;
+    let conn = scratch.inspect();
+    assert!(triggers_and_views(&conn).is_empty());
+    conn.execute("INSERT INTO audit (what) VALUES ('still works')", [])
+        .expect("audit takes rows without its guard");
+    Ok(())
+}

@@ -56,7 +56,7 @@ pub(super) fn plan(
                 .iter()
                 .any(|l| l.table.eq_ignore_ascii_case(&live.name));
         if !modelled {
-            steps.push(drop_table(live));
+            steps.push(drop_table(live, &mut objects));
         }
     }
 
@@ -203,15 +203,35 @@ fn create_link_table(link: &LinkDef) -> MigrationStep {
     )
 }
 
-fn drop_table(live: &LiveTable) -> MigrationStep {
+/// Drops a table without a model, and the views and triggers elsewhere
+/// that read it (they could not run, and SQLite would refuse every later
+/// rebuild while they are there), each a hazard of its own.
+fn drop_table(live: &LiveTable, objects: &mut Vec<LiveObject>) -> MigrationStep {
+    let readers = rebuild::readers_of(&live.name, objects);
+    let mut sql: Vec<String> = readers
+        .iter()
+        .rev()
+        .map(|o| format!("DROP {} {}", o.kind.word().to_uppercase(), quote(&o.name)))
+        .collect();
+    sql.push(format!("DROP TABLE {}", quote(&live.name)));
     let mut drop = step(
         StepKind::DropTable,
         &live.name,
         vec![SchemaChange::DropTable],
-        vec![format!("DROP TABLE {}", quote(&live.name))],
+        sql,
     );
     drop.probes
         .push(Probe::new(HazardKind::DropTable, live, None));
+    for reader in &readers {
+        let kind = HazardKind::NotCarriedOver {
+            what: format!("{} `{}`", reader.kind.word(), reader.name),
+            reason: format!("it reads `{}`, which is dropped", live.name),
+        };
+        drop.probes.push(Probe::new(kind, live, None));
+    }
+    objects.retain(|o| {
+        !readers.iter().any(|r| r.name == o.name) && !o.table.eq_ignore_ascii_case(&live.name)
+    });
     drop
 }
 

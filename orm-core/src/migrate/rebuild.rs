@@ -192,6 +192,18 @@ fn reads(column: &str) -> String {
     format!("it reads `{column}`, which the rebuild drops")
 }
 
+/// The views and triggers that read `table`, directly or through a view,
+/// with the triggers of those views, in the order they were made; the
+/// table's own triggers go with it and are not among them.
+pub(super) fn readers_of(table: &str, objects: &[LiveObject]) -> Vec<LiveObject> {
+    dependents(table, objects)
+        .0
+        .into_iter()
+        .filter(|o| !(o.kind == ObjectKind::Trigger && o.table.eq_ignore_ascii_case(table)))
+        .cloned()
+        .collect()
+}
+
 /// The views and triggers the rebuild of `table` touches, in the order they
 /// were made, and the names of the table and views they belong to: the
 /// table's own triggers, and every view or trigger that reads the table or
