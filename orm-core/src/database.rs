@@ -125,7 +125,10 @@ impl Database {
     /// let db = orm::Database::in_memory()?;
     /// let recorder = db.recorder();
     /// db.execute_batch("CREATE TABLE t (x INTEGER)")?;
-    /// assert_eq!(recorder.count(), 1);
+    /// db.session().execute("INSERT INTO t VALUES (1)", &[])?;
+    /// // Statements that read or write rows; DDL and BEGIN are in `statements()`.
+    /// assert_eq!(recorder.sql(), ["INSERT INTO t VALUES (1)"]);
+    /// assert_eq!(recorder.statements().len(), 3);
     /// # Ok(()) }
     /// ```
     pub fn recorder(&self) -> Recorder {

@@ -65,6 +65,7 @@ mod backend;
 mod database;
 pub mod diagram;
 mod error;
+mod from_row;
 mod identity;
 mod loading;
 mod migrate;
@@ -85,6 +86,7 @@ pub use error::{
     ConstraintKind, Difference, DriftReport, Error, ForeignKeyViolations, Hazard, HazardKind,
     Misuse, Result, TableDrift,
 };
+pub use from_row::FromRow;
 pub use migrate::{
     Destructive, MigrateReport, MigrationFile, MigrationPlan, MigrationState, MigrationStatus,
     MigrationStep, Migrations, Renames, SchemaChange, StepKind,

@@ -81,11 +81,26 @@ impl<M: Model> ModelSet for M {
     }
 }
 
+/// Adds `more` to `tables`; a model named twice (in two nested sets)
+/// counts once.
+fn add_tables(tables: &mut Vec<&'static TableDef>, more: Vec<&'static TableDef>) {
+    for table in more {
+        if !tables
+            .iter()
+            .any(|t| t.model == table.model && t.name == table.name)
+        {
+            tables.push(table);
+        }
+    }
+}
+
 macro_rules! model_tuples {
     ($(($($m:ident),+)),* $(,)?) => {$(
-        impl<$($m: Model),+> ModelSet for ($($m,)+) {
+        impl<$($m: ModelSet),+> ModelSet for ($($m,)+) {
             fn tables() -> Vec<&'static TableDef> {
-                vec![$($m::TABLE),+]
+                let mut tables = Vec::new();
+                $(add_tables(&mut tables, $m::tables());)+
+                tables
             }
         }
     )*};

@@ -233,6 +233,31 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// Raw SQL was given a different number of parameters than it has
+    /// placeholders (`?`, `?1`, `:name`). Nothing ran.
+    #[error("`{sql}` takes {expected} parameter(s), {given} given")]
+    Parameters {
+        /// The statement.
+        sql: String,
+        /// Its placeholders.
+        expected: usize,
+        /// The parameters given.
+        given: usize,
+    },
+
+    /// A raw query does not return the columns asked for: a column of the
+    /// model is missing (`Session::sql`), or there are more or fewer columns
+    /// than the tuple holds (`Session::sql_values`). Nothing ran.
+    #[error("`{sql}` returns ({}), but {expected} is needed", found.join(", "))]
+    ResultColumns {
+        /// The statement.
+        sql: String,
+        /// What was needed: "the column `name` of `users`", "2 columns".
+        expected: String,
+        /// The columns it returns, by name.
+        found: Vec<String>,
+    },
+
     /// Any other error from SQLite.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -14,6 +14,21 @@ pub(crate) use live::{
 use crate::sql::quote;
 
 /// One model or a tuple of models, as `create_all::<(User, Order)>()` takes.
+///
+/// Tuples hold up to twelve members, and each member may itself be a
+/// set, so sets nest to any size: `((A, B, C), (D, E))` is the five
+/// models. A model named twice counts once.
+///
+/// ```
+/// use orm::ModelSet;
+/// use orm::prelude::*;
+/// # #[derive(Model)] #[orm(table = "a")] struct A { #[orm(primary_key)] id: i64 }
+/// # #[derive(Model)] #[orm(table = "b")] struct B { #[orm(primary_key)] id: i64 }
+/// # #[derive(Model)] #[orm(table = "c")] struct C { #[orm(primary_key)] id: i64 }
+/// let tables = <((A, B), (B, C))>::tables();
+/// let names: Vec<&str> = tables.iter().map(|t| t.name).collect();
+/// assert_eq!(names, ["a", "b", "c"]);
+/// ```
 pub trait ModelSet {
     /// The tables of the models, in the order given.
     fn tables() -> Vec<&'static TableDef>;

@@ -26,13 +26,14 @@ use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 mod flush;
+mod raw;
 
 use crate::database::Database;
 use crate::error::{Error, Misuse, Result};
 use crate::identity::IdentityMap;
 use crate::model::Model;
 use crate::query::Query;
-use crate::sql::{Conn, Param, quote, render};
+use crate::sql::{Conn, render};
 use crate::state::{AnyNode, Handle, Node, State};
 use crate::transaction::Transaction;
 use crate::unit_of_work::{self, FlushPlan, UnitOfWork};
@@ -153,42 +154,6 @@ impl Session {
     /// Starts a query over `T`'s table.
     pub fn query<T: Model>(&self) -> Query<'_, T> {
         Query::new(self)
-    }
-
-    /// Runs SQL text with bound parameters and maps its rows into `T`
-    /// objects through the identity map. The SQL must return `T`'s columns
-    /// by name (`SELECT * FROM users WHERE ...` does); other columns are ignored.
-    ///
-    /// ```
-    /// # use orm::prelude::*;
-    /// # #[derive(Model, Debug)]
-    /// # struct User { #[orm(primary_key)] id: i64, name: String }
-    /// # fn main() -> orm::Result<()> {
-    /// # let db = Database::in_memory()?;
-    /// # db.create_all::<User>()?;
-    /// let session = db.session();
-    /// session.add(User::new("Zoë"));
-    /// let found = session.sql::<User>("SELECT * FROM users WHERE name = ?1", &[&"Zoë"])?;
-    /// assert_eq!(found[0].read()?.name, "Zoë");
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Sqlite`] when the SQL is invalid or lacks a column of `T`.
-    pub fn sql<T: Model>(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Handle<T>>> {
-        let columns: Vec<String> = T::TABLE.columns.iter().map(|c| quote(c.name)).collect();
-        let wrapped = format!("SELECT {} FROM ({sql})", columns.join(", "));
-        let params: Vec<Param<'_>> = params
-            .iter()
-            .map(|p| Param::new(p.to_value(), "?"))
-            .collect();
-        self.inner.autoflush()?;
-        let mut found = Vec::new();
-        self.inner.select::<T>(&wrapped, &params, |node| {
-            found.push(Handle::from_node(node));
-            Ok(())
-        })?;
-        Ok(found)
     }
 
     /// Marks an object for deletion; the next flush deletes its row. A

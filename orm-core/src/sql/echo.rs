@@ -44,6 +44,9 @@ pub struct Statement {
     pub sql: String,
     /// The bound values, in placeholder order.
     pub params: Vec<Value>,
+    /// Sent as a batch of SQL text (`Database::execute_batch`, transaction
+    /// control) rather than as one prepared statement.
+    batch: bool,
 }
 
 impl Statement {
@@ -54,6 +57,40 @@ impl Statement {
         ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"]
             .iter()
             .any(|k| first.eq_ignore_ascii_case(k))
+    }
+}
+
+impl Statement {
+    /// Whether this statement reads or writes rows (`SELECT`, `INSERT`,
+    /// `UPDATE`, `DELETE`, `REPLACE`, or one of those after `WITH`), as
+    /// opposed to transaction control, DDL, PRAGMAs and batches of set-up
+    /// SQL given to [`Database::execute_batch`](crate::Database::execute_batch).
+    ///
+    /// ```
+    /// # fn main() -> orm::Result<()> {
+    /// let db = orm::Database::in_memory()?;
+    /// let recorder = db.recorder();
+    /// db.execute_batch("CREATE TABLE t (a); INSERT INTO t VALUES (1)")?;
+    /// db.session().sql_values::<i64>("SELECT a FROM t", &[])?;
+    /// let data: Vec<bool> = recorder.statements().iter().map(|s| s.is_data()).collect();
+    /// assert_eq!(data, [false, true]);
+    /// # Ok(()) }
+    /// ```
+    pub fn is_data(&self) -> bool {
+        if self.batch {
+            return false;
+        }
+        let first = self
+            .sql
+            .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or_default();
+        [
+            "SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "VALUES",
+        ]
+        .iter()
+        .any(|k| first.eq_ignore_ascii_case(k))
     }
 }
 
@@ -85,22 +122,20 @@ impl Recorder {
         self.lock().clone()
     }
 
-    /// The SQL text of the statements that read or write rows (transaction
-    /// control left out), in order.
+    /// The SQL text of the statements that read or write rows, in order:
+    /// transaction control, DDL, PRAGMAs and batches of set-up SQL are left
+    /// out (see [`Statement::is_data`]; [`Recorder::statements`] has them).
     pub fn sql(&self) -> Vec<String> {
         self.lock()
             .iter()
-            .filter(|s| !s.is_transaction_control())
+            .filter(|s| s.is_data())
             .map(|s| s.sql.clone())
             .collect()
     }
 
-    /// How many statements read or wrote rows (transaction control left out).
+    /// How many statements read or wrote rows (see [`Recorder::sql`]).
     pub fn count(&self) -> usize {
-        self.lock()
-            .iter()
-            .filter(|s| !s.is_transaction_control())
-            .count()
+        self.lock().iter().filter(|s| s.is_data()).count()
     }
 
     /// Forgets what was recorded so far.
@@ -162,10 +197,13 @@ impl Observers {
         self.echo.load(Ordering::Relaxed) != 0 || self.recorder_count.load(Ordering::Relaxed) > 0
     }
 
-    pub(crate) fn statement(&self, sql: &str, params: Vec<Value>) {
+    /// Shows and records a statement; `batch` when it was sent as SQL text
+    /// rather than prepared (see [`Statement::is_data`]).
+    pub(crate) fn statement(&self, sql: &str, params: Vec<Value>, batch: bool) {
         let statement = Statement {
             sql: sql.to_owned(),
             params,
+            batch,
         };
         match self.echo() {
             Echo::Off => {}

@@ -127,7 +127,9 @@ impl Conn {
 
     /// Runs a transaction-control statement (`BEGIN`, `COMMIT`, ...).
     pub(crate) fn control(&self, sql: &str) -> Result<()> {
-        self.observe(sql, &[]);
+        if self.observers.active() {
+            self.observers.statement(sql, Vec::new(), true);
+        }
         self.raw.execute_batch(sql).map_err(|e| classify(e, ""))
     }
 
@@ -170,6 +172,15 @@ impl Conn {
         Ok(())
     }
 
+    /// The number of parameters `sql` takes and the names of the columns it
+    /// returns, from the prepared statement (cached, so running it next
+    /// prepares nothing).
+    pub(crate) fn describe(&self, sql: &str) -> Result<(usize, Vec<String>)> {
+        let stmt = self.raw.prepare_cached(sql).map_err(|e| classify(e, ""))?;
+        let names = stmt.column_names().map(str::to_owned).collect();
+        Ok((stmt.parameter_count(), names))
+    }
+
     /// Runs a query neither echoed nor recorded: the reads a migration plan
     /// or status makes are not statements the user asked to run.
     pub(crate) fn query_quietly(
@@ -194,7 +205,7 @@ impl Conn {
     fn observe(&self, sql: &str, params: &[Param<'_>]) {
         if self.observers.active() {
             let values = params.iter().map(|p| Value::from(p.value)).collect();
-            self.observers.statement(sql, values);
+            self.observers.statement(sql, values, false);
         }
     }
 }
@@ -236,7 +247,7 @@ impl Batch<'_> {
             let values = (0..count)
                 .map(|i| Value::from(param(i).0.as_ref()))
                 .collect();
-            self.conn.observers.statement(self.sql, values);
+            self.conn.observers.statement(self.sql, values, false);
         }
         self.stmt.raw_execute().map_err(|e| classify(e, self.table))
     }
