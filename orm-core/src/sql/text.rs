@@ -1,10 +1,14 @@
 //! The text of every statement built from table metadata: one function per
 //! statement kind, so the runtime never formats SQL itself. Identifiers are
 //! always quoted; values are always `?` placeholders.
+//!
+//! The hot texts are written name by name into one buffer, not assembled
+//! with `format!` from quoted copies: a session builds its texts afresh, so
+//! a `get` in a new session pays for its `SELECT` text every time.
 
 use crate::schema::TableDef;
 
-use super::quote;
+use super::{push_quoted, quote};
 
 /// The statements built from a table's metadata, by kind: the key of the
 /// per-connection text cache.
@@ -45,109 +49,130 @@ pub(crate) fn changed_mask(changed: &[usize]) -> Option<u64> {
         .try_fold(0u64, |mask, &i| (i < 64).then(|| mask | (1 << i)))
 }
 
+/// Appends the quoted `names` separated by `, `, each followed by `suffix`.
+fn push_names<'a>(sql: &mut String, names: impl IntoIterator<Item = &'a str>, suffix: &str) {
+    for (i, name) in names.into_iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        push_quoted(sql, name);
+        sql.push_str(suffix);
+    }
+}
+
+/// Appends ` WHERE "column"` and then `condition`.
+fn push_where(sql: &mut String, column: &str, condition: &str) {
+    sql.push_str(" WHERE ");
+    push_quoted(sql, column);
+    sql.push_str(condition);
+}
+
 /// `SELECT "c1", "c2", ... FROM "table"`.
 pub(crate) fn select(table: &TableDef) -> String {
-    let columns: Vec<String> = table.columns.iter().map(|c| quote(c.name)).collect();
-    format!("SELECT {} FROM {}", columns.join(", "), quote(table.name))
+    let mut sql = String::with_capacity(128);
+    sql.push_str("SELECT ");
+    push_names(&mut sql, table.columns.iter().map(|c| c.name), "");
+    sql.push_str(" FROM ");
+    push_quoted(&mut sql, table.name);
+    sql
 }
 
 /// `SELECT ... FROM "table" WHERE "pk" = ?`.
 fn get(table: &TableDef) -> String {
-    format!(
-        "{} WHERE {} = ?",
-        select(table),
-        quote(table.primary_key().name)
-    )
+    let mut sql = select(table);
+    push_where(&mut sql, table.primary_key().name, " = ?");
+    sql
 }
 
 /// `SELECT ... WHERE "pk" IN (values of a JSON array)`: one statement and
 /// one parameter for any number of keys.
 pub(crate) fn select_keys(table: &TableDef) -> String {
-    format!(
-        "{} WHERE {} IN (SELECT value FROM json_each(?))",
-        select(table),
-        quote(table.primary_key().name)
-    )
+    let mut sql = select(table);
+    push_where(&mut sql, table.primary_key().name, IN_JSON_ARRAY);
+    sql
 }
+
+/// The condition of a column against every value of one JSON array parameter.
+const IN_JSON_ARRAY: &str = " IN (SELECT value FROM json_each(?))";
 
 /// `INSERT INTO "table" (...) VALUES (?, ...)` with every column.
 fn insert(table: &TableDef) -> String {
-    let columns: Vec<String> = table.columns.iter().map(|c| quote(c.name)).collect();
-    let marks = vec!["?"; columns.len()].join(", ");
-    format!(
-        "INSERT INTO {} ({}) VALUES ({marks})",
-        quote(table.name),
-        columns.join(", ")
-    )
+    let mut sql = String::with_capacity(128);
+    sql.push_str("INSERT INTO ");
+    push_quoted(&mut sql, table.name);
+    sql.push_str(" (");
+    push_names(&mut sql, table.columns.iter().map(|c| c.name), "");
+    sql.push_str(") VALUES (");
+    sql.push_str(&vec!["?"; table.columns.len()].join(", "));
+    sql.push(')');
+    sql
 }
 
 /// `UPDATE "table" SET <changed> [, version = ?] WHERE pk = ? [AND version = ?]`.
 pub(crate) fn update(table: &TableDef, changed: &[usize]) -> String {
-    let version = table.version.map(|v| quote(table.columns[v].name));
-    let sets: Vec<String> = changed
+    let version = table.version.map(|v| table.columns[v].name);
+    let mut sql = String::with_capacity(128);
+    sql.push_str("UPDATE ");
+    push_quoted(&mut sql, table.name);
+    sql.push_str(" SET ");
+    let sets = changed
         .iter()
-        .map(|&i| quote(table.columns[i].name))
-        .chain(version.clone())
-        .map(|column| format!("{column} = ?"))
-        .collect();
-    let mut sql = format!(
-        "UPDATE {} SET {} WHERE {} = ?",
-        quote(table.name),
-        sets.join(", "),
-        quote(table.primary_key().name)
-    );
-    if let Some(version) = version {
-        sql.push_str(&format!(" AND {version} = ?"));
-    }
+        .map(|&i| table.columns[i].name)
+        .chain(version);
+    push_names(&mut sql, sets, " = ?");
+    push_where(&mut sql, table.primary_key().name, " = ?");
+    push_version_check(&mut sql, version);
     sql
 }
 
 /// `DELETE FROM "table" WHERE pk = ? [AND version = ?]`.
 fn delete(table: &TableDef) -> String {
-    let mut sql = format!(
-        "DELETE FROM {} WHERE {} = ?",
-        quote(table.name),
-        quote(table.primary_key().name)
-    );
-    if let Some(v) = table.version {
-        sql.push_str(&format!(" AND {} = ?", quote(table.columns[v].name)));
-    }
+    let mut sql = String::with_capacity(64);
+    sql.push_str("DELETE FROM ");
+    push_quoted(&mut sql, table.name);
+    push_where(&mut sql, table.primary_key().name, " = ?");
+    push_version_check(&mut sql, table.version.map(|v| table.columns[v].name));
     sql
+}
+
+/// Appends ` AND "version" = ?` when the table has a version column.
+fn push_version_check(sql: &mut String, version: Option<&str>) {
+    if let Some(version) = version {
+        sql.push_str(" AND ");
+        push_quoted(sql, version);
+        sql.push_str(" = ?");
+    }
 }
 
 /// The children of one parent (`= ?`, answered from the index), or of
 /// many (`IN (SELECT value FROM json_each(?))`, one parameter for all keys).
 fn children(table: &TableDef, column: usize, many: bool) -> String {
-    let fk = quote(table.columns.get(column).map_or("?", |c| c.name));
-    if many {
-        format!(
-            "{} WHERE {fk} IN (SELECT value FROM json_each(?))",
-            select(table)
-        )
-    } else {
-        format!("{} WHERE {fk} = ?", select(table))
-    }
+    let fk = table.columns.get(column).map_or("?", |c| c.name);
+    let mut sql = select(table);
+    push_where(&mut sql, fk, if many { IN_JSON_ARRAY } else { " = ?" });
+    sql
 }
 
 /// A link row of a many-to-many relationship: `INSERT OR IGNORE` (an add on
-/// an unloaded collection may find it there) or `DELETE`.
+/// an unloaded collection may find it there) or `DELETE`. Built for every
+/// link row a flush writes.
 pub(crate) fn link(table: &str, columns: [&str; 2], insert: bool) -> String {
     let [a, b] = columns;
+    let mut sql = String::with_capacity(96);
     if insert {
-        format!(
-            "INSERT OR IGNORE INTO {} ({}, {}) VALUES (?, ?)",
-            quote(table),
-            quote(a),
-            quote(b)
-        )
+        sql.push_str("INSERT OR IGNORE INTO ");
+        push_quoted(&mut sql, table);
+        sql.push_str(" (");
+        push_names(&mut sql, [a, b], "");
+        sql.push_str(") VALUES (?, ?)");
     } else {
-        format!(
-            "DELETE FROM {} WHERE {} = ? AND {} = ?",
-            quote(table),
-            quote(a),
-            quote(b)
-        )
+        sql.push_str("DELETE FROM ");
+        push_quoted(&mut sql, table);
+        push_where(&mut sql, a, " = ? AND ");
+        push_quoted(&mut sql, b);
+        sql.push_str(" = ?");
     }
+    sql
 }
 
 /// The objects linked to many owners through a link table, each row
@@ -173,4 +198,96 @@ pub(crate) fn linked(table: &TableDef, link: &str, this: &str, other: &str) -> S
 /// `SELECT count(*) FROM "table"`.
 pub(crate) fn count(table: &TableDef) -> String {
     format!("SELECT count(*) FROM {}", quote(table.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::ColumnDef;
+
+    const fn column(name: &'static str, primary_key: bool) -> ColumnDef {
+        ColumnDef {
+            name,
+            field: name,
+            sql_type: "INTEGER",
+            nullable: false,
+            primary_key,
+            unique: false,
+            default: None,
+            references: None,
+        }
+    }
+
+    static ITEMS: TableDef = TableDef {
+        name: "items",
+        model: "Item",
+        columns: &[
+            column("id", true),
+            column("we\"ird", false),
+            column("owner_id", false),
+            column("version", false),
+        ],
+        primary_key: 0,
+        indexes: &[],
+        links: &[],
+        version: Some(3),
+    };
+
+    #[test]
+    fn texts_quote_every_name_and_bind_every_value() {
+        let select = r#"SELECT "id", "we""ird", "owner_id", "version" FROM "items""#;
+        assert_eq!(self::select(&ITEMS), select);
+        assert_eq!(
+            build(&ITEMS, Kind::Get),
+            format!(r#"{select} WHERE "id" = ?"#)
+        );
+        assert_eq!(
+            select_keys(&ITEMS),
+            format!(r#"{select} WHERE "id" IN (SELECT value FROM json_each(?))"#)
+        );
+        assert_eq!(
+            build(
+                &ITEMS,
+                Kind::Children {
+                    column: 2,
+                    many: false
+                }
+            ),
+            format!(r#"{select} WHERE "owner_id" = ?"#)
+        );
+        assert_eq!(
+            build(
+                &ITEMS,
+                Kind::Children {
+                    column: 2,
+                    many: true
+                }
+            ),
+            format!(r#"{select} WHERE "owner_id" IN (SELECT value FROM json_each(?))"#)
+        );
+        assert_eq!(
+            build(&ITEMS, Kind::Insert),
+            r#"INSERT INTO "items" ("id", "we""ird", "owner_id", "version") VALUES (?, ?, ?, ?)"#
+        );
+        assert_eq!(
+            build(&ITEMS, Kind::Update(0b110)),
+            r#"UPDATE "items" SET "we""ird" = ?, "owner_id" = ?, "version" = ? WHERE "id" = ? AND "version" = ?"#
+        );
+        assert_eq!(
+            build(&ITEMS, Kind::Delete),
+            r#"DELETE FROM "items" WHERE "id" = ? AND "version" = ?"#
+        );
+    }
+
+    #[test]
+    fn link_texts_name_both_columns() {
+        assert_eq!(
+            link("item_tags", ["item_id", "tag_id"], true),
+            r#"INSERT OR IGNORE INTO "item_tags" ("item_id", "tag_id") VALUES (?, ?)"#
+        );
+        assert_eq!(
+            link("item_tags", ["item_id", "tag_id"], false),
+            r#"DELETE FROM "item_tags" WHERE "item_id" = ? AND "tag_id" = ?"#
+        );
+    }
 }
