@@ -70,8 +70,7 @@ impl SessionInner {
         // One lookup: the object already loaded, or a new one in its place.
         let node = self.identity_mut().get_or_try_insert::<T>(key, || {
             let value = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
-            let node = Node::new(value, State::Persistent);
-            node.meta().attach(self);
+            let node = Node::new(value, State::Persistent, Rc::downgrade(self));
             if self.transaction().is_open() {
                 made = Some(Rc::clone(&node));
             }

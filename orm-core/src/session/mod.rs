@@ -111,8 +111,7 @@ impl Session {
 
     /// Adds a new object; the next flush inserts it. Returns its handle.
     pub fn add<T: Model>(&self, value: T) -> Handle<T> {
-        let node = Node::new(value, State::Pending);
-        node.meta().attach(&self.inner);
+        let node = Node::new(value, State::Pending, Rc::downgrade(&self.inner));
         self.inner
             .unit_of_work
             .add_pending(Rc::clone(&node) as Rc<dyn AnyNode>);

@@ -4,7 +4,7 @@
 use std::cell::{Ref, RefMut};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use super::{AnyNode, Node, State, columns};
 #[cfg(doc)]
@@ -43,7 +43,7 @@ impl<T: Model> Handle<T> {
     /// `Session::add` does this for you.
     pub fn new(value: T) -> Handle<T> {
         Handle {
-            node: Node::new(value, State::Transient),
+            node: Node::new(value, State::Transient, Weak::new()),
         }
     }
 

@@ -74,11 +74,11 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
-    fn new(state: State) -> Meta {
+    fn new(state: State, session: Weak<SessionInner>) -> Meta {
         Meta {
             state: Cell::new(state),
             saved: RefCell::new(None),
-            session: RefCell::new(Weak::new()),
+            session: RefCell::new(session),
             listed_dirty: Cell::new(false),
         }
     }
@@ -264,13 +264,15 @@ pub struct Node<T: Model> {
 
 impl<T: Model> Node<T> {
     /// Makes the node and wires its relationship fields to it, so that they
-    /// know their owner from the start.
-    pub(crate) fn new(value: T, state: State) -> Rc<Node<T>> {
+    /// know their owner from the start. `session` is the session it joins
+    /// (`Weak::new()` for none): given here rather than by a later
+    /// [`Meta::attach`], since every add and every loaded row makes a node.
+    pub(crate) fn new(value: T, state: State, session: Weak<SessionInner>) -> Rc<Node<T>> {
         Rc::new_cyclic(|me: &Weak<Node<T>>| {
             let erased: Weak<dyn AnyNode> = me.clone();
             value.wire(&Owner::new(erased));
             Node {
-                meta: Meta::new(state),
+                meta: Meta::new(state, session),
                 value: RefCell::new(value),
             }
         })
