@@ -216,7 +216,10 @@ impl Database {
     ///
     /// # Errors
     /// [`Error::MigrationFailed`](crate::Error::MigrationFailed) naming the
-    /// file whose SQL failed, [`Error::ForeignKeyCheck`](crate::Error::ForeignKeyCheck),
+    /// file whose SQL failed,
+    /// [`Error::MigrationTransactionControl`](crate::Error::MigrationTransactionControl)
+    /// naming the file and line where a pending file holds transaction
+    /// control (`BEGIN`, `COMMIT`, `ROLLBACK`, ...), [`Error::ForeignKeyCheck`](crate::Error::ForeignKeyCheck),
     /// [`Error::MigrationFile`](crate::Error::MigrationFile): nothing is
     /// applied then.
     pub fn migrate(&self, migrations: &Migrations) -> Result<MigrateReport> {

@@ -258,6 +258,22 @@ pub enum Error {
         found: Vec<String>,
     },
 
+    /// A migration file holds a transaction-control statement (`BEGIN`,
+    /// `COMMIT`, `END`, `ROLLBACK`, `SAVEPOINT` or `RELEASE`): it would end
+    /// the migration's own transaction half-way. Every pending file is read
+    /// for them before anything runs, so no file of that run was applied.
+    #[error(
+        "migration file `{file}`, line {line}: `{keyword}` is transaction control, which a migration file may not hold (it runs inside the migration's own transaction); nothing was applied"
+    )]
+    MigrationTransactionControl {
+        /// The file holding it.
+        file: String,
+        /// Its line, counted from 1.
+        line: usize,
+        /// The word that starts the statement, such as `COMMIT`.
+        keyword: &'static str,
+    },
+
     /// Any other error from SQLite.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -18,6 +18,8 @@ use super::Destructive;
 use super::apply::in_migration;
 use super::plan::MigrationPlan;
 
+mod transaction_control;
+
 /// The table that records applied migration files; never part of a plan.
 pub(super) const HISTORY_TABLE: &str = "orm_migrations";
 
@@ -318,7 +320,8 @@ pub(super) fn migrate(conn: &Conn, migrations: &Migrations) -> (Result<MigrateRe
 enum Pending {
     /// Nothing pending: the report says so.
     Nothing(MigrateReport),
-    /// The files, and those edited since they were applied.
+    /// The files not applied yet (read for transaction control), and
+    /// those edited since they were applied.
     Files(Vec<MigrationFile>, Vec<String>),
 }
 
@@ -330,17 +333,41 @@ fn pending(conn: &Conn, migrations: &Migrations) -> Result<Pending> {
         .filter(|s| s.state == MigrationState::Edited)
         .map(|s| s.name.clone())
         .collect();
-    if !before.iter().any(|s| s.state == MigrationState::Pending) {
+    let pending: Vec<MigrationFile> = files
+        .into_iter()
+        .filter(|file| {
+            before
+                .iter()
+                .any(|s| s.version == file.version && s.state == MigrationState::Pending)
+        })
+        .collect();
+    if pending.is_empty() {
         return Ok(Pending::Nothing(MigrateReport {
             applied: Vec::new(),
             edited,
         }));
     }
-    Ok(Pending::Files(files, edited))
+    for file in &pending {
+        refuse_transaction_control(file)?;
+    }
+    Ok(Pending::Files(pending, edited))
 }
 
-/// Inside the migration's transaction: the history table, then each file
-/// not applied yet, recorded with its checksum.
+/// Each file runs inside the migration's transaction: a `COMMIT` of its
+/// own would make the files before it permanent and leave them unrecorded.
+fn refuse_transaction_control(file: &MigrationFile) -> Result<()> {
+    match transaction_control::find(&file.sql) {
+        Some(found) => Err(Error::MigrationTransactionControl {
+            file: file.name.clone(),
+            line: found.line,
+            keyword: found.keyword,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Inside the migration's transaction: the history table, then each of
+/// the pending `files` that is still not applied, recorded with its checksum.
 fn apply_files(conn: &Conn, files: &[MigrationFile]) -> Result<Vec<String>> {
     conn.control(&format!(
         "CREATE TABLE IF NOT EXISTS {} (\n    \"version\" INTEGER PRIMARY KEY,\n    \"name\" TEXT NOT NULL,\n    \"checksum\" TEXT NOT NULL,\n    \"applied_at\" TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP\n)",
