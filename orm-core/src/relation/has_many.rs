@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::collection::Collection;
 use super::link::{Describe, Link, Loader};
 use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, RelationField, Wire};
+use crate::backend::sqlite::{KeyForm, key_lists};
 use crate::error::Result;
 use crate::model::Model;
 use crate::session::SessionInner;
@@ -67,21 +68,25 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
         }
         // One parent (a lazy load): a plain `= ?`, which SQLite answers
         // from the index. Several (a preload): one statement for all keys.
-        let many = keys.len() != 1;
-        let sql = session
-            .conn()?
-            .text(C::TABLE, Kind::Children { column, many });
-        let param = match keys.as_slice() {
-            [key] => key.clone(),
-            keys => Value::Text(json_array(keys)),
+        let statements: Vec<(Option<KeyForm>, Value)> = match keys.as_slice() {
+            [key] => vec![(None, key.clone())],
+            keys => key_lists(keys)
+                .into_iter()
+                .map(|list| (Some(list.form), Value::Text(list.json)))
+                .collect(),
         };
-        session.select::<C>(&sql, &[Param::new(param.as_ref(), fk.name)], |child| {
-            let key = (self.back)(&*child.borrow()?).key();
-            if let Some(list) = key.and_then(|k| by_parent.get_mut(&k)) {
-                list.push(child);
-            }
-            Ok(())
-        })?;
+        for (list, param) in statements {
+            let sql = session
+                .conn()?
+                .text(C::TABLE, Kind::Children { column, list });
+            session.select::<C>(&sql, &[Param::new(param.as_ref(), fk.name)], |child| {
+                let key = (self.back)(&*child.borrow()?).key();
+                if let Some(list) = key.and_then(|k| by_parent.get_mut(&k)) {
+                    list.push(child);
+                }
+                Ok(())
+            })?;
+        }
         Ok(by_parent)
     }
 
@@ -94,34 +99,6 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
         (self.this)(&*parent.borrow()?).set_loaded(&children);
         Ok(())
     }
-}
-
-pub(super) fn json_array(values: &[Value]) -> String {
-    let mut json = String::from("[");
-    for (i, value) in values.iter().enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        match value {
-            Value::Integer(n) => json.push_str(&n.to_string()),
-            Value::Real(f) => json.push_str(&f.to_string()),
-            Value::Text(s) => {
-                json.push('"');
-                for ch in s.chars() {
-                    match ch {
-                        '"' => json.push_str("\\\""),
-                        '\\' => json.push_str("\\\\"),
-                        c if (c as u32) < 0x20 => json.push_str(&format!("\\u{:04x}", c as u32)),
-                        c => json.push(c),
-                    }
-                }
-                json.push('"');
-            }
-            Value::Null | Value::Blob(_) => json.push_str("null"),
-        }
-    }
-    json.push(']');
-    json
 }
 
 /// The child side of a `HasMany<C>` or `HasOne<C>` field, with the parent

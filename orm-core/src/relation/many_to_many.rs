@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::collection::Collection;
-use super::has_many::json_array;
 use super::link::{Describe, Link, Loader};
 use super::{CollectionField, Joining, Lazy, Owner, RelationField, Wire};
+use crate::backend::sqlite::key_lists;
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
@@ -16,7 +16,7 @@ use crate::sql::{Param, text};
 use crate::state::{AnyNode, Handle, Node, downcast};
 use crate::unit_of_work::LinkChange;
 use crate::value::RowExt;
-use crate::value::{ToValue, Value};
+use crate::value::{ToValue, Value, ValueRef};
 
 /// The generated description of a `ManyToMany` field of `P` holding `C`s.
 #[doc(hidden)]
@@ -57,23 +57,27 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
             by_owner.entry(key).or_default();
         }
         let table = C::TABLE;
-        let sql = text::linked(table, self.table, self.this_column, self.other_column);
-        let param = json_array(&keys);
         let owner_column = table.columns.len();
-        session.select_rows::<C>(
-            &sql,
-            &[Param::new(
-                crate::value::ValueRef::Text(&param),
+        for list in key_lists(&keys) {
+            let sql = text::linked(
+                table,
+                self.table,
                 self.this_column,
-            )],
-            |node, row| {
-                let owner: P::Key = row.get(owner_column)?;
-                if let Some(list) = by_owner.get_mut(&owner) {
-                    list.push(node);
-                }
-                Ok(())
-            },
-        )?;
+                self.other_column,
+                list.form,
+            );
+            session.select_rows::<C>(
+                &sql,
+                &[Param::new(ValueRef::Text(&list.json), self.this_column)],
+                |node, row| {
+                    let owner: P::Key = row.get(owner_column)?;
+                    if let Some(list) = by_owner.get_mut(&owner) {
+                        list.push(node);
+                    }
+                    Ok(())
+                },
+            )?;
+        }
         Ok(by_owner)
     }
 

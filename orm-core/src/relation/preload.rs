@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use super::has_many::json_array;
 use super::{BelongsToDef, HasManyDef, ManyToManyDef};
+use crate::backend::sqlite::key_lists;
 use crate::error::Result;
 use crate::model::Model;
 use crate::session::SessionInner;
@@ -76,12 +76,11 @@ impl<C: Model, P: Model> PreloadStep for BelongsToDef<C, P> {
                 None => wanted.push(Value::from(key.to_value())),
             }
         }
-        if !wanted.is_empty() {
-            let sql = text::select_keys(P::TABLE);
-            let param = json_array(&wanted);
+        for list in key_lists(&wanted) {
+            let sql = text::select_keys(P::TABLE, list.form);
             session.select::<P>(
                 &sql,
-                &[Param::new(ValueRef::Text(&param), column.name)],
+                &[Param::new(ValueRef::Text(&list.json), column.name)],
                 |node| {
                     let key = node.key()?;
                     parents.insert(key, node);

@@ -6,6 +6,7 @@
 //! with `format!` from quoted copies: a session builds its texts afresh, so
 //! a `get` in a new session pays for its `SELECT` text every time.
 
+use crate::backend::sqlite::KeyForm;
 use crate::schema::TableDef;
 
 use super::{push_quoted, quote};
@@ -23,9 +24,12 @@ pub(crate) enum Kind {
     Update(u64),
     /// `DELETE FROM <table> WHERE <pk> = ?`
     Delete,
-    /// `SELECT ... WHERE <column> = ?` (one parent's children), or with
-    /// `many`, `... IN (SELECT value FROM json_each(?))` (a preload).
-    Children { column: usize, many: bool },
+    /// `SELECT ... WHERE <column> = ?` (one parent's children), or with a
+    /// `list`, `... IN (<its subquery>)` (a preload's key list).
+    Children {
+        column: usize,
+        list: Option<KeyForm>,
+    },
 }
 
 /// The text of `kind` for `table`.
@@ -38,7 +42,7 @@ pub(crate) fn build(table: &TableDef, kind: Kind) -> String {
             update(table, &changed)
         }
         Kind::Delete => delete(table),
-        Kind::Children { column, many } => children(table, column, many),
+        Kind::Children { column, list } => children(table, column, list),
     }
 }
 
@@ -84,16 +88,15 @@ fn get(table: &TableDef) -> String {
     sql
 }
 
-/// `SELECT ... WHERE "pk" IN (values of a JSON array)`: one statement and
-/// one parameter for any number of keys.
-pub(crate) fn select_keys(table: &TableDef) -> String {
+/// `SELECT ... WHERE "pk" IN (a key list)`: one statement and one
+/// parameter for any number of keys.
+pub(crate) fn select_keys(table: &TableDef, list: KeyForm) -> String {
     let mut sql = select(table);
-    push_where(&mut sql, table.primary_key().name, IN_JSON_ARRAY);
+    push_where(&mut sql, table.primary_key().name, " IN (");
+    sql.push_str(list.subquery());
+    sql.push(')');
     sql
 }
-
-/// The condition of a column against every value of one JSON array parameter.
-const IN_JSON_ARRAY: &str = " IN (SELECT value FROM json_each(?))";
 
 /// `INSERT INTO "table" (...) VALUES (?, ...)` with every column.
 fn insert(table: &TableDef) -> String {
@@ -145,11 +148,18 @@ fn push_version_check(sql: &mut String, version: Option<&str>) {
 }
 
 /// The children of one parent (`= ?`, answered from the index), or of
-/// many (`IN (SELECT value FROM json_each(?))`, one parameter for all keys).
-fn children(table: &TableDef, column: usize, many: bool) -> String {
+/// many (`IN (<key list>)`, one parameter for all keys).
+fn children(table: &TableDef, column: usize, list: Option<KeyForm>) -> String {
     let fk = table.columns.get(column).map_or("?", |c| c.name);
     let mut sql = select(table);
-    push_where(&mut sql, fk, if many { IN_JSON_ARRAY } else { " = ?" });
+    match list {
+        Some(list) => {
+            push_where(&mut sql, fk, " IN (");
+            sql.push_str(list.subquery());
+            sql.push(')');
+        }
+        None => push_where(&mut sql, fk, " = ?"),
+    }
     sql
 }
 
@@ -175,16 +185,22 @@ pub(crate) fn link(table: &str, columns: [&str; 2], insert: bool) -> String {
     sql
 }
 
-/// The objects linked to many owners through a link table, each row
-/// followed by the owner's key.
-pub(crate) fn linked(table: &TableDef, link: &str, this: &str, other: &str) -> String {
+/// The objects linked to the owners of a key list through a link table,
+/// each row followed by the owner's key.
+pub(crate) fn linked(
+    table: &TableDef,
+    link: &str,
+    this: &str,
+    other: &str,
+    list: KeyForm,
+) -> String {
     let columns: Vec<String> = table
         .columns
         .iter()
         .map(|c| format!("t.{}", quote(c.name)))
         .collect();
     format!(
-        "SELECT {}, l.{} FROM {} AS t JOIN {} AS l ON l.{} = t.{} WHERE l.{} IN (SELECT value FROM json_each(?))",
+        "SELECT {}, l.{} FROM {} AS t JOIN {} AS l ON l.{} = t.{} WHERE l.{} IN ({})",
         columns.join(", "),
         quote(this),
         quote(table.name),
@@ -192,6 +208,7 @@ pub(crate) fn linked(table: &TableDef, link: &str, this: &str, other: &str) -> S
         quote(other),
         quote(table.primary_key().name),
         quote(this),
+        list.subquery(),
     )
 }
 
@@ -242,7 +259,7 @@ mod tests {
             format!(r#"{select} WHERE "id" = ?"#)
         );
         assert_eq!(
-            select_keys(&ITEMS),
+            select_keys(&ITEMS, KeyForm::Plain),
             format!(r#"{select} WHERE "id" IN (SELECT value FROM json_each(?))"#)
         );
         assert_eq!(
@@ -250,7 +267,7 @@ mod tests {
                 &ITEMS,
                 Kind::Children {
                     column: 2,
-                    many: false
+                    list: None
                 }
             ),
             format!(r#"{select} WHERE "owner_id" = ?"#)
@@ -260,7 +277,7 @@ mod tests {
                 &ITEMS,
                 Kind::Children {
                     column: 2,
-                    many: true
+                    list: Some(KeyForm::Plain)
                 }
             ),
             format!(r#"{select} WHERE "owner_id" IN (SELECT value FROM json_each(?))"#)

@@ -1,7 +1,8 @@
 //! The SQLite backend's edge: connections (files in WAL mode, shared
 //! in-memory databases, the PRAGMAs every connection gets), orm's values
 //! into rusqlite's and back, rows, and the classification of SQLite's errors;
-//! in [`introspect`] the live schema, in [`migration`] how SQLite migrates.
+//! in [`introspect`] the live schema, in [`migration`] how SQLite migrates,
+//! in `key_list` how a preload binds many keys as one parameter.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,8 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rusqlite::{Connection, OpenFlags};
 
 pub(crate) mod introspect;
+mod key_list;
 pub(crate) mod migration;
 pub(crate) mod tokens;
+
+pub(crate) use key_list::{KeyForm, key_lists};
 
 use rusqlite::types::ValueRef as DriverValue;
 
