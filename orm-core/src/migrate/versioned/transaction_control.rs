@@ -3,7 +3,7 @@
 //! runs inside the migration's own transaction: a `COMMIT` there would end
 //! it half-way, with the files before it applied and none recorded.
 //!
-//! A small scanner of SQLite's tokens, not a pattern over the text: string
+//! Read through SQLite's tokens (`backend::sqlite::tokens`), not a pattern over the text: string
 //! literals, quoted identifiers and comments are skipped whole, so a
 //! `'COMMIT'` or `-- rollback` is not seen. Only the first word of a
 //! statement can be transaction control (SQLite has no other place for
@@ -12,6 +12,8 @@
 //! runs from `BEGIN` to an `END` that follows a `;`, as SQLite's parser
 //! and `sqlite3_complete` read it. Does not check the rest of the SQL:
 //! SQLite does that when the file runs.
+
+use crate::backend::sqlite::tokens::{Kind, tokens};
 
 /// The words that start a transaction-control statement.
 const CONTROL: [&str; 6] = ["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"];
@@ -28,18 +30,16 @@ pub(super) struct Found {
 /// The first transaction-control statement of `sql`, if any.
 pub(super) fn find(sql: &str) -> Option<Found> {
     let mut statement = Statement::default();
-    for token in Tokens::new(sql) {
+    for token in tokens(sql) {
         match token.kind {
-            TokenKind::Semicolon => statement.end_of_command(),
-            TokenKind::Other => statement.other(),
-            TokenKind::Word(word) => {
-                if let Some(keyword) = statement.word(word) {
-                    return Some(Found {
-                        keyword,
-                        line: token.line,
-                    });
+            Kind::Punct(';') => statement.end_of_command(),
+            Kind::Word => {
+                if let Some(keyword) = statement.word(&sql[token.start..token.end]) {
+                    let line = 1 + sql[..token.start].matches('\n').count();
+                    return Some(Found { keyword, line });
                 }
             }
+            _ => statement.other(),
         }
     }
     None
@@ -117,132 +117,6 @@ fn control(word: &str) -> Option<&'static str> {
     CONTROL
         .into_iter()
         .find(|keyword| word.eq_ignore_ascii_case(keyword))
-}
-
-/// One token, and the line it starts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Token<'a> {
-    kind: TokenKind<'a>,
-    line: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TokenKind<'a> {
-    /// A bare word: a keyword, a name, or a number.
-    Word(&'a str),
-    /// `;`
-    Semicolon,
-    /// Anything else that is not space or a comment: punctuation, a string
-    /// literal, a quoted identifier.
-    Other,
-}
-
-/// SQLite's tokens of a text, with space and comments left out.
-struct Tokens<'a> {
-    sql: &'a str,
-    at: usize,
-    line: usize,
-}
-
-impl<'a> Tokens<'a> {
-    fn new(sql: &'a str) -> Self {
-        Tokens {
-            sql,
-            at: 0,
-            line: 1,
-        }
-    }
-
-    fn rest(&self) -> &'a str {
-        self.sql.get(self.at..).unwrap_or("")
-    }
-
-    /// Moves past `len` bytes, counting the lines they end.
-    fn advance(&mut self, len: usize) {
-        let end = (self.at + len).min(self.sql.len());
-        let passed = self.sql.get(self.at..end).unwrap_or("");
-        self.line += passed.matches('\n').count();
-        self.at = end;
-    }
-
-    /// Moves past text up to and including `close` (the whole rest when it
-    /// never comes: SQLite refuses an unterminated literal, and a comment
-    /// left open runs to the end).
-    fn skip_past(&mut self, open: usize, close: &str) {
-        let len = self.rest()[open..]
-            .find(close)
-            .map_or(self.rest().len(), |i| open + i + close.len());
-        self.advance(len);
-    }
-
-    /// Moves past a quoted literal or name opened by `quote`, where a
-    /// doubled `quote` stands for one.
-    fn skip_quoted(&mut self, quote: char) {
-        let mut len = quote.len_utf8();
-        loop {
-            match self.rest()[len..].find(quote) {
-                None => {
-                    len = self.rest().len();
-                    break;
-                }
-                Some(i) => {
-                    len += i + quote.len_utf8();
-                    if self.rest()[len..].starts_with(quote) {
-                        len += quote.len_utf8();
-                    } else {
-                        break;
-                    }
-                }
-            }
-        }
-        self.advance(len);
-    }
-}
-
-/// SQLite's space: not Unicode's, whose other spaces it reads as part of a name.
-fn is_space(ch: char) -> bool {
-    matches!(ch, ' ' | '\t' | '\n' | '\x0c' | '\r')
-}
-
-/// A character of a bare word: SQLite counts every non-ASCII character in.
-fn is_word(ch: char) -> bool {
-    ch.is_ascii_alphanumeric() || ch == '_' || ch == '$' || !ch.is_ascii()
-}
-
-impl<'a> Iterator for Tokens<'a> {
-    type Item = Token<'a>;
-
-    fn next(&mut self) -> Option<Token<'a>> {
-        loop {
-            let rest = self.rest();
-            let ch = rest.chars().next()?;
-            let line = self.line;
-            let token = |kind| Some(Token { kind, line });
-            if is_space(ch) {
-                self.advance(ch.len_utf8());
-            } else if rest.starts_with("--") {
-                self.skip_past(2, "\n");
-            } else if rest.starts_with("/*") {
-                self.skip_past(2, "*/");
-            } else if ch == ';' {
-                self.advance(1);
-                return token(TokenKind::Semicolon);
-            } else if matches!(ch, '\'' | '"' | '`') {
-                self.skip_quoted(ch);
-                return token(TokenKind::Other);
-            } else if ch == '[' {
-                self.skip_past(1, "]");
-                return token(TokenKind::Other);
-            } else if is_word(ch) {
-                let len = rest.find(|c: char| !is_word(c)).unwrap_or(rest.len());
-                self.advance(len);
-                return token(TokenKind::Word(&rest[..len]));
-            } else {
-                self.advance(ch.len_utf8());
-                return token(TokenKind::Other);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
