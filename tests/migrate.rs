@@ -8,15 +8,17 @@
 //! plain rusqlite connection (`PRAGMA table_info`, `index_list`,
 //! `foreign_key_list`).
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use orm::prelude::*;
 use orm::{
-    ConstraintKind, Destructive, Error, HazardKind, MigrationState, Migrations, Renames,
-    SchemaChange, StepKind,
+    ConstraintKind, Destructive, Error, HazardKind, MigrationState, Renames, SchemaChange, StepKind,
 };
 use rusqlite::types::Value;
+
+mod common;
+
+use common::Scratch;
 
 // ------------------------------------------------------------------ models
 
@@ -134,50 +136,6 @@ mod aged {
 }
 
 // ----------------------------------------------------------------- helpers
-
-/// A database file in its own temp folder, removed when dropped.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "orm-migrate-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir can be created");
-        Scratch { dir }
-    }
-
-    fn db_path(&self) -> PathBuf {
-        self.dir.join("app.db")
-    }
-
-    /// The database, made by an older program running `sql`.
-    fn database(&self, sql: &str) -> orm::Result<Database> {
-        let db = Database::open(self.db_path())?;
-        db.execute_batch(sql)?;
-        Ok(db)
-    }
-
-    fn inspect(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.db_path()).expect("database file opens")
-    }
-
-    fn migrations(&self) -> Migrations {
-        Migrations::new(self.dir.join("migrations"))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// `PRAGMA table_info`: (name, type, notnull, default, pk) per column.
 fn columns(

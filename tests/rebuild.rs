@@ -9,12 +9,12 @@
 //! it through the public API, and reads the schema and rows back with a
 //! plain rusqlite connection.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use orm::prelude::*;
 use orm::{Destructive, Error, HazardKind, Renames, SchemaChange, StepKind};
 use rusqlite::types::Value;
+
+mod common;
+
+use common::Scratch;
 
 mod models {
     use orm::prelude::*;
@@ -67,42 +67,6 @@ mod models {
 }
 
 use models::{Account, Audit, HeldAccount, NamelessAccount, TextFile};
-
-/// A database file in its own temp folder, removed when dropped.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "orm-rebuild-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir can be created");
-        Scratch { dir }
-    }
-
-    /// The database, made by an older program running `sql`.
-    fn database(&self, sql: &str) -> orm::Result<Database> {
-        let db = Database::open(self.dir.join("app.db"))?;
-        db.execute_batch(sql)?;
-        Ok(db)
-    }
-
-    fn inspect(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.dir.join("app.db")).expect("database file opens")
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// Every row of a query, as values.
 fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<Value>> {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use orm::Value;
 use orm::prelude::*;
-use orm::{ModelSet, Recorder};
+use orm::{Migrations, ModelSet, Recorder};
 
 /// A database file in the temp dir, removed when the test ends.
 pub struct Fixture {
@@ -145,4 +145,50 @@ pub fn by_id<T: Model<Key = i64>>(handles: &[Handle<T>], id: i64) -> Handle<T> {
         .find(|h| h.key().expect("not being written") == id)
         .cloned()
         .unwrap_or_else(|| panic!("no object with key {id} among {} objects", handles.len()))
+}
+
+/// A database file `app.db` in a temp folder of its own (with room for a
+/// `migrations` folder), removed when dropped: for migrations, where an
+/// "older program" made the database.
+pub struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "orm-scratch-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir can be created");
+        Scratch { dir }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("app.db")
+    }
+
+    /// The database, made by an older program running `sql`.
+    pub fn database(&self, sql: &str) -> orm::Result<Database> {
+        let db = Database::open(self.db_path())?;
+        db.execute_batch(sql)?;
+        Ok(db)
+    }
+
+    pub fn inspect(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db_path()).expect("database file opens")
+    }
+
+    pub fn migrations(&self) -> Migrations {
+        Migrations::new(self.dir.join("migrations"))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
