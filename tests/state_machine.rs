@@ -545,29 +545,13 @@ impl World {
             })
     }
 
-    /// Pending objects in the order the flush inserts them: as added,
-    /// unless a new child points at a new parent, which then comes first.
+    /// Pending objects in the order the flush inserts them.
     fn insert_order(&self) -> Vec<usize> {
-        let pending_parent = |i: usize| match self.objects[i].parent {
-            Some(Parent::Object(p)) if self.objects[p].status == Status::Pending && p != i => {
-                Some(p)
-            }
-            _ => None,
-        };
-        if self.pending.iter().all(|&i| pending_parent(i).is_none()) {
-            return self.pending.clone();
-        }
-        let mut order = Vec::new();
-        for &i in &self.pending {
-            if let Some(p) = pending_parent(i)
-                && !order.contains(&p)
-            {
-                order.push(p);
-            }
-            if !order.contains(&i) {
-                order.push(i);
-            }
-        }
+        // Parents' table first, each table in the order added: every
+        // pending parent is an author, so that puts it before its children
+        // (keys are per table, so the order among child tables is moot).
+        let mut order = self.pending.clone();
+        order.sort_by_key(|&i| self.objects[i].kind != Kind::Author);
         order
     }
 

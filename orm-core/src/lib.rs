@@ -115,19 +115,5 @@ pub mod __private {
         ManyToManyDef, Owner, Wire,
     };
 
-    /// String equality usable in constants (the `back_populates` pairing check).
-    pub const fn str_eq(a: &str, b: &str) -> bool {
-        let (a, b) = (a.as_bytes(), b.as_bytes());
-        if a.len() != b.len() {
-            return false;
-        }
-        let mut i = 0;
-        while i < a.len() {
-            if a[i] != b[i] {
-                return false;
-            }
-            i += 1;
-        }
-        true
-    }
+    pub use crate::schema::{SortKey, const_str_eq as str_eq, has_column};
 }

@@ -11,7 +11,7 @@ use syn::Type;
 use syn::ext::IdentExt;
 
 use crate::field::{
-    BelongsToAttrs, ChildrenAttrs, ColumnAttrs, Field, FieldKind, LinkAttrs, OnDelete,
+    BelongsToAttrs, ChildrenAttrs, ColumnAttrs, Field, FieldKind, LinkAttrs, OnDelete, OrderBy,
     RelationAttrs,
 };
 use crate::parse::{Model, generic_of, is_integer};
@@ -570,6 +570,7 @@ fn has_many_def(d: &RelationDef<'_>, children: &ChildrenAttrs) -> TokenStream {
     let back = Ident::new(&back_field, lit.span());
     let delete_orphan = children.delete_orphan.is_some();
     let back_fn = quote_spanned!(lit.span()=> |child: &#child| &child.#back);
+    let (order_by, order_checks) = order_by(d, children.order_by.as_ref());
     quote! {
         const #def: ::orm::__private::HasManyDef<#ident, #child> = ::orm::__private::HasManyDef {
             model: #model_name,
@@ -579,8 +580,37 @@ fn has_many_def(d: &RelationDef<'_>, children: &ChildrenAttrs) -> TokenStream {
             this: |this: &#ident| &this.#f,
             delete_orphan: #delete_orphan,
             lazy: #lazy,
+            order_by: #order_by,
         };
+        #order_checks
     }
+}
+
+/// An `order_by` as the def's `SortKey` slice, and one compile-time check
+/// per name that the collected model has such a field or column (the
+/// derive of one model cannot see another's fields, so a constant asks).
+fn order_by(d: &RelationDef<'_>, order: Option<&OrderBy>) -> (TokenStream, TokenStream) {
+    let Some(order) = order else {
+        return (quote!(&[]), TokenStream::new());
+    };
+    let target = &d.relation.target;
+    let target_name = quote!(#target).to_string().replace(' ', "");
+    let owner = format!("{}.{}", d.model, d.field.ident.unraw());
+    let keys = order.terms.iter().map(|(column, descending)| {
+        quote!(::orm::__private::SortKey { column: #column, descending: #descending })
+    });
+    let checks = order.terms.iter().map(|(column, _)| {
+        let message = format!(
+            "`order_by` of `{owner}` names `{column}`, which is no field or column of `{target_name}`"
+        );
+        quote_spanned! {order.lit.span()=>
+            const _: () = ::core::assert!(
+                ::orm::__private::has_column(<#target as ::orm::Model>::TABLE, #column),
+                #message
+            );
+        }
+    });
+    (quote!(&[#(#keys),*]), quote!(#(#checks)*))
 }
 
 /// None without `through` (already reported).
@@ -600,7 +630,9 @@ fn many_to_many_def(d: &RelationDef<'_>, link: &LinkAttrs) -> TokenStream {
     let other = &d.relation.target;
     let (this_column, other_column) = link_columns(&model_name, other);
     let back = optional_back(d.relation, "other");
+    let (order_by, order_checks) = order_by(d, link.order_by.as_ref());
     quote! {
+        #order_checks
         const #def: ::orm::__private::ManyToManyDef<#ident, #other> = ::orm::__private::ManyToManyDef {
             model: #model_name,
             field: #field_name,
@@ -610,6 +642,7 @@ fn many_to_many_def(d: &RelationDef<'_>, link: &LinkAttrs) -> TokenStream {
             this: |this: &#ident| &this.#f,
             back: #back,
             lazy: #lazy,
+            order_by: #order_by,
         };
     }
 }

@@ -64,16 +64,27 @@ pub struct BelongsToAttrs {
     pub optional: Option<Span>,
 }
 
-/// The settings of a `HasMany<T>` or `HasOne<T>`.
+/// The settings of a `HasMany<T>` or `HasOne<T>` (which takes no
+/// `order_by`: it holds one child).
 pub struct ChildrenAttrs {
     pub relation: RelationAttrs,
     pub delete_orphan: Option<Span>,
+    pub order_by: Option<OrderBy>,
 }
 
 /// The settings of a `ManyToMany<T>`.
 pub struct LinkAttrs {
     pub relation: RelationAttrs,
     pub through: Option<LitStr>,
+    pub order_by: Option<OrderBy>,
+}
+
+/// An `order_by = "placed_on desc, id"`: the literal and its terms, each a
+/// field or column name of the collected model and whether it descends.
+#[derive(Clone)]
+pub struct OrderBy {
+    pub lit: LitStr,
+    pub terms: Vec<(String, bool)>,
 }
 
 /// The `on_delete` actions.
@@ -95,6 +106,8 @@ pub enum Value {
     OnDelete(LitStr, OnDelete),
     /// A `lazy` strategy: where `"raise"` was written, `None` for `"select"`.
     Lazy(Option<Span>),
+    /// An `order_by` list.
+    OrderBy(OrderBy),
 }
 
 /// A setting given on a kind of field that does not take it. Its value is
@@ -158,6 +171,7 @@ impl FieldKind {
                 let children = ChildrenAttrs {
                     relation,
                     delete_orphan: None,
+                    order_by: None,
                 };
                 if name == "HasMany" {
                     FieldKind::HasMany(children)
@@ -168,6 +182,7 @@ impl FieldKind {
             "ManyToMany" => FieldKind::ManyToMany(LinkAttrs {
                 relation,
                 through: None,
+                order_by: None,
             }),
             _ => FieldKind::Column(ColumnAttrs::default()),
         }
@@ -189,6 +204,8 @@ impl FieldKind {
         match self {
             FieldKind::Column(c) => c.set(key, value),
             FieldKind::BelongsTo(b) => b.set(key, value),
+            // One child has no order.
+            FieldKind::HasOne(_) if key == ORDER_BY => Err(value),
             FieldKind::HasMany(c) | FieldKind::HasOne(c) => c.set(key, value),
             FieldKind::ManyToMany(l) => l.set(key, value),
         }
@@ -243,6 +260,7 @@ impl ChildrenAttrs {
     fn set(&mut self, key: &str, value: Option<Value>) -> Result<(), Option<Value>> {
         match key {
             DELETE_ORPHAN => self.delete_orphan = flag(value),
+            ORDER_BY => self.order_by = order_by(value),
             _ => return self.relation.set(key, value),
         }
         Ok(())
@@ -253,6 +271,7 @@ impl LinkAttrs {
     fn set(&mut self, key: &str, value: Option<Value>) -> Result<(), Option<Value>> {
         match key {
             THROUGH => self.through = text(value),
+            ORDER_BY => self.order_by = order_by(value),
             _ => return self.relation.set(key, value),
         }
         Ok(())
@@ -262,6 +281,13 @@ impl LinkAttrs {
 fn flag(value: Option<Value>) -> Option<Span> {
     match value {
         Some(Value::Flag(span)) => Some(span),
+        _ => None,
+    }
+}
+
+fn order_by(value: Option<Value>) -> Option<OrderBy> {
+    match value {
+        Some(Value::OrderBy(order)) => Some(order),
         _ => None,
     }
 }

@@ -11,7 +11,7 @@ use syn::{
     Data, DeriveInput, Fields, FieldsNamed, GenericArgument, Ident, LitStr, PathArguments, Type,
 };
 
-use crate::field::{Field, FieldKind, Misplaced, OnDelete, Value};
+use crate::field::{Field, FieldKind, Misplaced, OnDelete, OrderBy, Value};
 use crate::symbol::*;
 
 /// Collects errors; the stage boundary turns them into one compile error.
@@ -278,6 +278,10 @@ fn field_value(
             };
             Some(Value::OnDelete(lit, action))
         }
+        ORDER_BY => {
+            let lit = string_value(meta, errors)?;
+            order_terms(&lit, errors).map(|terms| Value::OrderBy(OrderBy { lit, terms }))
+        }
         LAZY => {
             let lit = string_value(meta, errors)?;
             match lit.value().as_str() {
@@ -295,6 +299,30 @@ fn field_value(
         // The rest are flags.
         _ => flag(meta, errors).then(|| Value::Flag(meta.path.span())),
     }
+}
+
+/// The terms of `order_by = "placed_on desc, id"`: names, each optionally
+/// followed by `asc` or `desc`.
+fn order_terms(lit: &LitStr, errors: &mut Errors) -> Option<Vec<(String, bool)>> {
+    let text = lit.value();
+    let mut terms = Vec::new();
+    for term in text.split(',') {
+        let words: Vec<&str> = term.split_whitespace().collect();
+        let descending = match words.as_slice() {
+            [_] => false,
+            [_, dir] if dir.eq_ignore_ascii_case("asc") => false,
+            [_, dir] if dir.eq_ignore_ascii_case("desc") => true,
+            _ => {
+                errors.at(
+                    lit.span(),
+                    "`order_by` lists fields of the collected model, each optionally followed by `asc` or `desc`: write #[orm(order_by = \"placed_on desc, id\")]",
+                );
+                return None;
+            }
+        };
+        terms.push((words[0].to_owned(), descending));
+    }
+    Some(terms)
 }
 
 /// A key that takes no value: `#[orm(unique)]`.

@@ -24,6 +24,7 @@ pub const DELETE_ORPHAN: &str = "delete_orphan";
 pub const LAZY: &str = "lazy";
 pub const THROUGH: &str = "through";
 pub const VERSION: &str = "version";
+pub const ORDER_BY: &str = "order_by";
 
 /// Every struct key, in the order an "unknown key" message lists them.
 pub const STRUCT_KEYS: &[&str] = &[TABLE, INDEX, UNIQUE_INDEX, SKIP_NEW];
@@ -44,4 +45,5 @@ pub const FIELD_KEYS: &[&str] = &[
     LAZY,
     THROUGH,
     VERSION,
+    ORDER_BY,
 ];

@@ -158,6 +158,7 @@ fn relation_kinds(key: &str) -> &'static str {
     match key {
         ON_DELETE | OPTIONAL => "`BelongsTo<T>` fields",
         DELETE_ORPHAN => "`HasMany<T>` and `HasOne<T>` fields",
+        ORDER_BY => "`HasMany<T>` and `ManyToMany<T>` fields",
         _ => "relationship fields (`BelongsTo<T>`, `HasMany<T>`, `HasOne<T>`, `ManyToMany<T>`)",
     }
 }
@@ -190,7 +191,14 @@ fn check_attributes_fit_kind(field: &Field, model_name: &str, errors: &mut Error
         match &field.kind {
             FieldKind::Column(_) => report_misplaced(
                 field,
-                &[BACK_POPULATES, ON_DELETE, OPTIONAL, DELETE_ORPHAN, LAZY],
+                &[
+                    BACK_POPULATES,
+                    ON_DELETE,
+                    OPTIONAL,
+                    DELETE_ORPHAN,
+                    LAZY,
+                    ORDER_BY,
+                ],
                 |key| {
                     format!(
                         "`{key}` is for {}, and `{}` is a column",
@@ -237,6 +245,12 @@ fn check_belongs_to(field: &Field, belongs_to: &BelongsToAttrs, errors: &mut Err
     );
     if let Some(span) = field.misplaced_flag(DELETE_ORPHAN) {
         errors.at(span, "`delete_orphan` goes on the `HasMany` side: the parent deletes the children it lets go");
+    }
+    if let Some(misplaced) = field.misplaced(ORDER_BY) {
+        errors.at(
+            misplaced.span,
+            format!("`order_by` is for collections (`HasMany`, `ManyToMany`), and `{name}` points at one object"),
+        );
     }
     if let (Some((lit, OnDelete::SetNull)), None) = (&belongs_to.on_delete, belongs_to.optional) {
         errors.at(
@@ -286,6 +300,12 @@ const COLUMN_SETTINGS: &[&str] = &[
 /// `kind` is `HasMany` or `HasOne`, for the messages.
 fn check_children(field: &Field, children: &ChildrenAttrs, kind: &str, errors: &mut Errors) {
     let name = &field.ident;
+    if let Some(misplaced) = field.misplaced(ORDER_BY) {
+        errors.at(
+            misplaced.span,
+            format!("`order_by` is for collections (`HasMany`, `ManyToMany`), and `{kind}` field `{name}` holds one object"),
+        );
+    }
     report_misplaced(
         field,
         COLUMN_SETTINGS,

@@ -152,7 +152,38 @@ impl<P: Model> BelongsTo<P> {
         Self::from_key(None)
     }
 
-    /// A relationship holding a foreign key read from the database.
+    /// A relationship to the `P` row with this key, for a new object
+    /// pointing at a row by its key rather than at an object. The flush
+    /// inserts this object after a new `P` of that key (table order).
+    ///
+    /// ```
+    /// # use orm::prelude::*;
+    /// # #[derive(Model, Debug)]
+    /// # #[orm(table = "users")]
+    /// # struct User { #[orm(primary_key)] id: i64, name: String,
+    /// #   #[orm(back_populates = "user")] orders: HasMany<Order> }
+    /// # #[derive(Model, Debug)]
+    /// # #[orm(table = "orders")]
+    /// # struct Order { #[orm(primary_key)] id: i64, total_cents: i64,
+    /// #   #[orm(back_populates = "orders")] user: BelongsTo<User> }
+    /// # fn main() -> orm::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// # db.create_all::<(User, Order)>()?;
+    /// let session = db.session();
+    /// // Added child first, parent second: the flush inserts users first.
+    /// session.add(Order { id: 0, total_cents: 500, user: BelongsTo::with_key(7) });
+    /// session.add(User { id: 7, name: "Ann".into(), orders: HasMany::new() });
+    /// session.commit()?;
+    /// let ann = session.get::<User>(7)?;
+    /// assert_eq!(ann.read()?.orders.load()?.len(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_key(key: P::Key) -> Self {
+        Self::from_key(Some(key))
+    }
+
+    /// A relationship holding this foreign key, or none: what the row
+    /// mapping builds from a row read (see [`BelongsTo::with_key`]).
     pub fn from_key(key: Option<P::Key>) -> Self {
         BelongsTo {
             key: RefCell::new(key),
@@ -182,8 +213,14 @@ impl<P: Model> BelongsTo<P> {
         self.key.borrow().clone()
     }
 
-    /// Whether the parent object is at hand (loading it costs no SQL).
+    /// Whether loading it costs no SQL: the parent object is at hand, or
+    /// the relationship is unset (a NULL key loads as `None`).
     pub fn is_loaded(&self) -> bool {
+        self.has_target() || self.key.borrow().is_none()
+    }
+
+    /// Whether the parent object is at hand.
+    fn has_target(&self) -> bool {
         self.target.borrow().upgrade().is_some()
     }
 
@@ -244,6 +281,36 @@ impl<P: Model> BelongsTo<P> {
     /// different sessions.
     pub fn set(&self, parent: &Handle<P>) -> Result<()> {
         self.point_at(Some(&parent.node))
+    }
+
+    /// Points this object at the `P` row with this key (or none), as a
+    /// value: the same as [`BelongsTo::set`] when the session holds that
+    /// `P`, else only the foreign key changes (written by the next flush,
+    /// after a new `P` of that key). The old parent's loaded collection
+    /// loses it either way.
+    ///
+    /// # Errors
+    /// As [`BelongsTo::set`].
+    pub fn set_key(&self, key: Option<P::Key>) -> Result<()> {
+        let Some(key) = key else {
+            return self.clear();
+        };
+        let owner = self.link.owner(KIND)?;
+        let session = owner.meta().session();
+        if let Some(parent) = session.and_then(|s| s.identity().get::<P>(&key)) {
+            return self.point_at(Some(&parent));
+        }
+        let def = self.link.def(KIND)?;
+        let old = self.current_parent(owner.meta().session().as_ref());
+        if old.is_none() && self.key.borrow().as_ref() == Some(&key) {
+            return Ok(());
+        }
+        owner.check_touchable()?;
+        def.check_moved(&owner, old.as_deref(), None)?;
+        owner.touch()?;
+        def.moved(&owner, old.as_deref(), None)?;
+        self.restore_key(Some(key));
+        Ok(())
     }
 
     /// Unsets the relationship (NULL on flush) and takes this object out of
@@ -358,8 +425,37 @@ impl<P: Model> ForeignKeyField for BelongsTo<P> {
         }
     }
 
+    fn target_key(&self) -> Option<(&'static crate::schema::TableDef, Value)> {
+        self.key()
+            .map(|key| (P::TABLE, Value::from(key.to_value())))
+    }
+
+    fn find_parent(&self) {
+        if self.has_target() {
+            return;
+        }
+        let Some(key) = self.key.borrow().clone() else {
+            return;
+        };
+        let (Ok(owner), Ok(def)) = (self.link.owner(KIND), self.link.def(KIND)) else {
+            return;
+        };
+        let Some(parent) = owner
+            .meta()
+            .session()
+            .and_then(|s| s.identity().get::<P>(&key))
+        else {
+            return;
+        };
+        if def.check_moved(&owner, None, Some(&parent)).is_ok() {
+            *self.target.borrow_mut() = Rc::downgrade(&parent);
+            // Checked just above: adding to a loaded collection cannot fail.
+            let _ = def.moved(&owner, None, Some(&parent));
+        }
+    }
+
     fn orphaned(&self, field: &str) -> Option<bool> {
-        (self.field() == field).then(|| !self.is_loaded() && self.key.borrow().is_none())
+        (self.field() == field).then(|| !self.has_target() && self.key.borrow().is_none())
     }
 }
 

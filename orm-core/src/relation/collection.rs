@@ -1,5 +1,10 @@
 //! A loaded-or-not list of related objects, held weakly: what `HasMany`
 //! and `ManyToMany` keep. (`HasOne` keeps at most one.)
+//!
+//! Changes made while it is not loaded are kept aside and applied to what
+//! the load reads: a member added before the load (with autoflush off, or
+//! by a link row not written yet) is not lost, and one removed is not
+//! brought back.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -9,18 +14,52 @@ use crate::error::Result;
 use crate::model::Model;
 use crate::state::{Handle, Node, State};
 
-/// `None`: not loaded.
-pub(super) struct Collection<C: Model>(RefCell<Option<Vec<Weak<Node<C>>>>>);
+/// The members (`None`: not loaded), and what changed while not loaded
+/// (boxed: most collections never have any).
+pub(super) struct Collection<C: Model>(
+    RefCell<Option<Vec<Weak<Node<C>>>>>,
+    RefCell<Option<Box<Unloaded<C>>>>,
+);
+
+/// Members added and removed while the collection was not loaded.
+struct Unloaded<C: Model> {
+    added: Vec<Weak<Node<C>>>,
+    removed: Vec<Weak<Node<C>>>,
+}
+
+fn is<C: Model>(weak: &Weak<Node<C>>, node: &Rc<Node<C>>) -> bool {
+    std::ptr::eq(weak.as_ptr(), Rc::as_ptr(node))
+}
 
 impl<C: Model> Collection<C> {
     /// Loaded and empty (a new object's).
     pub(super) fn empty() -> Self {
-        Collection(RefCell::new(Some(Vec::new())))
+        Collection(RefCell::new(Some(Vec::new())), RefCell::new(None))
     }
 
     /// Not loaded (an object read from the database).
     pub(super) fn unloaded() -> Self {
-        Collection(RefCell::new(None))
+        Collection(RefCell::new(None), RefCell::new(None))
+    }
+
+    /// Notes a change made while not loaded, for the load to apply.
+    fn note_unloaded(&self, node: &Rc<Node<C>>, added: bool) {
+        let mut unloaded = self.1.borrow_mut();
+        let changes = unloaded.get_or_insert_with(|| {
+            Box::new(Unloaded {
+                added: Vec::new(),
+                removed: Vec::new(),
+            })
+        });
+        let (to, from) = if added {
+            (&mut changes.added, &mut changes.removed)
+        } else {
+            (&mut changes.removed, &mut changes.added)
+        };
+        from.retain(|w| !is(w, node));
+        if !to.iter().any(|w| is(w, node)) {
+            to.push(Rc::downgrade(node));
+        }
     }
 
     pub(super) fn is_loaded(&self) -> bool {
@@ -52,12 +91,10 @@ impl<C: Model> Collection<C> {
     pub(super) fn insert(&self, node: &Rc<Node<C>>) -> bool {
         let mut items = self.0.borrow_mut();
         let Some(items) = items.as_mut() else {
+            self.note_unloaded(node, true);
             return true;
         };
-        if items
-            .iter()
-            .any(|w| std::ptr::eq(w.as_ptr(), Rc::as_ptr(node)))
-        {
+        if items.iter().any(|w| is(w, node)) {
             return false;
         }
         items.push(Rc::downgrade(node));
@@ -69,26 +106,49 @@ impl<C: Model> Collection<C> {
     pub(super) fn remove(&self, node: &Rc<Node<C>>) -> bool {
         let mut items = self.0.borrow_mut();
         let Some(items) = items.as_mut() else {
+            self.note_unloaded(node, false);
             return true;
         };
         let before = items.len();
-        items.retain(|w| !std::ptr::eq(w.as_ptr(), Rc::as_ptr(node)));
+        items.retain(|w| !is(w, node));
         items.len() != before
     }
 
-    /// Marks it loaded with these members.
-    pub(super) fn set(&self, members: impl Iterator<Item = Weak<Node<C>>>) {
-        *self.0.borrow_mut() = Some(members.collect());
+    /// Marks it loaded with these members (the rows read), with the
+    /// changes made while it was not loaded applied: removed members left
+    /// out, added ones appended if `still_member` says they still are (a
+    /// cascade may have let go of them since).
+    pub(super) fn set(
+        &self,
+        members: impl Iterator<Item = Weak<Node<C>>>,
+        still_member: impl Fn(&Rc<Node<C>>) -> bool,
+    ) {
+        let mut members: Vec<Weak<Node<C>>> = members.collect();
+        if let Some(changes) = self.1.borrow_mut().take() {
+            members.retain(|m| !changes.removed.iter().any(|r| r.ptr_eq(m)));
+            for added in changes.added {
+                let Some(node) = added.upgrade() else {
+                    continue;
+                };
+                if still_member(&node) && !members.iter().any(|m| m.ptr_eq(&added)) {
+                    members.push(added);
+                }
+            }
+        }
+        *self.0.borrow_mut() = Some(members);
     }
 
-    /// Forgets the members: the next access loads them.
+    /// Forgets the members, and changes made while not loaded: the next
+    /// access loads them as the database has them.
     pub(super) fn expire(&self) {
         *self.0.borrow_mut() = None;
+        *self.1.borrow_mut() = None;
     }
 
     /// Loaded and empty again.
     pub(super) fn reset_empty(&self) {
         *self.0.borrow_mut() = Some(Vec::new());
+        *self.1.borrow_mut() = None;
     }
 
     /// The members, loaded first if need be (the lazy load of `HasMany` and

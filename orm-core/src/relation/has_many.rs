@@ -11,6 +11,7 @@ use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, RelationField, Wir
 use crate::backend::sqlite::{KeyForm, key_lists};
 use crate::error::Result;
 use crate::model::Model;
+use crate::schema::SortKey;
 use crate::session::SessionInner;
 use crate::sql::{Kind, Param};
 use crate::state::{AnyNode, Handle, Node, downcast};
@@ -32,6 +33,8 @@ pub struct HasManyDef<P: Model, C: Model> {
     pub this: fn(&P) -> &dyn Backref<C>,
     /// Whether removing a child from the collection deletes it.
     pub delete_orphan: bool,
+    /// The order children load in (`order_by`); empty for the database's.
+    pub order_by: &'static [SortKey],
     /// What reading it unloaded does.
     pub lazy: Lazy,
 }
@@ -76,9 +79,14 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
                 .collect(),
         };
         for (list, param) in statements {
-            let sql = session
-                .conn()?
-                .text(C::TABLE, Kind::Children { column, list });
+            let sql = session.conn()?.text(
+                C::TABLE,
+                Kind::Children {
+                    column,
+                    list,
+                    order: self.order_by,
+                },
+            );
             session.select::<C>(&sql, &[Param::new(param.as_ref(), fk.name)], |child| {
                 let key = (self.back)(&*child.borrow()?).key();
                 if let Some(list) = key.and_then(|k| by_parent.get_mut(&k)) {
@@ -96,7 +104,15 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
             (self.back)(&*child.borrow()?).loaded_with(parent);
         }
         let children: Vec<Handle<C>> = children.into_iter().map(Handle::from_node).collect();
-        (self.this)(&*parent.borrow()?).set_loaded(&children);
+        let session = parent.meta().session();
+        let points_here = |child: &Handle<C>| {
+            child.node.borrow().is_ok_and(|c| {
+                (self.back)(&c)
+                    .current_parent(session.as_ref())
+                    .is_some_and(|p| Rc::ptr_eq(&p, parent))
+            })
+        };
+        (self.this)(&*parent.borrow()?).set_loaded(&children, &points_here);
         Ok(())
     }
 }
@@ -290,9 +306,11 @@ impl<C: Model> Backref<C> for HasMany<C> {
         self.items.remove(&child.node);
     }
 
-    fn set_loaded(&self, children: &[Handle<C>]) {
+    fn set_loaded(&self, children: &[Handle<C>], still_here: &dyn Fn(&Handle<C>) -> bool) {
         self.items
-            .set(children.iter().map(|c| Rc::downgrade(&c.node)));
+            .set(children.iter().map(|c| Rc::downgrade(&c.node)), |node| {
+                still_here(&Handle::from_node(Rc::clone(node)))
+            });
     }
 }
 

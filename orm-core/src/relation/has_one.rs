@@ -172,7 +172,7 @@ impl<C: Model> Backref<C> for HasOne<C> {
         }
     }
 
-    fn set_loaded(&self, children: &[Handle<C>]) {
+    fn set_loaded(&self, children: &[Handle<C>], _still_here: &dyn Fn(&Handle<C>) -> bool) {
         let child = children.first().map(|c| Rc::downgrade(&c.node));
         *self.slot.borrow_mut() = Slot::Loaded(child);
     }

@@ -11,6 +11,7 @@ use super::{CollectionField, Joining, Lazy, Owner, RelationField, Wire};
 use crate::backend::sqlite::key_lists;
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
+use crate::schema::SortKey;
 use crate::session::SessionInner;
 use crate::sql::{Param, text};
 use crate::state::{AnyNode, Handle, Node, downcast};
@@ -37,6 +38,8 @@ pub struct ManyToManyDef<P: Model, C: Model> {
     pub back: Option<fn(&C) -> &ManyToMany<P>>,
     /// What reading it unloaded does.
     pub lazy: Lazy,
+    /// The order linked objects load in (`order_by`); empty for the database's.
+    pub order_by: &'static [SortKey],
 }
 
 /// Objects of `C` linked to several owners, by the owner's key.
@@ -65,6 +68,7 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
                 self.this_column,
                 self.other_column,
                 list.form,
+                self.order_by,
             );
             session.select_rows::<C>(
                 &sql,
@@ -266,7 +270,9 @@ impl<C: Model> ManyToMany<C> {
     }
 
     fn set_loaded(&self, linked: Vec<Rc<Node<C>>>) {
-        self.items.set(linked.iter().map(Rc::downgrade));
+        // A link's end that let go of it calls `forget`: what was added
+        // while not loaded is still linked.
+        self.items.set(linked.iter().map(Rc::downgrade), |_| true);
     }
 }
 

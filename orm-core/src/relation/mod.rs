@@ -48,8 +48,10 @@ use std::rc::{Rc, Weak};
 
 use crate::error::{Misuse, Result};
 use crate::model::Model;
+use crate::schema::TableDef;
 use crate::session::SessionInner;
 use crate::state::{AnyNode, Handle};
+use crate::value::Value;
 
 /// How a relationship behaves when read before it is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +112,12 @@ pub trait ForeignKeyField {
     fn clear_key_of(&self, field: &str);
     /// For the field named `field`: whether it points nowhere.
     fn orphaned(&self, field: &str) -> Option<bool>;
+    /// Given only its key, points at the parent object if the session now
+    /// holds it, joining its loaded collection (after a flush that
+    /// inserted the parent). Skips a parent that is being written.
+    fn find_parent(&self);
+    /// The parent's table and the key the field holds, if any.
+    fn target_key(&self) -> Option<(&'static TableDef, Value)>;
 }
 
 /// The part of a `HasMany`, `HasOne` or `ManyToMany` the session needs.
@@ -163,7 +171,9 @@ pub trait Backref<C: Model> {
     fn forget(&self, child: &Handle<C>);
     /// Marks the field loaded with these children.
     #[doc(hidden)]
-    fn set_loaded(&self, children: &[Handle<C>]);
+    /// Marks the field loaded with these children; of the children added
+    /// while it was not loaded, those `still_here` keeps join them.
+    fn set_loaded(&self, children: &[Handle<C>], still_here: &dyn Fn(&Handle<C>) -> bool);
     /// Checks that `remember(child)` can run now (a one-to-one field lets
     /// go of its previous child, which must not be being written).
     #[doc(hidden)]

@@ -130,6 +130,57 @@ impl ColumnDef {
     }
 }
 
+/// One term of the order a collection loads in (`#[orm(order_by = "...")]`
+/// on a `HasMany` or `ManyToMany`): a column of the collected model, by
+/// field or column name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SortKey {
+    /// The field or column name.
+    pub column: &'static str,
+    /// `DESC` rather than `ASC`.
+    pub descending: bool,
+}
+
+impl TableDef {
+    /// The column a field or column name stands for.
+    pub fn column_named(&self, name: &str) -> Option<&ColumnDef> {
+        self.columns
+            .iter()
+            .find(|c| c.field == name)
+            .or_else(|| self.columns.iter().find(|c| c.name == name))
+    }
+}
+
+/// Whether `table` has a column of that field or column name: the
+/// compile-time check of `order_by` (generated as a constant assertion).
+pub const fn has_column(table: &TableDef, name: &str) -> bool {
+    let mut i = 0;
+    while i < table.columns.len() {
+        let column = &table.columns[i];
+        if const_str_eq(column.field, name) || const_str_eq(column.name, name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// String equality usable in constants.
+pub const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// An index over one or more columns.
 #[derive(Debug, Clone, Copy)]
 pub struct IndexDef {

@@ -128,6 +128,13 @@ impl SessionInner {
                 }
             }
         }
+        // A child given its parent by key meets the parent object once both
+        // are in the identity map (the parent may be one just inserted).
+        for w in &written {
+            if let Written::Inserted { node, .. } | Written::Updated { node, .. } = w {
+                node.each_foreign_key(|fk| fk.find_parent());
+            }
+        }
         let (cascaded, cascade_released) = cascade::apply(effects, &self.identity)?;
         self.transaction.log(written);
         self.transaction.log(cascaded);

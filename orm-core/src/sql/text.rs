@@ -7,7 +7,7 @@
 //! a `get` in a new session pays for its `SELECT` text every time.
 
 use crate::backend::sqlite::KeyForm;
-use crate::schema::TableDef;
+use crate::schema::{SortKey, TableDef};
 
 use super::{push_quoted, quote};
 
@@ -25,10 +25,12 @@ pub(crate) enum Kind {
     /// `DELETE FROM <table> WHERE <pk> = ?`
     Delete,
     /// `SELECT ... WHERE <column> = ?` (one parent's children), or with a
-    /// `list`, `... IN (<its subquery>)` (a preload's key list).
+    /// `list`, `... IN (<its subquery>)` (a preload's key list); then
+    /// `ORDER BY` the relationship's `order`.
     Children {
         column: usize,
         list: Option<KeyForm>,
+        order: &'static [SortKey],
     },
 }
 
@@ -42,7 +44,11 @@ pub(crate) fn build(table: &TableDef, kind: Kind) -> String {
             update(table, &changed)
         }
         Kind::Delete => delete(table),
-        Kind::Children { column, list } => children(table, column, list),
+        Kind::Children {
+            column,
+            list,
+            order,
+        } => children(table, column, list, order),
     }
 }
 
@@ -149,7 +155,7 @@ fn push_version_check(sql: &mut String, version: Option<&str>) {
 
 /// The children of one parent (`= ?`, answered from the index), or of
 /// many (`IN (<key list>)`, one parameter for all keys).
-fn children(table: &TableDef, column: usize, list: Option<KeyForm>) -> String {
+fn children(table: &TableDef, column: usize, list: Option<KeyForm>, order: &[SortKey]) -> String {
     let fk = table.columns.get(column).map_or("?", |c| c.name);
     let mut sql = select(table);
     match list {
@@ -160,7 +166,27 @@ fn children(table: &TableDef, column: usize, list: Option<KeyForm>) -> String {
         }
         None => push_where(&mut sql, fk, " = ?"),
     }
+    push_order(&mut sql, table, "", order);
     sql
+}
+
+/// Appends ` ORDER BY "a" DESC, ...` for a relationship's `order_by`, the
+/// columns prefixed with `alias` (`t.`) if any. A name that is no column
+/// is left out: the derive checked every name at compile time.
+fn push_order(sql: &mut String, table: &TableDef, alias: &str, order: &[SortKey]) {
+    let mut first = true;
+    for key in order {
+        let Some(column) = table.column_named(key.column) else {
+            continue;
+        };
+        sql.push_str(if first { " ORDER BY " } else { ", " });
+        first = false;
+        sql.push_str(alias);
+        push_quoted(sql, column.name);
+        if key.descending {
+            sql.push_str(" DESC");
+        }
+    }
 }
 
 /// A link row of a many-to-many relationship: `INSERT OR IGNORE` (an add on
@@ -193,13 +219,14 @@ pub(crate) fn linked(
     this: &str,
     other: &str,
     list: KeyForm,
+    order: &[SortKey],
 ) -> String {
     let columns: Vec<String> = table
         .columns
         .iter()
         .map(|c| format!("t.{}", quote(c.name)))
         .collect();
-    format!(
+    let mut sql = format!(
         "SELECT {}, l.{} FROM {} AS t JOIN {} AS l ON l.{} = t.{} WHERE l.{} IN ({})",
         columns.join(", "),
         quote(this),
@@ -209,7 +236,9 @@ pub(crate) fn linked(
         quote(table.primary_key().name),
         quote(this),
         list.subquery(),
-    )
+    );
+    push_order(&mut sql, table, "t.", order);
+    sql
 }
 
 /// `SELECT count(*) FROM "table"`.
@@ -267,7 +296,8 @@ mod tests {
                 &ITEMS,
                 Kind::Children {
                     column: 2,
-                    list: None
+                    list: None,
+                    order: &[],
                 }
             ),
             format!(r#"{select} WHERE "owner_id" = ?"#)
@@ -277,10 +307,22 @@ mod tests {
                 &ITEMS,
                 Kind::Children {
                     column: 2,
-                    list: Some(KeyForm::Plain)
+                    list: Some(KeyForm::Plain),
+                    order: &[
+                        SortKey {
+                            column: "owner_id",
+                            descending: true,
+                        },
+                        SortKey {
+                            column: "id",
+                            descending: false,
+                        },
+                    ],
                 }
             ),
-            format!(r#"{select} WHERE "owner_id" IN (SELECT value FROM json_each(?))"#)
+            format!(
+                r#"{select} WHERE "owner_id" IN (SELECT value FROM json_each(?)) ORDER BY "owner_id" DESC, "id""#
+            )
         );
         assert_eq!(
             build(&ITEMS, Kind::Insert),

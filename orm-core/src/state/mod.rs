@@ -491,6 +491,17 @@ impl dyn AnyNode {
     }
 
     /// The loaded objects this one's foreign keys point to.
+    /// The (parent table, key) of each foreign key set.
+    pub(crate) fn target_keys(&self) -> Result<Vec<(&'static TableDef, Value)>> {
+        let mut keys = Vec::new();
+        self.value()?.for_each_relation(&mut |field| {
+            if let Some(key) = field.as_foreign_key().and_then(|fk| fk.target_key()) {
+                keys.push(key);
+            }
+        });
+        Ok(keys)
+    }
+
     pub(crate) fn parents(&self) -> Result<Vec<Rc<dyn AnyNode>>> {
         let mut parents = Vec::new();
         self.value()?.for_each_relation(&mut |field| {

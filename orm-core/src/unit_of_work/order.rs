@@ -8,6 +8,7 @@ use super::{LinkChange, Work};
 use crate::error::{Misuse, Result};
 use crate::schema::{TableDef, dependency_order};
 use crate::state::{AnyNode, State, same_node};
+use crate::value::Value;
 
 /// One statement of a flush, in the order the flush runs them.
 pub(super) enum Step<'w> {
@@ -36,10 +37,16 @@ pub(super) enum Step<'w> {
 /// 6. the other deletes, children's tables before their parents'.
 pub(super) fn steps(work: &Work) -> Result<Vec<Step<'_>>> {
     let inserts = insert_order(&work.pending)?;
+    let new_keys = if work.dirty.is_empty() {
+        Vec::new()
+    } else {
+        new_keys(&work.pending)?
+    };
     let mut early = Vec::new();
     let mut late = Vec::new();
     for node in work.dirty.iter().filter(|n| n.state() == State::Persistent) {
-        let needs_insert = node.parents()?.iter().any(|p| p.state() == State::Pending);
+        let needs_insert = node.parents()?.iter().any(|p| p.state() == State::Pending)
+            || points_at_new(node, &new_keys)?;
         if needs_insert {
             late.push(Rc::clone(node));
         } else {
@@ -87,17 +94,18 @@ pub(super) fn steps(work: &Work) -> Result<Vec<Step<'_>>> {
 /// A depth-first walk with an explicit stack: a chain of new objects each
 /// pointing at the next is as long as the data, so recursion would overflow.
 fn insert_order(pending: &[Rc<dyn AnyNode>]) -> Result<Vec<Rc<dyn AnyNode>>> {
+    let pending = by_table(pending);
     // Common case first: no new object points at another new one, so the
-    // order they were added in will do.
+    // table order will do.
     let mut independent = true;
-    for node in pending {
+    for node in &pending {
         if node.parents()?.iter().any(|p| p.state() == State::Pending) {
             independent = false;
             break;
         }
     }
     if independent {
-        return Ok(pending.to_vec());
+        return Ok(pending);
     }
     /// Where each object stands in the walk, by address.
     #[derive(PartialEq)]
@@ -112,7 +120,7 @@ fn insert_order(pending: &[Rc<dyn AnyNode>]) -> Result<Vec<Rc<dyn AnyNode>>> {
     // Each frame: an object and its new parents not yet walked.
     type Frame = (Rc<dyn AnyNode>, Vec<Rc<dyn AnyNode>>);
     let mut stack: Vec<Frame> = Vec::new();
-    for root in pending {
+    for root in &pending {
         if marks.contains_key(&address(root)) {
             continue;
         }
@@ -143,6 +151,50 @@ fn insert_order(pending: &[Rc<dyn AnyNode>]) -> Result<Vec<Rc<dyn AnyNode>>> {
         }
     }
     Ok(ordered)
+}
+
+/// The keys new objects were given (not left for the database to
+/// assign), by table.
+fn new_keys(pending: &[Rc<dyn AnyNode>]) -> Result<Vec<(&'static str, Value)>> {
+    let mut keys = Vec::new();
+    for node in pending {
+        if !node.value()?.key_unassigned() {
+            keys.push((node.table().name, node.key_value()?));
+        }
+    }
+    Ok(keys)
+}
+
+/// Whether `node` holds, as a plain key, the key of a new object.
+fn points_at_new(node: &Rc<dyn AnyNode>, new_keys: &[(&'static str, Value)]) -> Result<bool> {
+    if new_keys.is_empty() {
+        return Ok(false);
+    }
+    Ok(node
+        .target_keys()?
+        .iter()
+        .any(|(table, key)| new_keys.iter().any(|(t, k)| *t == table.name && k == key)))
+}
+
+/// Pending objects with parents' tables first (stable: in the order they
+/// were added within a table). A foreign key set as a plain key to a new
+/// row has no object link to follow, so the table order is what puts the
+/// parent's INSERT first; object links then refine it within tables (a
+/// table that points at itself) and across a cycle of tables.
+fn by_table(pending: &[Rc<dyn AnyNode>]) -> Vec<Rc<dyn AnyNode>> {
+    let same = |a: &TableDef, b: &TableDef| std::ptr::eq(a, b) || a.name == b.name;
+    let mut tables: Vec<&'static TableDef> = Vec::new();
+    for node in pending {
+        if !tables.iter().any(|t| same(t, node.table())) {
+            tables.push(node.table());
+        }
+    }
+    let mut sorted = pending.to_vec();
+    if tables.len() > 1 {
+        let order = dependency_order(&tables);
+        sorted.sort_by_key(|n| order.iter().position(|t| same(t, n.table())));
+    }
+    sorted
 }
 
 /// The pending objects `node` points to (itself excluded), last first.
