@@ -52,25 +52,49 @@ impl SessionInner {
         self: &Rc<Self>,
         sql: &str,
         params: &[Param<'_>],
+        each: impl FnMut(Rc<Node<T>>, &DbRow<'_, '_>) -> Result<()>,
+    ) -> Result<()> {
+        self.select_into::<T>(sql, params, false, each)
+    }
+
+    /// Like `select_rows`; with `populate`, a row whose object is loaded
+    /// and unchanged overwrites it (SQLAlchemy's `populate_existing`).
+    pub(crate) fn select_into<T: Model>(
+        self: &Rc<Self>,
+        sql: &str,
+        params: &[Param<'_>],
+        populate: bool,
         mut each: impl FnMut(Rc<Node<T>>, &DbRow<'_, '_>) -> Result<()>,
     ) -> Result<()> {
         let conn = self.conn()?;
         conn.query(sql, params, T::TABLE.name, |row| {
-            let node = self.load_row::<T>(row)?;
+            let node = self.load_row_into::<T>(row, populate)?;
             each(node, row)
         })
     }
 
     /// The object for one row (columns in `T::TABLE` order).
     pub(crate) fn load_row<T: Model>(self: &Rc<Self>, row: &DbRow<'_, '_>) -> Result<Rc<Node<T>>> {
+        self.load_row_into(row, false)
+    }
+
+    /// The object for one row; an object already loaded keeps its values
+    /// unless it is expired, or `populate` asks and it has no changes.
+    fn load_row_into<T: Model>(
+        self: &Rc<Self>,
+        row: &DbRow<'_, '_>,
+        populate: bool,
+    ) -> Result<Rc<Node<T>>> {
         let table = T::TABLE;
         let key: T::Key =
             read(row, table.primary_key).map_err(|e| conversion_error(table, row, e))?;
         let mut made = None;
+        let mut new = false;
         // One lookup: the object already loaded, or a new one in its place.
         let node = self.identity_mut().get_or_try_insert::<T>(key, || {
             let value = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
             let node = Node::new(value, State::Persistent, Rc::downgrade(self));
+            new = true;
             if self.transaction().is_open() {
                 made = Some(Rc::clone(&node));
             }
@@ -79,7 +103,23 @@ impl SessionInner {
         if let Some(node) = made {
             self.transaction().note_read(node);
         }
+        let meta = node.meta();
+        if !new && (meta.is_expired() || populate && !meta.has_snapshot()) {
+            self.overwrite(&node, row)?;
+        }
         Ok(node)
+    }
+
+    /// Overwrites a loaded object with the row just read of it.
+    fn overwrite<T: Model>(&self, node: &Rc<Node<T>>, row: &DbRow<'_, '_>) -> Result<()> {
+        let table = T::TABLE;
+        let fresh = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
+        copy_columns(table, &fresh, &mut *node.borrow_mut()?)?;
+        node.meta().discard_changes();
+        node.meta().set_expired(false);
+        self.transaction()
+            .note_read(Rc::clone(node) as Rc<dyn AnyNode>);
+        Ok(())
     }
 
     /// Overwrites an object with its row as the database holds it now,
@@ -102,6 +142,7 @@ impl SessionInner {
         };
         copy_columns(table, &fresh, &mut *node.borrow_mut()?)?;
         node.meta().discard_changes();
+        node.meta().set_expired(false);
         self.transaction()
             .note_read(Rc::clone(node) as Rc<dyn AnyNode>);
         Ok(true)

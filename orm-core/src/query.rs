@@ -216,6 +216,7 @@ pub struct Query<'s, T: Model> {
     offset: Option<i64>,
     preloads: Vec<Vec<&'static dyn PreloadStep>>,
     lazy: Option<Lazy>,
+    populate: bool,
     _model: PhantomData<T>,
 }
 
@@ -229,6 +230,7 @@ impl<'s, T: Model> Query<'s, T> {
             offset: None,
             preloads: Vec::new(),
             lazy: None,
+            populate: false,
             _model: PhantomData,
         }
     }
@@ -276,6 +278,33 @@ impl<'s, T: Model> Query<'s, T> {
         self
     }
 
+    /// Overwrites the objects already loaded that this query returns with
+    /// the rows it reads, where they have no unflushed changes
+    /// (SQLAlchemy's `populate_existing`); changed objects keep their
+    /// changes. Without it, a loaded object is returned as it is.
+    ///
+    /// ```
+    /// # use orm::prelude::*;
+    /// # #[derive(Model, Debug)]
+    /// # struct User { #[orm(primary_key)] id: i64, name: String }
+    /// # fn main() -> orm::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// # db.create_all::<User>()?;
+    /// let session = db.session();
+    /// let ann = session.add(User::new("Ann"));
+    /// session.commit()?;
+    /// db.execute_batch("UPDATE users SET name = 'Anna'")?;
+    /// session.query::<User>().all()?;
+    /// assert_eq!(ann.read()?.name, "Ann"); // kept
+    /// session.query::<User>().populate_existing().all()?;
+    /// assert_eq!(ann.read()?.name, "Anna"); // overwritten
+    /// # Ok(()) }
+    /// ```
+    pub fn populate_existing(mut self) -> Self {
+        self.populate = true;
+        self
+    }
+
     fn where_clause(&self, sql: &mut String, params: &mut Vec<(Value, &'static str)>) {
         if let Some(filter) = &self.filter {
             sql.push_str(" WHERE ");
@@ -320,7 +349,7 @@ impl<'s, T: Model> Query<'s, T> {
             .map(|(v, c)| Param::new(v.as_ref(), c))
             .collect();
         let mut found = Vec::new();
-        inner.select::<T>(&sql, &params, |node| {
+        inner.select_into::<T>(&sql, &params, self.populate, |node, _| {
             found.push(node);
             Ok(())
         })?;

@@ -220,6 +220,18 @@ impl SessionInner {
         for node in &nodes {
             node.each_collection(|field| field.expire());
         }
+        // A versioned row may have moved on since the object was loaded
+        // (that is what a failed version check says): such an object is
+        // read again on next use, not trusted with its old version.
+        let changed = written.iter().filter_map(|w| match w {
+            Written::Updated { node, .. } | Written::Deleted { node } => Some(node),
+            Written::Inserted { .. } => None,
+        });
+        for node in changed.chain(&abandoned.dirty) {
+            if node.table().version.is_some() && node.state() == State::Persistent {
+                super::expire::expire_node(node);
+            }
+        }
         drop((written, read, abandoned, discarded, released, nodes));
         reread
     }

@@ -25,6 +25,7 @@
 use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
+mod expire;
 mod flush;
 mod raw;
 
@@ -92,6 +93,7 @@ pub(crate) struct SessionInner {
     transaction: Transaction,
     autoflush: Cell<bool>,
     flushing: Cell<bool>,
+    expire_on_commit: Cell<bool>,
 }
 
 impl Session {
@@ -105,6 +107,7 @@ impl Session {
                 transaction: Transaction::default(),
                 autoflush: Cell::new(true),
                 flushing: Cell::new(false),
+                expire_on_commit: Cell::new(false),
             }),
         }
     }
@@ -188,7 +191,11 @@ impl Session {
     /// As [`Session::flush`]; or [`Error::Busy`] from `COMMIT`.
     pub fn commit(&self) -> Result<()> {
         self.inner.flush()?;
-        self.inner.commit()
+        self.inner.commit()?;
+        if self.inner.expire_on_commit.get() {
+            self.inner.expire_loaded();
+        }
+        Ok(())
     }
 
     /// Rolls back the transaction and brings the objects back to the
@@ -371,7 +378,7 @@ impl SessionInner {
         }
     }
 
-    fn refresh<T: Model>(&self, node: &Rc<Node<T>>) -> Result<()> {
+    pub(crate) fn refresh<T: Model>(&self, node: &Rc<Node<T>>) -> Result<()> {
         self.check_mine(&(Rc::clone(node) as Rc<dyn AnyNode>))?;
         if self.reread(node)? {
             Ok(())

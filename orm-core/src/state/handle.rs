@@ -7,9 +7,7 @@ use std::ops::{Deref, DerefMut};
 use std::rc::{Rc, Weak};
 
 use super::{AnyNode, Node, State, columns};
-#[cfg(doc)]
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::sql::render;
 use crate::value::Value;
@@ -55,12 +53,29 @@ impl<T: Model> Handle<T> {
         Rc::clone(&self.node) as Rc<dyn AnyNode>
     }
 
-    /// Borrows the object for reading.
+    /// Borrows the object for reading. An expired object
+    /// ([`Session::expire`](crate::Session::expire)) is read again first,
+    /// with one SELECT.
     ///
     /// # Errors
-    /// [`Error::Borrowed`] while a [`Handle::write`] guard of it is alive.
+    /// [`Error::Borrowed`] while a [`Handle::write`] guard of it is alive;
+    /// for an expired object, [`Error::NotFound`] if its row is gone and
+    /// [`Error::SessionClosed`] if its session is.
     pub fn read(&self) -> Result<Ref<'_, T>> {
+        self.unexpire()?;
         self.node.borrow()
+    }
+
+    /// Reads an expired object again (one SELECT); nothing otherwise.
+    fn unexpire(&self) -> Result<()> {
+        let meta = self.node.meta();
+        if !meta.is_expired() {
+            return Ok(());
+        }
+        let session = meta.session().ok_or_else(|| Error::SessionClosed {
+            table: T::TABLE.name.to_owned(),
+        })?;
+        session.refresh(&self.node)
     }
 
     /// Borrows the object for changing its fields. The first write since it
@@ -68,8 +83,10 @@ impl<T: Model> Handle<T> {
     /// updates exactly the columns that changed.
     ///
     /// # Errors
-    /// [`Error::Borrowed`] while another `read` or `write` guard of it is alive.
+    /// [`Error::Borrowed`] while another `read` or `write` guard of it is
+    /// alive; for an expired object, as [`Handle::read`].
     pub fn write(&self) -> Result<Write<'_, T>> {
+        self.unexpire()?;
         let value = self.node.borrow_mut()?;
         let meta = self.node.meta();
         if matches!(meta.state(), State::Persistent | State::Deleted) {

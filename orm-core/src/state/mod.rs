@@ -71,6 +71,9 @@ pub(crate) struct Meta {
     session: RefCell<Weak<SessionInner>>,
     /// Whether the object waits in the unit of work's dirty list.
     listed_dirty: Cell<bool>,
+    /// Whether its values are to be read again before they are next used
+    /// (`Session::expire`).
+    expired: Cell<bool>,
 }
 
 impl Meta {
@@ -80,7 +83,16 @@ impl Meta {
             saved: RefCell::new(None),
             session: RefCell::new(session),
             listed_dirty: Cell::new(false),
+            expired: Cell::new(false),
         }
+    }
+
+    pub(crate) fn is_expired(&self) -> bool {
+        self.expired.get()
+    }
+
+    pub(crate) fn set_expired(&self, expired: bool) {
+        self.expired.set(expired);
     }
 
     pub(crate) fn state(&self) -> State {
