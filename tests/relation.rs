@@ -767,13 +767,12 @@ fn linking_objects_of_two_sessions_is_an_error() -> orm::Result<()> {
 }
 
 #[test]
-fn linking_two_objects_in_no_session_is_an_error() -> orm::Result<()> {
+fn linking_two_objects_in_no_session_links_them_in_memory_only() -> orm::Result<()> {
     let order = Handle::new(Order::new(1));
     let user = Handle::new(User::new("nobody"));
-    assert!(matches!(
-        order.read()?.user.set(&user),
-        Err(Error::Misuse(_))
-    ));
+    order.read()?.user.set(&user)?;
+    assert_eq!(order.read()?.user.load()?, user);
+    assert_eq!(user.read()?.orders.load()?, vec![order.clone()]);
     assert_eq!(order.state(), State::Transient);
     assert_eq!(user.state(), State::Transient);
     Ok(())

@@ -390,11 +390,19 @@ impl World {
     }
 
     /// What a loaded collection of `author` must hold.
+    /// The children a loaded collection of `author` holds: pending or
+    /// persistent ones, and transient ones too when the author is in no
+    /// session (a graph built before one).
     fn children(&self, author: usize, kind: Kind) -> Vec<usize> {
+        let transient = self.objects[author].status == Status::Transient;
         (0..self.objects.len())
             .filter(|&c| {
                 self.objects[c].kind == kind
-                    && matches!(self.objects[c].status, Status::Pending | Status::Persistent)
+                    && match self.objects[c].status {
+                        Status::Pending | Status::Persistent => true,
+                        Status::Transient => transient,
+                        _ => false,
+                    }
                     && self.points_at(c, author)
             })
             .collect()
@@ -446,19 +454,42 @@ impl World {
         self.objects.len() - 1
     }
 
-    /// An object that is in no session joins this one (save-update cascade).
+    /// An object that is in no session joins this one with the graph it
+    /// was linked into while in none (save-update cascade): its parent and
+    /// its children, breadth first, as far as objects in no session go.
     fn adopt(&mut self, i: usize) -> Result<(), Failure> {
         if self.objects[i].status != Status::Transient {
             return Err(Failure::Misuse);
         }
-        self.objects[i].status = Status::Pending;
-        self.pending.push(i);
+        let mut queue = std::collections::VecDeque::from([i]);
+        while let Some(i) = queue.pop_front() {
+            if self.objects[i].status != Status::Transient {
+                continue;
+            }
+            self.objects[i].status = Status::Pending;
+            self.pending.push(i);
+            if let Some(Parent::Object(p)) = self.objects[i].parent {
+                queue.push_back(p);
+            }
+            let children = (0..self.objects.len())
+                .filter(|&c| self.objects[c].parent == Some(Parent::Object(i)));
+            queue.extend(children);
+        }
         Ok(())
     }
 
     fn set_parent(&mut self, child: usize, author: usize) -> Result<(), Failure> {
         match (self.attached(child), self.attached(author)) {
-            (false, false) => return Err(Failure::Misuse),
+            // Neither in a session: linked in memory, unless one of them was
+            // persistent in a session (detached).
+            (false, false) => {
+                if [child, author]
+                    .iter()
+                    .any(|&i| self.objects[i].status == Status::Detached)
+                {
+                    return Err(Failure::Misuse);
+                }
+            }
             (true, false) => self.adopt(author)?,
             (false, true) => self.adopt(child)?,
             (true, true) => {}

@@ -157,5 +157,35 @@ pub fn run() -> orm::Result<()> {
         r#"UPDATE "orders" SET "user_id" = ? WHERE "id" = ?"#
     );
     assert_eq!(cost(&recorder), 2);
+
+    println!("\nA graph can be built before any session, the way you would build");
+    println!("plain values, and added in one go:");
+    println!(">> let cy = Handle::new(User::new(\"Cy\"));");
+    println!(
+        ">> let first = Handle::new(Order::new(100)); let second = Handle::new(Order::new(250));"
+    );
+    println!(">> cy.read()?.orders.push(&first)?; cy.read()?.orders.push(&second)?;");
+    println!("   No session, no SQL: both sides are in sync in memory all the same,");
+    println!("   and cy keeps her orders alive (nobody else holds them yet).");
+    let cy = Handle::new(User::new("Cy"));
+    let first = Handle::new(Order::new(100));
+    let second = Handle::new(Order::new(250));
+    cy.read()?.orders.push(&first)?;
+    cy.read()?.orders.push(&second)?;
+    assert_eq!(first.read()?.user.load()?, cy);
+    assert_eq!(cost(&recorder), 0);
+
+    println!("\n>> session.add_handle(&cy)?; session.commit()");
+    println!("   Adding cy adds what is reachable from her (SQLAlchemy's save-update");
+    println!("   cascade): one INSERT for her, then one per order, user_id filled.");
+    session.add_handle(&cy)?;
+    assert_eq!(first.state(), orm::State::Pending);
+    session.commit()?;
+    let sql = recorder.sql();
+    assert_eq!(sql.len(), 3);
+    assert!(sql[0].starts_with(r#"INSERT INTO "users""#));
+    assert!(sql[1].starts_with(r#"INSERT INTO "orders""#));
+    assert_eq!(second.read()?.user.key(), Some(cy.read()?.id));
+    assert_eq!(cost(&recorder), 3);
     Ok(())
 }

@@ -11,7 +11,10 @@
 //!   Users hold [`Handle`]s (strong too). Relationship fields ([`BelongsTo`],
 //!   [`HasMany`]) hold `Weak` pointers plus the foreign key. So the object
 //!   graph has no strong cycles: dropping the session and the user's handles
-//!   frees every object, however the objects point at each other.
+//!   frees every object, however the objects point at each other. Before an
+//!   object joins a session, a parent holds the children linked to it
+//!   (nobody else would), never the other way round, and lets go when they
+//!   join one.
 //! - **Identity is pointer identity.** Loading a row that is already in the
 //!   map (by `get`, a query, a lazy or an eager load) returns the same `Rc`;
 //!   `Handle` equality is `Rc::ptr_eq`.

@@ -160,7 +160,6 @@ pub(crate) fn undo(
                 meta.forget_changes();
                 meta.detach();
                 meta.set_state(State::Transient);
-                node.each_collection(|field| field.reset_empty());
             }
             Written::Updated { node, .. } | Written::Deleted { node }
                 if inserted.iter().any(|n| same_node(n, node)) => {}

@@ -313,15 +313,6 @@ pub enum Misuse {
         /// The model owning the relationship.
         model: &'static str,
     },
-    /// A relationship was changed between two objects neither of which is
-    /// in a session.
-    #[error(
-        "neither object is in a session; add the `{model}` or the object it links to to a session first"
-    )]
-    NoSession {
-        /// The model owning the relationship.
-        model: &'static str,
-    },
     /// A relationship field was used outside of an object (a bare
     /// `BelongsTo::new()` not inside a model held by a handle).
     #[error(

@@ -5,8 +5,8 @@ use std::rc::{Rc, Weak};
 
 use super::link::{Describe, Link};
 use super::{
-    Backref, ForeignKeyColumn, ForeignKeyField, Joining, Lazy, Owner, ParentRef, RelationField,
-    Wire,
+    Backref, ForeignKeyColumn, ForeignKeyField, Holder, Joining, Lazy, Owner, ParentRef,
+    RelationField, Wire,
 };
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -273,12 +273,14 @@ impl<P: Model> BelongsTo<P> {
 
     /// Points this object at `parent`. Where loaded, the old parent's
     /// collection loses it and the new one's gains it; nothing is loaded.
-    /// The foreign key is written by the next flush.
+    /// The foreign key is written by the next flush. If one of the two is
+    /// in a session, the other joins it (with its graph); if neither is,
+    /// they are linked in memory and join a session together later.
     ///
     /// # Errors
     /// [`Error::Borrowed`] if either parent is being written;
-    /// [`Error::Misuse`] if neither object is in a session, or they are in
-    /// different sessions.
+    /// [`Error::Misuse`] if they are in different sessions, or one was
+    /// persistent in a session now gone.
     pub fn set(&self, parent: &Handle<P>) -> Result<()> {
         self.point_at(Some(&parent.node))
     }
@@ -329,7 +331,7 @@ impl<P: Model> BelongsTo<P> {
         let def = self.link.def(KIND)?;
         let owner = self.link.owner(KIND)?;
         let new_erased = new.map(|n| Rc::clone(n) as Rc<dyn AnyNode>);
-        let joining = Joining::plan(&owner, new_erased.as_ref())?;
+        let joining = Joining::plan(&owner, new_erased.as_ref(), Holder::Other)?;
         let old = self.current_parent(joining.session.as_ref());
         let same = matches!((&old, new), (Some(o), Some(n)) if Rc::ptr_eq(o, n));
         if !same && old.is_none() && new.is_none() && self.key.borrow().is_none() {
@@ -349,6 +351,9 @@ impl<P: Model> BelongsTo<P> {
         joining.apply()?;
         owner.touch()?;
         def.moved(&owner, old.as_deref(), None)?;
+        if let Some(old) = &old {
+            old.meta().release(&owner);
+        }
         *self.target.borrow_mut() = new.map(Rc::downgrade).unwrap_or_default();
         *self.key.borrow_mut() = match new {
             Some(node) => {

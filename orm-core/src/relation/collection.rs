@@ -27,6 +27,17 @@ struct Unloaded<C: Model> {
     removed: Vec<Weak<Node<C>>>,
 }
 
+/// Whether a member in `state` counts: pending or persistent, and
+/// transient in a graph built before a session (`transient`); not one
+/// deleted, detached, or taken out of its session.
+pub(super) fn live(state: State, transient: bool) -> bool {
+    match state {
+        State::Persistent | State::Pending => true,
+        State::Transient => transient,
+        State::Deleted | State::Detached => false,
+    }
+}
+
 fn is<C: Model>(weak: &Weak<Node<C>>, node: &Rc<Node<C>>) -> bool {
     std::ptr::eq(weak.as_ptr(), Rc::as_ptr(node))
 }
@@ -66,16 +77,32 @@ impl<C: Model> Collection<C> {
         self.0.borrow().is_some()
     }
 
-    /// The live members (pending or persistent), if loaded.
-    pub(super) fn handles(&self) -> Option<Vec<Handle<C>>> {
+    /// The live members (pending or persistent; transient ones too when
+    /// `transient`, for an owner in no session), if loaded.
+    pub(super) fn handles(&self, transient: bool) -> Option<Vec<Handle<C>>> {
         self.0.borrow().as_ref().map(|items| {
             items
                 .iter()
                 .filter_map(Weak::upgrade)
-                .filter(|n| matches!(n.meta().state(), State::Persistent | State::Pending))
+                .filter(|n| live(n.meta().state(), transient))
                 .map(Handle::from_node)
                 .collect()
         })
+    }
+
+    /// Every member held now, whatever its state: the loaded ones, or
+    /// those added while not loaded.
+    pub(super) fn members(&self) -> Vec<Rc<Node<C>>> {
+        if let Some(items) = self.0.borrow().as_ref() {
+            return items.iter().filter_map(Weak::upgrade).collect();
+        }
+        let unloaded = self.1.take();
+        let added = unloaded
+            .as_ref()
+            .map(|u| u.added.iter().filter_map(Weak::upgrade).collect())
+            .unwrap_or_default();
+        self.1.replace(unloaded);
+        added
     }
 
     /// Whether members were freed (their session is gone).
@@ -145,6 +172,21 @@ impl<C: Model> Collection<C> {
         *self.1.borrow_mut() = None;
     }
 
+    /// Loaded with the members `linked` keeps (none when not loaded), and
+    /// no changes kept aside.
+    pub(super) fn keep(&self, linked: impl Fn(&Rc<Node<C>>) -> bool) {
+        let kept = match self.0.borrow().as_ref() {
+            Some(items) => items
+                .iter()
+                .filter(|w| w.upgrade().is_some_and(|n| linked(&n)))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        *self.0.borrow_mut() = Some(kept);
+        *self.1.borrow_mut() = None;
+    }
+
     /// Loaded and empty again.
     pub(super) fn reset_empty(&self) {
         *self.0.borrow_mut() = Some(Vec::new());
@@ -164,7 +206,8 @@ impl<C: Model> Collection<C> {
             || self.lost_any(),
             || self.reset_empty(),
         )?;
-        Ok(self.handles().unwrap_or_default())
+        let transient = link.owner(kind)?.meta().state() == State::Transient;
+        Ok(self.handles(transient).unwrap_or_default())
     }
 
     /// For `Debug`: how many members are loaded, if loaded.

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::collection::Collection;
 use super::link::{Describe, Link, Loader};
-use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, RelationField, Wire};
+use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, ParentRef, RelationField, Wire};
 use crate::backend::sqlite::{KeyForm, key_lists};
 use crate::error::Result;
 use crate::model::Model;
@@ -126,6 +126,8 @@ pub(super) trait ChildSide<C: Model>: Loader {
     /// Loads the owner's children (one SELECT) and points them back at it.
     /// Points `child` at `owner` (`on`), or clears it if it points there.
     fn link_child(&self, child: &Rc<Node<C>>, owner: &Rc<dyn AnyNode>, on: bool) -> Result<()>;
+    /// Whether `child`'s `BelongsTo` points at `owner` in memory.
+    fn points_at(&self, child: &Rc<Node<C>>, owner: &Rc<dyn AnyNode>) -> bool;
 }
 
 impl<P: Model, C: Model> Describe for HasManyDef<P, C> {
@@ -154,6 +156,18 @@ impl<P: Model, C: Model> Loader for HasManyDef<P, C> {
 }
 
 impl<P: Model, C: Model> ChildSide<C> for HasManyDef<P, C> {
+    fn points_at(&self, child: &Rc<Node<C>>, owner: &Rc<dyn AnyNode>) -> bool {
+        let Some(parent) = downcast::<P>(Rc::clone(owner)) else {
+            return false;
+        };
+        let session = parent.meta().session();
+        child.borrow().is_ok_and(|c| {
+            (self.back)(&c)
+                .current_parent(session.as_ref())
+                .is_some_and(|p| Rc::ptr_eq(&p, &parent))
+        })
+    }
+
     fn delete_orphan(&self) -> bool {
         self.delete_orphan
     }
@@ -335,8 +349,19 @@ impl<C: Model> CollectionField for HasMany<C> {
         self.items.expire();
     }
 
-    fn reset_empty(&self) {
-        self.items.reset_empty();
+    fn keep_linked(&self) {
+        match (self.link.def(KIND), self.link.owner(KIND)) {
+            (Ok(def), Ok(owner)) => self.items.keep(|child| def.points_at(child, &owner)),
+            _ => self.items.reset_empty(),
+        }
+    }
+
+    fn members(&self) -> Vec<ParentRef> {
+        self.items
+            .members()
+            .into_iter()
+            .map(|n| ParentRef(n as Rc<dyn AnyNode>))
+            .collect()
     }
 }
 

@@ -4,9 +4,10 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use super::collection::live;
 use super::has_many::{ChildLink, unlink};
 use super::link::Link;
-use super::{Backref, CollectionField, HasManyDef, Lazy, Owner, RelationField, Wire};
+use super::{Backref, CollectionField, HasManyDef, Lazy, Owner, ParentRef, RelationField, Wire};
 use crate::error::Result;
 use crate::model::Model;
 use crate::state::{AnyNode, Handle, Node, State};
@@ -120,10 +121,17 @@ impl<C: Model> HasOne<C> {
                 child
                     .as_ref()
                     .and_then(Weak::upgrade)
-                    .filter(|n| matches!(n.meta().state(), State::Persistent | State::Pending))
+                    .filter(|n| live(n.meta().state(), self.owner_transient()))
                     .map(Handle::from_node),
             ),
         }
+    }
+
+    /// Whether the owner is in no session (a graph built before one).
+    fn owner_transient(&self) -> bool {
+        self.link
+            .owner(KIND)
+            .is_ok_and(|o| o.meta().state() == State::Transient)
     }
 
     fn current(&self) -> Option<Rc<Node<C>>> {
@@ -199,8 +207,21 @@ impl<C: Model> CollectionField for HasOne<C> {
         *self.slot.borrow_mut() = Slot::Unloaded;
     }
 
-    fn reset_empty(&self) {
-        *self.slot.borrow_mut() = Slot::Loaded(None);
+    fn keep_linked(&self) {
+        let kept = match (self.link.def(KIND), self.link.owner(KIND), self.current()) {
+            (Ok(def), Ok(owner), Some(child)) if def.points_at(&child, &owner) => {
+                Some(Rc::downgrade(&child))
+            }
+            _ => None,
+        };
+        *self.slot.borrow_mut() = Slot::Loaded(kept);
+    }
+
+    fn members(&self) -> Vec<ParentRef> {
+        self.current()
+            .map(|n| ParentRef(n as Rc<dyn AnyNode>))
+            .into_iter()
+            .collect()
     }
 }
 

@@ -7,9 +7,13 @@ use std::rc::Rc;
 
 use super::collection::Collection;
 use super::link::{Describe, Link, Loader};
-use super::{CollectionField, Joining, Lazy, Owner, RelationField, Wire};
+use super::{
+    CollectionField, Holder, Joining, Lazy, NewLink, Owner, ParentRef, RelationField, Wire,
+};
 use crate::backend::sqlite::key_lists;
-use crate::error::{Error, Misuse, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::model::Model;
 use crate::schema::SortKey;
 use crate::session::SessionInner;
@@ -96,6 +100,8 @@ trait LinkSide<C: Model>: Loader {
     /// Links or unlinks `owner` and `other`: both loaded collections and the
     /// session's pending link rows.
     fn change(&self, owner: &Rc<dyn AnyNode>, other: &Rc<Node<C>>, link: bool) -> Result<()>;
+    /// The link table and its columns for the owner's and the other's key.
+    fn link_columns(&self) -> (&'static str, &'static str, &'static str);
 }
 
 impl<P: Model, C: Model> Describe for ManyToManyDef<P, C> {
@@ -124,23 +130,23 @@ impl<P: Model, C: Model> Loader for ManyToManyDef<P, C> {
 }
 
 impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
+    fn link_columns(&self) -> (&'static str, &'static str, &'static str) {
+        (self.table, self.this_column, self.other_column)
+    }
+
     fn change(&self, owner: &Rc<dyn AnyNode>, other: &Rc<Node<C>>, link: bool) -> Result<()> {
         let Some(me) = downcast::<P>(Rc::clone(owner)) else {
             return Ok(());
         };
         let other_erased: Rc<dyn AnyNode> = Rc::clone(other) as Rc<dyn AnyNode>;
-        let joining = Joining::plan(owner, Some(&other_erased))?;
+        let joining = Joining::plan(owner, Some(&other_erased), Holder::Owner)?;
         // Every borrow before any change: the owner's field, the mirror's.
         let owner_value = me.borrow()?;
         let other_value = match self.back {
             Some(_) => Some(other.borrow()?),
             None => None,
         };
-        let session = joining.apply()?.ok_or_else(|| {
-            Error::from(Misuse::NoSession {
-                model: P::TABLE.model,
-            })
-        })?;
+        let session = joining.apply()?;
         let this = (self.this)(&owner_value);
         // A loaded collection knows whether the link exists; an unloaded one
         // does not, so the change is recorded and the last one wins.
@@ -150,6 +156,14 @@ impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
             back(other_value).toggle(&me, link);
         }
         drop((owner_value, other_value));
+        if !link {
+            owner.meta().release(&other_erased);
+        }
+        // Neither in a session: the link rows are written once the graph
+        // joins one (`CollectionField::new_links`).
+        let Some(session) = session else {
+            return Ok(());
+        };
         if changed {
             let ends = [
                 (self.this_column, Rc::clone(owner)),
@@ -297,8 +311,35 @@ impl<C: Model> CollectionField for ManyToMany<C> {
         self.items.expire();
     }
 
-    fn reset_empty(&self) {
-        self.items.reset_empty();
+    fn keep_linked(&self) {
+        // Its links live in memory only now; each end lets go of its own.
+        self.items.keep(|_| true);
+    }
+
+    fn members(&self) -> Vec<ParentRef> {
+        self.items
+            .members()
+            .into_iter()
+            .map(|n| ParentRef(n as Rc<dyn AnyNode>))
+            .collect()
+    }
+
+    fn new_links(&self, owner: &ParentRef) -> Vec<NewLink> {
+        let Some(def) = self.link.get() else {
+            return Vec::new();
+        };
+        let (table, this_column, other_column) = def.link_columns();
+        self.items
+            .members()
+            .into_iter()
+            .map(|other| {
+                let ends = [
+                    (this_column, ParentRef(Rc::clone(&owner.0))),
+                    (other_column, ParentRef(other as Rc<dyn AnyNode>)),
+                ];
+                (table, ends)
+            })
+            .collect()
     }
 }
 

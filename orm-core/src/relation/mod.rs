@@ -11,7 +11,11 @@
 //! They point at other objects **weakly**: the session owns every object,
 //! relationship fields never keep one alive, so a graph with cycles
 //! (user -> orders -> user) is freed with its session. After the session is
-//! gone, a relationship access is [`Error::SessionClosed`].
+//! gone, a relationship access is [`Error::SessionClosed`]. The one
+//! exception is a graph built before any session: there a parent keeps the
+//! children it was linked to alive (and a many-to-many owner what it
+//! added), so the graph lives as long as a handle to its root, until it
+//! joins a session, which owns it from then on.
 //!
 //! The rules, each one SQLAlchemy users meet:
 //! - **Lazy loading**: the first access of an unloaded relationship issues one
@@ -23,7 +27,35 @@
 //!   (written as NULL on flush, or the order deleted with `delete_orphan`).
 //!   Loading `user.orders` sets each order's `user` without a query.
 //! - **Attaching adds**: linking a new object to one in a session (from
-//!   either side) adds it to that session, as SQLAlchemy's save-update cascade.
+//!   either side) adds it to that session, as SQLAlchemy's save-update
+//!   cascade, with every object it was linked to before.
+//! - **Graphs before a session**: objects in no session link as objects in
+//!   one do, both sides in sync in memory; `session.add_handle(&root)`
+//!   adds everything reachable from it, and the flush inserts parents first
+//!   with the keys filled.
+//!
+//!   ```
+//!   # use orm::prelude::*;
+//!   # #[derive(Model, Debug)]
+//!   # #[orm(table = "users")]
+//!   # struct User { #[orm(primary_key)] id: i64, name: String,
+//!   #   #[orm(back_populates = "user")] orders: HasMany<Order> }
+//!   # #[derive(Model, Debug)]
+//!   # #[orm(table = "orders")]
+//!   # struct Order { #[orm(primary_key)] id: i64, total_cents: i64,
+//!   #   #[orm(back_populates = "orders")] user: BelongsTo<User> }
+//!   # fn main() -> orm::Result<()> {
+//!   # let db = Database::in_memory()?;
+//!   # db.create_all::<(User, Order)>()?;
+//!   let alice = Handle::new(User::new("Alice"));
+//!   let order = Handle::new(Order::new(1299));
+//!   alice.read()?.orders.push(&order)?;     // no session yet; order.user is alice
+//!   let session = db.session();
+//!   session.add_handle(&alice)?;            // adds order too
+//!   session.commit()?;                      // INSERT users; INSERT orders (user_id filled)
+//!   assert_eq!(order.read()?.user.key(), Some(alice.read()?.id));
+//!   # Ok(()) }
+//!   ```
 //! - **Unloaded collections**: a push or remove on a collection that is not
 //!   loaded changes the child's foreign key only; the later load autoflushes
 //!   first, so it sees them merged, and a push then a remove cancels out.
@@ -74,6 +106,10 @@ impl Owner {
         Owner { node }
     }
 }
+
+/// A link row a many-to-many collection needs: its table, and each link
+/// column with the object whose key goes there.
+pub type NewLink = (&'static str, [(&'static str, ParentRef); 2]);
 
 /// A loaded object a relationship field points at (opaque).
 #[doc(hidden)]
@@ -126,9 +162,20 @@ pub trait ForeignKeyField {
 pub trait CollectionField {
     /// Forgets what is loaded, so the next access reloads it.
     fn expire(&self);
-    /// Empties it and marks it loaded: for an object that is new again
-    /// (rollback undid its insert), nothing in the database points at it.
-    fn reset_empty(&self);
+    /// For an object new again (a rollback undid its insert, or took it out
+    /// before): nothing in the database points at it, so the field is
+    /// loaded with the members still linked to it in memory (the graph a
+    /// new object was built into stays as it was).
+    fn keep_linked(&self);
+    /// The objects it holds now (loaded, or added while not loaded).
+    fn members(&self) -> Vec<ParentRef>;
+    /// The link rows its members need, as (link table, each link column
+    /// with the object whose key goes there), for an owner joining a
+    /// session with a graph built before (many-to-many only).
+    fn new_links(&self, owner: &ParentRef) -> Vec<NewLink> {
+        let _ = owner;
+        Vec::new()
+    }
 }
 
 /// Connects a relationship field to the object owning it and to its
@@ -186,14 +233,29 @@ pub trait Backref<C: Model> {
 /// The session two objects about to be linked will share, decided without
 /// changing anything: linking a new object to one in a session adds it to
 /// that session (SQLAlchemy's save-update cascade), once every check passed.
+/// Two objects in no session stay out of any: the one that `holds` keeps
+/// the other alive until their graph joins one.
 struct Joining {
     session: Option<Rc<SessionInner>>,
     adopt: Option<Rc<dyn AnyNode>>,
+    hold: Option<(Rc<dyn AnyNode>, Rc<dyn AnyNode>)>,
+}
+
+/// Which of two objects being linked keeps the other alive while neither
+/// is in a session: a parent its children, an owner what it collects.
+#[derive(Clone, Copy)]
+enum Holder {
+    Owner,
+    Other,
 }
 
 impl Joining {
     /// Checks that `owner` and `other` can be linked.
-    fn plan(owner: &Rc<dyn AnyNode>, other: Option<&Rc<dyn AnyNode>>) -> Result<Joining> {
+    fn plan(
+        owner: &Rc<dyn AnyNode>,
+        other: Option<&Rc<dyn AnyNode>>,
+        holder: Holder,
+    ) -> Result<Joining> {
         let model = owner.table().model;
         let mine = owner.meta().session();
         let theirs = other.and_then(|o| o.meta().session());
@@ -203,20 +265,77 @@ impl Joining {
             }
             (Some(a), None, Some(other)) => (Some(a), Some(Rc::clone(other))),
             (None, Some(b), _) => (Some(b), Some(Rc::clone(owner))),
-            (None, None, Some(_)) => return Err(Misuse::NoSession { model }.into()),
+            (None, None, Some(other)) => {
+                check_unsaved(owner)?;
+                check_unsaved(other)?;
+                let hold = match holder {
+                    Holder::Owner => (Rc::clone(owner), Rc::clone(other)),
+                    Holder::Other => (Rc::clone(other), Rc::clone(owner)),
+                };
+                return Ok(Joining {
+                    session: None,
+                    adopt: None,
+                    hold: Some(hold),
+                });
+            }
             (mine, _, _) => (mine, None),
         };
         if let (Some(session), Some(node)) = (&session, &adopt) {
-            session.check_adoptable(node)?;
+            session.check_graph(node)?;
         }
-        Ok(Joining { session, adopt })
+        Ok(Joining {
+            session,
+            adopt,
+            hold: None,
+        })
     }
 
-    /// Adds the object that was in no session; returns the shared session.
+    /// Adds the object that was in no session (with its graph); returns the
+    /// shared session.
     fn apply(self) -> Result<Option<Rc<SessionInner>>> {
         if let (Some(session), Some(node)) = (&self.session, self.adopt) {
             session.adopt_node(node)?;
         }
+        if let Some((holder, held)) = self.hold
+            && !keeps_alive(&held, &holder)
+        {
+            holder.meta().hold(held);
+        }
         Ok(self.session)
+    }
+}
+
+/// Whether `from` keeps `to` alive, itself or through what it holds: then
+/// `to` holding `from` would be a cycle that nothing frees (an object its
+/// own manager, two objects each other's), and the link stays weak.
+fn keeps_alive(from: &Rc<dyn AnyNode>, to: &Rc<dyn AnyNode>) -> bool {
+    let mut stack = vec![Rc::clone(from)];
+    let mut seen: Vec<*const ()> = Vec::new();
+    while let Some(node) = stack.pop() {
+        if crate::state::same_node(&node, to) {
+            return true;
+        }
+        let address = Rc::as_ptr(&node).cast::<()>();
+        if !seen.contains(&address) {
+            seen.push(address);
+            stack.extend(node.meta().held());
+        }
+    }
+    false
+}
+
+/// Fails for an object that was persistent in a session now gone: it can
+/// be linked only through a session again.
+fn check_unsaved(node: &Rc<dyn AnyNode>) -> Result<()> {
+    if matches!(
+        node.meta().state(),
+        crate::state::State::Transient | crate::state::State::Pending
+    ) {
+        Ok(())
+    } else {
+        Err(Misuse::Detached {
+            model: node.table().model,
+        }
+        .into())
     }
 }

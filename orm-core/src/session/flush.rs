@@ -204,7 +204,6 @@ impl SessionInner {
         for node in &abandoned.pending {
             node.meta().detach();
             node.meta().set_state(State::Transient);
-            node.each_collection(|field| field.reset_empty());
         }
         for node in &abandoned.deleted {
             // One inserted in this transaction has already left the session.
@@ -212,10 +211,16 @@ impl SessionInner {
                 node.meta().set_state(State::Persistent);
             }
         }
-        for node in &discarded {
-            node.each_collection(|field| field.reset_empty());
-        }
         let reread = self.reread_all(&read);
+        // New again, once every other object is restored: their collections
+        // keep what still points at them.
+        let undone = written.iter().filter_map(|w| match w {
+            Written::Inserted { node, .. } => Some(node),
+            _ => None,
+        });
+        for node in undone.chain(&abandoned.pending).chain(&discarded) {
+            node.each_collection(|field| field.keep_linked());
+        }
         let nodes = self.identity.borrow().nodes();
         for node in &nodes {
             node.each_collection(|field| field.expire());

@@ -25,6 +25,7 @@
 use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
+mod adopt;
 mod expire;
 mod flush;
 mod raw;
@@ -305,17 +306,6 @@ impl SessionInner {
         }
         let conn = self.db.connect()?;
         Ok(self.conn.get_or_init(|| conn))
-    }
-
-    /// Adds a transient object to this session (the save-update cascade of
-    /// relationships uses it too).
-    pub(crate) fn adopt_node(self: &Rc<Self>, node: Rc<dyn AnyNode>) -> Result<()> {
-        if self.check_adoptable(&node)? {
-            node.meta().attach(self);
-            node.meta().set_state(State::Pending);
-            self.unit_of_work.add_pending(node);
-        }
-        Ok(())
     }
 
     /// Whether `node` can join this session: `Ok(false)` when it is in it

@@ -74,7 +74,17 @@ pub(crate) struct Meta {
     /// Whether its values are to be read again before they are next used
     /// (`Session::expire`).
     expired: Cell<bool>,
+    /// The objects linked to it while neither was in a session, held
+    /// strongly so that a graph built before a session lives as long as
+    /// a handle to its root: a parent holds its children, a many-to-many
+    /// owner what it added. Let go of once they join a session (which
+    /// owns them then). Boxed: most objects never hold any.
+    held: Cell<Option<Box<Held>>>,
 }
+
+/// The objects one keeps alive while neither is in a session.
+#[derive(Default)]
+pub(crate) struct Held(Vec<Rc<dyn AnyNode>>);
 
 impl Meta {
     fn new(state: State, session: Weak<SessionInner>) -> Meta {
@@ -84,7 +94,41 @@ impl Meta {
             session: RefCell::new(session),
             listed_dirty: Cell::new(false),
             expired: Cell::new(false),
+            held: Cell::new(None),
         }
+    }
+
+    /// What it keeps alive now.
+    pub(crate) fn held(&self) -> Vec<Rc<dyn AnyNode>> {
+        let held = self.held.take();
+        let copy = held.as_ref().map(|h| h.0.clone()).unwrap_or_default();
+        self.held.set(held);
+        copy
+    }
+
+    /// Keeps `node` alive as long as this object (see `held`).
+    pub(crate) fn hold(&self, node: Rc<dyn AnyNode>) {
+        let mut held = self.held.take().unwrap_or_default();
+        if !held.0.iter().any(|h| same_node(h, &node)) {
+            held.0.push(node);
+        }
+        self.held.set(Some(held));
+    }
+
+    /// Stops keeping `node` alive.
+    pub(crate) fn release(&self, node: &Rc<dyn AnyNode>) {
+        if let Some(mut held) = self.held.take() {
+            held.0.retain(|h| !same_node(h, node));
+            if !held.0.is_empty() {
+                self.held.set(Some(held));
+            }
+        }
+    }
+
+    /// Stops keeping anything alive; returns what it held, to drop outside
+    /// any borrow.
+    pub(crate) fn release_all(&self) -> Option<Box<Held>> {
+        self.held.take()
     }
 
     pub(crate) fn is_expired(&self) -> bool {
