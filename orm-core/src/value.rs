@@ -260,6 +260,7 @@ macro_rules! integer_types {
         impl ColumnType for $ty {
             const SQL_TYPE: &'static str = "INTEGER";
             type Value = $ty;
+            #[inline]
             fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
                 match value {
                     ValueRef::Integer(i) => <$ty>::try_from(i)
@@ -357,6 +358,7 @@ impl ToValue for String {
 impl ColumnType for String {
     const SQL_TYPE: &'static str = "TEXT";
     type Value = String;
+    #[inline]
     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
         match value {
             ValueRef::Text(s) => Ok(s.to_owned()),
@@ -374,6 +376,7 @@ impl ToValue for Vec<u8> {
 impl ColumnType for Vec<u8> {
     const SQL_TYPE: &'static str = "BLOB";
     type Value = Vec<u8>;
+    #[inline]
     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
         match value {
             ValueRef::Blob(b) => Ok(b.to_vec()),

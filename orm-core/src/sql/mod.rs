@@ -109,12 +109,7 @@ impl Conn {
 
     /// Runs a statement that returns no rows; returns the number of rows changed.
     pub(crate) fn execute(&self, sql: &str, params: &[Param<'_>], table: &str) -> Result<usize> {
-        let mut stmt = self
-            .raw
-            .prepare_cached(sql)
-            .map_err(|e| classify(e, table))?;
-        bind(&mut stmt, params, table)?;
-        self.observe(sql, params);
+        let mut stmt = self.bound(sql, params, table)?;
         stmt.raw_execute().map_err(|e| classify(e, table))
     }
 
@@ -147,9 +142,14 @@ impl Conn {
         sql: &str,
         params: &[Param<'_>],
         table: &str,
-        each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
+        mut each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
     ) -> Result<()> {
-        self.query_rows(sql, params, table, usize::MAX, each)
+        let mut stmt = self.bound(sql, params, table)?;
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next().map_err(|e| classify(e, table))? {
+            each(&SqliteRow(row))?;
+        }
+        Ok(())
     }
 
     /// Runs a query and hands at most `limit` rows to `each`, stepping no
@@ -162,22 +162,31 @@ impl Conn {
         limit: usize,
         mut each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
     ) -> Result<()> {
+        let mut stmt = self.bound(sql, params, table)?;
+        let mut rows = stmt.raw_query();
+        for _ in 0..limit {
+            let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
+                break;
+            };
+            each(&SqliteRow(row))?;
+        }
+        Ok(())
+    }
+
+    /// `sql` prepared (through the cache) with `params` bound, and echoed.
+    fn bound(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        table: &str,
+    ) -> Result<rusqlite::CachedStatement<'_>> {
         let mut stmt = self
             .raw
             .prepare_cached(sql)
             .map_err(|e| classify(e, table))?;
         bind(&mut stmt, params, table)?;
         self.observe(sql, params);
-        let mut rows = stmt.raw_query();
-        let mut seen = 0;
-        while seen < limit {
-            let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
-                break;
-            };
-            each(&SqliteRow(row))?;
-            seen += 1;
-        }
-        Ok(())
+        Ok(stmt)
     }
 
     /// The number of parameters `sql` takes and the names of the columns it
@@ -220,7 +229,7 @@ impl Conn {
 
 fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Param<'_>], table: &str) -> Result<()> {
     for (i, param) in params.iter().enumerate() {
-        bind_one(stmt, i, param, table)?;
+        bind_one(stmt, i, param.value, param.column, table)?;
     }
     Ok(())
 }
@@ -244,12 +253,7 @@ impl Batch<'_> {
     ) -> Result<usize> {
         for i in 0..count {
             let (value, column) = param(i);
-            bind_one(
-                &mut self.stmt,
-                i,
-                &Param::new(value.as_ref(), column),
-                self.table,
-            )?;
+            bind_one(&mut self.stmt, i, value.as_ref(), column, self.table)?;
         }
         if self.conn.observers.active() {
             let values = (0..count)
@@ -266,23 +270,33 @@ impl Batch<'_> {
 }
 
 /// Binds parameter `i` (0-based), refusing NaN, which SQLite would store as NULL.
+///
+/// Inlined, with its failures out of line: an insert binds every column of
+/// every row through here.
+#[inline]
 fn bind_one(
     stmt: &mut rusqlite::Statement<'_>,
     i: usize,
-    param: &Param<'_>,
+    value: ValueRef<'_>,
+    column: &'static str,
     table: &str,
 ) -> Result<()> {
-    if matches!(param.value, ValueRef::Real(f) if f.is_nan()) {
-        return Err(Error::NotANumber {
-            table: table.to_owned(),
-            column: param.column.to_owned(),
-        });
+    if matches!(value, ValueRef::Real(f) if f.is_nan()) {
+        return Err(not_a_number(table, column));
     }
-    stmt.raw_bind_parameter(
-        i + 1,
-        rusqlite::types::ToSqlOutput::Borrowed(to_driver(param.value)),
-    )
-    .map_err(|e| classify(e, table))
+    let value = rusqlite::types::ToSqlOutput::Borrowed(to_driver(value));
+    match stmt.raw_bind_parameter(i + 1, value) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(classify(e, table)),
+    }
+}
+
+#[cold]
+fn not_a_number(table: &str, column: &str) -> Error {
+    Error::NotANumber {
+        table: table.to_owned(),
+        column: column.to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::error::{ConstraintKind, Error, Result};
 use crate::value::{FromValueError, Row, Value, ValueRef};
 
 /// A value as rusqlite binds it (borrowed: nothing is copied).
+#[inline]
 pub(crate) fn to_driver(value: ValueRef<'_>) -> DriverValue<'_> {
     match value {
         ValueRef::Null => DriverValue::Null,
@@ -33,6 +34,7 @@ pub(crate) fn to_driver(value: ValueRef<'_>) -> DriverValue<'_> {
 }
 
 /// A value as rusqlite read it; SQLite text need not be UTF-8.
+#[inline]
 pub(crate) fn from_driver(value: DriverValue<'_>) -> Result<ValueRef<'_>, FromValueError> {
     Ok(match value {
         DriverValue::Null => ValueRef::Null,
@@ -49,13 +51,21 @@ pub(crate) fn from_driver(value: DriverValue<'_>) -> Result<ValueRef<'_>, FromVa
 pub(crate) struct SqliteRow<'r, 's>(pub &'r rusqlite::Row<'s>);
 
 impl Row for SqliteRow<'_, '_> {
+    // Inlined into each model's `from_row` (another crate): a load reads
+    // every column of every row through here.
+    #[inline]
     fn value(&self, index: usize) -> Result<ValueRef<'_>, FromValueError> {
-        let value = self
-            .0
-            .get_ref(index)
-            .map_err(|e| FromValueError::Invalid(e.to_string()))?;
-        from_driver(value)
+        match self.0.get_ref(index) {
+            Ok(value) => from_driver(value),
+            Err(e) => Err(unreadable(e)),
+        }
     }
+}
+
+/// A column rusqlite could not hand over (an index past the row's end).
+#[cold]
+fn unreadable(e: rusqlite::Error) -> FromValueError {
+    FromValueError::Invalid(e.to_string())
 }
 
 impl SqliteRow<'_, '_> {
@@ -73,7 +83,9 @@ impl SqliteRow<'_, '_> {
     }
 }
 
-/// Classifies a SQLite error raised by a statement on `table`.
+/// Classifies a SQLite error raised by a statement on `table` (only ever on
+/// a failure, so kept out of the statement paths).
+#[cold]
 pub(crate) fn classify(err: rusqlite::Error, table: &str) -> Error {
     use rusqlite::ffi;
     if let rusqlite::Error::SqliteFailure(code, message) = &err {
