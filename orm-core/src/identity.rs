@@ -44,23 +44,39 @@ impl<T: Model> AnyTableMap for TableMap<T> {
 /// The identity map of one session.
 #[derive(Default)]
 pub(crate) struct IdentityMap {
-    tables: HashMap<TypeId, Box<dyn AnyTableMap>>,
+    /// One map per model, in the order the session first met them. A
+    /// session holds objects of a handful of models, and every row loaded
+    /// and object registered looks its model up: a scan of a few `TypeId`s
+    /// costs less than hashing one.
+    tables: Vec<(TypeId, Box<dyn AnyTableMap>)>,
 }
 
 impl IdentityMap {
     fn table<T: Model>(&self) -> Option<&TableMap<T>> {
-        let table: &dyn Any = self.tables.get(&TypeId::of::<T>())?.as_ref();
+        let id = TypeId::of::<T>();
+        let (_, table) = self.tables.iter().find(|(t, _)| *t == id)?;
+        let table: &dyn Any = table.as_ref();
         table.downcast_ref::<TableMap<T>>()
     }
 
+    #[inline]
     fn table_mut<T: Model>(&mut self) -> Option<&mut TableMap<T>> {
-        let entry = self.tables.entry(TypeId::of::<T>()).or_insert_with(|| {
-            Box::new(TableMap::<T> {
-                rows: HashMap::default(),
-            })
-        });
-        let table: &mut dyn Any = entry.as_mut();
+        let id = TypeId::of::<T>();
+        let at = match self.tables.iter().position(|(t, _)| *t == id) {
+            Some(at) => at,
+            None => self.add_table::<T>(),
+        };
+        let table: &mut dyn Any = self.tables.get_mut(at)?.1.as_mut();
         table.downcast_mut::<TableMap<T>>()
+    }
+
+    /// An empty map for the first object of `T`; returns its position.
+    #[cold]
+    fn add_table<T: Model>(&mut self) -> usize {
+        let rows = HashMap::default();
+        self.tables
+            .push((TypeId::of::<T>(), Box::new(TableMap::<T> { rows })));
+        self.tables.len() - 1
     }
 
     pub(crate) fn get<T: Model>(&self, key: &T::Key) -> Option<Rc<Node<T>>> {
@@ -98,11 +114,11 @@ impl IdentityMap {
 
     /// Every object in the map, of every model.
     pub(crate) fn nodes(&self) -> Vec<Rc<dyn AnyNode>> {
-        self.tables.values().flat_map(|t| t.nodes()).collect()
+        self.tables.iter().flat_map(|(_, t)| t.nodes()).collect()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.tables.values().map(|t| t.len()).sum()
+        self.tables.iter().map(|(_, t)| t.len()).sum()
     }
 
     /// Empties the map, handing its objects over so that they are dropped
