@@ -281,9 +281,12 @@ struct Object {
     /// Its INSERT ran in the open transaction.
     inserted_in_transaction: bool,
     /// Changed while persistent in the open transaction: rollback writes
-    /// the committed values back, the foreign key included (so only the
-    /// key remains, not the parent object).
+    /// the committed values back, the foreign key included (the parent
+    /// object stays where its key is the committed one).
     touched: bool,
+    /// When it last joined its parent's collection: collections list their
+    /// members in that order, and a graph joins a session in it.
+    linked: usize,
 }
 
 /// How an operation is expected to fail.
@@ -325,6 +328,8 @@ struct World {
     orphans: Vec<usize>,
     /// Orphans the flush deletes (they stay such until a flush succeeds).
     orphan_deletes: Vec<usize>,
+    /// Counts links made, for `Object::linked`.
+    links: usize,
 }
 
 impl World {
@@ -336,6 +341,7 @@ impl World {
             pending: Vec::new(),
             orphans: Vec::new(),
             orphan_deletes: Vec::new(),
+            links: 0,
         }
     }
 
@@ -430,6 +436,7 @@ impl World {
             parent: None,
             inserted_in_transaction: false,
             touched: false,
+            linked: 0,
         });
         let i = self.objects.len() - 1;
         self.pending.push(i);
@@ -450,6 +457,7 @@ impl World {
             parent: row.fk.map(Parent::Key),
             inserted_in_transaction: false,
             touched: false,
+            linked: 0,
         });
         self.objects.len() - 1
     }
@@ -471,8 +479,10 @@ impl World {
             if let Some(Parent::Object(p)) = self.objects[i].parent {
                 queue.push_back(p);
             }
-            let children = (0..self.objects.len())
-                .filter(|&c| self.objects[c].parent == Some(Parent::Object(i)));
+            let mut children: Vec<usize> = (0..self.objects.len())
+                .filter(|&c| self.objects[c].parent == Some(Parent::Object(i)))
+                .collect();
+            children.sort_by_key(|&c| self.objects[c].linked);
             queue.extend(children);
         }
         Ok(())
@@ -496,6 +506,8 @@ impl World {
         }
         if self.current_parent(child, true) != Some(author) {
             self.objects[child].parent = Some(Parent::Object(author));
+            self.links += 1;
+            self.objects[child].linked = self.links;
             self.touch(child);
         }
         Ok(())
@@ -808,7 +820,8 @@ impl World {
             }
             let o = &self.objects[i];
             let row = self.committed[&(o.kind, o.id.unwrap_or(0))].clone();
-            if self.objects[i].touched || self.parent_key(i) != row.fk {
+            // A parent object of the committed key stays the parent.
+            if self.parent_key(i) != row.fk {
                 self.objects[i].parent = row.fk.map(Parent::Key);
             }
             self.objects[i].name = row.name;
@@ -1774,5 +1787,128 @@ fn rollback_leaves_no_stale_loaded_collection_on_an_author_added_then_deleted() 
         },
         Op::Delete { object: 1 },
         Op::Rollback,
+    ]);
+}
+
+#[test]
+fn a_graph_joining_a_session_leaves_a_deleted_member_where_it_is() {
+    replay(&[
+        Op::Query { kind: F },
+        Op::Add {
+            kind: A,
+            name: 0,
+            author: None,
+        },
+        Op::Set {
+            child: 0,
+            author: 0,
+        },
+        Op::Delete { object: 5 },
+        Op::Delete { object: 2 },
+        Op::Commit,
+        Op::Add {
+            kind: B,
+            name: 0,
+            author: Some(0),
+        },
+    ]);
+}
+
+#[test]
+fn a_graph_joins_a_session_in_the_order_its_collections_hold() {
+    replay(&[
+        Op::Add {
+            kind: F,
+            name: 0,
+            author: None,
+        },
+        Op::Add {
+            kind: A,
+            name: 0,
+            author: None,
+        },
+        Op::Add {
+            kind: F,
+            name: 0,
+            author: Some(0),
+        },
+        Op::Rollback,
+        Op::Set {
+            child: 6,
+            author: 0,
+        },
+        Op::Add {
+            kind: B,
+            name: 0,
+            author: Some(0),
+        },
+        Op::Get { kind: A, id: 1 },
+    ]);
+}
+
+#[test]
+fn a_child_read_again_by_rollback_keeps_pointing_at_its_loaded_parent() {
+    replay(&[
+        Op::Query { kind: F },
+        Op::LoadParent { child: 0 },
+        Op::Remove {
+            author: 0,
+            kind: F,
+            child: 0,
+        },
+        Op::LoadChildren { author: 0, kind: B },
+        Op::Rollback,
+        Op::Delete { object: 4 },
+        Op::Get { kind: A, id: 3 },
+        Op::Remove {
+            author: 0,
+            kind: B,
+            child: 0,
+        },
+    ]);
+}
+
+#[test]
+fn a_child_read_again_by_rollback_still_reaches_its_deleted_parent() {
+    replay(&[
+        Op::Get { kind: A, id: 1 },
+        Op::Rename { object: 0, name: 0 },
+        Op::LoadChildren { author: 0, kind: B },
+        Op::Rollback,
+        Op::Delete { object: 0 },
+        Op::Delete { object: 0 },
+        Op::Get { kind: A, id: 2 },
+        Op::LoadParent { child: 0 },
+    ]);
+}
+
+#[test]
+fn a_changed_child_rolled_back_keeps_its_parent_object() {
+    replay(&[
+        Op::Get { kind: B, id: 1 },
+        Op::Rename { object: 0, name: 0 },
+        Op::Add {
+            kind: A,
+            name: 0,
+            author: None,
+        },
+        Op::LoadParent { child: 0 },
+        Op::Rollback,
+        Op::Delete { object: 2 },
+        Op::Get { kind: A, id: 2 },
+        Op::LoadParent { child: 0 },
+    ]);
+}
+
+#[test]
+fn a_loaded_child_changed_then_rolled_back_keeps_its_parent_object() {
+    replay(&[
+        Op::Get { kind: A, id: 1 },
+        Op::LoadChildren { author: 0, kind: B },
+        Op::Rename { object: 1, name: 0 },
+        Op::Rollback,
+        Op::Delete { object: 2 },
+        Op::LoadChildren { author: 0, kind: B },
+        Op::LoadParent { child: 0 },
     ]);
 }

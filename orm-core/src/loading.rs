@@ -88,23 +88,19 @@ impl SessionInner {
         let table = T::TABLE;
         let key: T::Key =
             read(row, table.primary_key).map_err(|e| conversion_error(table, row, e))?;
-        let mut made = None;
-        let mut new = false;
+        let mut fresh = false;
         // One lookup: the object already loaded, or a new one in its place.
         let node = self.identity_mut().get_or_try_insert::<T>(key, || {
             let value = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
-            let node = Node::new(value, State::Persistent, Rc::downgrade(self));
-            new = true;
-            if self.transaction().is_open() {
-                made = Some(Rc::clone(&node));
-            }
-            Ok(node)
+            fresh = true;
+            Ok(Node::new(value, State::Persistent, Rc::downgrade(self)))
         })?;
-        if let Some(node) = made {
-            self.transaction().note_read(node);
-        }
-        let meta = node.meta();
-        if !new && (meta.is_expired() || populate && !meta.has_snapshot()) {
+        if fresh {
+            if self.transaction().is_open() {
+                self.transaction()
+                    .note_read(Rc::clone(&node) as Rc<dyn AnyNode>);
+            }
+        } else if node.meta().is_expired() || populate && !node.meta().has_snapshot() {
             self.overwrite(&node, row)?;
         }
         Ok(node)

@@ -479,7 +479,13 @@ impl<P: Model> ForeignKeyColumn for BelongsTo<P> {
     }
 
     fn restore(&self, value: ValueRef<'_>) -> std::result::Result<(), FromValueError> {
-        self.restore_key(ColumnType::from_value(value)?);
+        let key: Option<P::Key> = ColumnType::from_value(value)?;
+        // The same key as the parent object's: that object is still the
+        // parent (a row read again keeps pointing at it).
+        let same = key.is_some() && self.has_target() && self.key() == key;
+        if !same {
+            self.restore_key(key);
+        }
         Ok(())
     }
 }

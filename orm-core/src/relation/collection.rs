@@ -94,7 +94,11 @@ impl<C: Model> Collection<C> {
     /// those added while not loaded.
     pub(super) fn members(&self) -> Vec<Rc<Node<C>>> {
         if let Some(items) = self.0.borrow().as_ref() {
-            return items.iter().filter_map(Weak::upgrade).collect();
+            return items
+                .iter()
+                .filter_map(Weak::upgrade)
+                .filter(|n| live(n.meta().state(), true))
+                .collect();
         }
         let unloaded = self.1.take();
         let added = unloaded

@@ -38,10 +38,7 @@ impl SessionInner {
             });
         }
         // The session owns them now; what they held is let go of last.
-        let released: Vec<_> = graph
-            .iter()
-            .filter_map(|n| n.meta().release_all())
-            .collect();
+        let released: Vec<_> = graph.iter().map(|n| n.meta().release_all()).collect();
         drop((graph, released));
         Ok(())
     }
@@ -55,10 +52,20 @@ impl SessionInner {
         // Breadth first, members in their collections' order: the flush
         // inserts in this order where the keys allow.
         let mut queue = VecDeque::from([Rc::clone(node)]);
+        let mut root = true;
         while let Some(node) = queue.pop_front() {
-            if !seen.insert(Rc::as_ptr(&node).cast()) || !self.check_adoptable(&node)? {
+            // What the graph reaches that is gone from the database's view
+            // (deleted, detached) stays where it is; the object added must
+            // itself be able to join.
+            let gone = matches!(node.state(), State::Deleted | State::Detached);
+            if !seen.insert(Rc::as_ptr(&node).cast())
+                || (gone && !root)
+                || !self.check_adoptable(&node)?
+            {
+                root = false;
                 continue;
             }
+            root = false;
             queue.extend(node.parents()?);
             node.check_readable()?;
             node.each_collection(|field| queue.extend(field.members().into_iter().map(|m| m.0)));

@@ -131,7 +131,9 @@ impl SessionInner {
         // A child given its parent by key meets the parent object once both
         // are in the identity map (the parent may be one just inserted).
         for w in &written {
-            if let Written::Inserted { node, .. } | Written::Updated { node, .. } = w {
+            if let Written::Inserted { node, .. } = w
+                && node.table().columns.iter().any(|c| c.references.is_some())
+            {
                 node.each_foreign_key(|fk| fk.find_parent());
             }
         }

@@ -48,7 +48,7 @@ pub enum State {
 }
 
 /// The column values an object had, kept while it has changes.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Saved {
     /// Column values as the database holds them now, taken on first write
     /// since the last load or flush. `None`: unchanged since then.
@@ -56,6 +56,14 @@ struct Saved {
     /// Column values as of the start of the transaction, kept once a flush
     /// has written this object, so that rollback can restore them.
     before_transaction: Option<Box<[Value]>>,
+    /// The objects linked to it while neither was in a session, held
+    /// strongly so that a graph built before a session lives as long as a
+    /// handle to its root: a parent holds its children, a many-to-many
+    /// owner what it added. Let go of once they join a session (which owns
+    /// them then). Kept here, beside change tracking, so that an object
+    /// that holds nothing costs nothing: only objects in no session hold,
+    /// and only objects in one track changes.
+    held: Vec<Rc<dyn AnyNode>>,
 }
 
 /// What a rollback restores an object from: its values at the start of the
@@ -74,17 +82,7 @@ pub(crate) struct Meta {
     /// Whether its values are to be read again before they are next used
     /// (`Session::expire`).
     expired: Cell<bool>,
-    /// The objects linked to it while neither was in a session, held
-    /// strongly so that a graph built before a session lives as long as
-    /// a handle to its root: a parent holds its children, a many-to-many
-    /// owner what it added. Let go of once they join a session (which
-    /// owns them then). Boxed: most objects never hold any.
-    held: Cell<Option<Box<Held>>>,
 }
-
-/// The objects one keeps alive while neither is in a session.
-#[derive(Default)]
-pub(crate) struct Held(Vec<Rc<dyn AnyNode>>);
 
 impl Meta {
     fn new(state: State, session: Weak<SessionInner>) -> Meta {
@@ -94,41 +92,51 @@ impl Meta {
             session: RefCell::new(session),
             listed_dirty: Cell::new(false),
             expired: Cell::new(false),
-            held: Cell::new(None),
         }
     }
 
-    /// What it keeps alive now.
+    /// What it keeps alive now (see `Saved::held`).
     pub(crate) fn held(&self) -> Vec<Rc<dyn AnyNode>> {
-        let held = self.held.take();
-        let copy = held.as_ref().map(|h| h.0.clone()).unwrap_or_default();
-        self.held.set(held);
-        copy
+        self.saved
+            .borrow()
+            .as_ref()
+            .map(|s| s.held.clone())
+            .unwrap_or_default()
     }
 
-    /// Keeps `node` alive as long as this object (see `held`).
+    /// Keeps `node` alive as long as this object.
     pub(crate) fn hold(&self, node: Rc<dyn AnyNode>) {
-        let mut held = self.held.take().unwrap_or_default();
-        if !held.0.iter().any(|h| same_node(h, &node)) {
-            held.0.push(node);
+        let mut saved = self.saved.borrow_mut();
+        let held = &mut saved.get_or_insert_default().held;
+        if !held.iter().any(|h| same_node(h, &node)) {
+            held.push(node);
         }
-        self.held.set(Some(held));
     }
 
-    /// Stops keeping `node` alive.
-    pub(crate) fn release(&self, node: &Rc<dyn AnyNode>) {
-        if let Some(mut held) = self.held.take() {
-            held.0.retain(|h| !same_node(h, node));
-            if !held.0.is_empty() {
-                self.held.set(Some(held));
-            }
-        }
+    /// Stops keeping `node` alive; returns it, to drop outside the borrow.
+    pub(crate) fn release(&self, node: &Rc<dyn AnyNode>) -> Vec<Rc<dyn AnyNode>> {
+        let mut saved = self.saved.borrow_mut();
+        let Some(s) = saved.as_mut() else {
+            return Vec::new();
+        };
+        let (gone, kept) = std::mem::take(&mut s.held)
+            .into_iter()
+            .partition(|h| same_node(h, node));
+        s.held = kept;
+        tidy(&mut saved);
+        gone
     }
 
     /// Stops keeping anything alive; returns what it held, to drop outside
-    /// any borrow.
-    pub(crate) fn release_all(&self) -> Option<Box<Held>> {
-        self.held.take()
+    /// the borrow.
+    pub(crate) fn release_all(&self) -> Vec<Rc<dyn AnyNode>> {
+        let mut saved = self.saved.borrow_mut();
+        let held = saved
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.held))
+            .unwrap_or_default();
+        tidy(&mut saved);
+        held
     }
 
     pub(crate) fn is_expired(&self) -> bool {
@@ -259,7 +267,12 @@ impl Meta {
 
     /// Forgets all change tracking: the object left the database's view.
     pub(crate) fn forget_changes(&self) {
-        *self.saved.borrow_mut() = None;
+        let mut saved = self.saved.borrow_mut();
+        if let Some(s) = saved.as_mut() {
+            s.snapshot = None;
+            s.before_transaction = None;
+            tidy(&mut saved);
+        }
     }
 
     /// What a rollback would restore, without forgetting it.
@@ -272,10 +285,9 @@ impl Meta {
 
 /// Frees the saved values once there are none left.
 fn tidy(saved: &mut Option<Box<Saved>>) {
-    if saved
-        .as_ref()
-        .is_some_and(|s| s.snapshot.is_none() && s.before_transaction.is_none())
-    {
+    if saved.as_ref().is_some_and(|s| {
+        s.snapshot.is_none() && s.before_transaction.is_none() && s.held.is_empty()
+    }) {
         *saved = None;
     }
 }

@@ -184,9 +184,16 @@ fn points_at_new(node: &Rc<dyn AnyNode>, new_keys: &[(&'static str, Value)]) -> 
 fn by_table(pending: &[Rc<dyn AnyNode>]) -> Vec<Rc<dyn AnyNode>> {
     let same = |a: &TableDef, b: &TableDef| std::ptr::eq(a, b) || a.name == b.name;
     let mut tables: Vec<&'static TableDef> = Vec::new();
+    let mut last: Option<&'static TableDef> = None;
     for node in pending {
-        if !tables.iter().any(|t| same(t, node.table())) {
-            tables.push(node.table());
+        let table = node.table();
+        // Runs of one table are the common case: one comparison each.
+        if last.is_some_and(|l| std::ptr::eq(l, table)) {
+            continue;
+        }
+        last = Some(table);
+        if !tables.iter().any(|t| same(t, table)) {
+            tables.push(table);
         }
     }
     let mut sorted = pending.to_vec();
