@@ -604,7 +604,7 @@ fn changes_on_an_unloaded_collection_are_merged_when_it_is_loaded_later() -> orm
     assert!(!ann.read()?.orders.is_loaded());
     assert_eq!(
         ids(&bob.read()?.orders.load()?),
-        [],
+        [0_i64; 0],
         "Bob's loaded list lost it"
     );
     assert_eq!(recorder.count(), 0);

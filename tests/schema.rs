@@ -3,7 +3,7 @@
 //! identifiers, and foreign keys switched on for every connection.
 
 use orm::prelude::*;
-use orm::{ColumnType, FromValueError, ToValue, ValueRef};
+use orm::{Bound, ColumnType, FromValueError, ToValue, ValueRef};
 use orm::{ConstraintKind, DriftReport, Error};
 use orm::{Difference, TableDrift};
 
@@ -12,8 +12,8 @@ use orm::{Difference, TableDrift};
 pub struct Grams(pub i64);
 
 impl ToValue for Grams {
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Integer(self.0)
+    fn to_value(&self) -> Bound<'_> {
+        Bound::Ref(ValueRef::Integer(self.0))
     }
 }
 

@@ -110,6 +110,23 @@ pub use state::{Change, Handle, State, Write};
 pub use unit_of_work::{Action, FlushPlan, PlanStep};
 pub use value::{Bound, ColumnType, FromValueError, ReadError, Row, ToValue, Value, ValueRef};
 
+/// `chrono`, whose `DateTime<Utc>`, `NaiveDateTime` and `NaiveDate` are
+/// column types (stored as ISO 8601 text), re-exported so that naming them
+/// needs no dependency of your own at a matching version.
+#[cfg(feature = "chrono")]
+pub use chrono;
+/// `serde_json`, whose `Value` is a column type (stored as JSON text).
+#[cfg(feature = "serde_json")]
+pub use serde_json;
+/// `time`, whose `OffsetDateTime` is a column type (stored as RFC 3339
+/// text in UTC).
+#[cfg(feature = "time")]
+pub use time;
+/// `uuid`, whose `Uuid` is a column type (stored as 16 bytes) that serves
+/// as a primary key.
+#[cfg(feature = "uuid")]
+pub use uuid;
+
 /// Items the derive's generated code names. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {

@@ -28,7 +28,8 @@ impl SessionInner {
         let conn = self.conn()?;
         let sql = conn.text(table, Kind::Get);
         let mut found = None;
-        let params = [Param::new(key.to_value(), table.primary_key().name)];
+        let key_value = key.to_value();
+        let params = [Param::new(key_value.as_ref(), table.primary_key().name)];
         conn.query_rows(&sql, &params, table.name, 1, |row| {
             found = Some(self.load_row::<T>(row)?);
             Ok(())
@@ -128,7 +129,8 @@ impl SessionInner {
         let conn = self.conn()?;
         let sql = conn.text(table, Kind::Get);
         let mut fresh = None;
-        let params = [Param::new(key.to_value(), table.primary_key().name)];
+        let key_value = key.to_value();
+        let params = [Param::new(key_value.as_ref(), table.primary_key().name)];
         conn.query_rows(&sql, &params, table.name, 1, |row| {
             fresh = Some(T::from_row(row).map_err(|e| conversion_error(table, row, e))?);
             Ok(())

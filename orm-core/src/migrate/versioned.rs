@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::backend::sqlite::introspect;
 use crate::error::{Error, Misuse, Result};
 use crate::sql::{Conn, Param, quote};
-use crate::value::{RowExt, ToValue};
+use crate::value::{RowExt, ValueRef};
 
 use super::Destructive;
 use super::apply::in_migration;
@@ -394,9 +394,9 @@ fn apply_files(conn: &Conn, files: &[MigrationFile]) -> Result<Vec<String>> {
         conn.execute(
             &insert,
             &[
-                Param::new(file.version.to_value(), "version"),
-                Param::new(file.name.to_value(), "name"),
-                Param::new(checksum.to_value(), "checksum"),
+                Param::new(ValueRef::Integer(i64::from(file.version)), "version"),
+                Param::new(ValueRef::Text(&file.name), "name"),
+                Param::new(ValueRef::Text(&checksum), "checksum"),
             ],
             HISTORY_TABLE,
         )?;

@@ -12,7 +12,7 @@ use crate::from_row::FromRow;
 use crate::model::Model;
 use crate::sql::{Conn, Param, quote};
 use crate::state::Handle;
-use crate::value::ToValue;
+use crate::value::{Bound, ToValue};
 
 use super::Session;
 
@@ -58,10 +58,11 @@ impl Session {
         let columns: Vec<String> = T::TABLE.columns.iter().map(|c| quote(c.name)).collect();
         let wrapped = format!("SELECT {} FROM ({sql})", columns.join(", "));
         let mut objects = Vec::new();
-        self.inner.select::<T>(&wrapped, &bind(params), |node| {
-            objects.push(Handle::from_node(node));
-            Ok(())
-        })?;
+        self.inner
+            .select::<T>(&wrapped, &bind(&values(params)), |node| {
+                objects.push(Handle::from_node(node));
+                Ok(())
+            })?;
         Ok(objects)
     }
 
@@ -108,7 +109,7 @@ impl Session {
             });
         }
         let mut rows = Vec::new();
-        conn.query(sql, &bind(params), "", |row| {
+        conn.query(sql, &bind(&values(params)), "", |row| {
             let values = R::from_row(row).map_err(|e| Error::Conversion {
                 table: "query result".to_owned(),
                 column: found.get(e.index).cloned().unwrap_or_default(),
@@ -160,7 +161,7 @@ impl Session {
         if opened {
             conn.control("BEGIN IMMEDIATE")?;
         }
-        match conn.execute(sql, &bind(params), "") {
+        match conn.execute(sql, &bind(&values(params)), "") {
             Ok(changed) => {
                 transaction.set_open(true);
                 Ok(changed)
@@ -177,12 +178,14 @@ impl Session {
     }
 }
 
-/// The parameters, bound by position (no column to name in errors).
-fn bind<'a>(params: &'a [&'a dyn ToValue]) -> Vec<Param<'a>> {
-    params
-        .iter()
-        .map(|p| Param::new(p.to_value(), "?"))
-        .collect()
+/// The parameters' values, in order.
+fn values<'a>(params: &'a [&'a dyn ToValue]) -> Vec<Bound<'a>> {
+    params.iter().map(|p| p.to_value()).collect()
+}
+
+/// The values bound by position (no column to name in errors).
+fn bind<'a>(values: &'a [Bound<'a>]) -> Vec<Param<'a>> {
+    values.iter().map(|v| Param::new(v.as_ref(), "?")).collect()
 }
 
 /// Checks that `params` fill the placeholders of `sql`; returns the names

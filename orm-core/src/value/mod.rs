@@ -7,6 +7,15 @@ use std::fmt;
 
 use crate::error::Error;
 
+#[cfg(feature = "chrono")]
+mod chrono;
+#[cfg(feature = "serde_json")]
+mod json;
+#[cfg(feature = "time")]
+mod time;
+#[cfg(feature = "uuid")]
+mod uuid;
+
 /// An owned column value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -94,6 +103,20 @@ impl Bound<'_> {
             Bound::Owned(value) => value.as_ref(),
         }
     }
+
+    /// The value, owned.
+    pub fn into_value(self) -> Value {
+        Value::from(self)
+    }
+}
+
+impl From<Bound<'_>> for Value {
+    fn from(bound: Bound<'_>) -> Value {
+        match bound {
+            Bound::Ref(value) => Value::from(value),
+            Bound::Owned(value) => value,
+        }
+    }
 }
 
 /// Why a value read from the database does not fit a Rust type.
@@ -157,8 +180,10 @@ pub struct ReadError {
 /// A value that can be bound to a statement as a parameter: every column
 /// type, and `str` and byte slices.
 pub trait ToValue {
-    /// The value, borrowed.
-    fn to_value(&self) -> ValueRef<'_>;
+    /// The value: borrowed where the type holds it as stored
+    /// ([`Bound::Ref`]), made for the statement where it is stored in
+    /// another form ([`Bound::Owned`]: a date as text, JSON as text).
+    fn to_value(&self) -> Bound<'_>;
 }
 
 /// A Rust type stored in one column, and the SQL type it gets.
@@ -168,15 +193,15 @@ pub trait ToValue {
 /// (and [`ToValue`]) in terms of one of those:
 ///
 /// ```
-/// use orm::{ColumnType, FromValueError, ToValue, ValueRef};
+/// use orm::{Bound, ColumnType, FromValueError, ToValue, ValueRef};
 ///
 /// /// Grams, stored as an integer.
 /// #[derive(Debug, Clone, Copy, PartialEq)]
 /// pub struct Grams(pub i64);
 ///
 /// impl ToValue for Grams {
-///     fn to_value(&self) -> ValueRef<'_> {
-///         ValueRef::Integer(self.0)
+///     fn to_value(&self) -> Bound<'_> {
+///         Bound::Ref(ValueRef::Integer(self.0))
 ///     }
 /// }
 ///
@@ -192,7 +217,7 @@ pub trait ToValue {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a column type orm knows",
     label = "unsupported column type",
-    note = "supported: integers up to i64, bool, f32, f64, String, Vec<u8> and Option of each; for another type implement orm::ColumnType and orm::ToValue"
+    note = "supported: integers up to i64, bool, f32, f64, String, Vec<u8> and Option of each; the features `chrono`, `time`, `uuid` and `serde_json` of orm add those crates' dates, times, UUIDs and JSON; for another type implement orm::ColumnType and orm::ToValue"
 )]
 pub trait ColumnType: ToValue + Sized {
     /// The SQL type in `CREATE TABLE`.
@@ -212,7 +237,7 @@ pub trait ColumnType: ToValue + Sized {
     /// not a column type is reported once, at the field's type).
     #[doc(hidden)]
     fn bind(&self) -> Bound<'_> {
-        Bound::Ref(self.to_value())
+        self.to_value()
     }
 
     /// Reads the value from column `index` of a row.
@@ -223,20 +248,20 @@ pub trait ColumnType: ToValue + Sized {
 }
 
 impl<T: ToValue + ?Sized> ToValue for &T {
-    fn to_value(&self) -> ValueRef<'_> {
+    fn to_value(&self) -> Bound<'_> {
         (**self).to_value()
     }
 }
 
 impl ToValue for str {
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Text(self)
+    fn to_value(&self) -> Bound<'_> {
+        Bound::Ref(ValueRef::Text(self))
     }
 }
 
 impl ToValue for [u8] {
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Blob(self)
+    fn to_value(&self) -> Bound<'_> {
+        Bound::Ref(ValueRef::Blob(self))
     }
 }
 
@@ -253,8 +278,8 @@ fn wrong_type(expected: &'static str, found: ValueRef<'_>) -> FromValueError {
 macro_rules! integer_types {
     ($($ty:ty),* $(,)?) => {$(
         impl ToValue for $ty {
-            fn to_value(&self) -> ValueRef<'_> {
-                ValueRef::Integer(i64::from(*self))
+            fn to_value(&self) -> Bound<'_> {
+                Bound::Ref(ValueRef::Integer(i64::from(*self)))
             }
         }
         impl ColumnType for $ty {
@@ -275,9 +300,9 @@ macro_rules! integer_types {
 integer_types!(i8, i16, i32, i64, u8, u16, u32);
 
 impl ToValue for isize {
-    fn to_value(&self) -> ValueRef<'_> {
+    fn to_value(&self) -> Bound<'_> {
         // isize is at most 64 bits on every platform Rust supports.
-        ValueRef::Integer(*self as i64)
+        Bound::Ref(ValueRef::Integer(*self as i64))
     }
 }
 
@@ -295,8 +320,8 @@ impl ColumnType for isize {
 }
 
 impl ToValue for bool {
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Integer(i64::from(*self))
+    fn to_value(&self) -> Bound<'_> {
+        Bound::Ref(ValueRef::Integer(i64::from(*self)))
     }
 }
 
@@ -312,8 +337,8 @@ impl ColumnType for bool {
 }
 
 impl ToValue for f64 {
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Real(*self)
+    fn to_value(&self) -> Bound<'_> {
+        Bound::Ref(ValueRef::Real(*self))
     }
 }
 
@@ -330,8 +355,8 @@ impl ColumnType for f64 {
 }
 
 impl ToValue for f32 {
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Real(f64::from(*self))
+    fn to_value(&self) -> Bound<'_> {
+        Bound::Ref(ValueRef::Real(f64::from(*self)))
     }
 }
 
@@ -350,8 +375,8 @@ impl ColumnType for f32 {
 }
 
 impl ToValue for String {
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Text(self)
+    fn to_value(&self) -> Bound<'_> {
+        Bound::Ref(ValueRef::Text(self))
     }
 }
 
@@ -368,8 +393,8 @@ impl ColumnType for String {
 }
 
 impl ToValue for Vec<u8> {
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Blob(self)
+    fn to_value(&self) -> Bound<'_> {
+        Bound::Ref(ValueRef::Blob(self))
     }
 }
 
@@ -386,10 +411,10 @@ impl ColumnType for Vec<u8> {
 }
 
 impl<T: ToValue> ToValue for Option<T> {
-    fn to_value(&self) -> ValueRef<'_> {
+    fn to_value(&self) -> Bound<'_> {
         match self {
             Some(value) => value.to_value(),
-            None => ValueRef::Null,
+            None => Bound::Ref(ValueRef::Null),
         }
     }
 }
