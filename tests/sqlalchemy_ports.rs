@@ -1013,3 +1013,49 @@ fn after_a_primary_key_violation_rollback_restores_the_objects_and_a_new_commit_
     );
     Ok(())
 }
+
+// test_backref_mutations.py::O2OScalarBackrefMoveTest::test_scalar_move_notloaded:
+// the user's one-to-one side is not loaded when a new badge takes it. The
+// old badge must let go of the unique key: it is found among the session's
+// objects (no SQL; SQLAlchemy loads the old value instead).
+#[test]
+fn a_second_badge_takes_an_unloaded_one_to_one_and_the_first_lets_go() -> orm::Result<()> {
+    let fx = fixture_data("o2o-scalar-move-notloaded");
+    fx.seed("INSERT INTO badges (id, code, user_id) VALUES (1, 'B-1', 7), (2, 'B-2', NULL)");
+    let session = fx.db.session();
+    let first = session.get::<Badge>(1)?;
+    let second = session.get::<Badge>(2)?;
+    let jack = session.get::<User>(7)?;
+    assert!(!jack.read()?.badge.is_loaded());
+    let recorder = fx.db.recorder();
+    second.read()?.user.set(&jack)?;
+    assert_eq!(recorder.count(), 0, "found among the loaded badges");
+    assert_eq!(first.read()?.user.key(), None);
+    assert_eq!(jack.read()?.badge.load()?, Some(second.clone()));
+    session.commit()?;
+    assert_eq!(
+        fx.pairs("SELECT id, user_id FROM badges ORDER BY id"),
+        [(1, None), (2, Some(7))]
+    );
+    Ok(())
+}
+
+// The same from the user's side: `ed.badge.set(&badge)` while ed's badge
+// field is not loaded but his old badge is in the session.
+#[test]
+fn setting_an_unloaded_one_to_one_from_the_parent_lets_the_old_child_go() -> orm::Result<()> {
+    let fx = fixture_data("o2o-parent-side-notloaded");
+    fx.seed("INSERT INTO badges (id, code, user_id) VALUES (1, 'B-1', NULL), (2, 'B-2', 8)");
+    let session = fx.db.session();
+    let ed = session.get::<User>(8)?;
+    let badge = session.get::<Badge>(1)?;
+    let old = session.get::<Badge>(2)?;
+    ed.read()?.badge.set(&badge)?;
+    assert_eq!(old.read()?.user.key(), None);
+    session.commit()?;
+    assert_eq!(
+        fx.pairs("SELECT id, user_id FROM badges ORDER BY id"),
+        [(1, Some(8)), (2, None)]
+    );
+    Ok(())
+}

@@ -113,6 +113,13 @@ impl IdentityMap {
     }
 
     /// Every object in the map, of every model.
+    /// Every object of `T` the map holds.
+    pub(crate) fn all<T: Model>(&self) -> Vec<Rc<Node<T>>> {
+        self.table::<T>()
+            .map(|t| t.rows.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub(crate) fn nodes(&self) -> Vec<Rc<dyn AnyNode>> {
         self.tables.iter().flat_map(|(_, t)| t.nodes()).collect()
     }

@@ -127,6 +127,27 @@ impl<C: Model> HasOne<C> {
         }
     }
 
+    /// The child the owner has now other than `new`: the loaded one, or,
+    /// not loaded, one of the session's objects whose key points at the
+    /// owner. A new child
+    /// can take a one-to-one key only once the previous one lets go of it;
+    /// finding it among loaded objects costs no SQL (a previous child not
+    /// loaded at all is the flush's UNIQUE error, as before).
+    fn previous(&self, new: &Rc<Node<C>>) -> Option<Rc<Node<C>>> {
+        if self.is_loaded() {
+            return self.current();
+        }
+        let (Ok(owner), Ok(def)) = (self.link.owner(KIND), self.link.def(KIND)) else {
+            return None;
+        };
+        let session = owner.meta().session()?;
+        let candidates = session.identity().all::<C>();
+        candidates
+            .into_iter()
+            .filter(|c| !Rc::ptr_eq(c, new) && live(c.meta().state(), false))
+            .find(|c| def.points_at(c, &owner))
+    }
+
     /// Whether the owner is in no session (a graph built before one).
     fn owner_transient(&self) -> bool {
         self.link
@@ -147,20 +168,20 @@ const KIND: &str = "HasOne";
 
 impl<C: Model> Backref<C> for HasOne<C> {
     fn remember(&self, child: &Handle<C>) -> Result<()> {
-        if !self.is_loaded() {
-            return Ok(());
-        }
-        if let Some(previous) = self.current()
+        if let Some(previous) = self.previous(&child.node)
             && !Rc::ptr_eq(&previous, &child.node)
         {
             unlink(&self.link, KIND, &previous)?;
         }
-        *self.slot.borrow_mut() = Slot::Loaded(Some(Rc::downgrade(&child.node)));
+        // Not loaded: the database may still hold another child; stay so.
+        if self.is_loaded() {
+            *self.slot.borrow_mut() = Slot::Loaded(Some(Rc::downgrade(&child.node)));
+        }
         Ok(())
     }
 
     fn check_remember(&self, child: &Handle<C>) -> Result<()> {
-        if let Some(previous) = self.current()
+        if let Some(previous) = self.previous(&child.node)
             && !Rc::ptr_eq(&previous, &child.node)
         {
             // Letting go of it writes its foreign key.
