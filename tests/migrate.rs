@@ -18,7 +18,7 @@ use rusqlite::types::Value;
 
 mod common;
 
-use common::Scratch;
+use common::{Scratch, int, rows, snapshot, text};
 
 // ------------------------------------------------------------------ models
 
@@ -179,50 +179,6 @@ fn foreign_keys(conn: &rusqlite::Connection, table: &str) -> Vec<(String, String
     .expect("foreign_key_list rows")
     .collect::<rusqlite::Result<_>>()
     .expect("foreign_key_list values")
-}
-
-/// Every row of a query, as values.
-fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<Value>> {
-    let mut stmt = conn.prepare(sql).expect("query prepares");
-    let n = stmt.column_count();
-    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
-        .expect("query runs")
-        .collect::<rusqlite::Result<_>>()
-        .expect("rows read")
-}
-
-/// The whole schema and every row of every table: equal before and after
-/// means nothing changed.
-fn snapshot(conn: &rusqlite::Connection) -> Vec<Vec<Value>> {
-    let mut all = rows(
-        conn,
-        "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name",
-    );
-    let tables: Vec<String> = rows(
-        conn,
-        "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
-    )
-    .into_iter()
-    .filter_map(|r| match &r[0] {
-        Value::Text(name) => Some(name.clone()),
-        _ => None,
-    })
-    .collect();
-    for table in tables {
-        all.extend(rows(
-            conn,
-            &format!("SELECT * FROM \"{table}\" ORDER BY rowid"),
-        ));
-    }
-    all
-}
-
-fn int(i: i64) -> Value {
-    Value::Integer(i)
-}
-
-fn text(s: &str) -> Value {
-    Value::Text(s.to_owned())
 }
 
 fn is_empty_folder(path: &Path) -> bool {

@@ -14,7 +14,7 @@ use rusqlite::types::Value;
 
 mod common;
 
-use common::Scratch;
+use common::{Scratch, int, rows, snapshot, text};
 
 mod models {
     use orm::prelude::*;
@@ -68,45 +68,12 @@ mod models {
 
 use models::{Account, Audit, HeldAccount, NamelessAccount, TextFile};
 
-/// Every row of a query, as values.
-fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<Value>> {
-    let mut stmt = conn.prepare(sql).expect("query prepares");
-    let n = stmt.column_count();
-    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
-        .expect("query runs")
-        .collect::<rusqlite::Result<_>>()
-        .expect("rows read")
-}
-
-/// The schema and every row: equal before and after means nothing changed.
-fn snapshot(conn: &rusqlite::Connection) -> Vec<Vec<Value>> {
-    let mut all = rows(
-        conn,
-        "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name",
-    );
-    for table in ["accounts", "audit", "sqlite_sequence"] {
-        all.extend(rows(
-            conn,
-            &format!("SELECT * FROM \"{table}\" ORDER BY rowid"),
-        ));
-    }
-    all
-}
-
 /// (type, name) of every trigger and view.
 fn triggers_and_views(conn: &rusqlite::Connection) -> Vec<Vec<Value>> {
     rows(
         conn,
         "SELECT type, name FROM sqlite_schema WHERE type IN ('trigger', 'view') ORDER BY name",
     )
-}
-
-fn int(i: i64) -> Value {
-    Value::Integer(i)
-}
-
-fn text(s: &str) -> Value {
-    Value::Text(s.to_owned())
 }
 
 fn named(kind: &str, name: &str) -> Vec<Value> {

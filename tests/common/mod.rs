@@ -192,3 +192,53 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Every row of a query, as values.
+pub fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<rusqlite::types::Value>> {
+    let mut stmt = conn.prepare(sql).expect("query prepares");
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        (0..n)
+            .map(|i| r.get::<_, rusqlite::types::Value>(i))
+            .collect()
+    })
+    .expect("query runs")
+    .collect::<rusqlite::Result<_>>()
+    .expect("rows read")
+}
+
+/// The whole schema and every row of every table: equal before and after
+/// means nothing changed.
+pub fn snapshot(conn: &rusqlite::Connection) -> Vec<Vec<rusqlite::types::Value>> {
+    let mut all = rows(
+        conn,
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name",
+    );
+    let tables: Vec<String> = rows(
+        conn,
+        "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
+    )
+    .into_iter()
+    .filter_map(|r| match &r[0] {
+        rusqlite::types::Value::Text(name) => Some(name.clone()),
+        _ => None,
+    })
+    .collect();
+    for table in tables {
+        all.extend(rows(
+            conn,
+            &format!("SELECT * FROM \"{table}\" ORDER BY rowid"),
+        ));
+    }
+    all
+}
+
+/// An integer as plain rusqlite reads it.
+pub fn int(i: i64) -> rusqlite::types::Value {
+    rusqlite::types::Value::Integer(i)
+}
+
+/// Text as plain rusqlite reads it.
+pub fn text(s: &str) -> rusqlite::types::Value {
+    rusqlite::types::Value::Text(s.to_owned())
+}
