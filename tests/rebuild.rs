@@ -76,6 +76,16 @@ fn triggers_and_views(conn: &rusqlite::Connection) -> Vec<Vec<Value>> {
     )
 }
 
+/// What the plan cannot carry over, as its hazards name it.
+fn not_carried_over(plan: &orm::MigrationPlan) -> Vec<String> {
+    plan.hazards()
+        .filter_map(|h| match &h.kind {
+            HazardKind::NotCarriedOver { what, .. } => Some(what.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn named(kind: &str, name: &str) -> Vec<Value> {
     vec![text(kind), text(name)]
 }
@@ -208,13 +218,7 @@ fn what_reads_a_dropped_column_needs_consent_and_goes_with_it() -> orm::Result<(
     let db = scratch.database(ACCOUNTS)?;
     let before = snapshot(&scratch.inspect());
     let plan = db.migration_plan::<(NamelessAccount, Audit)>(&Renames::new())?;
-    let lost: Vec<String> = plan
-        .hazards()
-        .filter_map(|h| match &h.kind {
-            HazardKind::NotCarriedOver { what, .. } => Some(what.clone()),
-            _ => None,
-        })
-        .collect();
+    let lost = not_carried_over(&plan);
     assert_eq!(
         lost,
         [
@@ -357,13 +361,7 @@ fn dropping_a_table_drops_the_views_and_triggers_that_read_it_with_consent() -> 
     let db = scratch.database(ACCOUNTS)?;
     // Only `audit` has a model now: `accounts` goes, and with it what reads it.
     let plan = db.migration_plan::<Audit>(&Renames::new())?;
-    let lost: Vec<String> = plan
-        .hazards()
-        .filter_map(|h| match &h.kind {
-            HazardKind::NotCarriedOver { what, .. } => Some(what.clone()),
-            _ => None,
-        })
-        .collect();
+    let lost = not_carried_over(&plan);
     assert_eq!(
         lost,
         [

@@ -512,6 +512,13 @@ struct RelationDef<'a> {
     lazy: TokenStream,
 }
 
+impl RelationDef<'_> {
+    /// The model's and the field's names, as the def's strings.
+    fn names(&self) -> (String, String) {
+        (self.model.to_string(), self.field.ident.unraw().to_string())
+    }
+}
+
 /// `back` of a `BelongsToDef` or `ManyToManyDef`: the accessor of the
 /// field that points back, if named, spanned at its name.
 fn optional_back(relation: &RelationAttrs, param: &str) -> TokenStream {
@@ -534,8 +541,7 @@ fn belongs_to_def(d: &RelationDef<'_>, column: usize) -> TokenStream {
         ..
     } = d;
     let f = &d.field.ident;
-    let model_name = ident.to_string();
-    let field_name = f.unraw().to_string();
+    let (model_name, field_name) = d.names();
     let parent = &d.relation.target;
     let back = optional_back(d.relation, "parent");
     quote! {
@@ -563,8 +569,7 @@ fn has_many_def(d: &RelationDef<'_>, children: &ChildrenAttrs) -> TokenStream {
         ..
     } = d;
     let f = &d.field.ident;
-    let model_name = ident.to_string();
-    let field_name = f.unraw().to_string();
+    let (model_name, field_name) = d.names();
     let child = &d.relation.target;
     let back_field = lit.value();
     let back = Ident::new(&back_field, lit.span());
@@ -625,8 +630,7 @@ fn many_to_many_def(d: &RelationDef<'_>, link: &LinkAttrs) -> TokenStream {
         ..
     } = d;
     let f = &d.field.ident;
-    let model_name = ident.to_string();
-    let field_name = f.unraw().to_string();
+    let (model_name, field_name) = d.names();
     let other = &d.relation.target;
     let (this_column, other_column) = link_columns(&model_name, other);
     let back = optional_back(d.relation, "other");

@@ -100,13 +100,11 @@ impl<C: Model> Collection<C> {
                 .filter(|n| live(n.meta().state(), true))
                 .collect();
         }
-        let unloaded = self.1.take();
-        let added = unloaded
+        self.1
+            .borrow()
             .as_ref()
             .map(|u| u.added.iter().filter_map(Weak::upgrade).collect())
-            .unwrap_or_default();
-        self.1.replace(unloaded);
-        added
+            .unwrap_or_default()
     }
 
     /// Whether members were freed (their session is gone).
