@@ -197,6 +197,8 @@ struct ReadmeDoctests;
 
 /// The names most programs need: `use orm::prelude::*;`.
 pub mod prelude {
-    pub use orm_core::{BelongsTo, Database, Handle, HasMany, HasOne, ManyToMany, Model, Session};
+    pub use orm_core::{
+        BelongsTo, Database, Expr, Handle, HasMany, HasOne, ManyToMany, Model, Session, count_rows,
+    };
     pub use orm_derive::Model;
 }

@@ -484,7 +484,7 @@ fn a_filter_deeper_than_sqlite_allows_is_an_error_not_a_crash() -> orm::Result<(
         .filter(filter)
         .all()
         .expect_err("SQLite limits expressions to a depth of 1000");
-    assert!(matches!(error, Error::Sqlite(_)), "{error:?}");
+    assert!(matches!(error, Error::TooDeep { limit: 1000 }), "{error:?}");
     // The session is unharmed.
     assert_eq!(session.query::<Note>().count()?, ROWS.len());
     Ok(())
@@ -532,7 +532,7 @@ enum Filter {
 }
 
 impl Filter {
-    fn expr(&self) -> Expr {
+    fn expr(&self) -> Expr<Note, bool> {
         match self {
             Filter::TitleEq(v) => Note::TITLE.eq(v.clone()),
             Filter::TitleNe(v) => Note::TITLE.ne(v.clone()),

@@ -3,6 +3,7 @@
 
 use orm::Value;
 use orm::prelude::*;
+use orm::scope::{InScope, Only};
 use orm::{Error, Expr};
 
 #[derive(Model, Debug)]
@@ -42,7 +43,10 @@ fn names(people: &[Handle<Person>]) -> orm::Result<Vec<String>> {
 
 /// The names of the people matching `filter`, by id, checking that the
 /// query ran as exactly one statement.
-fn matching(db: &Database, filter: Expr) -> orm::Result<Vec<String>> {
+fn matching<S, I>(db: &Database, filter: Expr<S, bool>) -> orm::Result<Vec<String>>
+where
+    S: InScope<Only<Person>, I>,
+{
     let session = db.session();
     let recorder = db.recorder();
     let found = session

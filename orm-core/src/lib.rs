@@ -51,7 +51,7 @@
 //! | `transaction` | whether a transaction is open, what it wrote, restore on rollback |
 //! | `session` | orchestration of the above; autoflush; the public session API |
 //! | `relation` | `BelongsTo`, `HasMany`, `HasOne`, `ManyToMany`; lazy and eager loading; cascades |
-//! | `query` | typed columns, filters, the query builder |
+//! | `query` | typed columns and expressions, joins, `any`/`has`, projections, aggregates; `query::scope` checks at compile time that a query reads only its models |
 //! | `sql` | statement texts, execution, SQL echo, recorders |
 //! | `value`, `backend` | orm's own values and rows; what differs per database (SQLite: connections, errors, introspection, the migration frame and table rebuild) |
 //! | `schema`, `migrate`, [`diagram`] | table metadata, DDL and the live schema's values; diff, plan, apply; pictures |
@@ -95,9 +95,13 @@ pub use migrate::{
     MigrationStep, Migrations, Renames, SchemaChange, StepKind,
 };
 pub use model::{Key, Model};
-pub use query::{Column, Expr, OrderBy, Query};
+pub use query::scope;
+pub use query::{
+    Column, Expr, Holds, Numeric, OrderBy, Query, Scalar, Select, SelectItem, Selection, count_rows,
+};
 pub use relation::{
     Backref, BelongsTo, HasMany, HasOne, Lazy, ManyToMany, Preload, Relation, RelationField,
+    ToMany, ToOne,
 };
 pub use schema::{
     ColumnDef, ForeignKeyDef, IndexDef, LinkColumn, LinkDef, ModelSet, OnDelete, TableDef,

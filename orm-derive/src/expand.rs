@@ -663,7 +663,8 @@ fn constants(checked: &Checked<'_>) -> TokenStream {
     out
 }
 
-/// `NAME` (or `USER_ID` for a `BelongsTo`): the column, typed by its value.
+/// `NAME` (or `USER_ID` for a `BelongsTo`): the column, typed by its field
+/// (`Option<String>` for a nullable text column).
 fn column_constant(model: &Model, column: &Column<'_>) -> TokenStream {
     let ident = &model.ident;
     let field = column.field;
@@ -672,60 +673,78 @@ fn column_constant(model: &Model, column: &Column<'_>) -> TokenStream {
         "Column `{name}` of `{}`, for filters and ordering.",
         model.table
     );
-    let (constant, value_ty) = match column.source {
+    let (constant, column_ty) = match column.source {
         Source::ForeignKey(b) => {
             let parent = &b.relation.target;
+            let key = quote!(<#parent as ::orm::Model>::Key);
             (
                 // From the field, not the column name: a column may be
                 // named anything SQL accepts, a constant may not.
                 format_ident!("{}_ID", upper(&field.ident), span = field.ident.span()),
-                quote!(<#parent as ::orm::Model>::Key),
+                match b.optional {
+                    Some(_) => quote!(::core::option::Option<#key>),
+                    None => key,
+                },
             )
         }
-        Source::Plain(c) => {
-            let ty = &field.ty;
-            let value_ty = match (&c.sql_type, is_option(ty)) {
-                (Some(_), Some(inner)) => quote!(#inner),
-                (Some(_), None) => quote!(#ty),
-                (None, _) => {
-                    let span = ty_span(ty);
-                    let ty = respanned(ty);
-                    quote_spanned!(span=> <#ty as ::orm::ColumnType>::Value)
-                }
-            };
-            (upper(&field.ident), value_ty)
+        Source::Plain(_) => {
+            let span = ty_span(&field.ty);
+            let ty = respanned(&field.ty);
+            (upper(&field.ident), quote_spanned!(span=> #ty))
         }
     };
     let span = ty_span(&field.ty);
     quote_spanned! {span=>
         #[doc = #doc]
-        pub const #constant: ::orm::Column<#ident, #value_ty> = ::orm::Column::new(#name);
+        pub const #constant: ::orm::Column<#ident, #column_ty> = ::orm::Column::new(#name);
     }
 }
+
+/// Whether a relationship holds one object or many (which query test it takes).
+enum Holds {
+    ToOne,
+    ToMany,
+}
+use Holds::{ToMany, ToOne};
 
 /// The relationship's constant, for `preload`; none for a relationship
 /// whose definition was not written (its mistake is already reported).
 fn relation_constant(ident: &Ident, field: &Field) -> TokenStream {
-    let (target, shape, make) = match &field.kind {
-        FieldKind::BelongsTo(b) => (&b.relation.target, "many-to-one", quote!(belongs_to)),
-        FieldKind::ManyToMany(link) if link.through.is_some() => {
-            (&link.relation.target, "many-to-many", quote!(many_to_many))
-        }
-        FieldKind::HasMany(children) if children.relation.back_populates.is_some() => {
-            (&children.relation.target, "one-to-many", quote!(has_many))
-        }
-        FieldKind::HasOne(children) if children.relation.back_populates.is_some() => {
-            (&children.relation.target, "one-to-one", quote!(has_many))
-        }
+    let (target, shape, make, kind) = match &field.kind {
+        FieldKind::BelongsTo(b) => (&b.relation.target, "many-to-one", quote!(belongs_to), ToOne),
+        FieldKind::ManyToMany(link) if link.through.is_some() => (
+            &link.relation.target,
+            "many-to-many",
+            quote!(many_to_many),
+            ToMany,
+        ),
+        FieldKind::HasMany(children) if children.relation.back_populates.is_some() => (
+            &children.relation.target,
+            "one-to-many",
+            quote!(has_many),
+            ToMany,
+        ),
+        FieldKind::HasOne(children) if children.relation.back_populates.is_some() => (
+            &children.relation.target,
+            "one-to-one",
+            quote!(has_one),
+            ToOne,
+        ),
         _ => return TokenStream::new(),
+    };
+    let (kind, test) = match kind {
+        ToOne => (quote!(ToOne), "has"),
+        ToMany => (quote!(ToMany), "any"),
     };
     let constant = upper(&field.ident);
     let def = def_ident(field);
     let field_name = field.ident.unraw().to_string();
-    let doc = format!("Relationship `{ident}.{field_name}` ({shape}), for `preload`.");
+    let doc = format!(
+        "Relationship `{ident}.{field_name}` ({shape}), for `preload`, `join` and `{test}`."
+    );
     quote! {
         #[doc = #doc]
-        pub const #constant: ::orm::Relation<#ident, #target> = ::orm::Relation::#make(&#def);
+        pub const #constant: ::orm::Relation<#ident, #target, ::orm::#kind> = ::orm::Relation::#make(&#def);
     }
 }
 

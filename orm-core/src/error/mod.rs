@@ -96,6 +96,15 @@ pub enum Error {
         found: usize,
     },
 
+    /// A query's expression nests deeper than SQLite allows (a filter of
+    /// thousands of `or`s built one inside the other): nothing ran. A long
+    /// list of alternatives fits in [`Column::in_`](crate::Column::in_).
+    #[error("the query's expression nests more than {limit} levels deep")]
+    TooDeep {
+        /// The deepest nesting allowed.
+        limit: usize,
+    },
+
     /// An UPDATE or DELETE of a loaded object matched no row: another
     /// connection deleted (or re-keyed) it since it was loaded. The flush was
     /// rolled back.
@@ -367,6 +376,16 @@ pub enum Misuse {
         "foreign keys could not be switched {0} for the migration (a transaction is open on its connection)"
     )]
     ForeignKeysStuck(&'static str),
+    /// A query joins a table it already reads (a relationship of a model
+    /// to itself, or the same relationship twice): each model is in a
+    /// query once.
+    #[error(
+        "this query reads `{table}` twice; each model can be in a query once (test a relationship of a model to itself with `any` / `has`)"
+    )]
+    JoinedTwice {
+        /// The table.
+        table: &'static str,
+    },
 }
 
 impl From<Misuse> for Error {

@@ -67,14 +67,16 @@ mod has_many;
 mod has_one;
 mod link;
 mod many_to_many;
+mod path;
 mod preload;
 
 pub use belongs_to::{BelongsTo, BelongsToDef};
 pub use has_many::{HasMany, HasManyDef};
 pub use has_one::HasOne;
 pub use many_to_many::{ManyToMany, ManyToManyDef};
+pub(crate) use path::Hop;
 pub(crate) use preload::PreloadStep;
-pub use preload::{Preload, Relation};
+pub use preload::{Preload, Relation, ToMany, ToOne};
 
 use std::rc::{Rc, Weak};
 

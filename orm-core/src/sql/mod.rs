@@ -8,6 +8,7 @@
 
 pub mod echo;
 pub(crate) mod text;
+pub(crate) mod tree;
 
 pub(crate) use text::Kind;
 

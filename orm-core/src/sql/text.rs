@@ -241,11 +241,6 @@ pub(crate) fn linked(
     sql
 }
 
-/// `SELECT count(*) FROM "table"`.
-pub(crate) fn count(table: &TableDef) -> String {
-    format!("SELECT count(*) FROM {}", quote(table.name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

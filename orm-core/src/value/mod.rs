@@ -224,8 +224,10 @@ pub trait ColumnType: ToValue + Sized {
     const SQL_TYPE: &'static str;
     /// Whether the column accepts NULL.
     const NULLABLE: bool = false;
-    /// The type a query compares the column with (`T` for `Option<T>`).
-    type Value: ToValue;
+    /// The type a query compares the column with (`T` for `Option<T>`;
+    /// `Self` for a type that is not an `Option`). A column of a
+    /// left-joined model reads as `Option<Value>`.
+    type Value: ColumnType;
 
     /// Converts a value read from the database.
     ///

@@ -1,0 +1,586 @@
+//! Query statements as trees, and their one rendering into SQL text with
+//! bound parameters. `query` builds the trees from typed columns and
+//! relationships; this module alone decides how they read as SQL, so a
+//! second backend renders the same trees its own way (placeholders,
+//! quoting) without the query builder knowing.
+//!
+//! Columns are written bare (`"email"`) while a statement reads one table,
+//! and qualified (`"users"."email"`) as soon as it reads more (a join, a
+//! subquery). A correlated subquery over the table it sits in (a
+//! relationship of a model to itself) gives its own copy an alias
+//! (`"users_1"`), so the inner and outer rows stay apart.
+
+use crate::error::{Error, Misuse, Result};
+use crate::sql::push_quoted;
+use crate::value::Value;
+
+/// One expression of a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// A column of a table the statement (or the innermost subquery) reads.
+    Column {
+        table: &'static str,
+        name: &'static str,
+    },
+    /// A column of the statement around a correlated subquery.
+    OuterColumn {
+        table: &'static str,
+        name: &'static str,
+    },
+    /// A bound value, with the column it is compared with (for errors).
+    Value { value: Value, column: &'static str },
+    /// `left op right`, parenthesised where operands are compound.
+    Binary {
+        left: Box<Node>,
+        op: &'static str,
+        right: Box<Node>,
+    },
+    /// `subject LIKE ?`, with `ESCAPE '\'` for patterns built to match literally.
+    Like {
+        subject: Box<Node>,
+        pattern: Box<Node>,
+        escaped: bool,
+    },
+    /// `NOT (node)`
+    Not(Box<Node>),
+    /// `node IS NULL` and the like.
+    Postfix(Box<Node>, &'static str),
+    /// `subject IN (v1, v2, ...)`; an empty list is false.
+    InList {
+        subject: Box<Node>,
+        values: Vec<Node>,
+    },
+    /// `subject IN (SELECT ...)`
+    InSelect {
+        subject: Box<Node>,
+        select: Box<Select>,
+    },
+    /// `EXISTS (SELECT ...)`
+    Exists(Box<Select>),
+    /// `(SELECT ...)`, one row of one column.
+    Scalar(Box<Select>),
+    /// An aggregate: `count(*)` when `arg` is `None`.
+    Call {
+        func: &'static str,
+        distinct: bool,
+        arg: Option<Box<Node>>,
+    },
+    /// `coalesce(value, default)`: the default where the value is NULL.
+    Coalesce {
+        value: Box<Node>,
+        default: Box<Node>,
+    },
+    /// The constant `1`, as `SELECT 1` in `EXISTS`.
+    One,
+    /// A condition that always holds, or never (`1 = 1`, `0 = 1`: SQL
+    /// both backends read as a truth value).
+    Truth(bool),
+}
+
+/// A join along a relationship: `JOIN table ON table.column = other.other_column`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    pub left: bool,
+    pub table: &'static str,
+    pub column: &'static str,
+    pub other_table: &'static str,
+    pub other_column: &'static str,
+}
+
+/// A term of `ORDER BY`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub node: Node,
+    pub descending: bool,
+}
+
+/// A `SELECT` statement.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Select {
+    pub distinct: bool,
+    pub columns: Vec<Node>,
+    pub from: &'static str,
+    pub joins: Vec<Join>,
+    pub filter: Option<Node>,
+    pub group_by: Vec<Node>,
+    pub having: Option<Node>,
+    pub order: Vec<Order>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+impl Select {
+    /// A statement over `table`, with no columns yet.
+    pub(crate) fn from(table: &'static str) -> Select {
+        Select {
+            from: table,
+            ..Select::default()
+        }
+    }
+
+    /// Adds `condition` to the `WHERE` clause with `AND`.
+    pub(crate) fn and_where(&mut self, condition: Node) {
+        self.filter = Some(match self.filter.take() {
+            Some(previous) => Node::binary(previous, "AND", condition),
+            None => condition,
+        });
+    }
+
+    /// The tables the statement reads at its own level.
+    fn tables(&self) -> impl Iterator<Item = &'static str> + '_ {
+        std::iter::once(self.from).chain(self.joins.iter().map(|j| j.table))
+    }
+
+    fn has_subquery(&self) -> bool {
+        let nodes = self
+            .columns
+            .iter()
+            .chain(&self.filter)
+            .chain(&self.group_by)
+            .chain(&self.having)
+            .chain(self.order.iter().map(|o| &o.node));
+        nodes.into_iter().any(Node::has_subquery)
+    }
+}
+
+impl Node {
+    pub(crate) fn binary(left: Node, op: &'static str, right: Node) -> Node {
+        Node::Binary {
+            left: Box::new(left),
+            op,
+            right: Box::new(right),
+        }
+    }
+
+    /// Whether a subquery is anywhere inside (walked with a stack of its
+    /// own: an expression may nest deeper than recursion should go).
+    fn has_subquery(&self) -> bool {
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::InSelect { .. } | Node::Exists(_) | Node::Scalar(_) => return true,
+                Node::Binary { left, right, .. } => stack.extend([&**left, &**right]),
+                Node::Like {
+                    subject, pattern, ..
+                } => stack.extend([&**subject, &**pattern]),
+                Node::Not(n) | Node::Postfix(n, _) => stack.push(n),
+                Node::InList { subject, values } => {
+                    stack.push(subject);
+                    stack.extend(values);
+                }
+                Node::Call { arg, .. } => stack.extend(arg.as_deref()),
+                Node::Coalesce { value, default } => stack.extend([&**value, &**default]),
+                Node::Column { .. }
+                | Node::OuterColumn { .. }
+                | Node::Value { .. }
+                | Node::One
+                | Node::Truth(_) => {}
+            }
+        }
+        false
+    }
+
+    /// Whether the node is compound (so it needs parentheses as an operand).
+    fn compound(&self) -> bool {
+        matches!(
+            self,
+            Node::Binary { .. }
+                | Node::Like { .. }
+                | Node::Not(_)
+                | Node::Postfix(..)
+                | Node::InList { .. }
+                | Node::InSelect { .. }
+                | Node::Truth(_)
+        )
+    }
+}
+
+/// A statement's text and its parameters, in placeholder order.
+#[derive(Debug, Default)]
+pub(crate) struct Rendered {
+    pub sql: String,
+    pub params: Vec<(Value, &'static str)>,
+}
+
+/// Renders `select` into SQL text and parameters.
+///
+/// # Errors
+/// [`Misuse::JoinedTwice`] when a statement joins a table it already
+/// reads; [`Error::TooDeep`] for an expression nested deeper than SQLite
+/// allows.
+pub(crate) fn render(select: &Select) -> Result<Rendered> {
+    let mut renderer = Renderer {
+        out: Rendered::default(),
+        qualify: !select.joins.is_empty() || select.has_subquery(),
+        levels: Vec::new(),
+        depth: 0,
+    };
+    renderer.select(select)?;
+    Ok(renderer.out)
+}
+
+/// Renders one expression as it reads in a statement over one table.
+pub(crate) fn render_expr(node: &Node) -> Result<Rendered> {
+    let mut renderer = Renderer {
+        out: Rendered::default(),
+        qualify: node.has_subquery(),
+        levels: Vec::new(),
+        depth: 0,
+    };
+    renderer.node(node)?;
+    Ok(renderer.out)
+}
+
+/// The tables one statement level reads, each with the name it goes by
+/// there (an alias where an outer level reads the same table).
+type Level = Vec<(&'static str, Option<String>)>;
+
+/// How deep an expression may nest: SQLite's own limit.
+const MAX_DEPTH: usize = 1000;
+
+struct Renderer {
+    out: Rendered,
+    qualify: bool,
+    levels: Vec<Level>,
+    depth: usize,
+}
+
+impl Renderer {
+    fn push(&mut self, text: &str) {
+        self.out.sql.push_str(text);
+    }
+
+    fn select(&mut self, select: &Select) -> Result<()> {
+        self.enter(select)?;
+        self.push("SELECT ");
+        if select.distinct {
+            self.push("DISTINCT ");
+        }
+        self.list(&select.columns)?;
+        self.push(" FROM ");
+        self.table(select.from);
+        for join in &select.joins {
+            self.push(if join.left { " LEFT JOIN " } else { " JOIN " });
+            self.table(join.table);
+            self.push(" ON ");
+            self.column(join.table, join.column, 0);
+            self.push(" = ");
+            self.column(join.other_table, join.other_column, 0);
+        }
+        if let Some(filter) = &select.filter {
+            self.push(" WHERE ");
+            self.node(filter)?;
+        }
+        if !select.group_by.is_empty() {
+            self.push(" GROUP BY ");
+            self.list(&select.group_by)?;
+        }
+        if let Some(having) = &select.having {
+            self.push(" HAVING ");
+            self.node(having)?;
+        }
+        self.order(&select.order)?;
+        if select.limit.is_some() || select.offset.is_some() {
+            self.push(" LIMIT ");
+            self.param(Value::Integer(select.limit.unwrap_or(-1)), "LIMIT");
+        }
+        if let Some(offset) = select.offset {
+            self.push(" OFFSET ");
+            self.param(Value::Integer(offset), "OFFSET");
+        }
+        self.levels.pop();
+        Ok(())
+    }
+
+    /// Opens a statement level: its tables, aliased where an outer level
+    /// reads them too.
+    fn enter(&mut self, select: &Select) -> Result<()> {
+        let depth = self.levels.len();
+        let mut level: Level = Vec::new();
+        for table in select.tables() {
+            if level.iter().any(|(t, _)| *t == table) {
+                return Err(Misuse::JoinedTwice { table }.into());
+            }
+            let outer = self.levels.iter().flatten().any(|(t, _)| *t == table);
+            level.push((table, outer.then(|| format!("{table}_{depth}"))));
+        }
+        self.levels.push(level);
+        Ok(())
+    }
+
+    /// `"table"`, or `"table" AS "alias"`.
+    fn table(&mut self, table: &'static str) {
+        push_quoted(&mut self.out.sql, table);
+        if let Some(alias) = self.alias(table, 0) {
+            self.push(" AS ");
+            push_quoted(&mut self.out.sql, &alias);
+        }
+    }
+
+    /// The alias `table` goes by, looking outward from `skip` levels up.
+    fn alias(&self, table: &str, skip: usize) -> Option<String> {
+        self.levels
+            .iter()
+            .rev()
+            .skip(skip)
+            .find_map(|level| level.iter().find(|(t, _)| *t == table))
+            .and_then(|(_, alias)| alias.clone())
+    }
+
+    fn column(&mut self, table: &'static str, name: &'static str, skip: usize) {
+        if self.qualify {
+            let alias = self.alias(table, skip);
+            push_quoted(&mut self.out.sql, alias.as_deref().unwrap_or(table));
+            self.push(".");
+        }
+        push_quoted(&mut self.out.sql, name);
+    }
+
+    /// A bound value. The one place a placeholder is written.
+    fn param(&mut self, value: Value, column: &'static str) {
+        self.push("?");
+        self.out.params.push((value, column));
+    }
+
+    fn list(&mut self, nodes: &[Node]) -> Result<()> {
+        for (i, node) in nodes.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.node(node)?;
+        }
+        Ok(())
+    }
+
+    fn order(&mut self, order: &[Order]) -> Result<()> {
+        for (i, term) in order.iter().enumerate() {
+            self.push(if i == 0 { " ORDER BY " } else { ", " });
+            self.node(&term.node)?;
+            self.push(if term.descending { " DESC" } else { " ASC" });
+        }
+        Ok(())
+    }
+
+    fn operand(&mut self, node: &Node) -> Result<()> {
+        if node.compound() {
+            self.push("(");
+            self.node(node)?;
+            self.push(")");
+            Ok(())
+        } else {
+            self.node(node)
+        }
+    }
+
+    fn subquery(&mut self, select: &Select) -> Result<()> {
+        self.push("(");
+        self.select(select)?;
+        self.push(")");
+        Ok(())
+    }
+
+    /// Writes `node`, counting how deep the expression nests: SQLite
+    /// refuses more than 1,000 levels, and a bound keeps the recursion
+    /// here from running out of stack first.
+    fn node(&mut self, node: &Node) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Error::TooDeep { limit: MAX_DEPTH });
+        }
+        let result = self.node_at(node);
+        self.depth -= 1;
+        result
+    }
+
+    /// One arm per kind, each in a function of its own: in a debug build
+    /// the frame of a match holds every arm's temporaries, and this
+    /// recursion is as deep as the expression.
+    fn node_at(&mut self, node: &Node) -> Result<()> {
+        match node {
+            Node::Column { table, name } => {
+                self.column(table, name, 0);
+                Ok(())
+            }
+            Node::OuterColumn { table, name } => {
+                self.column(table, name, 1);
+                Ok(())
+            }
+            Node::Value { value, column } => {
+                self.param(value.clone(), column);
+                Ok(())
+            }
+            Node::Binary { left, op, right } => self.binary(left, op, right),
+            Node::Like {
+                subject,
+                pattern,
+                escaped,
+            } => self.like(subject, pattern, *escaped),
+            Node::Not(inner) => self.prefixed("NOT ", inner),
+            Node::Postfix(inner, op) => self.postfix(inner, op),
+            Node::InList { subject, values } => self.in_list(subject, values),
+            Node::InSelect { subject, select } => self.in_select(subject, select),
+            Node::Exists(select) => {
+                self.push("EXISTS ");
+                self.subquery(select)
+            }
+            Node::Scalar(select) => self.subquery(select),
+            Node::Call {
+                func,
+                distinct,
+                arg,
+            } => self.call(func, *distinct, arg.as_deref()),
+            Node::Coalesce { value, default } => {
+                self.push("coalesce(");
+                self.node(value)?;
+                self.push(", ");
+                self.node(default)?;
+                self.push(")");
+                Ok(())
+            }
+            Node::One => {
+                self.push("1");
+                Ok(())
+            }
+            Node::Truth(true) => {
+                self.push("1 = 1");
+                Ok(())
+            }
+            Node::Truth(false) => {
+                self.push("0 = 1");
+                Ok(())
+            }
+        }
+    }
+
+    fn like(&mut self, subject: &Node, pattern: &Node, escaped: bool) -> Result<()> {
+        self.operand(subject)?;
+        self.push(" LIKE ");
+        self.operand(pattern)?;
+        if escaped {
+            self.push(" ESCAPE '\\'");
+        }
+        Ok(())
+    }
+
+    fn prefixed(&mut self, prefix: &str, inner: &Node) -> Result<()> {
+        self.push(prefix);
+        self.operand(inner)
+    }
+
+    fn postfix(&mut self, inner: &Node, op: &str) -> Result<()> {
+        self.operand(inner)?;
+        self.push(" ");
+        self.push(op);
+        Ok(())
+    }
+
+    fn in_list(&mut self, subject: &Node, values: &[Node]) -> Result<()> {
+        if values.is_empty() {
+            // `x IN ()` is not SQL; an empty list matches nothing.
+            self.push("0 = 1");
+            return Ok(());
+        }
+        self.operand(subject)?;
+        self.push(" IN (");
+        self.list(values)?;
+        self.push(")");
+        Ok(())
+    }
+
+    fn in_select(&mut self, subject: &Node, select: &Select) -> Result<()> {
+        self.operand(subject)?;
+        self.push(" IN ");
+        self.subquery(select)
+    }
+
+    fn binary(&mut self, left: &Node, op: &str, right: &Node) -> Result<()> {
+        self.operand(left)?;
+        self.push(" ");
+        self.push(op);
+        self.push(" ");
+        self.operand(right)
+    }
+
+    fn call(&mut self, func: &str, distinct: bool, arg: Option<&Node>) -> Result<()> {
+        self.push(func);
+        self.push("(");
+        match arg {
+            Some(arg) => {
+                if distinct {
+                    self.push("DISTINCT ");
+                }
+                self.node(arg)?;
+            }
+            None => self.push("*"),
+        }
+        self.push(")");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(table: &'static str, name: &'static str) -> Node {
+        Node::Column { table, name }
+    }
+
+    #[test]
+    fn one_table_statements_write_bare_columns() {
+        let mut select = Select::from("users");
+        select.columns = vec![column("users", "id"), column("users", "name")];
+        select.and_where(Node::binary(
+            column("users", "name"),
+            "=",
+            Node::Value {
+                value: Value::Text("Ann".into()),
+                column: "name",
+            },
+        ));
+        let rendered = render(&select).expect("renders");
+        assert_eq!(
+            rendered.sql,
+            r#"SELECT "id", "name" FROM "users" WHERE "name" = ?"#
+        );
+        assert_eq!(rendered.params.len(), 1);
+    }
+
+    #[test]
+    fn a_correlated_subquery_over_its_own_table_is_aliased() {
+        let mut inner = Select::from("people");
+        inner.columns = vec![Node::One];
+        inner.and_where(Node::binary(
+            column("people", "id"),
+            "=",
+            Node::OuterColumn {
+                table: "people",
+                name: "manager_id",
+            },
+        ));
+        let mut select = Select::from("people");
+        select.columns = vec![column("people", "id")];
+        select.and_where(Node::Exists(Box::new(inner)));
+        assert_eq!(
+            render(&select).expect("renders").sql,
+            r#"SELECT "people"."id" FROM "people" WHERE EXISTS (SELECT 1 FROM "people" AS "people_1" WHERE "people_1"."id" = "people"."manager_id")"#
+        );
+    }
+
+    #[test]
+    fn joining_a_table_twice_is_refused() {
+        let mut select = Select::from("users");
+        select.columns = vec![Node::One];
+        select.joins.push(Join {
+            left: false,
+            table: "users",
+            column: "id",
+            other_table: "users",
+            other_column: "manager_id",
+        });
+        assert!(matches!(
+            render(&select),
+            Err(Error::Misuse(Misuse::JoinedTwice { table: "users" }))
+        ));
+    }
+}
