@@ -48,7 +48,7 @@
 //! | `loading` | rows into objects through the identity map; conversion errors |
 //! | `persistence` | INSERT / UPDATE / DELETE / link rows of objects, version checks |
 //! | `unit_of_work` | pending, dirty, deleted, orphans, link changes; order; the flush plan |
-//! | `transaction` | whether a transaction is open, what it wrote, restore on rollback |
+//! | `transaction` | whether a transaction is open, its savepoints, what it wrote, restore on rollback |
 //! | `session` | orchestration of the above; autoflush; the public session API |
 //! | `relation` | `BelongsTo`, `HasMany`, `HasOne`, `ManyToMany`; lazy and eager loading; cascades |
 //! | `query` | typed columns and expressions, joins, `any`/`has`, projections, aggregates; `query::scope` checks at compile time that a query reads only its models |
@@ -107,7 +107,7 @@ pub use schema::{
     ColumnDef, ForeignKeyDef, IndexDef, LinkColumn, LinkDef, ModelSet, OnDelete, TableDef,
     dependency_order,
 };
-pub use session::Session;
+pub use session::{Savepoint, Session};
 pub use sql::echo::{Echo, LOG_TARGET, Recorder, Statement};
 pub use sql::{quote, render};
 pub use state::{Change, Handle, State, Write};

@@ -357,6 +357,39 @@ pub enum Misuse {
     /// A flush was started while one was running (from inside the flush).
     #[error("flush called while flushing")]
     Reentrant,
+    /// `commit` was called while a savepoint (`Session::begin_nested`) is
+    /// open: its guard has yet to say whether its changes stay, so nothing
+    /// was flushed or committed. Release the savepoint or roll it back first
+    /// (a session rollback, which ends every savepoint, is allowed).
+    #[error(
+        "cannot commit while savepoint `{savepoint}` is open; release it or roll it back first"
+    )]
+    SavepointOpen {
+        /// The innermost open savepoint, such as `orm_sp_1`.
+        savepoint: String,
+    },
+    /// A savepoint was released or rolled back while a savepoint begun
+    /// after it is still open. Nothing was changed then; the savepoint is
+    /// rolled back once the one inside it closes (its guard is gone).
+    #[error(
+        "savepoint `{savepoint}` is not the innermost open savepoint (`{innermost}` is); release or roll back `{innermost}` first"
+    )]
+    SavepointNotInnermost {
+        /// The savepoint asked to close.
+        savepoint: String,
+        /// The innermost open savepoint.
+        innermost: String,
+    },
+    /// A savepoint's guard was used after the savepoint had ended without
+    /// it: the session rolled back (which ends every savepoint), or SQLite
+    /// abandoned the transaction. Nothing was changed.
+    #[error(
+        "savepoint `{savepoint}` is no longer open: the transaction it was part of was rolled back"
+    )]
+    SavepointClosed {
+        /// The savepoint's name.
+        savepoint: String,
+    },
     /// `generate` was asked for a migration file of an empty plan.
     #[error("nothing to migrate: the database matches the models")]
     NothingToMigrate,

@@ -9,7 +9,7 @@ use crate::error::{Error, Misuse, Result};
 use crate::relation::cascade;
 use crate::sql::Conn;
 use crate::state::{AnyNode, State};
-use crate::transaction::{self, Written};
+use crate::transaction::{self, Scope, Undone, Written};
 use crate::unit_of_work::{self, Work};
 
 impl SessionInner {
@@ -56,6 +56,7 @@ impl SessionInner {
         // what runs after success borrows only what the flush already did.
         let work = self.unit_of_work.work();
         let effects = self.cascade_plan(&work)?;
+        let at_savepoint = self.values_at_savepoint(&work, &effects)?;
         let conn = self.conn()?;
         let outer = !self.transaction.is_open();
         conn.control(if outer {
@@ -77,6 +78,7 @@ impl SessionInner {
                 } else {
                     conn.control("RELEASE orm_flush")?;
                 }
+                self.transaction.keep_savepoint_values(at_savepoint);
                 self.flushed(written, effects)
             }
             Err((error, written)) => {
@@ -101,6 +103,25 @@ impl SessionInner {
         let mut nodes = self.identity.borrow().nodes();
         nodes.extend(work.pending.iter().cloned());
         cascade::plan(&nodes, deleted)
+    }
+
+    /// The values, as of the innermost savepoint, of the objects this flush
+    /// may write (updates, deletes, cascades), for a rollback to it.
+    fn values_at_savepoint(
+        &self,
+        work: &Work,
+        effects: &[cascade::Effect],
+    ) -> Result<Vec<transaction::Kept>> {
+        let cascaded = effects.iter().map(|effect| match effect {
+            cascade::Effect::Deleted(node) | cascade::Effect::SetNull(node, _) => node,
+        });
+        self.transaction.values_at_savepoint(
+            work.dirty
+                .iter()
+                .chain(&work.deleted)
+                .chain(&work.orphans)
+                .chain(cascaded),
+        )
     }
 
     /// After a successful flush: the objects now match their rows.
@@ -186,21 +207,37 @@ impl SessionInner {
     }
 
     /// Checks every borrow first, then rolls back the database, then
-    /// restores memory: see [`Session::rollback`].
+    /// restores memory: see [`Session::rollback`]. Ends every savepoint.
     pub(super) fn rollback(&self) -> Result<()> {
-        self.check_rollback()?;
+        self.check_rollback(Scope::Transaction)?;
         if self.transaction.is_open() {
             self.conn()?.control("ROLLBACK")?;
         }
-        let (written, read) = self.transaction.take();
-        let abandoned = self.unit_of_work.take();
+        let undone = self.transaction.take();
         let discarded = self.unit_of_work.take_discarded();
-        let released = transaction::undo(&written, &self.identity)?;
+        self.restore_memory(undone, discarded)
+    }
+
+    /// Brings memory back to the point a rollback went back to (the
+    /// transaction's start, or a savepoint), once the database is there:
+    /// objects written since are restored or leave the session, pending
+    /// changes are discarded, objects read since are read again.
+    /// `discarded`: new objects deleted before any flush, made new again.
+    pub(super) fn restore_memory(
+        &self,
+        undone: Undone,
+        discarded: Vec<Rc<dyn AnyNode>>,
+    ) -> Result<()> {
+        let Undone {
+            written, read, to, ..
+        } = &undone;
+        let abandoned = self.unit_of_work.take();
+        let released = transaction::undo(written, to, &self.identity)?;
         for node in &abandoned.dirty {
             node.meta().set_listed(false);
-            // Objects inserted in this transaction already left the session.
+            // Objects inserted since already left the session.
             if node.state() != State::Transient {
-                transaction::restore(node)?;
+                transaction::restore(node, to)?;
             }
         }
         for node in &abandoned.pending {
@@ -208,19 +245,19 @@ impl SessionInner {
             node.meta().set_state(State::Transient);
         }
         for node in &abandoned.deleted {
-            // One inserted in this transaction has already left the session.
+            // One inserted since has already left the session.
             if node.state() == State::Deleted {
                 node.meta().set_state(State::Persistent);
             }
         }
-        let reread = self.reread_all(&read);
+        let reread = self.reread_all(read);
         // New again, once every other object is restored: their collections
         // keep what still points at them.
-        let undone = written.iter().filter_map(|w| match w {
+        let undone_inserts = written.iter().filter_map(|w| match w {
             Written::Inserted { node, .. } => Some(node),
             _ => None,
         });
-        for node in undone.chain(&abandoned.pending).chain(&discarded) {
+        for node in undone_inserts.chain(&abandoned.pending).chain(&discarded) {
             node.each_collection(|field| field.keep_linked());
         }
         let nodes = self.identity.borrow().nodes();
@@ -239,19 +276,15 @@ impl SessionInner {
                 super::expire::expire_node(node);
             }
         }
-        drop((written, read, abandoned, discarded, released, nodes));
+        drop((undone, abandoned, discarded, released, nodes));
         reread
     }
 
-    /// What rollback will borrow, checked before anything changes.
-    fn check_rollback(&self) -> Result<()> {
-        self.transaction.check_restorable()?;
+    /// What a rollback of `scope` will borrow, checked before anything
+    /// changes.
+    pub(super) fn check_rollback(&self, scope: Scope) -> Result<()> {
         let work = self.unit_of_work.work();
-        for node in &work.dirty {
-            if node.state() != State::Transient && node.meta().restore_point().is_some() {
-                node.check_writable()?;
-            }
-        }
+        self.transaction.check_restorable(scope, &work.dirty)?;
         for node in work
             .pending
             .iter()

@@ -15,6 +15,10 @@
 //! - **Rollback restores**: objects changed in the transaction get back the
 //!   values they had at its start; objects added in it leave the session;
 //!   loaded collections are expired and reload on next access.
+//! - **Savepoints**: [`Session::begin_nested`] marks a point inside the
+//!   transaction that a rollback can go back to, restoring exactly what
+//!   changed since; [`Session::transaction`] runs a closure in a transaction
+//!   or, inside one, in a savepoint (`savepoint`).
 //! - **Keys SQLite reuses**: without `AUTOINCREMENT`, SQLite hands out the
 //!   key of a deleted last row again. When a flush inserts a row under a key
 //!   the identity map already holds (the old row was deleted behind the
@@ -29,6 +33,9 @@ mod adopt;
 mod expire;
 mod flush;
 mod raw;
+mod savepoint;
+
+pub use savepoint::Savepoint;
 
 use crate::database::Database;
 use crate::error::{Error, Misuse, Result};
@@ -56,6 +63,11 @@ use crate::value::{ToValue, Value};
 /// - **Rollback restores**: objects changed in the transaction get back the
 ///   values they had at its start; objects added in it leave the session;
 ///   loaded collections are expired and reload on next access.
+/// - **Savepoints**: [`Session::begin_nested`] marks a point inside the
+///   transaction that a rollback can go back to, restoring exactly what
+///   changed since, in memory and in the database; [`Session::transaction`]
+///   runs a closure in a transaction (in a savepoint, inside one) and
+///   commits or rolls back by its result.
 /// - **Keys SQLite reuses**: without `AUTOINCREMENT`, SQLite hands out the
 ///   key of a deleted last row again. When a flush inserts a row under a key
 ///   the identity map already holds (the old row was deleted behind the
@@ -189,8 +201,13 @@ impl Session {
     /// Flushes, then commits the transaction.
     ///
     /// # Errors
-    /// As [`Session::flush`]; or [`Error::Busy`] from `COMMIT`.
+    /// As [`Session::flush`]; or [`Error::Busy`] from `COMMIT`;
+    /// [`Error::Misuse`] ([`Misuse::SavepointOpen`]) while a savepoint of
+    /// [`Session::begin_nested`] is open, with nothing flushed or committed
+    /// (a savepoint whose guard was dropped is rolled back first, and its
+    /// rollback's error returned if it fails).
     pub fn commit(&self) -> Result<()> {
+        self.inner.check_commit()?;
         self.inner.flush()?;
         self.inner.commit()?;
         if self.inner.expire_on_commit.get() {
@@ -206,6 +223,9 @@ impl Session {
     /// Checks first that every object to restore is free of the user's
     /// guards: if one is not, nothing is rolled back (in memory or in the
     /// database) and the call can be repeated once the guard is gone.
+    ///
+    /// Ends every open savepoint with the transaction: their guards are
+    /// inert then (see [`Savepoint`]).
     ///
     /// # Errors
     /// [`Error::Borrowed`] while a guard of an object to restore is alive;
