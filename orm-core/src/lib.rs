@@ -97,7 +97,8 @@ pub use migrate::{
 pub use model::{Key, Model};
 pub use query::scope;
 pub use query::{
-    Column, Expr, Holds, Numeric, OrderBy, Query, Scalar, Select, SelectItem, Selection, count_rows,
+    Column, DeleteRows, Expr, Holds, Numeric, OrderBy, Query, Scalar, Select, SelectItem,
+    Selection, UpdateRows, count_rows,
 };
 pub use relation::{
     Backref, BelongsTo, HasMany, HasOne, Lazy, ManyToMany, Preload, Relation, RelationField,

@@ -419,6 +419,12 @@ pub enum Misuse {
         /// The table.
         table: &'static str,
     },
+    /// A bulk `update_rows` would set the primary key: keys cannot change.
+    #[error("a bulk update cannot set the primary key of `{model}` rows")]
+    KeyInBulkUpdate {
+        /// The model.
+        model: &'static str,
+    },
 }
 
 impl From<Misuse> for Error {

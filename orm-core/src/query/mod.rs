@@ -11,11 +11,13 @@
 //! value can change the statement. Does not cache results: the identity map
 //! does that for objects.
 
+mod bulk;
 mod expr;
 mod related;
 pub mod scope;
 mod select;
 
+pub use bulk::{DeleteRows, UpdateRows};
 pub use expr::{Column, Expr, Numeric, OrderBy, Scalar};
 pub use select::{Select, SelectItem, Selection};
 

@@ -30,6 +30,7 @@ use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 mod adopt;
+mod bulk;
 mod expire;
 mod flush;
 mod raw;

@@ -109,6 +109,24 @@ pub struct Select {
     pub offset: Option<i64>,
 }
 
+/// `UPDATE table SET ... WHERE ... RETURNING ...` (every row matching
+/// the filter).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Update {
+    pub table: &'static str,
+    pub set: Vec<(&'static str, Node)>,
+    pub filter: Option<Node>,
+    pub returning: Vec<&'static str>,
+}
+
+/// `DELETE FROM table WHERE ... RETURNING ...`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Delete {
+    pub table: &'static str,
+    pub filter: Option<Node>,
+    pub returning: Vec<&'static str>,
+}
+
 impl Select {
     /// A statement over `table`, with no columns yet.
     pub(crate) fn from(table: &'static str) -> Select {
@@ -219,6 +237,36 @@ pub(crate) fn render(select: &Select) -> Result<Rendered> {
     Ok(renderer.out)
 }
 
+/// Renders an UPDATE (its filter may hold subqueries, such as `any`).
+///
+/// # Errors
+/// As [`render`].
+pub(crate) fn render_update(update: &Update) -> Result<Rendered> {
+    let mut renderer = Renderer::over(update.table, update.filter.as_ref());
+    renderer.push("UPDATE ");
+    renderer.table(update.table);
+    for (i, (column, value)) in update.set.iter().enumerate() {
+        renderer.push(if i == 0 { " SET " } else { ", " });
+        push_quoted(&mut renderer.out.sql, column);
+        renderer.push(" = ");
+        renderer.node(value)?;
+    }
+    renderer.filter_and_returning(update.filter.as_ref(), &update.returning)?;
+    Ok(renderer.out)
+}
+
+/// Renders a DELETE.
+///
+/// # Errors
+/// As [`render`].
+pub(crate) fn render_delete(delete: &Delete) -> Result<Rendered> {
+    let mut renderer = Renderer::over(delete.table, delete.filter.as_ref());
+    renderer.push("DELETE FROM ");
+    renderer.table(delete.table);
+    renderer.filter_and_returning(delete.filter.as_ref(), &delete.returning)?;
+    Ok(renderer.out)
+}
+
 /// Renders one expression as it reads in a statement over one table.
 pub(crate) fn render_expr(node: &Node) -> Result<Rendered> {
     let mut renderer = Renderer {
@@ -246,6 +294,28 @@ struct Renderer {
 }
 
 impl Renderer {
+    /// A renderer for a statement that writes `table`, filtered by `filter`.
+    fn over(table: &'static str, filter: Option<&Node>) -> Renderer {
+        Renderer {
+            out: Rendered::default(),
+            qualify: filter.is_some_and(Node::has_subquery),
+            levels: vec![vec![(table, None)]],
+            depth: 0,
+        }
+    }
+
+    fn filter_and_returning(&mut self, filter: Option<&Node>, returning: &[&str]) -> Result<()> {
+        if let Some(filter) = filter {
+            self.push(" WHERE ");
+            self.node(filter)?;
+        }
+        for (i, column) in returning.iter().enumerate() {
+            self.push(if i == 0 { " RETURNING " } else { ", " });
+            push_quoted(&mut self.out.sql, column);
+        }
+        Ok(())
+    }
+
     fn push(&mut self, text: &str) {
         self.out.sql.push_str(text);
     }

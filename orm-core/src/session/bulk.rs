@@ -1,0 +1,323 @@
+//! Bulk UPDATE and DELETE by filter, and how they keep the identity map
+//! truthful (SQLAlchemy's `synchronize_session`, done its "fetch" way: the
+//! statement's `RETURNING` says which rows it touched).
+
+use std::rc::Rc;
+
+use super::{Session, SessionInner};
+use crate::error::{Error, Misuse, Result};
+use crate::loading::conversion_error;
+use crate::model::Model;
+use crate::query::{DeleteRows, UpdateRows};
+use crate::relation::cascade::{self, Effect};
+use crate::sql::tree::{self, Node};
+use crate::sql::{Conn, DbRow, Param};
+use crate::state::{AnyNode, Node as ObjectNode, set_columns};
+use crate::value::{Row, Value, read};
+
+impl Session {
+    /// An `UPDATE` of every row of `T` matching a filter, loaded or not:
+    /// one statement, returning how many rows changed.
+    ///
+    /// The identity map stays truthful: pending changes are flushed first
+    /// (whatever autoflush says, so the statement sees them and contradicts
+    /// no change still in memory); each loaded object whose row the
+    /// statement changed takes the row's new values, as if just loaded;
+    /// rows not loaded stay unloaded. A version column is bumped in every
+    /// changed row, so other sessions holding those rows see the change.
+    /// Setting a foreign key expires the loaded collections of the parent
+    /// model, which reload on next access. It runs in the session's
+    /// transaction: `rollback` undoes it in the database and in memory.
+    ///
+    /// ```
+    /// # use orm::prelude::*;
+    /// # #[derive(Model, Debug)]
+    /// # #[orm(table = "orders")]
+    /// # struct Order { #[orm(primary_key)] id: i64, status: String, total_cents: i64 }
+    /// # fn main() -> orm::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// # db.create_all::<Order>()?;
+    /// let session = db.session();
+    /// let small = session.add(Order::new("open", 500));
+    /// session.add(Order::new("open", 5000));
+    /// let changed = session
+    ///     .update_rows::<Order>()
+    ///     .filter(Order::TOTAL_CENTS.lt(1000))
+    ///     .set(Order::STATUS, "waived")
+    ///     .execute()?;
+    /// assert_eq!(changed, 1);
+    /// assert_eq!(small.read()?.status, "waived"); // the loaded object follows
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] when a loaded object the statement changed is
+    /// borrowed (the statement is undone: nothing changed);
+    /// [`Misuse::KeyInBulkUpdate`] for a `set` of the primary key;
+    /// [`Error::Constraint`] or [`Error::Busy`] from the statement, which
+    /// then changed nothing; errors of the flush before it.
+    pub fn update_rows<T: Model>(&self) -> UpdateRows<'_, T> {
+        UpdateRows::new(self)
+    }
+
+    /// A `DELETE` of every row of `T` matching a filter, loaded or not:
+    /// one statement, returning how many rows it deleted.
+    ///
+    /// The identity map stays truthful: pending changes are flushed first;
+    /// each loaded object whose row is deleted becomes deleted (out of the
+    /// identity map and of loaded collections; detached at commit); loaded
+    /// objects the database changed through `ON DELETE CASCADE` or `SET
+    /// NULL` follow as they do after `Session::delete`. It runs in the
+    /// session's transaction: `rollback` brings everything back.
+    ///
+    /// ```
+    /// # use orm::prelude::*;
+    /// # #[derive(Model, Debug)]
+    /// # #[orm(table = "orders")]
+    /// # struct Order { #[orm(primary_key)] id: i64, status: String }
+    /// # fn main() -> orm::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// # db.create_all::<Order>()?;
+    /// let session = db.session();
+    /// let old = session.add(Order::new("cancelled"));
+    /// session.add(Order::new("open"));
+    /// let deleted = session
+    ///     .delete_rows::<Order>()
+    ///     .filter(Order::STATUS.eq("cancelled"))
+    ///     .execute()?;
+    /// assert_eq!(deleted, 1);
+    /// assert_eq!(old.state(), orm::State::Deleted);
+    /// assert_eq!(session.query::<Order>().count()?, 1);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Borrowed`] when a loaded object the cascade would change is
+    /// borrowed (the statement is undone); [`Error::Constraint`] (a
+    /// `RESTRICT` foreign key) or [`Error::Busy`] from the statement, which
+    /// then changed nothing; errors of the flush before it.
+    pub fn delete_rows<T: Model>(&self) -> DeleteRows<'_, T> {
+        DeleteRows::new(self)
+    }
+}
+
+impl SessionInner {
+    pub(crate) fn update_rows<T: Model>(
+        self: &Rc<Self>,
+        mut update: tree::Update,
+    ) -> Result<usize> {
+        let table = T::TABLE;
+        if update.set.is_empty() {
+            return Ok(0);
+        }
+        if update
+            .set
+            .iter()
+            .any(|(c, _)| *c == table.primary_key().name)
+        {
+            return Err(Misuse::KeyInBulkUpdate { model: table.model }.into());
+        }
+        if let Some(version) = table.version.and_then(|v| table.columns.get(v)) {
+            let bumped = Node::binary(
+                Node::Column {
+                    table: table.name,
+                    name: version.name,
+                },
+                "+",
+                Node::Value {
+                    value: Value::Integer(1),
+                    column: version.name,
+                },
+            );
+            update.set.retain(|(c, _)| *c != version.name);
+            update.set.push((version.name, bumped));
+        }
+        update.returning = table.columns.iter().map(|c| c.name).collect();
+        let rendered = tree::render_update(&update)?;
+        self.flush()?;
+        let mut changed = 0;
+        let mut matched: Vec<(Rc<ObjectNode<T>>, Vec<Value>)> = Vec::new();
+        self.bulk_statement(|conn| {
+            conn.query(&rendered.sql, &params(&rendered), table.name, |row| {
+                changed += 1;
+                if let Some(node) = self.loaded::<T>(row, table.primary_key)? {
+                    let values = (0..table.columns.len())
+                        .map(|i| row.value(i).map(Value::from))
+                        .collect::<std::result::Result<_, _>>()
+                        .map_err(|e| Error::Conversion {
+                            table: table.name.to_owned(),
+                            column: String::new(),
+                            key: String::new(),
+                            detail: e.to_string(),
+                        })?;
+                    matched.push((node, values));
+                }
+                Ok(())
+            })?;
+            matched
+                .iter()
+                .try_for_each(|(node, _)| node.borrow_mut().map(drop))
+        })?;
+        for (node, values) in &matched {
+            set_columns(table, &mut *node.borrow_mut()?, values)?;
+            node.meta().discard_changes();
+            node.meta().set_expired(false);
+            self.transaction()
+                .note_read(Rc::clone(node) as Rc<dyn AnyNode>);
+        }
+        self.expire_parents_of(table, &update);
+        Ok(changed)
+    }
+
+    pub(crate) fn delete_rows<T: Model>(
+        self: &Rc<Self>,
+        mut delete: tree::Delete,
+    ) -> Result<usize> {
+        let table = T::TABLE;
+        delete.returning = vec![table.primary_key().name];
+        let rendered = tree::render_delete(&delete)?;
+        self.flush()?;
+        let mut keys = Vec::new();
+        let mut matched: Vec<Rc<dyn AnyNode>> = Vec::new();
+        let effects = self.bulk_statement(|conn| {
+            conn.query(&rendered.sql, &params(&rendered), table.name, |row| {
+                keys.push((
+                    table.name,
+                    Value::from(row.value(0).map_err(|e| Error::Conversion {
+                        table: table.name.to_owned(),
+                        column: table.primary_key().name.to_owned(),
+                        key: String::new(),
+                        detail: e.to_string(),
+                    })?),
+                ));
+                if let Some(node) = self.loaded::<T>(row, 0)? {
+                    matched.push(node);
+                }
+                Ok(())
+            })?;
+            self.bulk_cascade(&matched, keys)
+        })?;
+        let changed = effects.deleted_rows;
+        let mut all = matched.into_iter().map(Effect::Deleted).collect::<Vec<_>>();
+        all.extend(effects.effects);
+        let (written, released) = cascade::apply(all, &self.identity)?;
+        self.transaction().log(written);
+        drop(released);
+        Ok(changed)
+    }
+
+    /// The loaded object of the key in column `at` of the row, if the
+    /// identity map holds it.
+    fn loaded<T: Model>(
+        &self,
+        row: &DbRow<'_, '_>,
+        at: usize,
+    ) -> Result<Option<Rc<ObjectNode<T>>>> {
+        let table = T::TABLE;
+        let key: T::Key = read(row, at).map_err(|e| conversion_error(table, row, e))?;
+        Ok(self.identity().get::<T>(&key))
+    }
+
+    /// What the database's `ON DELETE` actions did to loaded objects, with
+    /// every object it will change checked free of the user's guards.
+    fn bulk_cascade(
+        &self,
+        matched: &[Rc<dyn AnyNode>],
+        keys: Vec<(&'static str, Value)>,
+    ) -> Result<Cascaded> {
+        let deleted_rows = keys.len();
+        let nodes = self.identity.borrow().nodes();
+        let effects: Vec<Effect> = cascade::plan(&nodes, keys)?
+            .into_iter()
+            .filter(|effect| {
+                let node = match effect {
+                    Effect::Deleted(n) | Effect::SetNull(n, _) => n,
+                };
+                !matched.iter().any(|m| Rc::ptr_eq(m, node))
+            })
+            .collect();
+        for effect in &effects {
+            if let Effect::SetNull(node, _) = effect {
+                node.check_writable()?;
+            }
+        }
+        Ok(Cascaded {
+            effects,
+            deleted_rows,
+        })
+    }
+
+    /// Runs `statement` in the session's transaction (opened if need be)
+    /// inside a savepoint, so that a check failing after it undoes it.
+    fn bulk_statement<R>(&self, statement: impl FnOnce(&Conn) -> Result<R>) -> Result<R> {
+        let conn = self.conn()?;
+        let opened = !self.transaction().is_open();
+        conn.control(if opened {
+            "BEGIN IMMEDIATE"
+        } else {
+            "SAVEPOINT orm_bulk"
+        })?;
+        match statement(conn) {
+            Ok(result) => {
+                if opened {
+                    self.transaction().set_open(true);
+                } else {
+                    conn.control("RELEASE orm_bulk")?;
+                }
+                Ok(result)
+            }
+            Err(error) => {
+                let undone = if opened {
+                    conn.control("ROLLBACK")
+                } else {
+                    conn.control("ROLLBACK TO orm_bulk")
+                        .and_then(|()| conn.control("RELEASE orm_bulk"))
+                };
+                if undone.is_err() && opened {
+                    self.transaction().set_open(true);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// After an UPDATE that set foreign keys: the collections of the
+    /// parents they point at may have gained or lost members.
+    fn expire_parents_of(&self, table: &crate::schema::TableDef, update: &tree::Update) {
+        let parents: Vec<&'static str> = update
+            .set
+            .iter()
+            .filter_map(|(name, _)| table.columns.iter().find(|c| c.name == *name))
+            .filter_map(|c| c.references.as_ref())
+            .map(|fk| (fk.target)().name)
+            .collect();
+        if parents.is_empty() {
+            return;
+        }
+        for node in self.identity.borrow().nodes() {
+            if parents.contains(&node.table().name)
+                && let Ok(value) = node.value()
+            {
+                value.for_each_relation(&mut |field| {
+                    if let Some(collection) = field.as_collection() {
+                        collection.expire();
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The `ON DELETE` effects of a bulk delete on loaded objects.
+struct Cascaded {
+    effects: Vec<Effect>,
+    deleted_rows: usize,
+}
+
+fn params(rendered: &tree::Rendered) -> Vec<Param<'_>> {
+    rendered
+        .params
+        .iter()
+        .map(|(v, c)| Param::new(v.as_ref(), c))
+        .collect()
+}
