@@ -102,7 +102,7 @@
 //! | field | `primary_key` | the primary key (exactly one); an integer key is assigned by SQLite when it is 0 |
 //! | field | `column = "name"` | column name (default: the field's; `<field>_id` for `BelongsTo`) |
 //! | field | `unique`, `index` | a `UNIQUE` constraint, an index |
-//! | field | `default = "SQL"` | the column's SQL `DEFAULT` |
+//! | field | `default = "SQL"` | the column's SQL `DEFAULT`: on a [`Defaulted`] field (which requires it), what the database chooses when the field is unset (see [Database defaults](#database-defaults)); on a plain field, only for rows written by others and by migrations (the field is still a parameter of `new`, and its value is always inserted) |
 //! | field | `sql_type = "NUMERIC"` | the SQL type in `CREATE TABLE`, instead of the one the field's [`ColumnType`] names |
 //! | field | `skip` | not persisted; filled with `Default` when loaded |
 //! | field | `version` | an integer counter checked and bumped by every UPDATE and DELETE (optimistic locking: a row changed by another connection is [`Error::StaleRow`]) |
@@ -115,7 +115,8 @@
 //! | both | `lazy = "raise"` | reading it unloaded is an error: it must be preloaded |
 //!
 //! Field types: `i8`-`i64`, `u8`-`u32`, `bool`, `f32`, `f64`, `String`,
-//! `Vec<u8>`, `Option` of each, `BelongsTo<T>`, `HasMany<T>`.
+//! `Vec<u8>`, `Option` and [`Defaulted`] of each, `BelongsTo<T>`,
+//! `HasMany<T>`.
 //!
 //! For `User` above the derive generates, inside `const _: () = { ... }`:
 //! - `impl orm::Model for User`: `type Key = i64`, `const TABLE` (the
@@ -129,7 +130,7 @@
 //!   Order>`, `Order::USER: Relation<Order, User>`.
 //! - `User::new(name, email)`: required columns as `impl Into<_>`
 //!   parameters; the key is 0 (assigned on insert), options `None`,
-//!   collections empty.
+//!   `Defaulted` fields unset, collections empty.
 //! - A compile-time check that `User.orders` and `Order.user` name each
 //!   other in `back_populates`.
 //!
@@ -152,6 +153,64 @@
 //!     "CREATE TABLE \"orders\" (\n    \"id\" INTEGER PRIMARY KEY,\n    \"total_cents\" INTEGER NOT NULL,\n    \"user_id\" INTEGER NOT NULL REFERENCES \"users\" (\"id\")\n);\n"
 //! );
 //! ```
+//!
+//! # Database defaults
+//!
+//! A field of type [`Defaulted<T>`](Defaulted) with `#[orm(default =
+//! "...")]` may be left to the database: `new` does not take it and starts
+//! it [`Defaulted::Unset`]; the INSERT leaves its column out, so the
+//! `DEFAULT` applies, and reads the value back (`INSERT ... RETURNING`), so
+//! after the flush the object holds what the row holds and is clean. A
+//! value set with `Defaulted::Set` (or [`Defaulted::set`]) is written as
+//! any other; an object whose fields are all set takes the same prepared
+//! INSERT as a model without defaults. A failed flush or a rollback puts the
+//! fields it filled back to unset.
+//!
+//! ```
+//! # use orm::prelude::*;
+//! #[derive(Model, Debug)]
+//! struct Post {
+//!     #[orm(primary_key)]
+//!     id: i64,
+//!     title: String,
+//!     #[orm(default = "CURRENT_TIMESTAMP")]
+//!     created_at: Defaulted<String>,   // TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+//!     #[orm(default = "0")]
+//!     score: Defaulted<i64>,           // INTEGER NOT NULL DEFAULT 0
+//! }
+//! # fn main() -> orm::Result<()> {
+//! # let db = Database::in_memory()?;
+//! # db.create_all::<Post>()?;
+//! let session = db.session();
+//! let post = session.add(Post::new("hi"));  // created_at and score: unset
+//! let recorder = db.recorder();
+//! session.flush()?;
+//! assert_eq!(
+//!     recorder.sql(),
+//!     [r#"INSERT INTO "posts" ("id", "title") VALUES (?, ?) RETURNING "created_at", "score""#]
+//! );
+//! assert!(post.read()?.created_at.get().is_some());
+//! assert_eq!(post.read()?.score, Defaulted::Set(0));
+//! # Ok(()) }
+//! ```
+//!
+//! The rules, each a compile error where it can be one:
+//! - The derive knows the wrapper by its type's last path segment,
+//!   `Defaulted` (as it knows `BelongsTo` and the others), so
+//!   `orm::Defaulted<T>` works, and a type of your own by that name is taken
+//!   for orm's.
+//! - A `Defaulted` field needs `default`: without one the database has
+//!   nothing to choose.
+//! - The primary key, the `version` column and relationship fields cannot
+//!   be `Defaulted`: their values are the session's to decide or come from
+//!   the parent. A nullable column is `Defaulted<Option<T>>`, whose
+//!   `Set(None)` writes NULL, not `Option<Defaulted<T>>`.
+//! - `Defaulted` fields are among a model's first 64 columns (what is
+//!   left to the database travels as a bit set).
+//! - An object in the database always holds values: setting a field back to
+//!   `Unset` afterwards makes the next flush fail with
+//!   [`Error::OutOfRange`] naming the column, before it writes anything
+//!   (SQLite has no `UPDATE ... SET column = DEFAULT`).
 //!
 //! # Relationships
 //!
@@ -198,7 +257,8 @@ struct ReadmeDoctests;
 /// The names most programs need: `use orm::prelude::*;`.
 pub mod prelude {
     pub use orm_core::{
-        BelongsTo, Database, Expr, Handle, HasMany, HasOne, ManyToMany, Model, Session, count_rows,
+        BelongsTo, Database, Defaulted, Expr, Handle, HasMany, HasOne, ManyToMany, Model, Session,
+        count_rows,
     };
     pub use orm_derive::Model;
 }

@@ -113,7 +113,9 @@ pub use sql::echo::{Echo, LOG_TARGET, Recorder, Statement};
 pub use sql::{quote, render};
 pub use state::{Change, Handle, State, Write};
 pub use unit_of_work::{Action, FlushPlan, PlanStep};
-pub use value::{Bound, ColumnType, FromValueError, ReadError, Row, ToValue, Value, ValueRef};
+pub use value::{
+    Bound, ColumnType, Defaulted, FromValueError, ReadError, Row, ToValue, Value, ValueRef,
+};
 
 /// `chrono`, whose `DateTime<Utc>`, `NaiveDateTime` and `NaiveDate` are
 /// column types (stored as ISO 8601 text), re-exported so that naming them

@@ -56,6 +56,22 @@ pub trait Model: Sized + 'static {
     /// [`FromValueError`] when the value does not fit the field.
     fn set_column(&mut self, index: usize, value: ValueRef<'_>) -> Result<(), FromValueError>;
 
+    /// The columns whose [`Defaulted`](crate::Defaulted) field is unset, as
+    /// a bit set (bit `i` for column `i`; the derive keeps `Defaulted`
+    /// fields among the first 64 columns). The INSERT leaves them out and
+    /// reads back what the database chose. Models without `Defaulted`
+    /// fields keep this default: none.
+    fn unset_columns(&self) -> u64 {
+        0
+    }
+
+    /// Sets column `index`, a [`Defaulted`](crate::Defaulted) field, back to
+    /// unset: the undo of an insert that filled it. Nothing for any other
+    /// column.
+    fn unset_column(&mut self, index: usize) {
+        let _ = index;
+    }
+
     /// Builds an object from a row whose columns are in `TABLE.columns` order.
     /// Generic over the row type, so that each backend's rows are read
     /// without a virtual call per column.

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::schema::TableDef;
 use crate::sql::{Batch, Conn, Kind, Param, render, text};
 use crate::state::{AnyModel, AnyNode, columns, conversion};
-use crate::value::{Bound, Value, ValueRef};
+use crate::value::{Bound, Row, Value, ValueRef};
 
 /// What an INSERT changed in memory.
 #[derive(Debug, Clone, Copy)]
@@ -21,25 +21,30 @@ pub(crate) struct Inserted {
     pub assigned_key: bool,
     /// The version column was unset (0) and now starts at 1.
     pub version_started: bool,
+    /// The `Defaulted` columns that were unset, as a bit set: the INSERT
+    /// left them to the database and they now hold what it chose.
+    pub defaults_read: u64,
 }
 
-/// Inserts `node` through `batch` (the table's prepared INSERT), after
-/// copying each parent's key into its foreign key. `rowid_key`: the table's
-/// key is an `INTEGER PRIMARY KEY` (worked out once per batch).
+/// Inserts `node` through `batch` (the table's prepared INSERT of every
+/// column), after copying each parent's key into its foreign key; an object
+/// with `Defaulted` fields unset takes [`defaults::insert_defaults`] instead.
+/// `rowid_key`: the table's key is an `INTEGER PRIMARY KEY` (worked out
+/// once per batch).
 pub(crate) fn insert(
     node: &Rc<dyn AnyNode>,
+    conn: &Conn,
     batch: &mut Batch<'_>,
     rowid_key: bool,
 ) -> Result<Inserted> {
     let table = node.table();
-    let version_started = match table.version {
-        Some(v) if node.value()?.column(v).as_ref() == ValueRef::Integer(0) => {
-            set_version(node, v, &Value::Integer(1))?;
-            true
-        }
-        _ => false,
-    };
+    let version_started = start_version(node)?;
     let value = node.value()?;
+    let unset = value.unset_columns();
+    if unset != 0 {
+        drop(value);
+        return defaults::insert_defaults(node, conn, rowid_key, version_started, unset);
+    }
     sync_foreign_keys(&*value)?;
     let assigned_key = rowid_key && value.key_unassigned();
     batch.execute_each(table.columns.len(), |i| {
@@ -54,17 +59,157 @@ pub(crate) fn insert(
     if assigned_key {
         let rowid = batch.last_insert_rowid();
         if !node.value_mut()?.set_rowid(Some(rowid)) {
-            return Err(Error::OutOfRange {
-                what: format!("`{}`.`{}`", table.name, table.primary_key().name),
-                value: rowid.to_string(),
-                limit: "SQLite assigned a key the field's type cannot hold; use i64".to_owned(),
-            });
+            return Err(key_out_of_range(table, rowid));
         }
     }
     Ok(Inserted {
         assigned_key,
         version_started,
+        defaults_read: 0,
     })
+}
+
+/// The insert of objects with `Defaulted` fields unset. A module of its own
+/// so that the common insert above compiles as it did without it: beside
+/// it, the compiler laid out the bind loop of every insert differently, 41
+/// instructions a row slower (callgrind, 10,000 rows).
+mod defaults {
+    use super::*;
+
+    /// The insert of an object whose `Defaulted` fields in `unset` are unset:
+    /// an INSERT that leaves their columns out, so that their `DEFAULT`
+    /// applies, and reads back what the database chose (`RETURNING`) into the
+    /// object. A statement of its own, not the batch: the columns differ. On
+    /// failure it undoes what it changed in memory before returning, since the
+    /// unit of work reverts only the inserts that succeeded (a value read back
+    /// may fail to convert after the INSERT ran and the key was assigned).
+    #[cold]
+    pub(super) fn insert_defaults(
+        node: &Rc<dyn AnyNode>,
+        conn: &Conn,
+        rowid_key: bool,
+        version_started: bool,
+        unset: u64,
+    ) -> Result<Inserted> {
+        let mut inserted = Inserted {
+            assigned_key: false,
+            version_started,
+            defaults_read: 0,
+        };
+        match insert_and_read_back(node, conn, rowid_key, &mut inserted, unset) {
+            Ok(()) => Ok(inserted),
+            Err(error) => {
+                undo_insert(node, inserted);
+                Err(error)
+            }
+        }
+    }
+
+    /// The steps of [`insert_defaults`], each noting in `inserted` what it
+    /// changed.
+    fn insert_and_read_back(
+        node: &Rc<dyn AnyNode>,
+        conn: &Conn,
+        rowid_key: bool,
+        inserted: &mut Inserted,
+        unset: u64,
+    ) -> Result<()> {
+        let table = node.table();
+        let value = node.value()?;
+        sync_foreign_keys(&*value)?;
+        let assigned_key = rowid_key && value.key_unassigned();
+        let bound = |i: usize| {
+            if assigned_key && i == table.primary_key {
+                Bound::Ref(ValueRef::Null)
+            } else {
+                value.column(i)
+            }
+        };
+        let defaults = insert_returning(conn, table, unset, bound)?;
+        drop(value);
+        inserted.assigned_key = assigned_key;
+        if assigned_key {
+            let rowid = conn.last_insert_rowid();
+            if !node.value_mut()?.set_rowid(Some(rowid)) {
+                return Err(key_out_of_range(table, rowid));
+            }
+        }
+        inserted.defaults_read = unset;
+        read_defaults(node, unset, &defaults)
+    }
+
+    /// Runs the INSERT that leaves the `unset` columns out; returns the values
+    /// the database gave them (`RETURNING`), in column order.
+    fn insert_returning<'v>(
+        conn: &Conn,
+        table: &'static TableDef,
+        unset: u64,
+        bound: impl Fn(usize) -> Bound<'v>,
+    ) -> Result<Vec<Value>> {
+        let written: Vec<(Bound<'v>, &'static str)> = (0..table.columns.len())
+            .filter(|&i| !is_unset(unset, i))
+            .map(|i| (bound(i), table.columns[i].name))
+            .collect();
+        let params: Vec<Param<'_>> = written
+            .iter()
+            .map(|(value, column)| Param::new(value.as_ref(), column))
+            .collect();
+        let sql = conn.text(table, Kind::InsertDefaults(unset));
+        let mut defaults = Vec::new();
+        conn.query(&sql, &params, table.name, |row| {
+            for (index, column) in unset_indexes(table, unset).enumerate() {
+                let value = row
+                    .value(index)
+                    .map_err(|e| conversion(table, column, "(new)", e))?;
+                defaults.push(Value::from(value));
+            }
+            Ok(())
+        })?;
+        Ok(defaults)
+    }
+
+    /// Writes the values the database chose into the `unset` columns of the
+    /// object, and of its snapshot if it has one, so that it is clean.
+    fn read_defaults(node: &Rc<dyn AnyNode>, unset: u64, defaults: &[Value]) -> Result<()> {
+        let table = node.table();
+        let key = render(&node.key_value()?);
+        let mut value = node.value_mut()?;
+        for (column, default) in unset_indexes(table, unset).zip(defaults) {
+            value
+                .set_column(column, default.as_ref())
+                .map_err(|e| conversion(table, column, &key, e))?;
+            node.meta().patch_snapshot(column, default.clone());
+        }
+        Ok(())
+    }
+}
+
+/// A version column still unset (0) starts at 1; returns whether it did.
+fn start_version(node: &Rc<dyn AnyNode>) -> Result<bool> {
+    match node.table().version {
+        Some(v) if node.value()?.column(v).as_ref() == ValueRef::Integer(0) => {
+            set_version(node, v, &Value::Integer(1))?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+fn key_out_of_range(table: &TableDef, rowid: i64) -> Error {
+    Error::OutOfRange {
+        what: format!("`{}`.`{}`", table.name, table.primary_key().name),
+        value: rowid.to_string(),
+        limit: "SQLite assigned a key the field's type cannot hold; use i64".to_owned(),
+    }
+}
+
+fn is_unset(unset: u64, column: usize) -> bool {
+    column < 64 && unset & (1 << column) != 0
+}
+
+/// The positions of the columns in the bit set `unset`.
+fn unset_indexes(table: &TableDef, unset: u64) -> impl Iterator<Item = usize> {
+    (0..table.columns.len()).filter(move |&i| is_unset(unset, i))
 }
 
 /// Undoes in memory what a rolled-back INSERT did.
@@ -79,6 +224,9 @@ pub(crate) fn undo_insert(node: &Rc<dyn AnyNode>, inserted: Inserted) {
         {
             let _ = value.set_column(v, ValueRef::Integer(0));
         }
+        for column in unset_indexes(table, inserted.defaults_read) {
+            value.unset_column(column);
+        }
     }
 }
 
@@ -91,6 +239,10 @@ pub(crate) fn update(node: &Rc<dyn AnyNode>, conn: &Conn) -> Result<Option<Value
         return Ok(None);
     };
     let value = node.value()?;
+    let unset = value.unset_columns();
+    if unset != 0 {
+        return Err(unset_in_database(node, unset));
+    }
     sync_foreign_keys(&*value)?;
     let current = columns(table, &*value);
     let changed: Vec<usize> = (0..current.len())
@@ -142,6 +294,25 @@ pub(crate) fn update(node: &Rc<dyn AnyNode>, conn: &Conn) -> Result<Option<Value
             Ok(Some(old))
         }
         None => Ok(None),
+    }
+}
+
+/// A row always holds a value, and SQLite has no `SET column = DEFAULT`:
+/// an object in the database whose `Defaulted` field was set back to
+/// `Unset` cannot be written.
+fn unset_in_database(node: &Rc<dyn AnyNode>, unset: u64) -> Error {
+    let table = node.table();
+    let column = unset_indexes(table, unset)
+        .next()
+        .and_then(|i| table.columns.get(i))
+        .map_or("?", |c| c.name);
+    let key = node
+        .key_value()
+        .map_or_else(|_| "?".to_owned(), |key| render(&key));
+    Error::OutOfRange {
+        what: format!("`{}`.`{column}` of the row with key {key}", table.name),
+        value: "`Defaulted::Unset`".to_owned(),
+        limit: "only an insert leaves a column to the database's default; set a value (`Defaulted::Set`) or leave the one it has".to_owned(),
     }
 }
 

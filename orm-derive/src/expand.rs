@@ -52,6 +52,14 @@ fn is_option(ty: &Type) -> Option<Type> {
     }
 }
 
+/// The type a column holds: the `T` of `Defaulted<T>`, else the field's.
+fn value_type(ty: &Type) -> Type {
+    match generic_of(ty) {
+        Some((name, inner)) if name == "Defaulted" => inner,
+        _ => ty.clone(),
+    }
+}
+
 fn def_ident(field: &Field) -> Ident {
     format_ident!("__ORM_{}", field.ident.unraw().to_string().to_uppercase())
 }
@@ -219,7 +227,7 @@ fn foreign_key_type(b: &BelongsToAttrs) -> (TokenStream, TokenStream, TokenStrea
 fn plain_type(c: &ColumnAttrs, ty: &Type) -> (TokenStream, TokenStream, TokenStream) {
     match &c.sql_type {
         Some(lit) => {
-            let nullable = is_option(ty).is_some();
+            let nullable = is_option(&value_type(ty)).is_some();
             (
                 quote!(#lit),
                 quote!(#nullable),
@@ -247,6 +255,16 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
     out.extend(key_unassigned_fn(pk));
     out.extend(column_fn(checked));
     out.extend(set_column_fn(checked));
+    // A model without `Defaulted` fields keeps the trait's defaults: no
+    // column is ever unset.
+    if checked
+        .columns
+        .iter()
+        .any(|c| c.field.defaulted().is_some())
+    {
+        out.extend(unset_columns_fn(checked));
+        out.extend(unset_column_fn(checked));
+    }
     out.extend(from_row_fn(checked));
     // A model without relationships keeps the trait's empty defaults.
     let relations: Vec<&Field> = checked
@@ -367,6 +385,48 @@ fn set_column_fn(checked: &Checked<'_>) -> TokenStream {
             ::core::result::Result::Ok(())
         }
     }
+}
+
+/// `unset_columns`: the bit of each `Defaulted` column left unset.
+fn unset_columns_fn(checked: &Checked<'_>) -> TokenStream {
+    let bits = defaulted_columns(checked).map(|(i, f)| {
+        quote! {
+            if !::orm::Defaulted::is_set(&self.#f) {
+                unset |= 1 << #i;
+            }
+        }
+    });
+    quote! {
+        fn unset_columns(&self) -> u64 {
+            let mut unset = 0;
+            #(#bits)*
+            unset
+        }
+    }
+}
+
+/// `unset_column`: a `Defaulted` column back to unset, by position.
+fn unset_column_fn(checked: &Checked<'_>) -> TokenStream {
+    let arms =
+        defaulted_columns(checked).map(|(i, f)| quote!(#i => self.#f = ::orm::Defaulted::Unset,));
+    quote! {
+        fn unset_column(&mut self, index: usize) {
+            match index {
+                #(#arms)*
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The position and field of each `Defaulted` column.
+fn defaulted_columns<'a>(checked: &'a Checked<'_>) -> impl Iterator<Item = (usize, &'a Ident)> {
+    checked
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.field.defaulted().is_some())
+        .map(|(i, c)| (i, &c.field.ident))
 }
 
 /// `from_row`: columns read by position, relationships unloaded, skipped
@@ -688,8 +748,10 @@ fn column_constant(model: &Model, column: &Column<'_>) -> TokenStream {
             )
         }
         Source::Plain(_) => {
-            let span = ty_span(&field.ty);
-            let ty = respanned(&field.ty);
+            // A `Defaulted<T>` field's column holds `T` once the row exists.
+            let ty = value_type(&field.ty);
+            let span = ty_span(&ty);
+            let ty = respanned(&ty);
             (upper(&field.ident), quote_spanned!(span=> #ty))
         }
     };
@@ -866,6 +928,7 @@ fn constructor(checked: &Checked<'_>) -> TokenStream {
     let mut params = Vec::new();
     let mut param_docs = Vec::new();
     let mut inits = Vec::new();
+    let mut defaulted = false;
     for field in &model.fields {
         let f = &field.ident;
         let ty = &field.ty;
@@ -878,6 +941,11 @@ fn constructor(checked: &Checked<'_>) -> TokenStream {
             FieldKind::Column(c) if c.primary_key.is_some() && is_integer(ty) => quote!(0),
             // Set to 1 by the insert, then counted up by each update.
             FieldKind::Column(c) if c.version.is_some() => quote!(0),
+            // The database chooses, unless the object sets a value.
+            FieldKind::Column(_) if field.defaulted().is_some() => {
+                defaulted = true;
+                quote!(::orm::Defaulted::Unset)
+            }
             FieldKind::Column(_) if is_option(ty).is_some() => {
                 quote!(::core::option::Option::None)
             }
@@ -889,7 +957,7 @@ fn constructor(checked: &Checked<'_>) -> TokenStream {
         };
         inits.push(quote!(#f: #init,));
     }
-    let doc = if param_docs.is_empty() {
+    let mut doc = if param_docs.is_empty() {
         format!("A new `{ident}` (not yet added to a session).")
     } else {
         format!(
@@ -897,6 +965,9 @@ fn constructor(checked: &Checked<'_>) -> TokenStream {
             param_docs.join(", ")
         )
     };
+    if defaulted {
+        doc.push_str(" `Defaulted` fields start unset: the insert leaves them to the database's default and reads back what it chose.");
+    }
     quote! {
         #[doc = #doc]
         #[allow(clippy::too_many_arguments)]

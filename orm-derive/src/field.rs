@@ -123,6 +123,17 @@ pub struct Misplaced {
 }
 
 impl Field {
+    /// The `T` of a `Defaulted<T>` field, whose column the database fills
+    /// on insert when it is unset. Known by the type's last path segment,
+    /// as relationships are, so that `orm::Defaulted<T>` works too (and a
+    /// type of another crate named `Defaulted` is taken for orm's).
+    pub fn defaulted(&self) -> Option<Type> {
+        match crate::parse::generic_of(&self.ty) {
+            Some((name, inner)) if name == "Defaulted" => Some(inner),
+            _ => None,
+        }
+    }
+
     /// The setting `key`, if it was given on a kind that does not take it.
     pub fn misplaced(&self, key: &str) -> Option<&Misplaced> {
         self.misplaced.iter().find(|m| m.key == key)

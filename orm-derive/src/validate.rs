@@ -53,6 +53,9 @@ pub fn validate<'a>(model: &'a Model, errors: &mut Errors) -> Option<Checked<'a>
         check_attributes_fit_kind(field, &model.ident.to_string(), errors);
     }
     let columns = columns(model, errors);
+    for field in &model.fields {
+        check_defaulted(model, field, &columns, errors);
+    }
     check_struct_indexes(model, &columns, errors);
     check_version(model, errors);
     let primary_key = primary_key(model, &columns, errors)?;
@@ -382,12 +385,78 @@ fn check_version(model: &Model, errors: &mut Errors) {
         seen = true;
         let fits = matches!(&field.kind, FieldKind::Column(c) if c.primary_key.is_none())
             && crate::parse::is_integer(&field.ty);
-        if !fits {
+        // A `Defaulted` version column has its own message.
+        if !fits && field.defaulted().is_none() {
             errors.at(
                 span,
                 format!("`version` goes on an integer column that is not the primary key, such as `version: i64`; `{name}` is not one"),
             );
         }
+    }
+}
+
+/// The rules of `Defaulted<T>` fields: the database must have a default to
+/// choose, and the columns whose value the ORM itself decides (the primary
+/// key, the version counter) or takes from a parent (a foreign key) cannot
+/// be left to it. The bit sets of unset columns hold 64 columns.
+fn check_defaulted(model: &Model, field: &Field, columns: &[Column<'_>], errors: &mut Errors) {
+    let name = &field.ident;
+    if let Some((outer, inner)) = crate::parse::generic_of(&field.ty)
+        && outer == "Option"
+        && crate::parse::type_name(&inner) == "Defaulted"
+    {
+        errors.push(syn::Error::new_spanned(
+            &field.ty,
+            "a nullable column left to the database's default is `Defaulted<Option<T>>`, not `Option<Defaulted<T>>`",
+        ));
+    }
+    let Some(inner) = field.defaulted() else {
+        return;
+    };
+    let FieldKind::Column(c) = &field.kind else {
+        return;
+    };
+    if c.skip.is_some() {
+        return;
+    }
+    if let Some((relation, _)) = crate::parse::generic_of(&inner)
+        && ["BelongsTo", "HasMany", "HasOne", "ManyToMany"].contains(&relation.as_str())
+    {
+        errors.push(syn::Error::new_spanned(
+            &field.ty,
+            format!("relationship fields cannot be `Defaulted`: write `{name}: {relation}<...>`; a foreign key takes its value from the parent"),
+        ));
+        return;
+    }
+    if let Some(span) = c.primary_key {
+        errors.at(
+            span,
+            format!("the primary key `{name}` cannot be `Defaulted`: the session finds objects by their key, so it is never left to a default; an `i64` key left at 0 is assigned by SQLite on insert: write `{name}: i64`"),
+        );
+    }
+    if let Some(span) = c.version {
+        errors.at(
+            span,
+            format!("the version column `{name}` cannot be `Defaulted`: the insert starts it at 1; write `{name}: i64`"),
+        );
+    }
+    if c.default.is_none() {
+        errors.at(
+            name.span(),
+            format!("`{name}` is `Defaulted`, so the database needs a default to choose when it is unset: add #[orm(default = \"...\")], such as \"CURRENT_TIMESTAMP\" or \"0\", or make it a plain field (which `new` takes)"),
+        );
+    }
+    if let Some(i) = columns.iter().position(|c| c.field.ident == *name)
+        && i >= 64
+    {
+        errors.at(
+            name.span(),
+            format!(
+                "`{name}` is `Defaulted` but column {} of `{}`; a `Defaulted` field must be among the first 64 columns: move it up",
+                i + 1,
+                model.ident
+            ),
+        );
     }
 }
 

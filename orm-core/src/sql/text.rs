@@ -19,6 +19,9 @@ pub(crate) enum Kind {
     Get,
     /// `INSERT INTO <table> (<columns>) VALUES (...)`
     Insert,
+    /// `INSERT INTO <table> (<columns but these>) VALUES (...) RETURNING
+    /// <these>`, by the bit set of columns left to the database's default.
+    InsertDefaults(u64),
     /// `UPDATE <table> SET <changed columns> WHERE <pk> = ?`, by the bit
     /// set of changed columns.
     Update(u64),
@@ -39,6 +42,7 @@ pub(crate) fn build(table: &TableDef, kind: Kind) -> String {
     match kind {
         Kind::Get => get(table),
         Kind::Insert => insert(table),
+        Kind::InsertDefaults(unset) => insert_defaults(table, unset),
         Kind::Update(mask) => {
             let changed: Vec<usize> = (0..64).filter(|i| mask & (1 << i) != 0).collect();
             update(table, &changed)
@@ -114,6 +118,32 @@ fn insert(table: &TableDef) -> String {
     sql.push_str(") VALUES (");
     sql.push_str(&vec!["?"; table.columns.len()].join(", "));
     sql.push(')');
+    sql
+}
+
+/// `INSERT INTO "table" (...) VALUES (?, ...) RETURNING ...`: the columns
+/// in the bit set `unset` are left out, so that their `DEFAULT` applies,
+/// and read back.
+fn insert_defaults(table: &TableDef, unset: u64) -> String {
+    let left_out = |i: usize| i < 64 && unset & (1 << i) != 0;
+    let names = |keep: bool| {
+        table
+            .columns
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| left_out(*i) != keep)
+            .map(|(_, c)| c.name)
+    };
+    let written = names(true).count();
+    let mut sql = String::with_capacity(160);
+    sql.push_str("INSERT INTO ");
+    push_quoted(&mut sql, table.name);
+    sql.push_str(" (");
+    push_names(&mut sql, names(true), "");
+    sql.push_str(") VALUES (");
+    sql.push_str(&vec!["?"; written].join(", "));
+    sql.push_str(") RETURNING ");
+    push_names(&mut sql, names(false), "");
     sql
 }
 
@@ -322,6 +352,10 @@ mod tests {
         assert_eq!(
             build(&ITEMS, Kind::Insert),
             r#"INSERT INTO "items" ("id", "we""ird", "owner_id", "version") VALUES (?, ?, ?, ?)"#
+        );
+        assert_eq!(
+            build(&ITEMS, Kind::InsertDefaults(0b0110)),
+            r#"INSERT INTO "items" ("id", "version") VALUES (?, ?) RETURNING "we""ird", "owner_id""#
         );
         assert_eq!(
             build(&ITEMS, Kind::Update(0b110)),

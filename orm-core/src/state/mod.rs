@@ -302,6 +302,10 @@ pub(crate) trait AnyModel {
     fn key_unassigned(&self) -> bool;
     /// Stores an assigned rowid; false when it does not fit the key's type.
     fn set_rowid(&mut self, rowid: Option<i64>) -> bool;
+    /// The columns left to the database's default, as a bit set.
+    fn unset_columns(&self) -> u64;
+    /// Sets a `Defaulted` column back to unset.
+    fn unset_column(&mut self, index: usize);
     fn for_each_relation(&self, visit: &mut dyn FnMut(&dyn RelationField));
 }
 
@@ -317,6 +321,12 @@ impl<T: Model> AnyModel for T {
     }
     fn set_rowid(&mut self, rowid: Option<i64>) -> bool {
         Model::set_rowid(self, rowid)
+    }
+    fn unset_columns(&self) -> u64 {
+        Model::unset_columns(self)
+    }
+    fn unset_column(&mut self, index: usize) {
+        Model::unset_column(self, index)
     }
     fn for_each_relation(&self, visit: &mut dyn FnMut(&dyn RelationField)) {
         Model::for_each_relation(self, visit)

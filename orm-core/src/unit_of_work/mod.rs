@@ -305,7 +305,7 @@ fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
                 let rowid_key = table.primary_key().is_rowid_alias();
                 let mut node = node;
                 loop {
-                    let inserted = persistence::insert(&node, &mut batch, rowid_key)?;
+                    let inserted = persistence::insert(&node, conn, &mut batch, rowid_key)?;
                     written.push(Written::Inserted { node, inserted });
                     match steps
                         .next_if(|s| matches!(s, Step::Insert(n) if std::ptr::eq(n.table(), table)))

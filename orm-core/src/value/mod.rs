@@ -9,12 +9,15 @@ use crate::error::Error;
 
 #[cfg(feature = "chrono")]
 mod chrono;
+mod defaulted;
 #[cfg(feature = "serde_json")]
 mod json;
 #[cfg(feature = "time")]
 mod time;
 #[cfg(feature = "uuid")]
 mod uuid;
+
+pub use defaulted::Defaulted;
 
 /// An owned column value.
 #[derive(Debug, Clone, PartialEq)]
@@ -189,7 +192,7 @@ pub trait ToValue {
 /// A Rust type stored in one column, and the SQL type it gets.
 ///
 /// Implemented for the integer types up to `i64`, `bool`, `f32`, `f64`,
-/// `String`, `Vec<u8>` and `Option` of each. For another type, implement it
+/// `String`, `Vec<u8>`, and `Option` and [`Defaulted`] of each. For another type, implement it
 /// (and [`ToValue`]) in terms of one of those:
 ///
 /// ```
@@ -217,7 +220,7 @@ pub trait ToValue {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a column type orm knows",
     label = "unsupported column type",
-    note = "supported: integers up to i64, bool, f32, f64, String, Vec<u8> and Option of each; the features `chrono`, `time`, `uuid` and `serde_json` of orm add those crates' dates, times, UUIDs and JSON; for another type implement orm::ColumnType and orm::ToValue"
+    note = "supported: integers up to i64, bool, f32, f64, String, Vec<u8>, and Option and Defaulted of each; the features `chrono`, `time`, `uuid` and `serde_json` of orm add those crates' dates, times, UUIDs and JSON; for another type implement orm::ColumnType and orm::ToValue"
 )]
 pub trait ColumnType: ToValue + Sized {
     /// The SQL type in `CREATE TABLE`.
