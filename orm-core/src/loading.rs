@@ -81,7 +81,7 @@ impl SessionInner {
 
     /// The object for one row; an object already loaded keeps its values
     /// unless it is expired, or `populate` asks and it has no changes.
-    fn load_row_into<T: Model>(
+    pub(crate) fn load_row_into<T: Model>(
         self: &Rc<Self>,
         row: &DbRow<'_, '_>,
         populate: bool,

@@ -419,6 +419,17 @@ pub enum Misuse {
         /// The table.
         table: &'static str,
     },
+    /// An upsert names a conflict column that is neither the primary key
+    /// nor unique, so no row can conflict on it.
+    #[error(
+        "`{table}`.`{column}` is neither the primary key nor unique, so an upsert cannot conflict on it"
+    )]
+    NotUnique {
+        /// The table.
+        table: &'static str,
+        /// The column named.
+        column: &'static str,
+    },
     /// A bulk `update_rows` would set the primary key: keys cannot change.
     #[error("a bulk update cannot set the primary key of `{model}` rows")]
     KeyInBulkUpdate {

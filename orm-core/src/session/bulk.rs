@@ -10,6 +10,7 @@ use crate::loading::conversion_error;
 use crate::model::Model;
 use crate::query::{DeleteRows, UpdateRows};
 use crate::relation::cascade::{self, Effect};
+use crate::schema::TableDef;
 use crate::sql::tree::{self, Node};
 use crate::sql::{Conn, DbRow, Param};
 use crate::state::{AnyNode, Node as ObjectNode, set_columns};
@@ -141,16 +142,7 @@ impl SessionInner {
             conn.query(&rendered.sql, &params(&rendered), table.name, |row| {
                 changed += 1;
                 if let Some(node) = self.loaded::<T>(row, table.primary_key)? {
-                    let values = (0..table.columns.len())
-                        .map(|i| row.value(i).map(Value::from))
-                        .collect::<std::result::Result<_, _>>()
-                        .map_err(|e| Error::Conversion {
-                            table: table.name.to_owned(),
-                            column: String::new(),
-                            key: String::new(),
-                            detail: e.to_string(),
-                        })?;
-                    matched.push((node, values));
+                    matched.push((node, row_values(table, row)?));
                 }
                 Ok(())
             })?;
@@ -158,13 +150,7 @@ impl SessionInner {
                 .iter()
                 .try_for_each(|(node, _)| node.borrow_mut().map(drop))
         })?;
-        for (node, values) in &matched {
-            set_columns(table, &mut *node.borrow_mut()?, values)?;
-            node.meta().discard_changes();
-            node.meta().set_expired(false);
-            self.transaction()
-                .note_read(Rc::clone(node) as Rc<dyn AnyNode>);
-        }
+        self.take_rows(table, &matched)?;
         self.expire_parents_of(table, &update);
         Ok(changed)
     }
@@ -206,9 +192,26 @@ impl SessionInner {
         Ok(changed)
     }
 
+    /// Loaded objects take the values their rows have now (checked free of
+    /// guards before).
+    pub(super) fn take_rows<T: Model>(
+        &self,
+        table: &TableDef,
+        rows: &[(Rc<ObjectNode<T>>, Vec<Value>)],
+    ) -> Result<()> {
+        for (node, values) in rows {
+            set_columns(table, &mut *node.borrow_mut()?, values)?;
+            node.meta().discard_changes();
+            node.meta().set_expired(false);
+            self.transaction()
+                .note_read(Rc::clone(node) as Rc<dyn AnyNode>);
+        }
+        Ok(())
+    }
+
     /// The loaded object of the key in column `at` of the row, if the
     /// identity map holds it.
-    fn loaded<T: Model>(
+    pub(super) fn loaded<T: Model>(
         &self,
         row: &DbRow<'_, '_>,
         at: usize,
@@ -249,19 +252,24 @@ impl SessionInner {
 
     /// Runs `statement` in the session's transaction (opened if need be)
     /// inside a savepoint, so that a check failing after it undoes it.
-    fn bulk_statement<R>(&self, statement: impl FnOnce(&Conn) -> Result<R>) -> Result<R> {
+    pub(super) fn bulk_statement<R>(
+        &self,
+        statement: impl FnOnce(&Conn) -> Result<R>,
+    ) -> Result<R> {
         let conn = self.conn()?;
-        let opened = !self.transaction().is_open();
+        let transaction = self.transaction();
+        let opened = !transaction.is_open();
         conn.control(if opened {
             "BEGIN IMMEDIATE"
         } else {
             "SAVEPOINT orm_bulk"
         })?;
+        // Open from here, so that what the statement loads is noted as
+        // read in the transaction (a rollback reads it again).
+        transaction.set_open(true);
         match statement(conn) {
             Ok(result) => {
-                if opened {
-                    self.transaction().set_open(true);
-                } else {
+                if !opened {
                     conn.control("RELEASE orm_bulk")?;
                 }
                 Ok(result)
@@ -273,8 +281,10 @@ impl SessionInner {
                     conn.control("ROLLBACK TO orm_bulk")
                         .and_then(|()| conn.control("RELEASE orm_bulk"))
                 };
-                if undone.is_err() && opened {
-                    self.transaction().set_open(true);
+                // Opened for this statement alone and closed again; should
+                // the ROLLBACK fail, the session keeps it as open.
+                if opened && undone.is_ok() {
+                    transaction.set_open(false);
                 }
                 Err(error)
             }
@@ -283,7 +293,7 @@ impl SessionInner {
 
     /// After an UPDATE that set foreign keys: the collections of the
     /// parents they point at may have gained or lost members.
-    fn expire_parents_of(&self, table: &crate::schema::TableDef, update: &tree::Update) {
+    fn expire_parents_of(&self, table: &TableDef, update: &tree::Update) {
         let parents: Vec<&'static str> = update
             .set
             .iter()
@@ -312,6 +322,22 @@ impl SessionInner {
 struct Cascaded {
     effects: Vec<Effect>,
     deleted_rows: usize,
+}
+
+/// Every column of a returned row, owned.
+pub(super) fn row_values(table: &TableDef, row: &DbRow<'_, '_>) -> Result<Vec<Value>> {
+    (0..table.columns.len())
+        .map(|i| {
+            row.value(i)
+                .map(Value::from)
+                .map_err(|e| Error::Conversion {
+                    table: table.name.to_owned(),
+                    column: table.columns[i].name.to_owned(),
+                    key: String::new(),
+                    detail: e.to_string(),
+                })
+        })
+        .collect()
 }
 
 fn params(rendered: &tree::Rendered) -> Vec<Param<'_>> {

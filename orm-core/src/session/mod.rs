@@ -35,6 +35,7 @@ mod expire;
 mod flush;
 mod raw;
 mod savepoint;
+mod upsert;
 
 pub use savepoint::Savepoint;
 

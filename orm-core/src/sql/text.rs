@@ -271,6 +271,71 @@ pub(crate) fn linked(
     sql
 }
 
+/// `INSERT ... ON CONFLICT ("conflict") DO UPDATE SET ... RETURNING ...`
+/// (or `DO NOTHING`): the columns in the bit set `left_out` are not
+/// inserted (their `DEFAULT` applies) nor updated; an update sets every
+/// other column but the key and the conflict column from the row offered
+/// (`excluded`), and bumps a version column.
+pub(crate) fn upsert(table: &TableDef, conflict: &str, left_out: u64, update: bool) -> String {
+    let inserted: Vec<&str> = table
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i >= 64 || left_out & (1 << i) == 0)
+        .map(|(_, c)| c.name)
+        .collect();
+    let mut sql = String::with_capacity(256);
+    sql.push_str("INSERT INTO ");
+    push_quoted(&mut sql, table.name);
+    sql.push_str(" (");
+    push_names(&mut sql, inserted.iter().copied(), "");
+    sql.push_str(") VALUES (");
+    sql.push_str(&vec!["?"; inserted.len()].join(", "));
+    sql.push_str(") ON CONFLICT (");
+    push_quoted(&mut sql, conflict);
+    sql.push(')');
+    if update {
+        let version = table
+            .version
+            .and_then(|v| table.columns.get(v))
+            .map(|c| c.name);
+        let mut set: Vec<String> = Vec::new();
+        for name in &inserted {
+            if *name == table.primary_key().name || *name == conflict {
+                continue;
+            }
+            let mut term = String::new();
+            push_quoted(&mut term, name);
+            if Some(*name) == version {
+                term.push_str(" = ");
+                push_quoted(&mut term, table.name);
+                term.push('.');
+                push_quoted(&mut term, name);
+                term.push_str(" + 1");
+            } else {
+                term.push_str(" = excluded.");
+                push_quoted(&mut term, name);
+            }
+            set.push(term);
+        }
+        if set.is_empty() {
+            // Nothing else to set: a no-op update, so the row still returns.
+            let mut term = String::new();
+            push_quoted(&mut term, conflict);
+            term.push_str(" = excluded.");
+            push_quoted(&mut term, conflict);
+            set.push(term);
+        }
+        sql.push_str(" DO UPDATE SET ");
+        sql.push_str(&set.join(", "));
+    } else {
+        sql.push_str(" DO NOTHING");
+    }
+    sql.push_str(" RETURNING ");
+    push_names(&mut sql, table.columns.iter().map(|c| c.name), "");
+    sql
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -431,17 +431,6 @@ impl Renderer {
         Ok(())
     }
 
-    fn operand(&mut self, node: &Node) -> Result<()> {
-        if node.compound() {
-            self.push("(");
-            self.node(node)?;
-            self.push(")");
-            Ok(())
-        } else {
-            self.node(node)
-        }
-    }
-
     fn subquery(&mut self, select: &Select) -> Result<()> {
         self.push("(");
         self.select(select)?;
@@ -449,142 +438,168 @@ impl Renderer {
         Ok(())
     }
 
-    /// Writes `node`, counting how deep the expression nests: SQLite
-    /// refuses more than 1,000 levels, and a bound keeps the recursion
-    /// here from running out of stack first.
+    /// Writes `node` with a work list of its own instead of recursion: an
+    /// expression may nest as deep as SQLite allows (1,000 levels, a
+    /// filter of `or`s built one inside the other), deeper than the stack
+    /// of a thread should go. Only subqueries recurse, one level each.
     fn node(&mut self, node: &Node) -> Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(Error::TooDeep { limit: MAX_DEPTH });
+        let base = self.depth;
+        let mut tasks = vec![Task::Node(node, base + 1)];
+        while let Some(task) = tasks.pop() {
+            match task {
+                Task::Text(text) => self.push(text),
+                Task::Node(node, depth) => {
+                    if depth > MAX_DEPTH {
+                        self.depth = base;
+                        return Err(Error::TooDeep { limit: MAX_DEPTH });
+                    }
+                    self.expand(node, depth, &mut tasks);
+                }
+                Task::Subquery(select, depth) => {
+                    self.depth = depth;
+                    let done = self.subquery(select);
+                    self.depth = base;
+                    done?;
+                }
+            }
         }
-        let result = self.node_at(node);
-        self.depth -= 1;
-        result
+        Ok(())
     }
 
-    /// One arm per kind, each in a function of its own: in a debug build
-    /// the frame of a match holds every arm's temporaries, and this
-    /// recursion is as deep as the expression.
-    fn node_at(&mut self, node: &Node) -> Result<()> {
+    /// Writes what of `node` is text now, and queues its parts (pushed in
+    /// reverse, as the list is a stack).
+    fn expand<'n>(&mut self, node: &'n Node, depth: usize, tasks: &mut Vec<Task<'n>>) {
+        let inner = depth + 1;
+        let start = tasks.len();
+        let mut queue = Queue { tasks, start };
         match node {
-            Node::Column { table, name } => {
-                self.column(table, name, 0);
-                Ok(())
+            Node::Column { table, name } => self.column(table, name, 0),
+            Node::OuterColumn { table, name } => self.column(table, name, 1),
+            Node::Value { value, column } => self.param(value.clone(), column),
+            Node::Binary { left, op, right } => {
+                queue.operand(left, inner);
+                queue.text(" ");
+                queue.text(op);
+                queue.text(" ");
+                queue.operand(right, inner);
             }
-            Node::OuterColumn { table, name } => {
-                self.column(table, name, 1);
-                Ok(())
-            }
-            Node::Value { value, column } => {
-                self.param(value.clone(), column);
-                Ok(())
-            }
-            Node::Binary { left, op, right } => self.binary(left, op, right),
             Node::Like {
                 subject,
                 pattern,
                 escaped,
-            } => self.like(subject, pattern, *escaped),
-            Node::Not(inner) => self.prefixed("NOT ", inner),
-            Node::Postfix(inner, op) => self.postfix(inner, op),
-            Node::InList { subject, values } => self.in_list(subject, values),
-            Node::InSelect { subject, select } => self.in_select(subject, select),
-            Node::Exists(select) => {
-                self.push("EXISTS ");
-                self.subquery(select)
+            } => {
+                queue.operand(subject, inner);
+                queue.text(" LIKE ");
+                queue.operand(pattern, inner);
+                if *escaped {
+                    queue.text(" ESCAPE '\\'");
+                }
             }
-            Node::Scalar(select) => self.subquery(select),
+            Node::Not(operand) => {
+                queue.text("NOT ");
+                queue.operand(operand, inner);
+            }
+            Node::Postfix(operand, op) => {
+                queue.operand(operand, inner);
+                queue.text(" ");
+                queue.text(op);
+            }
+            // `x IN ()` is not SQL; an empty list matches nothing.
+            Node::InList { values, .. } if values.is_empty() => self.push("0 = 1"),
+            Node::InList { subject, values } => {
+                queue.operand(subject, inner);
+                queue.text(" IN (");
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        queue.text(", ");
+                    }
+                    queue.node(value, inner);
+                }
+                queue.text(")");
+            }
+            Node::InSelect { subject, select } => {
+                queue.operand(subject, inner);
+                queue.text(" IN ");
+                queue.subquery(select, inner);
+            }
+            Node::Exists(select) => {
+                queue.text("EXISTS ");
+                queue.subquery(select, inner);
+            }
+            Node::Scalar(select) => queue.subquery(select, inner),
             Node::Call {
                 func,
                 distinct,
                 arg,
-            } => self.call(func, *distinct, arg.as_deref()),
-            Node::Coalesce { value, default } => {
-                self.push("coalesce(");
-                self.node(value)?;
-                self.push(", ");
-                self.node(default)?;
-                self.push(")");
-                Ok(())
-            }
-            Node::One => {
-                self.push("1");
-                Ok(())
-            }
-            Node::Truth(true) => {
-                self.push("1 = 1");
-                Ok(())
-            }
-            Node::Truth(false) => {
-                self.push("0 = 1");
-                Ok(())
-            }
-        }
-    }
-
-    fn like(&mut self, subject: &Node, pattern: &Node, escaped: bool) -> Result<()> {
-        self.operand(subject)?;
-        self.push(" LIKE ");
-        self.operand(pattern)?;
-        if escaped {
-            self.push(" ESCAPE '\\'");
-        }
-        Ok(())
-    }
-
-    fn prefixed(&mut self, prefix: &str, inner: &Node) -> Result<()> {
-        self.push(prefix);
-        self.operand(inner)
-    }
-
-    fn postfix(&mut self, inner: &Node, op: &str) -> Result<()> {
-        self.operand(inner)?;
-        self.push(" ");
-        self.push(op);
-        Ok(())
-    }
-
-    fn in_list(&mut self, subject: &Node, values: &[Node]) -> Result<()> {
-        if values.is_empty() {
-            // `x IN ()` is not SQL; an empty list matches nothing.
-            self.push("0 = 1");
-            return Ok(());
-        }
-        self.operand(subject)?;
-        self.push(" IN (");
-        self.list(values)?;
-        self.push(")");
-        Ok(())
-    }
-
-    fn in_select(&mut self, subject: &Node, select: &Select) -> Result<()> {
-        self.operand(subject)?;
-        self.push(" IN ");
-        self.subquery(select)
-    }
-
-    fn binary(&mut self, left: &Node, op: &str, right: &Node) -> Result<()> {
-        self.operand(left)?;
-        self.push(" ");
-        self.push(op);
-        self.push(" ");
-        self.operand(right)
-    }
-
-    fn call(&mut self, func: &str, distinct: bool, arg: Option<&Node>) -> Result<()> {
-        self.push(func);
-        self.push("(");
-        match arg {
-            Some(arg) => {
-                if distinct {
-                    self.push("DISTINCT ");
+            } => {
+                queue.text(func);
+                queue.text("(");
+                match arg {
+                    Some(arg) => {
+                        if *distinct {
+                            queue.text("DISTINCT ");
+                        }
+                        queue.node(arg, inner);
+                    }
+                    None => queue.text("*"),
                 }
-                self.node(arg)?;
+                queue.text(")");
             }
-            None => self.push("*"),
+            Node::Coalesce { value, default } => {
+                queue.text("coalesce(");
+                queue.node(value, inner);
+                queue.text(", ");
+                queue.node(default, inner);
+                queue.text(")");
+            }
+            Node::One => self.push("1"),
+            Node::Truth(true) => self.push("1 = 1"),
+            Node::Truth(false) => self.push("0 = 1"),
         }
-        self.push(")");
-        Ok(())
+        queue.finish();
+    }
+}
+
+/// A step of writing an expression.
+enum Task<'n> {
+    Text(&'n str),
+    Node(&'n Node, usize),
+    Subquery(&'n Select, usize),
+}
+
+/// The parts of one node, queued in writing order and reversed onto the
+/// work list when done.
+struct Queue<'t, 'n> {
+    tasks: &'t mut Vec<Task<'n>>,
+    start: usize,
+}
+
+impl<'n> Queue<'_, 'n> {
+    fn text(&mut self, text: &'n str) {
+        self.tasks.push(Task::Text(text));
+    }
+
+    fn node(&mut self, node: &'n Node, depth: usize) {
+        self.tasks.push(Task::Node(node, depth));
+    }
+
+    /// A node as an operand: parenthesised where it is compound.
+    fn operand(&mut self, node: &'n Node, depth: usize) {
+        if node.compound() {
+            self.text("(");
+            self.node(node, depth);
+            self.text(")");
+        } else {
+            self.node(node, depth);
+        }
+    }
+
+    fn subquery(&mut self, select: &'n Select, depth: usize) {
+        self.tasks.push(Task::Subquery(select, depth));
+    }
+
+    fn finish(self) {
+        self.tasks[self.start..].reverse();
     }
 }
 
