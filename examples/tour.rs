@@ -24,9 +24,12 @@ mod schema_drift;
 #[path = "chapters/07_migrations.rs"]
 mod migrations;
 
+#[path = "chapters/08_queries.rs"]
+mod queries;
+
 type Chapter = fn() -> orm::Result<()>;
 
-const CHAPTERS: [(&str, Chapter); 7] = [
+const CHAPTERS: [(&str, Chapter); 8] = [
     ("1. Models and the DDL they generate", models::run),
     ("2. CRUD and the identity map", crud_and_identity_map::run),
     ("3. Relationships: users and orders", relationships::run),
@@ -34,6 +37,7 @@ const CHAPTERS: [(&str, Chapter); 7] = [
     ("5. The unit of work", unit_of_work::run),
     ("6. Schema drift", schema_drift::run),
     ("7. Migrations", migrations::run),
+    ("8. Queries beyond one table", queries::run),
 ];
 
 fn main() -> orm::Result<()> {

@@ -20,6 +20,9 @@ mod unit_of_work;
 #[path = "../examples/chapters/06_schema_drift.rs"]
 mod schema_drift;
 
+#[path = "../examples/chapters/08_queries.rs"]
+mod queries;
+
 #[path = "../examples/chapters/07_migrations.rs"]
 mod migrations;
 
@@ -56,4 +59,9 @@ fn chapter_06_schema_drift_claims_hold() -> orm::Result<()> {
 #[test]
 fn chapter_07_migrations_claims_hold() -> orm::Result<()> {
     migrations::run()
+}
+
+#[test]
+fn chapter_08_queries_claims_hold() -> orm::Result<()> {
+    queries::run()
 }
