@@ -64,6 +64,48 @@
 //! }
 //! ```
 //!
+//! # Queries
+//!
+//! [`Session::query`] returns objects through the identity map; joins
+//! along relationships, `any` / `has` filters, and `select` of columns and
+//! aggregates (values, not objects) build on it, checked at compile time
+//! against the models the query reads ([`scope`]). `#[derive(FromRow)]`
+//! makes a plain struct from a selected row. Bulk writes
+//! ([`Session::update_rows`], [`Session::delete_rows`]), upserts
+//! ([`Session::upsert`]) and savepoints ([`Session::begin_nested`]) keep the
+//! identity map truthful.
+//!
+//! ```
+//! # use orm::prelude::*;
+//! # #[derive(Model, Debug)]
+//! # #[orm(table = "users")]
+//! # struct User { #[orm(primary_key)] id: i64, name: String,
+//! #   #[orm(back_populates = "user")] orders: HasMany<Order> }
+//! # #[derive(Model, Debug)]
+//! # #[orm(table = "orders")]
+//! # struct Order { #[orm(primary_key)] id: i64, total_cents: i64,
+//! #   #[orm(back_populates = "orders")] user: BelongsTo<User> }
+//! #[derive(orm::FromRow, Debug, PartialEq)]
+//! struct Spend {
+//!     name: String,
+//!     total: i64,
+//! }
+//! # fn main() -> orm::Result<()> {
+//! # let db = Database::in_memory()?;
+//! # db.create_all::<(User, Order)>()?;
+//! let session = db.session();
+//! let ann = session.add(User::new("Ann"));
+//! session.add(Order::new(1500)).read()?.user.set(&ann)?;
+//! let spends = session
+//!     .query::<User>()
+//!     .left_join(User::ORDERS)
+//!     .select((User::NAME, Order::TOTAL_CENTS.sum().unwrap_or(0)))
+//!     .group_by(User::NAME)
+//!     .all_as::<Spend>()?;
+//! assert_eq!(spends, [Spend { name: "Ann".into(), total: 1500 }]);
+//! # Ok(()) }
+//! ```
+//!
 //! # Reading and changing objects
 //!
 //! A [`Handle`] is a shared pointer to the session's one object for a row.
@@ -124,10 +166,11 @@
 //!   columns by position, `column(i)` binds them, `set_column` restores one.
 //! - Column constants for queries, typed by the field:
 //!   `User::ID: Column<User, i64>`, `User::NAME`, `User::EMAIL`,
-//!   `User::NICKNAME: Column<User, String>`; for `Order`, `Order::USER_ID:
-//!   Column<Order, i64>` for the foreign key.
-//! - Relationship constants for `preload`: `User::ORDERS: Relation<User,
-//!   Order>`, `Order::USER: Relation<Order, User>`.
+//!   `User::NICKNAME: Column<User, Option<String>>`; for `Order`,
+//!   `Order::USER_ID: Column<Order, i64>` for the foreign key.
+//! - Relationship constants for `preload`, `join` and `any` / `has`:
+//!   `User::ORDERS: Relation<User, Order, ToMany>`, `Order::USER:
+//!   Relation<Order, User, ToOne>`.
 //! - `User::new(name, email)`: required columns as `impl Into<_>`
 //!   parameters; the key is 0 (assigned on insert), options `None`,
 //!   `Defaulted` fields unset, collections empty.
@@ -244,7 +287,7 @@
 #![warn(missing_docs)]
 
 pub use orm_core::*;
-pub use orm_derive::Model;
+pub use orm_derive::{FromRow, Model};
 
 #[doc = include_str!("../orm-derive/docs/expansion.md")]
 pub mod generated_code {}

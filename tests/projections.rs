@@ -411,3 +411,58 @@ fn select_autoflushes_so_it_sees_pending_changes() -> orm::Result<()> {
     assert_eq!(total, Some(700));
     Ok(())
 }
+
+#[derive(orm::FromRow, Debug, PartialEq)]
+struct Line {
+    sku: String,
+    quantity: i64,
+    note: Option<String>,
+}
+
+#[derive(orm::FromRow, Debug, PartialEq)]
+struct Pair(String, i64);
+
+#[test]
+fn a_derived_row_struct_reads_a_projection_and_raw_sql_alike() -> orm::Result<()> {
+    let db = shop()?;
+    let session = db.session();
+    let lines = session
+        .query::<Item>()
+        .left_join(Item::ORDER)
+        .select((Item::SKU, Item::QUANTITY, Order::NOTE))
+        .order_by(Item::ID)
+        .limit(2)
+        .all_as::<Line>()?;
+    let expected = [
+        Line {
+            sku: "pen".into(),
+            quantity: 2,
+            note: Some("gift".into()),
+        },
+        Line {
+            sku: "ink".into(),
+            quantity: 1,
+            note: Some("gift".into()),
+        },
+    ];
+    assert_eq!(lines, expected);
+    let raw: Vec<Line> = session.sql_values(
+        "SELECT sku, quantity, note FROM items JOIN orders ON orders.id = items.order_id ORDER BY items.id LIMIT 2",
+        &[],
+    )?;
+    assert_eq!(raw, expected);
+    let pairs = session
+        .query::<Item>()
+        .select((Item::SKU, Item::QUANTITY))
+        .order_by(Item::ID)
+        .first()?
+        .map(|(sku, quantity)| Pair(sku, quantity));
+    assert_eq!(pairs, Some(Pair("pen".into(), 2)));
+    let tuples: Vec<Pair> = session
+        .query::<Item>()
+        .select((Item::SKU, Item::QUANTITY))
+        .filter(Item::SKU.eq("desk"))
+        .all_as()?;
+    assert_eq!(tuples, [Pair("desk".into(), 1)]);
+    Ok(())
+}

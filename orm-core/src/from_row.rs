@@ -6,7 +6,35 @@
 use crate::value::{ColumnType, ReadError, Row, read};
 
 /// A type built from a whole result row, column by column: a
-/// [`ColumnType`] for a one-column result, or a tuple of up to twelve.
+/// [`ColumnType`] for a one-column result, a tuple of up to twelve, or a
+/// struct with `#[derive(FromRow)]` (its fields in order, each a column
+/// type; the derive also makes it `From` the tuple, for a query's
+/// `select(...).all_as::<S>()`).
+///
+/// ```
+/// # use orm::prelude::*;
+/// # #[derive(Model, Debug)]
+/// # #[orm(table = "users")]
+/// # struct User { #[orm(primary_key)] id: i64, name: String, age: i64 }
+/// #[derive(orm::FromRow, Debug, PartialEq)]
+/// struct NameAge {
+///     name: String,
+///     age: i64,
+/// }
+/// # fn main() -> orm::Result<()> {
+/// # let db = Database::in_memory()?;
+/// # db.create_all::<User>()?;
+/// let session = db.session();
+/// session.add(User::new("Ann", 31));
+/// let rows = session
+///     .query::<User>()
+///     .select((User::NAME, User::AGE))
+///     .all_as::<NameAge>()?;
+/// assert_eq!(rows, [NameAge { name: "Ann".into(), age: 31 }]);
+/// let same: Vec<NameAge> = session.sql_values("SELECT name, age FROM users", &[])?;
+/// assert_eq!(same, rows);
+/// # Ok(()) }
+/// ```
 ///
 /// ```
 /// use orm::FromRow;

@@ -17,6 +17,7 @@ use syn::{DeriveInput, parse_macro_input};
 mod expand;
 mod field;
 mod parse;
+mod row;
 mod symbol;
 mod validate;
 
@@ -33,6 +34,17 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
             tokens.into()
         }
     }
+}
+
+/// Reads a plain struct from a result row, field by field in order: for
+/// `Session::sql_values` and a query's `select(...).all_as::<S>()`. See the
+/// `orm` crate.
+#[proc_macro_derive(FromRow)]
+pub fn derive_from_row(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    row::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Runs the three stages on one input.

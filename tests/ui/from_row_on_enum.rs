@@ -1,0 +1,7 @@
+#[derive(orm::FromRow)]
+pub enum Status {
+    Open,
+    Closed,
+}
+
+fn main() {}
