@@ -33,6 +33,7 @@ WORKLOADS = [
     ("tree_lazy", 1.2),
     ("join_filter", 1.2),
     ("join_sql", 1.2),
+    ("join_select", 1.2),
 ]
 TARGETS = dict(WORKLOADS)
 ORDER = {name: i for i, (name, _) in enumerate(WORKLOADS)}

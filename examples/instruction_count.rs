@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo build --release --example instruction_count
-//! for phase in setup insert load get; do
+//! for phase in setup insert load get join_seed join_select join_raw; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     target/release/examples/instruction_count $phase 2>&1 | grep Collected
 //! done
@@ -14,8 +14,17 @@
 //! difference between its count and the previous one: `insert` adds 10,000
 //! users in one commit, `load` reads them all in a new session, `get` looks
 //! each up by key in a new session of its own (a SELECT each).
+//!
+//! The filtered join (the benchmark's `join_select`) runs on a database of
+//! its own, 1,000 users with 10 posts each. `join_seed` fills it and, by
+//! hand, an `open_in_memory` connection with the same rows, and runs each
+//! side's query once, so that both statements are prepared and cached.
+//! `join_select` then runs the ORM's query `JOIN_RUNS` times (a new session
+//! each, as the benchmark does), and `join_raw` the hand-written one as many
+//! times: one run costs a phase's difference divided by `JOIN_RUNS`.
 
 use orm::prelude::*;
+use rusqlite::Connection;
 
 #[derive(Model, Debug)]
 #[orm(table = "users")]
@@ -28,7 +37,103 @@ pub struct User {
 
 const ROWS: i64 = 10_000;
 
-fn main() -> orm::Result<()> {
+/// The benchmark's schema for the joins: users with their posts.
+mod blog {
+    use orm::prelude::*;
+
+    #[derive(Model, Debug)]
+    #[orm(table = "users")]
+    pub struct User {
+        #[orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+        #[orm(unique)]
+        pub email: String,
+        pub age: i64,
+        #[orm(back_populates = "user")]
+        pub posts: HasMany<Post>,
+    }
+
+    #[derive(Model, Debug)]
+    #[orm(table = "posts")]
+    pub struct Post {
+        #[orm(primary_key)]
+        pub id: i64,
+        pub title: String,
+        pub score: i64,
+        #[orm(back_populates = "posts", index)]
+        pub user: BelongsTo<User>,
+    }
+}
+
+use blog::Post;
+
+const JOIN_RUNS: usize = 10;
+/// Post `x` scores `x % 100`: 1,000 of the 10,000 posts score over 89.
+const MIN_SCORE: i64 = 89;
+const JOIN_ROWS: usize = 1_000;
+
+/// The benchmark's rows: 1,000 users with 10 posts each.
+const BLOG_SEED: &str = "BEGIN;
+    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000)
+    INSERT INTO users (id, name, email, age)
+    SELECT x, 'user ' || x, 'user' || x || '@example.com', x % 80 + 18 FROM c;
+    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000)
+    INSERT INTO posts (id, title, score, user_id)
+    SELECT x, 'post ' || x, x % 100, (x - 1) / 10 + 1 FROM c;
+    COMMIT;";
+
+fn orm_join_select(db: &Database) -> orm::Result<Vec<(String, String)>> {
+    let session = db.session();
+    session
+        .query::<blog::User>()
+        .join(blog::User::POSTS)
+        .filter(Post::SCORE.gt(MIN_SCORE))
+        .select((blog::User::NAME, Post::TITLE))
+        .all()
+}
+
+fn raw_join_select(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.name, p.title \
+         FROM users u JOIN posts p ON p.user_id = u.id WHERE p.score > ?1",
+    )?;
+    stmt.query_map([MIN_SCORE], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect()
+}
+
+/// The phases from `join_seed` on: the join's two databases, seeded, each
+/// query run once, then `JOIN_RUNS` runs of one side or the other.
+fn joins(phase: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let db = Database::in_memory()?;
+    db.create_all::<(blog::User, Post)>()?;
+    db.execute_batch(BLOG_SEED)?;
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch(&format!("{}{}", blog::User::ddl(), Post::ddl()))?;
+    conn.execute_batch(BLOG_SEED)?;
+    let rows = orm_join_select(&db)?;
+    assert_eq!(rows.len(), JOIN_ROWS, "posts scoring over {MIN_SCORE}");
+    assert_eq!(
+        rows,
+        raw_join_select(&conn)?,
+        "both sides read the same rows"
+    );
+    if phase == "join_seed" {
+        return Ok(());
+    }
+    for _ in 0..JOIN_RUNS {
+        assert_eq!(orm_join_select(&db)?.len(), JOIN_ROWS);
+    }
+    if phase == "join_select" {
+        return Ok(());
+    }
+    for _ in 0..JOIN_RUNS {
+        assert_eq!(raw_join_select(&conn)?.len(), JOIN_ROWS);
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let phase = std::env::args().nth(1).unwrap_or_default();
     let db = Database::in_memory()?;
     db.create_all::<User>()?;
@@ -55,5 +160,8 @@ fn main() -> orm::Result<()> {
         let user = fresh.get::<User>(key)?;
         assert_eq!(user.read()?.id, key, "the right row");
     }
-    Ok(())
+    if phase == "get" {
+        return Ok(());
+    }
+    joins(&phase)
 }
