@@ -23,18 +23,29 @@ impl SessionInner {
         if let Some(node) = self.identity().get::<T>(key) {
             return Ok(Some(node));
         }
-        self.autoflush()?;
         let table = T::TABLE;
         let conn = self.conn()?;
-        let sql = conn.text(table, Kind::Get);
-        let mut found = None;
         let key_value = key.to_value();
-        let params = [Param::new(key_value.as_ref(), table.primary_key().name)];
-        conn.query_rows(&sql, &params, table.name, 1, |row| {
-            found = Some(self.load_row::<T>(row)?);
-            Ok(())
-        })?;
-        Ok(found)
+        conn.because_unless_given(
+            || {
+                format!(
+                    "get of {} {}",
+                    table.name,
+                    crate::sql::render(&Value::from(key_value.as_ref()))
+                )
+            },
+            || {
+                self.autoflush()?;
+                let sql = conn.text(table, Kind::Get);
+                let mut found = None;
+                let params = [Param::new(key_value.as_ref(), table.primary_key().name)];
+                conn.query_rows(&sql, &params, table.name, 1, |row| {
+                    found = Some(self.load_row::<T>(row)?);
+                    Ok(())
+                })?;
+                Ok(found)
+            },
+        )
     }
 
     /// Runs a SELECT of `T`'s columns (in table order) and hands each row's

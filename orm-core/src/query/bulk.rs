@@ -61,7 +61,11 @@ impl<'s, T: Model> UpdateRows<'s, T> {
     /// # Errors
     /// See [`Session::update_rows`].
     pub fn execute(self) -> Result<usize> {
-        self.session.inner().update_rows::<T>(self.tree)
+        let inner = self.session.inner();
+        inner.because(
+            || format!("update_rows of {}", T::TABLE.name),
+            || inner.update_rows::<T>(self.tree),
+        )
     }
 }
 
@@ -101,6 +105,10 @@ impl<'s, T: Model> DeleteRows<'s, T> {
     /// # Errors
     /// See [`Session::delete_rows`].
     pub fn execute(self) -> Result<usize> {
-        self.session.inner().delete_rows::<T>(self.tree)
+        let inner = self.session.inner();
+        inner.because(
+            || format!("delete_rows of {}", T::TABLE.name),
+            || inner.delete_rows::<T>(self.tree),
+        )
     }
 }

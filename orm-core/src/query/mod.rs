@@ -277,6 +277,11 @@ impl<'s, T: Model, J> Query<'s, T, J> {
     /// [`Error::Conversion`] when a row does not fit the model; errors of
     /// the autoflush.
     pub fn all(mut self) -> Result<Vec<Handle<T>>> {
+        let inner = Rc::clone(self.session.inner());
+        inner.because(|| format!("query of {}", T::TABLE.name), || self.run())
+    }
+
+    fn run(&mut self) -> Result<Vec<Handle<T>>> {
         let inner = self.session.inner();
         inner.autoflush()?;
         let rendered = tree::render(&self.statement())?;
@@ -305,7 +310,8 @@ impl<'s, T: Model, J> Query<'s, T, J> {
                 .map(|n| Rc::clone(n) as Rc<dyn AnyNode>)
                 .collect();
             for step in chain {
-                level = step.run(inner, &level)?;
+                let parents = level.len();
+                level = inner.because(|| step.cause(parents), || step.run(inner, &level))?;
             }
         }
         Ok(found.into_iter().map(Handle::from_node).collect())
@@ -348,6 +354,14 @@ impl<'s, T: Model, J> Query<'s, T, J> {
     /// # Errors
     /// Errors of the autoflush or the statement.
     pub fn count(self) -> Result<usize> {
+        let inner = Rc::clone(self.session.inner());
+        inner.because(
+            || format!("count of {}", T::TABLE.name),
+            || self.count_now(),
+        )
+    }
+
+    fn count_now(self) -> Result<usize> {
         let inner = self.session.inner();
         inner.autoflush()?;
         let mut tree = self.tree;

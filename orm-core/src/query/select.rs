@@ -272,7 +272,13 @@ impl<'s, J, R: FromRow> Select<'s, J, R> {
         }
     }
 
-    fn each(self, mut each: impl FnMut(R) -> Result<()>) -> Result<()> {
+    fn each(self, each: impl FnMut(R) -> Result<()>) -> Result<()> {
+        let inner = std::rc::Rc::clone(self.session.inner());
+        let table = self.tree.from;
+        inner.because(|| format!("select from {table}"), || self.each_now(each))
+    }
+
+    fn each_now(self, mut each: impl FnMut(R) -> Result<()>) -> Result<()> {
         let inner = self.session.inner();
         inner.autoflush()?;
         let rendered = tree::render(&self.tree)?;

@@ -261,10 +261,13 @@ impl<P: Model> BelongsTo<P> {
                 if self.link.raises() {
                     return Err(self.link.refused());
                 }
-                session.find::<P>(&key)?.ok_or_else(|| Error::NotFound {
-                    table: P::TABLE.name.to_owned(),
-                    what: format!("for `{}.{}`", self.model(), self.field()),
-                })?
+                session
+                    .conn()?
+                    .because(true, || self.link.lazy_cause(), || session.find::<P>(&key))?
+                    .ok_or_else(|| Error::NotFound {
+                        table: P::TABLE.name.to_owned(),
+                        what: format!("for `{}.{}`", self.model(), self.field()),
+                    })?
             }
         };
         *self.target.borrow_mut() = Rc::downgrade(&node);

@@ -100,6 +100,25 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
         self.lazy.get().or(default) == Some(Lazy::Raise)
     }
 
+    /// Why a lazy load of this field runs: `lazy load of Order.user
+    /// (orders 7)`, the owner named by table and key.
+    pub(super) fn lazy_cause(&self) -> String {
+        let Some((owner, def)) = self.cell.get() else {
+            return "lazy load".to_owned();
+        };
+        let owner = owner
+            .upgrade()
+            .map(|o| {
+                let key = o
+                    .key_value()
+                    .map(|k| crate::sql::render(&k))
+                    .unwrap_or_default();
+                format!(" ({} {key})", o.table().name)
+            })
+            .unwrap_or_default();
+        format!("lazy load of {}.{}{owner}", def.model(), def.field())
+    }
+
     /// The error of a field whose owner or session is gone.
     pub(super) fn closed(&self) -> Error {
         Error::SessionClosed {
@@ -147,11 +166,17 @@ impl<T: Model, D: ?Sized + Loader + 'static> Link<T, D> {
             return Ok(());
         }
         let session = self.session_for_load(kind)?;
-        session.autoflush()?;
-        if !loaded() {
-            self.def(kind)?.load(&session, &owner)?;
-        }
-        Ok(())
+        session.conn()?.because(
+            true,
+            || self.lazy_cause(),
+            || {
+                session.autoflush()?;
+                if !loaded() {
+                    self.def(kind)?.load(&session, &owner)?;
+                }
+                Ok(())
+            },
+        )
     }
 }
 

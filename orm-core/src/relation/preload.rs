@@ -24,9 +24,21 @@ pub(crate) trait PreloadStep {
         session: &Rc<SessionInner>,
         parents: &[Rc<dyn AnyNode>],
     ) -> Result<Vec<Rc<dyn AnyNode>>>;
+
+    /// Why its statement runs: `preload of User.orders for 3 users`.
+    fn cause(&self, parents: usize) -> String;
+}
+
+/// `preload of User.orders for 3 users`.
+fn preload_cause(model: &str, field: &str, parents: usize, table: &str) -> String {
+    format!("preload of {model}.{field} for {parents} {table}")
 }
 
 impl<P: Model, C: Model> PreloadStep for HasManyDef<P, C> {
+    fn cause(&self, parents: usize) -> String {
+        preload_cause(self.model, self.field, parents, P::TABLE.name)
+    }
+
     fn run(
         &self,
         session: &Rc<SessionInner>,
@@ -51,6 +63,10 @@ impl<P: Model, C: Model> PreloadStep for HasManyDef<P, C> {
 }
 
 impl<C: Model, P: Model> PreloadStep for BelongsToDef<C, P> {
+    fn cause(&self, children: usize) -> String {
+        preload_cause(self.model, self.field, children, C::TABLE.name)
+    }
+
     fn run(
         &self,
         session: &Rc<SessionInner>,
@@ -104,6 +120,10 @@ impl<C: Model, P: Model> PreloadStep for BelongsToDef<C, P> {
 }
 
 impl<P: Model, C: Model> PreloadStep for ManyToManyDef<P, C> {
+    fn cause(&self, owners: usize) -> String {
+        preload_cause(self.model, self.field, owners, P::TABLE.name)
+    }
+
     fn run(
         &self,
         session: &Rc<SessionInner>,

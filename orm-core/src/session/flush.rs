@@ -16,7 +16,15 @@ impl SessionInner {
     /// Flushes first if autoflush is on and there is anything to write.
     pub(crate) fn autoflush(&self) -> Result<()> {
         if self.autoflush.get() && !self.flushing.get() && self.unit_of_work.has_work() {
-            self.flush()?;
+            let conn = self.conn()?;
+            conn.because(
+                true,
+                || match conn.current_cause() {
+                    Some(before) => format!("autoflush before the {before}"),
+                    None => "autoflush".to_owned(),
+                },
+                || self.flush(),
+            )?;
         }
         Ok(())
     }

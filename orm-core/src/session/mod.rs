@@ -197,7 +197,8 @@ impl Session {
     /// flushes of the same transaction, those are lost too, and the session
     /// rolls back as [`Session::rollback`] does.
     pub fn flush(&self) -> Result<()> {
-        self.inner.flush()
+        self.inner
+            .because(|| "flush".to_owned(), || self.inner.flush())
     }
 
     /// Flushes, then commits the transaction.
@@ -210,8 +211,13 @@ impl Session {
     /// rollback's error returned if it fails).
     pub fn commit(&self) -> Result<()> {
         self.inner.check_commit()?;
-        self.inner.flush()?;
-        self.inner.commit()?;
+        self.inner.because(
+            || "commit".to_owned(),
+            || {
+                self.inner.flush()?;
+                self.inner.commit()
+            },
+        )?;
         if self.inner.expire_on_commit.get() {
             self.inner.expire_loaded();
         }
@@ -233,7 +239,8 @@ impl Session {
     /// [`Error::Borrowed`] while a guard of an object to restore is alive;
     /// [`Error::Sqlite`] if `ROLLBACK` fails.
     pub fn rollback(&self) -> Result<()> {
-        self.inner.rollback()
+        self.inner
+            .because(|| "rollback".to_owned(), || self.inner.rollback())
     }
 
     /// The statements the next flush would run, in order, with why each
@@ -304,6 +311,19 @@ impl Drop for SessionInner {
 /// (`unit_of_work`, `transaction`, `identity`, `loading`) and changes
 /// nothing until every check has passed.
 impl SessionInner {
+    /// Runs `run` with `cause` as the (root) reason of its statements; see
+    /// `Conn::because`. Without a connection, `run` meets the same error.
+    pub(crate) fn because<R>(
+        &self,
+        cause: impl FnOnce() -> String,
+        run: impl FnOnce() -> Result<R>,
+    ) -> Result<R> {
+        match self.conn() {
+            Ok(conn) => conn.because(true, cause, run),
+            Err(_) => run(),
+        }
+    }
+
     pub(crate) fn identity(&self) -> Ref<'_, IdentityMap> {
         self.identity.borrow()
     }
@@ -392,7 +412,18 @@ impl SessionInner {
 
     pub(crate) fn refresh<T: Model>(&self, node: &Rc<Node<T>>) -> Result<()> {
         self.check_mine(&(Rc::clone(node) as Rc<dyn AnyNode>))?;
-        if self.reread(node)? {
+        let reread = || self.reread(node);
+        let found = match self.conn() {
+            Ok(conn) => conn.because_unless_given(
+                || {
+                    let key = node.key().map(|k| render(&Value::from(k.to_value())));
+                    format!("refresh of {} {}", T::TABLE.name, key.unwrap_or_default())
+                },
+                reread,
+            ),
+            Err(_) => reread(),
+        };
+        if found? {
             Ok(())
         } else {
             Err(Error::NotFound {

@@ -41,6 +41,13 @@ impl Session {
     /// [`Error::Conversion`] for a value that does not fit its field;
     /// [`Error::Sqlite`] when the SQL is invalid.
     pub fn sql<T: Model>(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Handle<T>>> {
+        self.inner.because(
+            || "Session::sql".to_owned(),
+            || self.sql_now::<T>(sql, params),
+        )
+    }
+
+    fn sql_now<T: Model>(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Handle<T>>> {
         self.inner.autoflush()?;
         let conn = self.inner.conn()?;
         let found = checked_params(conn, sql, params)?;
@@ -98,6 +105,13 @@ impl Session {
     /// the row's position) for a value that does not convert;
     /// [`Error::Sqlite`] when the SQL is invalid.
     pub fn sql_values<R: FromRow>(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<R>> {
+        self.inner.because(
+            || "Session::sql_values".to_owned(),
+            || self.sql_values_now::<R>(sql, params),
+        )
+    }
+
+    fn sql_values_now<R: FromRow>(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<R>> {
         self.inner.autoflush()?;
         let conn = self.inner.conn()?;
         let found = checked_params(conn, sql, params)?;
@@ -153,6 +167,13 @@ impl Session {
     /// [`Error::Constraint`] or [`Error::Busy`] from the statement, which
     /// then changed nothing; [`Error::Sqlite`] when the SQL is invalid.
     pub fn execute(&self, sql: &str, params: &[&dyn ToValue]) -> Result<usize> {
+        self.inner.because(
+            || "Session::execute".to_owned(),
+            || self.execute_now(sql, params),
+        )
+    }
+
+    fn execute_now(&self, sql: &str, params: &[&dyn ToValue]) -> Result<usize> {
         self.inner.autoflush()?;
         let conn = self.inner.conn()?;
         checked_params(conn, sql, params)?;

@@ -50,9 +50,10 @@ impl Session {
         value: T,
         conflict: Column<T, V>,
     ) -> Result<Handle<T>> {
-        let found = self
-            .inner
-            .upsert_values(vec![value], conflict.name(), true)?;
+        let found = self.inner.because(
+            || format!("upsert into {}", T::TABLE.name),
+            || self.inner.upsert_values(vec![value], conflict.name(), true),
+        )?;
         found
             .into_iter()
             .next()
@@ -88,9 +89,13 @@ impl Session {
         value: T,
         conflict: Column<T, V>,
     ) -> Result<Option<Handle<T>>> {
-        let found = self
-            .inner
-            .upsert_values(vec![value], conflict.name(), false)?;
+        let found = self.inner.because(
+            || format!("insert_or_ignore into {}", T::TABLE.name),
+            || {
+                self.inner
+                    .upsert_values(vec![value], conflict.name(), false)
+            },
+        )?;
         Ok(found.into_iter().next().map(Handle::from_node))
     }
 
@@ -123,7 +128,10 @@ impl Session {
         values: Vec<T>,
         conflict: Column<T, V>,
     ) -> Result<usize> {
-        self.inner.upsert_rows(values, conflict.name())
+        self.inner.because(
+            || format!("upsert_rows into {}", T::TABLE.name),
+            || self.inner.upsert_rows(values, conflict.name()),
+        )
     }
 }
 

@@ -6,8 +6,33 @@
 //! to stderr. A [`Recorder`] collects the statements a block of code issued,
 //! so tests and examples can assert exact counts.
 //!
-//! Nothing here is paid for when nobody observes: parameters are copied only
-//! while echo is on or a recorder is alive.
+//! Each statement the ORM sends also says why ([`Statement::cause`],
+//! [`Recorder::causes`], the end of the echo line): `query of users`,
+//! `lazy load of Order.user (orders 7)`, `preload of User.orders for 100
+//! users`, `autoflush before the query of orders: insert into users`,
+//! `commit: update of users 3`, `refresh of users 3`, ...
+//!
+//! ```
+//! # use orm::prelude::*;
+//! # #[derive(Model, Debug)]
+//! # #[orm(table = "users")]
+//! # struct User { #[orm(primary_key)] id: i64, name: String }
+//! # fn main() -> orm::Result<()> {
+//! # let db = Database::in_memory()?;
+//! # db.create_all::<User>()?;
+//! let session = db.session();
+//! let recorder = db.recorder();
+//! session.add(User::new("Ann"));
+//! session.query::<User>().all()?;
+//! assert_eq!(
+//!     recorder.causes(),
+//!     ["autoflush before the query of users: insert into users", "query of users"]
+//! );
+//! # Ok(()) }
+//! ```
+//!
+//! Nothing here is paid for when nobody observes: parameters are copied and
+//! causes written only while echo is on or a recorder is alive.
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -44,6 +69,10 @@ pub struct Statement {
     pub sql: String,
     /// The bound values, in placeholder order.
     pub params: Vec<Value>,
+    /// Why the ORM sent it (`query of users`, `lazy load of Order.user
+    /// (orders 7)`, `flush: insert into orders`), when it knows; written only
+    /// while someone observes.
+    pub cause: Option<String>,
     /// Sent as a batch of SQL text (`Database::execute_batch`, transaction
     /// control) rather than as one prepared statement.
     batch: bool,
@@ -95,11 +124,16 @@ impl Statement {
 }
 
 impl std::fmt::Display for Statement {
+    /// The SQL, its parameters and its cause, as the echo prints them:
+    /// `SELECT ... WHERE "id" = ?  -- [7]  -- get of orders 7`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.sql)?;
         if !self.params.is_empty() {
             let params: Vec<String> = self.params.iter().map(render).collect();
             write!(f, "  -- [{}]", params.join(", "))?;
+        }
+        if let Some(cause) = &self.cause {
+            write!(f, "  -- {cause}")?;
         }
         Ok(())
     }
@@ -130,6 +164,17 @@ impl Recorder {
             .iter()
             .filter(|s| s.is_data())
             .map(|s| s.sql.clone())
+            .collect()
+    }
+
+    /// Why each statement of [`Recorder::sql`] ran, in the same order:
+    /// `"query of users"`, `"lazy load of User.orders (users 1)"`, ...
+    /// (empty where the ORM did not send it for a reason of its own).
+    pub fn causes(&self) -> Vec<String> {
+        self.lock()
+            .iter()
+            .filter(|s| s.is_data())
+            .map(|s| s.cause.clone().unwrap_or_default())
             .collect()
     }
 
@@ -199,10 +244,17 @@ impl Observers {
 
     /// Shows and records a statement; `batch` when it was sent as SQL text
     /// rather than prepared (see [`Statement::is_data`]).
-    pub(crate) fn statement(&self, sql: &str, params: Vec<Value>, batch: bool) {
+    pub(crate) fn statement(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+        batch: bool,
+        cause: Option<String>,
+    ) {
         let statement = Statement {
             sql: sql.to_owned(),
             params,
+            cause,
             batch,
         };
         match self.echo() {

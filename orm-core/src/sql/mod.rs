@@ -77,6 +77,10 @@ pub(crate) struct Conn {
     /// Keyed by table and model name: a `&'static TableDef`'s address is
     /// not unique (a constant may be inlined at several addresses).
     texts: RefCell<HashMap<TextKey, Rc<str>>>,
+    /// Why the statements being sent run, innermost last, each marked
+    /// whether it stands alone (a root) or refines the one around it.
+    /// Filled only while someone observes.
+    causes: RefCell<Vec<(String, bool)>>,
 }
 
 impl Conn {
@@ -85,6 +89,7 @@ impl Conn {
             raw,
             observers,
             texts: RefCell::new(HashMap::default()),
+            causes: RefCell::new(Vec::new()),
         }
     }
 
@@ -98,6 +103,55 @@ impl Conn {
             .entry(key)
             .or_insert_with(|| text::build(table, kind).into());
         Rc::clone(text)
+    }
+
+    /// Runs `run` with `cause` as the reason for the statements it sends:
+    /// a root cause stands alone (`query of users`), any other refines the
+    /// causes around it up to the nearest root (`flush: insert into
+    /// users`). The text is built only while someone observes.
+    pub(crate) fn because<R>(
+        &self,
+        root: bool,
+        cause: impl FnOnce() -> String,
+        run: impl FnOnce() -> R,
+    ) -> R {
+        if !self.observers.active() {
+            return run();
+        }
+        let text = cause();
+        self.causes.borrow_mut().push((text, root));
+        let result = run();
+        self.causes.borrow_mut().pop();
+        result
+    }
+
+    /// Like [`Conn::because`] with a root cause, unless a cause is already
+    /// given (a `get` inside a lazy load keeps the lazy load's).
+    pub(crate) fn because_unless_given<R>(
+        &self,
+        cause: impl FnOnce() -> String,
+        run: impl FnOnce() -> R,
+    ) -> R {
+        if self.causes.borrow().is_empty() {
+            self.because(true, cause, run)
+        } else {
+            run()
+        }
+    }
+
+    /// The cause statements sent now would carry, while someone observes
+    /// (an autoflush names what it runs before).
+    pub(crate) fn current_cause(&self) -> Option<String> {
+        self.cause()
+    }
+
+    /// The cause of a statement sent now: the causes from the innermost
+    /// root on, joined.
+    fn cause(&self) -> Option<String> {
+        let causes = self.causes.borrow();
+        let from = causes.iter().rposition(|(_, root)| *root)?;
+        let parts: Vec<&str> = causes[from..].iter().map(|(c, _)| c.as_str()).collect();
+        Some(parts.join(": "))
     }
 
     pub(crate) fn raw(&self) -> &Connection {
@@ -132,7 +186,8 @@ impl Conn {
     /// Runs a transaction-control statement (`BEGIN`, `COMMIT`, ...).
     pub(crate) fn control(&self, sql: &str) -> Result<()> {
         if self.observers.active() {
-            self.observers.statement(sql, Vec::new(), true);
+            self.observers
+                .statement(sql, Vec::new(), true, self.cause());
         }
         self.raw.execute_batch(sql).map_err(|e| classify(e, ""))
     }
@@ -223,7 +278,7 @@ impl Conn {
     fn observe(&self, sql: &str, params: &[Param<'_>]) {
         if self.observers.active() {
             let values = params.iter().map(|p| Value::from(p.value)).collect();
-            self.observers.statement(sql, values, false);
+            self.observers.statement(sql, values, false, self.cause());
         }
     }
 }
@@ -260,7 +315,9 @@ impl Batch<'_> {
             let values = (0..count)
                 .map(|i| Value::from(param(i).0.as_ref()))
                 .collect();
-            self.conn.observers.statement(self.sql, values, false);
+            self.conn
+                .observers
+                .statement(self.sql, values, false, self.conn.cause());
         }
         self.stmt.raw_execute().map_err(|e| classify(e, self.table))
     }
@@ -308,5 +365,27 @@ mod tests {
     fn quote_doubles_embedded_quotes() {
         assert_eq!(quote("users"), "\"users\"");
         assert_eq!(quote("we\"ird name"), "\"we\"\"ird name\"");
+    }
+
+    use std::cell::Cell;
+
+    use echo::Observers;
+
+    #[test]
+    fn no_cause_is_built_while_nobody_observes() {
+        let raw = rusqlite::Connection::open_in_memory().expect("an in-memory connection");
+        let observers = Arc::new(Observers::default());
+        let conn = Conn::new(raw, Arc::clone(&observers));
+        let built = Cell::new(0);
+        let cause = || {
+            built.set(built.get() + 1);
+            "query of users".to_owned()
+        };
+        conn.because(true, cause, || ());
+        assert_eq!(built.get(), 0, "echo off, no recorder: nothing built");
+        let recorder = observers.recorder();
+        conn.because(true, cause, || ());
+        assert_eq!(built.get(), 1, "built once someone listens");
+        drop(recorder);
     }
 }

@@ -305,7 +305,11 @@ fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
                 let rowid_key = table.primary_key().is_rowid_alias();
                 let mut node = node;
                 loop {
-                    let inserted = persistence::insert(&node, conn, &mut batch, rowid_key)?;
+                    let inserted = conn.because(
+                        false,
+                        || format!("insert into {}", table.name),
+                        || persistence::insert(&node, conn, &mut batch, rowid_key),
+                    )?;
                     written.push(Written::Inserted { node, inserted });
                     match steps
                         .next_if(|s| matches!(s, Step::Insert(n) if std::ptr::eq(n.table(), table)))
@@ -316,17 +320,43 @@ fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
                 }
             }
             Step::Update { node, .. } => {
-                let old_version = persistence::update(&node, conn)?;
+                let old_version = conn.because(
+                    false,
+                    || row_cause("update of", &node),
+                    || persistence::update(&node, conn),
+                )?;
                 written.push(Written::Updated { node, old_version });
             }
-            Step::Delete { node, .. } => {
-                persistence::delete(&node, conn)?;
+            Step::Delete { node, orphan } => {
+                let what = if orphan {
+                    "delete of orphan"
+                } else {
+                    "delete of"
+                };
+                conn.because(
+                    false,
+                    || row_cause(what, &node),
+                    || persistence::delete(&node, conn),
+                )?;
                 written.push(Written::Deleted { node });
             }
-            Step::Link(change) => change.run(conn)?,
+            Step::Link(change) => conn.because(
+                false,
+                || format!("link row in {}", change.table),
+                || change.run(conn),
+            )?,
         }
     }
     Ok(())
+}
+
+/// `"update of users 3"`: what a statement does to one object's row.
+fn row_cause(what: &str, node: &Rc<dyn AnyNode>) -> String {
+    let key = node
+        .key_value()
+        .map(|k| crate::sql::render(&k))
+        .unwrap_or_default();
+    format!("{what} {} {key}", node.table().name)
 }
 
 /// After a failed flush: undo in memory what its statements changed (keys
