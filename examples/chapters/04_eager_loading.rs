@@ -119,9 +119,21 @@ pub fn run() -> orm::Result<()> {
     println!("\n>> lazily: query users, then user.orders.load(), order.items.load()");
     println!("   1 SELECT for the users, then 1 per user for its orders,");
     println!("   then 1 per order for its items: 1 + 3 + 6.");
+    let watch = db.recorder();
     let lazy = statements_of(&recorder, || walk_lazily(&db))?;
     assert_eq!(lazy, 1 + 3 + 3 * ORDERS_EACH);
     println!("   = {lazy} statements");
+    println!("   The session noticed the pattern and said so once per relationship");
+    println!("   (the `[orm] warning` lines above; `db.set_n_plus_one` sets the");
+    println!("   threshold, turns it off, or makes it an error for tests):");
+    let warnings = watch.warnings();
+    for warning in &warnings {
+        println!("   {warning}");
+    }
+    assert_eq!(warnings.len(), 2);
+    assert!(warnings[0].starts_with("3 lazy loads of Order.items, one per row of orders"));
+    assert!(warnings[1].starts_with("3 lazy loads of User.orders after one query of users"));
+    drop(watch);
 
     println!("\n>> query::<User>().preload(User::ORDERS.then(Order::ITEMS)).all()");
     println!("   1 SELECT for the users, 1 for the orders of all of them, 1 for");

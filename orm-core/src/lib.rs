@@ -101,8 +101,8 @@ pub use query::{
     Selection, UpdateRows, count_rows,
 };
 pub use relation::{
-    Backref, BelongsTo, HasMany, HasOne, Lazy, ManyToMany, Preload, Relation, RelationField,
-    ToMany, ToOne,
+    Backref, BelongsTo, HasMany, HasOne, Lazy, ManyToMany, NPlusOne, Preload, Relation,
+    RelationField, ToMany, ToOne,
 };
 pub use schema::{
     ColumnDef, ForeignKeyDef, IndexDef, LinkColumn, LinkDef, ModelSet, OnDelete, TableDef,

@@ -96,6 +96,19 @@ pub enum Error {
         found: usize,
     },
 
+    /// In strict N+1 mode ([`NPlusOne::Strict`](crate::NPlusOne)), one
+    /// relationship loaded lazily for object after object of one query's
+    /// result; the load did not run.
+    #[error("{fix}")]
+    NPlusOne {
+        /// `Model.field`.
+        relationship: String,
+        /// How many lazy loads it took.
+        loads: usize,
+        /// What to write instead.
+        fix: String,
+    },
+
     /// A query's expression nests deeper than SQLite allows (a filter of
     /// thousands of `or`s built one inside the other): nothing ran. A long
     /// list of alternatives fits in [`Column::in_`](crate::Column::in_).

@@ -298,6 +298,7 @@ impl<'s, T: Model, J> Query<'s, T, J> {
             }
             Ok(())
         })?;
+        inner.queried(T::TABLE.name);
         if let Some(lazy) = self.lazy {
             for node in &found {
                 node.borrow()?

@@ -261,6 +261,7 @@ impl<P: Model> BelongsTo<P> {
                 if self.link.raises() {
                     return Err(self.link.refused());
                 }
+                self.link.watch(&session)?;
                 session
                     .conn()?
                     .because(true, || self.link.lazy_cause(), || session.find::<P>(&key))?

@@ -100,6 +100,15 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
         self.lazy.get().or(default) == Some(Lazy::Raise)
     }
 
+    /// Tells the session's N+1 watch that this field is about to load.
+    pub(super) fn watch(&self, session: &SessionInner) -> Result<()> {
+        let Some((owner, def)) = self.cell.get() else {
+            return Ok(());
+        };
+        let table = owner.upgrade().map_or(T::TABLE.name, |o| o.table().name);
+        session.lazy_load(def.model(), def.field(), table)
+    }
+
     /// Why a lazy load of this field runs: `lazy load of Order.user
     /// (orders 7)`, the owner named by table and key.
     pub(super) fn lazy_cause(&self) -> String {
@@ -166,6 +175,7 @@ impl<T: Model, D: ?Sized + Loader + 'static> Link<T, D> {
             return Ok(());
         }
         let session = self.session_for_load(kind)?;
+        self.watch(&session)?;
         session.conn()?.because(
             true,
             || self.lazy_cause(),

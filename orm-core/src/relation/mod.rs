@@ -69,6 +69,7 @@ mod link;
 mod many_to_many;
 mod path;
 mod preload;
+mod watch;
 
 pub use belongs_to::{BelongsTo, BelongsToDef};
 pub use has_many::{HasMany, HasManyDef};
@@ -77,6 +78,8 @@ pub use many_to_many::{ManyToMany, ManyToManyDef};
 pub(crate) use path::Hop;
 pub(crate) use preload::PreloadStep;
 pub use preload::{Preload, Relation, ToMany, ToOne};
+pub(crate) use watch::LazyWatch;
+pub use watch::NPlusOne;
 
 use std::rc::{Rc, Weak};
 

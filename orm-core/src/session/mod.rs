@@ -109,6 +109,7 @@ pub(crate) struct SessionInner {
     autoflush: Cell<bool>,
     flushing: Cell<bool>,
     expire_on_commit: Cell<bool>,
+    lazy_watch: crate::relation::LazyWatch,
 }
 
 impl Session {
@@ -123,6 +124,7 @@ impl Session {
                 autoflush: Cell::new(true),
                 flushing: Cell::new(false),
                 expire_on_commit: Cell::new(false),
+                lazy_watch: crate::relation::LazyWatch::default(),
             }),
         }
     }
@@ -322,6 +324,30 @@ impl SessionInner {
             Ok(conn) => conn.because(true, cause, run),
             Err(_) => run(),
         }
+    }
+
+    /// A lazy load of `model.field`, owned by a row of `owner_table`, is
+    /// about to run: the N+1 watch counts it, warns, or (strict) refuses.
+    pub(crate) fn lazy_load(
+        &self,
+        model: &'static str,
+        field: &'static str,
+        owner_table: &'static str,
+    ) -> Result<()> {
+        let observers = &self.db.shared.observers;
+        let watch = observers.n_plus_one();
+        if let Some(warning) = self
+            .lazy_watch
+            .lazy_load(watch, model, field, owner_table)?
+        {
+            observers.warn(&warning);
+        }
+        Ok(())
+    }
+
+    /// A query of `table` ran (see the N+1 watch).
+    pub(crate) fn queried(&self, table: &'static str) {
+        self.lazy_watch.query_of(table);
     }
 
     pub(crate) fn identity(&self) -> Ref<'_, IdentityMap> {

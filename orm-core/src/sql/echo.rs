@@ -139,7 +139,14 @@ impl std::fmt::Display for Statement {
     }
 }
 
-type Log = Mutex<Vec<Statement>>;
+/// What a recorder collects.
+#[derive(Debug, Default)]
+struct Recorded {
+    statements: Vec<Statement>,
+    warnings: Vec<String>,
+}
+
+type Log = Mutex<Recorded>;
 
 /// Collects the statements issued through its database while it is alive.
 ///
@@ -153,7 +160,13 @@ pub struct Recorder {
 impl Recorder {
     /// Every statement recorded so far, transaction control included.
     pub fn statements(&self) -> Vec<Statement> {
-        self.lock().clone()
+        self.lock().statements.clone()
+    }
+
+    /// The warnings given while it recorded (the N+1 watch's, see
+    /// [`NPlusOne`](crate::NPlusOne)), in order.
+    pub fn warnings(&self) -> Vec<String> {
+        self.lock().warnings.clone()
     }
 
     /// The SQL text of the statements that read or write rows, in order:
@@ -161,6 +174,7 @@ impl Recorder {
     /// out (see [`Statement::is_data`]; [`Recorder::statements`] has them).
     pub fn sql(&self) -> Vec<String> {
         self.lock()
+            .statements
             .iter()
             .filter(|s| s.is_data())
             .map(|s| s.sql.clone())
@@ -172,6 +186,7 @@ impl Recorder {
     /// (empty where the ORM did not send it for a reason of its own).
     pub fn causes(&self) -> Vec<String> {
         self.lock()
+            .statements
             .iter()
             .filter(|s| s.is_data())
             .map(|s| s.cause.clone().unwrap_or_default())
@@ -180,20 +195,26 @@ impl Recorder {
 
     /// How many statements read or wrote rows (see [`Recorder::sql`]).
     pub fn count(&self) -> usize {
-        self.lock().iter().filter(|s| s.is_data()).count()
+        self.lock()
+            .statements
+            .iter()
+            .filter(|s| s.is_data())
+            .count()
     }
 
     /// Forgets what was recorded so far.
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut log = self.lock();
+        log.statements.clear();
+        log.warnings.clear();
     }
 
     /// Returns the statements recorded so far and forgets them.
     pub fn take(&self) -> Vec<Statement> {
-        std::mem::take(&mut *self.lock())
+        std::mem::take(&mut self.lock().statements)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Statement>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
         // A poisoned log still holds valid statements: keep using it.
         self.log
             .lock()
@@ -201,10 +222,12 @@ impl Recorder {
     }
 }
 
-/// The observers of one database: its echo setting and live recorders.
+/// The observers of one database: its echo setting, live recorders, and
+/// the N+1 watch's setting.
 #[derive(Debug, Default)]
 pub(crate) struct Observers {
     echo: AtomicU8,
+    n_plus_one: std::sync::Mutex<crate::relation::NPlusOne>,
     recorder_count: AtomicUsize,
     recorders: Mutex<Vec<Weak<Log>>>,
 }
@@ -235,6 +258,37 @@ impl Observers {
         self.recorder_count
             .store(recorders.len(), Ordering::Relaxed);
         Recorder { log }
+    }
+
+    pub(crate) fn set_n_plus_one(&self, watch: crate::relation::NPlusOne) {
+        *self
+            .n_plus_one
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = watch;
+    }
+
+    pub(crate) fn n_plus_one(&self) -> crate::relation::NPlusOne {
+        *self
+            .n_plus_one
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Gives a warning to the echo, the `log` facade and the recorders.
+    pub(crate) fn warn(&self, warning: &str) {
+        match self.echo() {
+            Echo::Stderr => eprintln!("[orm] warning: {warning}"),
+            Echo::Log | Echo::Off => {}
+        }
+        log::warn!(target: LOG_TARGET, "{warning}");
+        if self.recorder_count.load(Ordering::Relaxed) > 0 {
+            for log in self.lock().iter().filter_map(Weak::upgrade) {
+                log.lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .warnings
+                    .push(warning.to_owned());
+            }
+        }
     }
 
     /// Whether anyone wants to see statements; checked before copying parameters.
@@ -270,6 +324,7 @@ impl Observers {
             for log in recorders.iter().filter_map(Weak::upgrade) {
                 log.lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .statements
                     .push(statement.clone());
             }
         }

@@ -298,26 +298,14 @@ fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
     while let Some(step) = steps.next() {
         match step {
             // Consecutive inserts into one table share one prepared statement.
+            // One cause for the run of them: built once, not per row.
             Step::Insert(node) => {
                 let table = node.table();
-                let sql = conn.text(table, Kind::Insert);
-                let mut batch = conn.batch(&sql, table.name)?;
-                let rowid_key = table.primary_key().is_rowid_alias();
-                let mut node = node;
-                loop {
-                    let inserted = conn.because(
-                        false,
-                        || format!("insert into {}", table.name),
-                        || persistence::insert(&node, conn, &mut batch, rowid_key),
-                    )?;
-                    written.push(Written::Inserted { node, inserted });
-                    match steps
-                        .next_if(|s| matches!(s, Step::Insert(n) if std::ptr::eq(n.table(), table)))
-                    {
-                        Some(Step::Insert(next)) => node = next,
-                        _ => break,
-                    }
-                }
+                conn.because(
+                    false,
+                    || format!("insert into {}", table.name),
+                    || insert_run(conn, node, &mut steps, written),
+                )?;
             }
             Step::Update { node, .. } => {
                 let old_version = conn.because(
@@ -348,6 +336,28 @@ fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Inserts `node` and the inserts into its table that follow it, through
+/// one prepared statement.
+fn insert_run<'w>(
+    conn: &Conn,
+    mut node: Rc<dyn AnyNode>,
+    steps: &mut std::iter::Peekable<std::vec::IntoIter<Step<'w>>>,
+    written: &mut Vec<Written>,
+) -> Result<()> {
+    let table = node.table();
+    let sql = conn.text(table, Kind::Insert);
+    let mut batch = conn.batch(&sql, table.name)?;
+    let rowid_key = table.primary_key().is_rowid_alias();
+    loop {
+        let inserted = persistence::insert(&node, conn, &mut batch, rowid_key)?;
+        written.push(Written::Inserted { node, inserted });
+        match steps.next_if(|s| matches!(s, Step::Insert(n) if std::ptr::eq(n.table(), table))) {
+            Some(Step::Insert(next)) => node = next,
+            _ => return Ok(()),
+        }
+    }
 }
 
 /// `"update of users 3"`: what a statement does to one object's row.
