@@ -156,9 +156,8 @@
 //! | `HasMany` | `delete_orphan` | removing a child from the collection deletes it |
 //! | both | `lazy = "raise"` | reading it unloaded is an error: it must be preloaded |
 //!
-//! Field types: `i8`-`i64`, `u8`-`u32`, `bool`, `f32`, `f64`, `String`,
-//! `Vec<u8>`, `Option` and [`Defaulted`] of each, `BelongsTo<T>`,
-//! `HasMany<T>`.
+//! Field types: the [column types](#column-types), and the relationships
+//! `BelongsTo<T>`, `HasMany<T>`, `HasOne<T>` and `ManyToMany<T>`.
 //!
 //! For `User` above the derive generates, inside `const _: () = { ... }`:
 //! - `impl orm::Model for User`: `type Key = i64`, `const TABLE` (the
@@ -195,6 +194,126 @@
 //!     Order::ddl(),
 //!     "CREATE TABLE \"orders\" (\n    \"id\" INTEGER PRIMARY KEY,\n    \"total_cents\" INTEGER NOT NULL,\n    \"user_id\" INTEGER NOT NULL REFERENCES \"users\" (\"id\")\n);\n"
 //! );
+//! ```
+//!
+//! # Column types
+//!
+//! A field's type decides its column's SQL type and how values convert on
+//! the way in and out (its [`ColumnType`]); `Option<T>` makes the column
+//! nullable. A column compares in queries with values of its field's type.
+//!
+//! | field type | SQL type | stored as |
+//! |---|---|---|
+//! | `i8`-`i64`, `isize`, `u8`-`u32` | INTEGER | the number |
+//! | `bool` | INTEGER | 0 or 1 |
+//! | `f32`, `f64` | REAL | the number (NaN cannot be written) |
+//! | `String` | TEXT | the text |
+//! | `Vec<u8>` | BLOB | the bytes |
+//! | `Option<T>` | `T`'s, nullable | NULL for `None` |
+//! | [`Defaulted<T>`](Defaulted) | `T`'s | see [Database defaults](#database-defaults) |
+//! | `chrono::DateTime<Utc>`, `NaiveDateTime`, `NaiveDate` (feature `chrono`) | TEXT | ISO 8601, sorting as the values do |
+//! | `time::OffsetDateTime` (feature `time`) | TEXT | RFC 3339 in UTC |
+//! | `uuid::Uuid` (feature `uuid`) | BLOB | its 16 bytes |
+//! | `serde_json::Value` (feature `serde_json`) | TEXT | JSON |
+//! | an enum of unit variants, `#[derive(orm::ColumnType)]` | TEXT, or INTEGER with `#[orm(repr = "integer")]` | the variant's name (`rename`, `rename_all`), or its discriminant |
+//! | a newtype, `#[derive(orm::ColumnType)]` | its field's | its field |
+//! | any other type: implement [`ColumnType`] and [`ToValue`] | yours | yours |
+//!
+//! The features re-export their crates (`orm::chrono`, `orm::time`,
+//! `orm::uuid`, `orm::serde_json`), so naming the types needs no
+//! dependency of your own:
+//!
+//! ```
+//! # #[cfg(all(feature = "chrono", feature = "uuid"))]
+//! # fn main() -> orm::Result<()> {
+//! use orm::chrono::NaiveDate;
+//! use orm::prelude::*;
+//! use orm::uuid::Uuid;
+//!
+//! #[derive(Model, Debug)]
+//! struct Member {
+//!     #[orm(primary_key)]
+//!     id: Uuid,          // BLOB NOT NULL PRIMARY KEY
+//!     joined: NaiveDate, // TEXT NOT NULL: '2024-05-01'
+//! }
+//!
+//! let db = Database::in_memory()?;
+//! db.create_all::<Member>()?;
+//! let session = db.session();
+//! let id = Uuid::from_u128(1);
+//! let joined = NaiveDate::from_ymd_opt(2024, 5, 1).expect("a valid date");
+//! session.add(Member::new(id, joined));
+//! session.commit()?;
+//! let stored: Vec<String> = session.sql_values("SELECT joined FROM members", &[])?;
+//! assert_eq!(stored, ["2024-05-01"]);
+//! # Ok(()) }
+//! # #[cfg(not(all(feature = "chrono", feature = "uuid")))]
+//! # fn main() {}
+//! ```
+//!
+//! An enum of unit variants or a newtype derives its column type; a
+//! newtype that also derives `Clone`, `Eq`, `Hash` and `Debug` serves as a
+//! primary key and as the key a `BelongsTo` points at (its value is the
+//! program's to give: only a plain integer key is assigned by SQLite). A
+//! stored value that is no variant is an [`Error::Conversion`] naming the
+//! table, the column, the row's key and the value. [`ColumnType`] lists the
+//! derive's attributes:
+//!
+//! ```
+//! use orm::prelude::*;
+//!
+//! #[derive(orm::ColumnType, Debug, Clone, Copy, PartialEq)]
+//! #[orm(rename_all = "snake_case")]
+//! enum Status {
+//!     Open,
+//!     InReview,
+//!     #[orm(rename = "done")]
+//!     Closed,
+//! }
+//!
+//! #[derive(orm::ColumnType, Debug, Clone, Copy, PartialEq)]
+//! #[orm(repr = "integer")]
+//! enum Priority {
+//!     Low = 1,
+//!     High = 10,
+//! }
+//!
+//! #[derive(orm::ColumnType, Debug, Clone, PartialEq, Eq, Hash)]
+//! struct Sku(String);
+//!
+//! #[derive(orm::ColumnType, Debug, Clone, Copy, PartialEq)]
+//! struct Cents(i64);
+//!
+//! #[derive(Model, Debug)]
+//! #[orm(table = "products")]
+//! struct Product {
+//!     #[orm(primary_key)]
+//!     sku: Sku,                 // TEXT NOT NULL PRIMARY KEY
+//!     price: Cents,             // INTEGER NOT NULL
+//!     status: Status,           // TEXT NOT NULL: 'open', 'in_review' or 'done'
+//!     priority: Priority,       // INTEGER NOT NULL: 1 or 10
+//!     previous: Option<Status>, // TEXT
+//! }
+//!
+//! # fn main() -> orm::Result<()> {
+//! let db = Database::in_memory()?;
+//! db.create_all::<Product>()?;
+//! let session = db.session();
+//! let sku = Sku("A-1".into());
+//! session.add(Product::new(sku.clone(), Cents(1250), Status::InReview, Priority::High));
+//! session.commit()?;
+//!
+//! let in_review = session
+//!     .query::<Product>()
+//!     .filter(Product::STATUS.eq(Status::InReview))
+//!     .select((Product::SKU, Product::PRICE))
+//!     .all()?;
+//! assert_eq!(in_review, [(sku.clone(), Cents(1250))]);
+//! let stored: Vec<(String, i64)> =
+//!     session.sql_values("SELECT status, priority FROM products", &[])?;
+//! assert_eq!(stored, [("in_review".to_owned(), 10)]);
+//! assert_eq!(session.get::<Product>(sku)?.read()?.previous, None);
+//! # Ok(()) }
 //! ```
 //!
 //! # Database defaults
@@ -287,7 +406,7 @@
 #![warn(missing_docs)]
 
 pub use orm_core::*;
-pub use orm_derive::{FromRow, Model};
+pub use orm_derive::{ColumnType, FromRow, Model};
 
 #[doc = include_str!("../orm-derive/docs/expansion.md")]
 pub mod generated_code {}

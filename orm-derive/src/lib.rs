@@ -1,6 +1,8 @@
 //! `#[derive(Model)]` for the `orm` crate. Use it through `orm`
 //! (`use orm::prelude::*;`); its documentation lists the attributes and
-//! what is generated.
+//! what is generated. Beside it, two small derives of one module each:
+//! `#[derive(FromRow)]` ([`row`]) and `#[derive(ColumnType)]`
+//! ([`column_type`]).
 //!
 //! The derive runs in three stages, one module each: [`parse`] reads the
 //! struct and its `#[orm(...)]` attributes, [`validate`] applies the rules
@@ -14,6 +16,7 @@
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
+mod column_type;
 mod expand;
 mod field;
 mod parse;
@@ -45,6 +48,15 @@ pub fn derive_from_row(input: TokenStream) -> TokenStream {
     row::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
+}
+
+/// Stores an enum of unit variants (as TEXT, or as INTEGER with
+/// `#[orm(repr = "integer")]`) or a newtype (as its field) in one column.
+/// See `orm::ColumnType`.
+#[proc_macro_derive(ColumnType, attributes(orm))]
+pub fn derive_column_type(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    column_type::derive(&input).into()
 }
 
 /// Runs the three stages on one input.

@@ -340,7 +340,7 @@ fn flag(meta: &syn::meta::ParseNestedMeta<'_>, errors: &mut Errors) -> bool {
 }
 
 /// A key with a string value: `#[orm(table = "users")]`.
-fn string_value(meta: &syn::meta::ParseNestedMeta<'_>, errors: &mut Errors) -> Option<LitStr> {
+pub fn string_value(meta: &syn::meta::ParseNestedMeta<'_>, errors: &mut Errors) -> Option<LitStr> {
     let key = path_name(&meta.path);
     if !meta.input.peek(syn::Token![=]) {
         errors.at(
@@ -387,7 +387,7 @@ fn string_value(meta: &syn::meta::ParseNestedMeta<'_>, errors: &mut Errors) -> O
 }
 
 /// Consumes whatever follows a key, so parsing can go on after an error.
-fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) {
+pub fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) {
     let _ = meta.input.step(|cursor| {
         let mut rest = *cursor;
         while let Some((tt, next)) = rest.token_tree() {
@@ -402,7 +402,7 @@ fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) {
     });
 }
 
-fn unknown_key(
+pub fn unknown_key(
     meta: &syn::meta::ParseNestedMeta<'_>,
     key: &str,
     known: &[&str],
@@ -423,7 +423,7 @@ fn unknown_key(
     skip_value(meta);
 }
 
-fn path_name(path: &syn::Path) -> String {
+pub fn path_name(path: &syn::Path) -> String {
     path.segments
         .iter()
         .map(|s| s.ident.to_string())

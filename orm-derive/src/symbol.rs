@@ -26,6 +26,11 @@ pub const THROUGH: &str = "through";
 pub const VERSION: &str = "version";
 pub const ORDER_BY: &str = "order_by";
 
+// `#[derive(ColumnType)]` keys: on the enum, and on a variant.
+pub const REPR: &str = "repr";
+pub const RENAME_ALL: &str = "rename_all";
+pub const RENAME: &str = "rename";
+
 /// Every struct key, in the order an "unknown key" message lists them.
 pub const STRUCT_KEYS: &[&str] = &[TABLE, INDEX, UNIQUE_INDEX, SKIP_NEW];
 
@@ -47,3 +52,9 @@ pub const FIELD_KEYS: &[&str] = &[
     VERSION,
     ORDER_BY,
 ];
+
+/// Every key on an enum deriving `ColumnType`.
+pub const ENUM_KEYS: &[&str] = &[REPR, RENAME_ALL];
+
+/// Every key on a variant of an enum deriving `ColumnType`.
+pub const VARIANT_KEYS: &[&str] = &[RENAME];

@@ -192,35 +192,122 @@ pub trait ToValue {
 /// A Rust type stored in one column, and the SQL type it gets.
 ///
 /// Implemented for the integer types up to `i64`, `bool`, `f32`, `f64`,
-/// `String`, `Vec<u8>`, and `Option` and [`Defaulted`] of each. For another type, implement it
-/// (and [`ToValue`]) in terms of one of those:
+/// `String`, `Vec<u8>`, and `Option` and [`Defaulted`] of each; the
+/// features `chrono`, `time`, `uuid` and `serde_json` add those crates'
+/// dates, times, UUIDs and JSON. Derive it for enums and newtypes
+/// (`#[derive(orm::ColumnType)]`), implement it by hand for anything else.
+///
+/// # Deriving
+///
+/// `#[derive(orm::ColumnType)]` takes an enum of unit variants or a
+/// newtype (a tuple struct of one field), and generates this trait and
+/// [`ToValue`], with `type Value = Self`: a query compares the column with
+/// the type itself (`Ticket::STATUS.eq(Status::Open)`), and an
+/// `Option<Status>` field is a nullable column of it.
+///
+/// | on | attribute | meaning |
+/// |---|---|---|
+/// | enum | (none) | stored as TEXT, each variant as its name |
+/// | enum | `repr = "integer"` | stored as INTEGER, each variant as its discriminant (explicit, `Low = 1`, or implicit), read back by value |
+/// | enum | `rename_all = "snake_case"` | the stored names respelled: `"lowercase"`, `"snake_case"` or `"SCREAMING_SNAKE_CASE"` (TEXT only) |
+/// | variant | `rename = "text"` | this variant's stored name (TEXT only; wins over `rename_all`) |
+/// | newtype | (none) | stored as its field: the field type's SQL type, nullability and conversions |
+///
+/// A stored value that is no variant reads as [`FromValueError::Invalid`]
+/// showing it (a load reports it as [`Error::Conversion`], naming table,
+/// column and key). Two variants stored as the same name, data-carrying
+/// variants, generic types and unknown keys are compile errors. A newtype
+/// with `Clone`, `Eq`, `Hash` and `Debug` derived is a [`Key`](crate::Key):
+/// a primary key, and a key that `BelongsTo` points at (the program gives
+/// its value: only a plain integer key is assigned by SQLite).
 ///
 /// ```
-/// use orm::{Bound, ColumnType, FromValueError, ToValue, ValueRef};
+/// use orm::{ColumnType, ToValue, Value, ValueRef};
 ///
-/// /// Grams, stored as an integer.
+/// #[derive(orm::ColumnType, Debug, Clone, Copy, PartialEq)]
+/// #[orm(rename_all = "snake_case")]
+/// enum Status {
+///     Open,
+///     InReview,
+///     #[orm(rename = "done")]
+///     Closed,
+/// }
+///
+/// #[derive(orm::ColumnType, Debug, Clone, Copy, PartialEq)]
+/// #[orm(repr = "integer")]
+/// enum Priority {
+///     Low = 1,
+///     High = 10,
+/// }
+///
+/// #[derive(orm::ColumnType, Debug, Clone, PartialEq, Eq, Hash)]
+/// struct Email(String);
+///
+/// assert_eq!(Status::SQL_TYPE, "TEXT");
+/// assert_eq!(Status::InReview.to_value().into_value(), Value::Text("in_review".into()));
+/// assert_eq!(Status::from_value(ValueRef::Text("done")), Ok(Status::Closed));
+/// assert!(Status::from_value(ValueRef::Text("Closed")).is_err());
+///
+/// assert_eq!(Priority::SQL_TYPE, "INTEGER");
+/// assert_eq!(Priority::High.to_value().into_value(), Value::Integer(10));
+/// assert_eq!(Priority::from_value(ValueRef::Integer(1)), Ok(Priority::Low));
+///
+/// assert_eq!(Email::SQL_TYPE, "TEXT");
+/// assert_eq!(
+///     Email::from_value(ValueRef::Text("ann@example.com")),
+///     Ok(Email("ann@example.com".into()))
+/// );
+/// ```
+///
+/// # By hand
+///
+/// Implement it (and [`ToValue`]) in terms of one of the stored forms. A
+/// value stored in another form than the type holds binds an owned value
+/// ([`Bound::Owned`]):
+///
+/// ```
+/// use orm::{Bound, ColumnType, FromValueError, ToValue, Value, ValueRef};
+///
+/// /// A colour, stored as `#rrggbb` text.
 /// #[derive(Debug, Clone, Copy, PartialEq)]
-/// pub struct Grams(pub i64);
+/// pub struct Rgb {
+///     pub r: u8,
+///     pub g: u8,
+///     pub b: u8,
+/// }
 ///
-/// impl ToValue for Grams {
+/// impl ToValue for Rgb {
 ///     fn to_value(&self) -> Bound<'_> {
-///         Bound::Ref(ValueRef::Integer(self.0))
+///         let text = format!("#{:02x}{:02x}{:02x}", self.r, self.g, self.b);
+///         Bound::Owned(Value::Text(text))
 ///     }
 /// }
 ///
-/// impl ColumnType for Grams {
-///     const SQL_TYPE: &'static str = "INTEGER";
-///     type Value = Grams;
+/// impl ColumnType for Rgb {
+///     const SQL_TYPE: &'static str = "TEXT";
+///     type Value = Rgb;
 ///     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
-///         i64::from_value(value).map(Grams)
+///         let text = String::from_value(value)?;
+///         let invalid = || FromValueError::Invalid(format!("`{text}` is not a #rrggbb colour"));
+///         let hex = text.strip_prefix('#').filter(|hex| hex.len() == 6).ok_or_else(invalid)?;
+///         let channel = |at: usize| {
+///             hex.get(at..at + 2)
+///                 .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+///                 .ok_or_else(invalid)
+///         };
+///         Ok(Rgb { r: channel(0)?, g: channel(2)?, b: channel(4)? })
 ///     }
 /// }
-/// assert_eq!(Grams::from_value(ValueRef::Integer(5)), Ok(Grams(5)));
+///
+/// let orange = Rgb { r: 255, g: 136, b: 0 };
+/// assert_eq!(orange.to_value().into_value(), Value::Text("#ff8800".into()));
+/// assert_eq!(Rgb::from_value(ValueRef::Text("#ff8800")), Ok(orange));
+/// assert!(Rgb::from_value(ValueRef::Text("orange")).is_err());
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a column type orm knows",
     label = "unsupported column type",
-    note = "supported: integers up to i64, bool, f32, f64, String, Vec<u8>, and Option and Defaulted of each; the features `chrono`, `time`, `uuid` and `serde_json` of orm add those crates' dates, times, UUIDs and JSON; for another type implement orm::ColumnType and orm::ToValue"
+    note = "supported: integers up to i64, bool, f32, f64, String, Vec<u8>, and Option and Defaulted of each; the features `chrono`, `time`, `uuid` and `serde_json` of orm add those crates' dates, times, UUIDs and JSON; for an enum of unit variants or a newtype write #[derive(orm::ColumnType)]; for another type implement orm::ColumnType and orm::ToValue"
 )]
 pub trait ColumnType: ToValue + Sized {
     /// The SQL type in `CREATE TABLE`.

@@ -1,0 +1,4 @@
+#[derive(orm::ColumnType)]
+pub enum Never {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[derive(orm::ColumnType)]
+pub struct Id<T>(T);
+
+fn main() {}

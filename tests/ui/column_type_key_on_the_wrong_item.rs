@@ -1,0 +1,10 @@
+#[derive(orm::ColumnType)]
+#[orm(rename = "status")]
+pub enum Status {
+    #[orm(repr = "integer")]
+    Open,
+    #[orm(rename_all = "lowercase")]
+    Closed,
+}
+
+fn main() {}

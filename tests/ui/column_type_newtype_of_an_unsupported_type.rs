@@ -1,0 +1,4 @@
+#[derive(orm::ColumnType)]
+pub struct Timeout(std::time::Duration);
+
+fn main() {}

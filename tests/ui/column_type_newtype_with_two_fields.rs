@@ -1,0 +1,4 @@
+#[derive(orm::ColumnType)]
+pub struct Point(i64, i64);
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[derive(orm::ColumnType)]
+pub struct Email {
+    pub address: String,
+}
+
+fn main() {}
