@@ -55,7 +55,7 @@
 //! | `sql` | statement texts, execution, SQL echo, recorders |
 //! | `value`, `backend` | orm's own values and rows; what differs per database (SQLite: connections, errors, introspection, the migration frame and table rebuild) |
 //! | `schema`, `migrate`, [`diagram`] | table metadata, DDL and the live schema's values; diff, plan, apply; pictures |
-//! | `model`, `database`, `error` | the `Model` trait; where the data lives; the one error enum and the reports it carries |
+//! | `model`, `database`, `error` | the `Model` trait; where the data lives, how its connections are opened and pooled; the one error enum and the reports it carries |
 //!
 //! Layers: `error`, `schema`, `sql`, `backend`, `migrate` and `diagram`
 //! import nothing from the runtime above them (session, state, relation,
@@ -84,7 +84,8 @@ mod transaction;
 mod unit_of_work;
 mod value;
 
-pub use database::{DEFAULT_BUSY_TIMEOUT, Database};
+pub use backend::sqlite::{JournalMode, Synchronous};
+pub use database::{DEFAULT_BUSY_TIMEOUT, Database, NewConnection, OpenOptions};
 pub use error::{
     ConstraintKind, Difference, DriftReport, Error, ForeignKeyViolations, Hazard, HazardKind,
     Misuse, Result, TableDrift,

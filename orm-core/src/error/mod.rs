@@ -133,13 +133,30 @@ pub enum Error {
 
     /// Another connection held the database lock for longer than the busy
     /// timeout. Nothing of the statement was written.
+    ///
+    /// Opening a connection can meet it too: switching the journal mode or
+    /// reading the schema needs the lock (while another connection holds
+    /// `BEGIN EXCLUSIVE` on a file that is not in WAL mode yet, say).
     #[error(
-        "database is busy (another connection holds the lock past the busy timeout) while writing `{table}`"
+        "database is busy (another connection holds the lock past the busy timeout){}",
+        while_writing(table)
     )]
     Busy {
         /// The table the statement was about (for `BEGIN` of a flush, the
-        /// first table the flush was to write; empty for `COMMIT`).
+        /// first table the flush was to write); empty for `COMMIT` and for
+        /// the statements that set up a new connection.
         table: String,
+    },
+
+    /// A hook given to [`OpenOptions::on_connect`](crate::OpenOptions::on_connect)
+    /// failed on a new connection. That connection was closed, not pooled:
+    /// the call that needed it changed nothing, and the next call that needs
+    /// a connection opens one and runs the hooks again.
+    #[error("the on_connect hook failed, so the new connection was closed: {source}")]
+    OnConnect {
+        /// What the hook returned. An error of one of its statements is an
+        /// [`Error`] inside: `source.downcast_ref::<orm::Error>()`.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     /// An object was used through a session that no longer exists, such as
@@ -449,6 +466,15 @@ pub enum Misuse {
         /// The model.
         model: &'static str,
     },
+}
+
+/// The end of [`Error::Busy`]'s message: the table, where there is one.
+fn while_writing(table: &str) -> String {
+    if table.is_empty() {
+        String::new()
+    } else {
+        format!(" while writing `{table}`")
+    }
 }
 
 impl From<Misuse> for Error {

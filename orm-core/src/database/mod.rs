@@ -1,7 +1,28 @@
 //! Database: where the data lives and what every connection to it shares
-//! (echo, recorders, busy timeout, a pool of idle connections). Cheap to
+//! (echo, recorders, busy timeout, the options each connection is opened
+//! with and the hooks run on it, a pool of idle connections). Cheap to
 //! clone and `Send + Sync`, so a server keeps one and gives each request its
 //! own [`Session`].
+//!
+//! [`Database::open`] and [`Database::in_memory`] use the defaults;
+//! [`Database::options`] starts an [`OpenOptions`] for the rest (journal
+//! mode, synchronous level, foreign keys, read-only, a hook per new
+//! connection):
+//!
+//! ```
+//! # fn main() -> orm::Result<()> {
+//! let db = orm::Database::options()
+//!     .busy_timeout(std::time::Duration::from_millis(100))
+//!     .on_connect(|conn| conn.pragma_update("cache_size", -4000))
+//!     .in_memory()?;
+//! assert_eq!(db.session().sql_values::<i64>("PRAGMA cache_size", &[])?, [-4000]);
+//! # Ok(()) }
+//! ```
+//!
+//! A connection is opened when a session (or a method of the database)
+//! needs one and the pool has none idle; the options and hooks run then,
+//! once per connection. A session gives its connection back to the pool
+//! when it is dropped.
 //!
 //! Does not hold objects; sessions do.
 
@@ -12,7 +33,11 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::backend::sqlite;
+mod options;
+
+pub use options::{NewConnection, OpenOptions};
+
+use crate::backend::sqlite::{self, Settings};
 use crate::error::DriftReport;
 use crate::error::{Error, Result};
 use crate::migrate::drift;
@@ -21,8 +46,9 @@ use crate::session::Session;
 use crate::sql::echo::{Echo, Observers, Recorder};
 use crate::sql::{Conn, quote};
 
-/// How long a write waits for another connection's lock before failing
-/// with [`Error::Busy`], unless [`Database::set_busy_timeout`] says otherwise.
+/// How long a statement waits for another connection's lock before failing
+/// with [`Error::Busy`], unless [`OpenOptions::busy_timeout`] or
+/// [`Database::set_busy_timeout`] says otherwise.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A SQLite database: a file, or memory shared by this process's sessions.
@@ -56,20 +82,49 @@ pub(crate) struct Shared {
     location: Location,
     pub(crate) observers: Arc<Observers>,
     busy_timeout_ms: AtomicU64,
+    settings: Settings,
+    on_connect: options::OnConnect,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl Database {
-    /// Opens (or creates) a database file, in WAL mode with a busy timeout.
+    /// Opens (or creates) a database file with the default options: WAL
+    /// mode, foreign keys on, a busy timeout of [`DEFAULT_BUSY_TIMEOUT`].
+    /// One connection is opened now, so that a bad path fails here rather
+    /// than at first use.
+    ///
+    /// ```
+    /// # fn main() -> orm::Result<()> {
+    /// # let dir = std::env::temp_dir().join(format!("orm-doc-database-open-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).expect("a temp dir");
+    /// let db = orm::Database::open(dir.join("shop.db"))?;
+    /// assert_eq!(db.session().sql_values::<String>("PRAGMA journal_mode", &[])?, ["wal"]);
+    /// # drop(db); std::fs::remove_dir_all(&dir).expect("the temp dir is removed");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
+    /// [`Error::Busy`] when another connection holds a lock the opening
+    /// needs (switching the file to WAL) past the busy timeout;
     /// [`Error::Sqlite`] when the file cannot be opened or is not a database.
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
-        let db = Database::with_location(Location::File(path.as_ref().to_path_buf()));
-        // Open one connection now so a bad path fails here, not at first use.
-        let conn = db.connect()?;
-        db.release(conn);
-        Ok(db)
+        OpenOptions::new().open(path)
+    }
+
+    /// Options for opening a database: a busy timeout, the journal mode,
+    /// the synchronous level, foreign keys, read-only, create-if-missing,
+    /// and hooks run on every new connection. See [`OpenOptions`].
+    ///
+    /// ```
+    /// # fn main() -> orm::Result<()> {
+    /// let db = orm::Database::options()
+    ///     .synchronous(orm::Synchronous::Normal)
+    ///     .in_memory()?;
+    /// # let _ = db;
+    /// # Ok(()) }
+    /// ```
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
     }
 
     /// Creates an empty database in memory, shared by every session of this
@@ -80,26 +135,36 @@ impl Database {
     /// commit or rollback), other sessions' reads wait for it, up to the busy
     /// timeout. Use a file for concurrent sessions.
     ///
+    /// ```
+    /// # fn main() -> orm::Result<()> {
+    /// let db = orm::Database::in_memory()?;
+    /// assert_eq!(db.session().sql_values::<bool>("PRAGMA foreign_keys", &[])?, [true]);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Sqlite`] if SQLite cannot allocate it.
     pub fn in_memory() -> Result<Database> {
-        let uri = sqlite::memory_uri();
-        let keep_alive = sqlite::open_memory(&uri)?;
-        Ok(Database::with_location(Location::Memory {
-            uri,
-            _keep_alive: Mutex::new(keep_alive),
-        }))
+        OpenOptions::new().in_memory()
     }
 
-    fn with_location(location: Location) -> Database {
-        Database {
+    /// The database at `location`, opened with `options`, with one
+    /// connection in its pool.
+    fn start(location: Location, options: OpenOptions) -> Result<Database> {
+        let (busy_timeout_ms, settings, on_connect) = options.into_parts()?;
+        let db = Database {
             shared: Arc::new(Shared {
                 location,
                 observers: Arc::default(),
-                busy_timeout_ms: AtomicU64::new(DEFAULT_BUSY_TIMEOUT.as_millis() as u64),
+                busy_timeout_ms: AtomicU64::new(busy_timeout_ms),
+                settings,
+                on_connect,
                 idle: Mutex::new(Vec::new()),
             }),
-        }
+        };
+        let conn = db.connect()?;
+        db.release(conn);
+        Ok(db)
     }
 
     /// Turns the SQL echo on or off: `true` prints every statement with its
@@ -136,7 +201,7 @@ impl Database {
     }
 
     /// Sets how long a statement waits for another connection's lock before
-    /// failing with [`Error::Busy`]. Applies to sessions started afterwards.
+    /// failing with [`Error::Busy`]. Applies to sessions started afterwards (and to connections opened for them).
     ///
     /// ```
     /// # fn main() -> orm::Result<()> {
@@ -150,14 +215,7 @@ impl Database {
     /// [`Error::OutOfRange`] for a timeout longer than SQLite accepts
     /// (`i32::MAX` milliseconds, about 24 days); the setting is unchanged.
     pub fn set_busy_timeout(&self, timeout: Duration) -> Result<()> {
-        let millis = u64::try_from(timeout.as_millis())
-            .ok()
-            .filter(|&ms| ms <= i32::MAX as u64)
-            .ok_or_else(|| Error::OutOfRange {
-                what: "the busy timeout".to_owned(),
-                value: format!("{} ms", timeout.as_millis()),
-                limit: format!("SQLite accepts at most {} ms", i32::MAX),
-            })?;
+        let millis = options::busy_timeout_millis(timeout)?;
         self.shared.busy_timeout_ms.store(millis, Ordering::Relaxed);
         Ok(())
     }
@@ -290,11 +348,13 @@ impl Database {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .pop();
         let raw = match idle {
-            Some(raw) => raw,
+            Some(raw) => {
+                // The timeout may have changed since the connection was opened.
+                raw.busy_timeout(self.busy_timeout())?;
+                raw
+            }
             None => self.open_raw()?,
         };
-        let timeout = Duration::from_millis(self.shared.busy_timeout_ms.load(Ordering::Relaxed));
-        raw.busy_timeout(timeout)?;
         Ok(Conn::new(raw, Arc::clone(&self.shared.observers)))
     }
 
@@ -305,6 +365,14 @@ impl Database {
         if !raw.is_autocommit() && raw.execute_batch("ROLLBACK").is_err() {
             return;
         }
+        // A migration turns foreign keys back on when it ends; a database
+        // opened without them gets them off again before the connection is
+        // reused.
+        if !self.shared.settings.foreign_keys
+            && raw.execute_batch("PRAGMA foreign_keys = OFF").is_err()
+        {
+            return;
+        }
         self.shared
             .idle
             .lock()
@@ -312,10 +380,19 @@ impl Database {
             .push(raw);
     }
 
+    /// A new connection with the database's options set and its hooks run;
+    /// if a hook fails, the connection is closed.
     fn open_raw(&self) -> Result<Connection> {
-        match &self.shared.location {
-            Location::File(path) => sqlite::open_file(path),
-            Location::Memory { uri, .. } => sqlite::open_memory(uri),
-        }
+        let shared = &self.shared;
+        let timeout = self.busy_timeout();
+        let raw = match &shared.location {
+            Location::File(path) => sqlite::open_file(path, &shared.settings, timeout)?,
+            Location::Memory { uri, .. } => sqlite::open_memory(uri, &shared.settings, timeout)?,
+        };
+        shared.on_connect.run(raw)
+    }
+
+    fn busy_timeout(&self) -> Duration {
+        Duration::from_millis(self.shared.busy_timeout_ms.load(Ordering::Relaxed))
     }
 }
