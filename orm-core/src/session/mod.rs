@@ -314,16 +314,17 @@ impl Drop for SessionInner {
 /// nothing until every check has passed.
 impl SessionInner {
     /// Runs `run` with `cause` as the (root) reason of its statements; see
-    /// `Conn::because`. Without a connection, `run` meets the same error.
+    /// `Conn::because`.
     pub(crate) fn because<R>(
         &self,
         cause: impl FnOnce() -> String,
         run: impl FnOnce() -> Result<R>,
     ) -> Result<R> {
-        match self.conn() {
-            Ok(conn) => conn.because(true, cause, run),
-            Err(_) => run(),
+        // Unobserved, nothing to write down: no connection is opened for it.
+        if !self.db.shared.observers.active() {
+            return run();
         }
+        self.conn()?.because(true, cause, run)
     }
 
     /// A lazy load of `model.field`, owned by a row of `owner_table`, is
@@ -439,15 +440,16 @@ impl SessionInner {
     pub(crate) fn refresh<T: Model>(&self, node: &Rc<Node<T>>) -> Result<()> {
         self.check_mine(&(Rc::clone(node) as Rc<dyn AnyNode>))?;
         let reread = || self.reread(node);
-        let found = match self.conn() {
-            Ok(conn) => conn.because_unless_given(
+        let found = if self.db.shared.observers.active() {
+            self.conn()?.because_unless_given(
                 || {
                     let key = node.key().map(|k| render(&Value::from(k.to_value())));
                     format!("refresh of {} {}", T::TABLE.name, key.unwrap_or_default())
                 },
                 reread,
-            ),
-            Err(_) => reread(),
+            )
+        } else {
+            reread()
         };
         if found? {
             Ok(())
