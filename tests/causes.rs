@@ -174,3 +174,28 @@ fn the_echo_line_ends_with_the_cause() -> orm::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn migration_statements_name_their_step() -> orm::Result<()> {
+    let db = orm::Database::in_memory()?;
+    db.create_all::<(User, Profile, Order, Item, Tag, Employee)>()?;
+    db.execute_batch(r#"DROP TABLE "order_tags"; DROP TABLE "employees""#)?;
+    let plan = db.migration_plan::<Shop>(&orm::Renames::new())?;
+    let recorder = db.recorder();
+    db.apply(&plan, orm::Destructive::Refuse)?;
+    let causes: Vec<String> = recorder
+        .statements()
+        .into_iter()
+        .filter(|s| s.sql.starts_with("CREATE TABLE"))
+        .filter_map(|s| s.cause)
+        .collect();
+    let expected: Vec<String> = plan
+        .steps()
+        .iter()
+        .enumerate()
+        .map(|(i, step)| format!("migration step {}: create {}", i + 1, step.table()))
+        .collect();
+    assert_eq!(expected.len(), 2);
+    assert_eq!(causes, expected);
+    Ok(())
+}

@@ -14,7 +14,7 @@ use crate::sql::{Conn, Param, quote, render};
 use crate::value::{RowExt, ValueRef};
 
 use super::Destructive;
-use super::plan::{MigrationPlan, MigrationStep};
+use super::plan::{MigrationPlan, MigrationStep, StepKind};
 
 /// How many violating rows a foreign key check error names.
 const SAMPLE: usize = 10;
@@ -68,9 +68,32 @@ pub(super) fn run_plan(conn: &Conn, plan: &MigrationPlan, destructive: Destructi
             found,
         });
     }
-    plan.steps
-        .iter()
-        .try_for_each(|step| run_step(conn, step, destructive))
+    plan.steps.iter().enumerate().try_for_each(|(i, step)| {
+        conn.because(
+            true,
+            || {
+                format!(
+                    "migration step {}: {} {}",
+                    i + 1,
+                    step_verb(step.kind),
+                    step.table
+                )
+            },
+            || run_step(conn, step, destructive),
+        )
+    })
+}
+
+/// How a step's cause names what it does to its table.
+fn step_verb(kind: StepKind) -> &'static str {
+    match kind {
+        StepKind::CreateTable => "create",
+        StepKind::RenameTable => "rename",
+        StepKind::AlterTable => "alter",
+        StepKind::RebuildTable => "rebuild",
+        StepKind::ChangeIndexes => "change the indexes of",
+        StepKind::DropTable => "drop",
+    }
 }
 
 /// Looks at the rows the step would touch, refuses if it must, then runs it.

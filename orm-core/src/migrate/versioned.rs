@@ -385,11 +385,15 @@ fn apply_files(conn: &Conn, files: &[MigrationFile]) -> Result<Vec<String>> {
         if history.iter().any(|a| a.version == file.version) {
             continue;
         }
-        conn.control(&file.sql)
-            .map_err(|e| Error::MigrationFailed {
-                file: file.name.clone(),
-                source: Box::new(e),
-            })?;
+        conn.because(
+            true,
+            || format!("migration file {}", file.name),
+            || conn.control(&file.sql),
+        )
+        .map_err(|e| Error::MigrationFailed {
+            file: file.name.clone(),
+            source: Box::new(e),
+        })?;
         let checksum = file.checksum();
         conn.execute(
             &insert,
