@@ -38,10 +38,7 @@ impl<'s, T: Model> UpdateRows<'s, T> {
     /// Updates only the rows matching `condition` (and any earlier filter);
     /// without a filter, every row. `any` / `has` reach related models.
     pub fn filter<S: InScope<Only<T>, I>, I>(mut self, condition: Expr<S, bool>) -> Self {
-        self.tree.filter = Some(match self.tree.filter.take() {
-            Some(previous) => Node::binary(previous, "AND", condition.node),
-            None => condition.node,
-        });
+        tree::and(&mut self.tree.filter, condition.node);
         self
     }
 
@@ -93,10 +90,7 @@ impl<'s, T: Model> DeleteRows<'s, T> {
     /// Deletes only the rows matching `condition` (and any earlier
     /// filter); without a filter, every row.
     pub fn filter<S: InScope<Only<T>, I>, I>(mut self, condition: Expr<S, bool>) -> Self {
-        self.tree.filter = Some(match self.tree.filter.take() {
-            Some(previous) => Node::binary(previous, "AND", condition.node),
-            None => condition.node,
-        });
+        tree::and(&mut self.tree.filter, condition.node);
         self
     }
 

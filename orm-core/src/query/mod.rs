@@ -28,7 +28,6 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::relation::{Lazy, Preload, PreloadStep, Relation};
 use crate::session::Session;
-use crate::sql::Param;
 use crate::sql::tree::{self, Join, Node};
 use crate::state::{AnyNode, Handle};
 use crate::value::RowExt;
@@ -285,11 +284,7 @@ impl<'s, T: Model, J> Query<'s, T, J> {
         let inner = self.session.inner();
         inner.autoflush()?;
         let rendered = tree::render(&self.statement())?;
-        let params: Vec<Param<'_>> = rendered
-            .params
-            .iter()
-            .map(|(v, c)| Param::new(v.as_ref(), c))
-            .collect();
+        let params = rendered.params();
         let mut found: Vec<Rc<crate::state::Node<T>>> = Vec::new();
         let repeats = self.repeats;
         inner.select_into::<T>(&rendered.sql, &params, self.populate, |node, _| {
@@ -379,11 +374,7 @@ impl<'s, T: Model, J> Query<'s, T, J> {
             arg: self.repeats.then(|| Box::new(key)),
         }];
         let rendered = tree::render(&tree)?;
-        let params: Vec<Param<'_>> = rendered
-            .params
-            .iter()
-            .map(|(v, c)| Param::new(v.as_ref(), c))
-            .collect();
+        let params = rendered.params();
         let mut count = 0usize;
         inner
             .conn()?

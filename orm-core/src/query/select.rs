@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::from_row::FromRow;
 use crate::model::Model;
 use crate::session::Session;
-use crate::sql::Param;
 use crate::sql::tree::{self, Node};
 use crate::value::ColumnType;
 
@@ -169,10 +168,7 @@ impl<'s, J, R: FromRow> Select<'s, J, R> {
 
     /// Keeps the groups matching `condition` (and any earlier `having`).
     pub fn having<S: InScope<J, I>, I>(mut self, condition: Expr<S, bool>) -> Self {
-        self.tree.having = Some(match self.tree.having.take() {
-            Some(previous) => Node::binary(previous, "AND", condition.node),
-            None => condition.node,
-        });
+        tree::and(&mut self.tree.having, condition.node);
         self
     }
 
@@ -282,11 +278,7 @@ impl<'s, J, R: FromRow> Select<'s, J, R> {
         let inner = self.session.inner();
         inner.autoflush()?;
         let rendered = tree::render(&self.tree)?;
-        let params: Vec<Param<'_>> = rendered
-            .params
-            .iter()
-            .map(|(v, c)| Param::new(v.as_ref(), c))
-            .collect();
+        let params = rendered.params();
         let mut n = 0usize;
         inner
             .conn()?

@@ -12,7 +12,7 @@ use crate::query::{DeleteRows, UpdateRows};
 use crate::relation::cascade::{self, Effect};
 use crate::schema::TableDef;
 use crate::sql::tree::{self, Node};
-use crate::sql::{Conn, DbRow, Param};
+use crate::sql::{Conn, DbRow};
 use crate::state::{AnyNode, Node as ObjectNode, set_columns};
 use crate::value::{Row, Value, read};
 
@@ -139,7 +139,7 @@ impl SessionInner {
         let mut changed = 0;
         let mut matched: Vec<(Rc<ObjectNode<T>>, Vec<Value>)> = Vec::new();
         self.bulk_statement(|conn| {
-            conn.query(&rendered.sql, &params(&rendered), table.name, |row| {
+            conn.query(&rendered.sql, &rendered.params(), table.name, |row| {
                 changed += 1;
                 if let Some(node) = self.loaded::<T>(row, table.primary_key)? {
                     matched.push((node, row_values(table, row)?));
@@ -166,7 +166,7 @@ impl SessionInner {
         let mut keys = Vec::new();
         let mut matched: Vec<Rc<dyn AnyNode>> = Vec::new();
         let effects = self.bulk_statement(|conn| {
-            conn.query(&rendered.sql, &params(&rendered), table.name, |row| {
+            conn.query(&rendered.sql, &rendered.params(), table.name, |row| {
                 keys.push((
                     table.name,
                     Value::from(row.value(0).map_err(|e| Error::Conversion {
@@ -337,13 +337,5 @@ pub(super) fn row_values(table: &TableDef, row: &DbRow<'_, '_>) -> Result<Vec<Va
                     detail: e.to_string(),
                 })
         })
-        .collect()
-}
-
-fn params(rendered: &tree::Rendered) -> Vec<Param<'_>> {
-    rendered
-        .params
-        .iter()
-        .map(|(v, c)| Param::new(v.as_ref(), c))
         .collect()
 }

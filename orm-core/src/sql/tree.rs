@@ -138,10 +138,7 @@ impl Select {
 
     /// Adds `condition` to the `WHERE` clause with `AND`.
     pub(crate) fn and_where(&mut self, condition: Node) {
-        self.filter = Some(match self.filter.take() {
-            Some(previous) => Node::binary(previous, "AND", condition),
-            None => condition,
-        });
+        and(&mut self.filter, condition);
     }
 
     /// The tables the statement reads at its own level.
@@ -213,11 +210,29 @@ impl Node {
     }
 }
 
+/// Adds `condition` to the clause `clause` (a `WHERE` or `HAVING`) with `AND`.
+pub(crate) fn and(clause: &mut Option<Node>, condition: Node) {
+    *clause = Some(match clause.take() {
+        Some(previous) => Node::binary(previous, "AND", condition),
+        None => condition,
+    });
+}
+
 /// A statement's text and its parameters, in placeholder order.
 #[derive(Debug, Default)]
 pub(crate) struct Rendered {
     pub sql: String,
     pub params: Vec<(Value, &'static str)>,
+}
+
+impl Rendered {
+    /// The parameters, bound by position with the column each is for.
+    pub(crate) fn params(&self) -> Vec<crate::sql::Param<'_>> {
+        self.params
+            .iter()
+            .map(|(v, c)| crate::sql::Param::new(v.as_ref(), c))
+            .collect()
+    }
 }
 
 /// Renders `select` into SQL text and parameters.
