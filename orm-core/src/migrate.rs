@@ -240,9 +240,9 @@ impl Database {
 
 /// The database's tables as they are, the migration history left out.
 fn live_tables(conn: &Conn) -> Result<Vec<LiveTable>> {
-    introspect::table_names(conn.raw())?
+    introspect::table_names(conn.sqlite("migrations")?)?
         .iter()
         .filter(|name| !name.eq_ignore_ascii_case(versioned::HISTORY_TABLE))
-        .map(|name| introspect::read_table(conn.raw(), name))
+        .map(|name| introspect::read_table(conn.sqlite("migrations")?, name))
         .collect()
 }

@@ -8,6 +8,7 @@
 
 use std::rc::Rc;
 
+use crate::backend::Dialect;
 use crate::error::{Error, Result};
 use crate::schema::TableDef;
 use crate::sql::{Batch, Conn, Kind, Param, render, text};
@@ -40,13 +41,18 @@ pub(crate) fn insert(
     let table = node.table();
     let version_started = start_version(node)?;
     let value = node.value()?;
-    let unset = value.unset_columns();
+    let assigned_key = rowid_key && value.key_unassigned();
+    let mut unset = value.unset_columns();
+    if assigned_key && conn.dialect() == Dialect::Postgres {
+        // PostgreSQL's identity column takes its value when left out, and
+        // says which through `RETURNING`, as a column default does.
+        unset |= key_bit(table)?;
+    }
     if unset != 0 {
         drop(value);
         return defaults::insert_defaults(node, conn, rowid_key, version_started, unset);
     }
     sync_foreign_keys(&*value)?;
-    let assigned_key = rowid_key && value.key_unassigned();
     batch.execute_each(table.columns.len(), |i| {
         let bound = if assigned_key && i == table.primary_key {
             Bound::Ref(ValueRef::Null)
@@ -57,7 +63,7 @@ pub(crate) fn insert(
     })?;
     drop(value);
     if assigned_key {
-        let rowid = batch.last_insert_rowid();
+        let rowid = batch.last_insert_rowid()?;
         if !node.value_mut()?.set_rowid(Some(rowid)) {
             return Err(key_out_of_range(table, rowid));
         }
@@ -128,8 +134,9 @@ mod defaults {
         let defaults = insert_returning(conn, table, unset, bound)?;
         drop(value);
         inserted.assigned_key = assigned_key;
-        if assigned_key {
-            let rowid = conn.last_insert_rowid();
+        // Unless the key was read back with the defaults (PostgreSQL).
+        if assigned_key && !is_unset(unset, table.primary_key) {
+            let rowid = conn.last_insert_rowid()?;
             if !node.value_mut()?.set_rowid(Some(rowid)) {
                 return Err(key_out_of_range(table, rowid));
             }
@@ -181,6 +188,17 @@ mod defaults {
             node.meta().patch_snapshot(column, default.clone());
         }
         Ok(())
+    }
+}
+
+/// The primary key's bit in a bit set of columns.
+fn key_bit(table: &TableDef) -> Result<u64> {
+    match table.primary_key {
+        i if i < 64 => Ok(1 << i),
+        _ => Err(Error::Unsupported {
+            what: "a generated key after the 64th column",
+            detail: "on PostgreSQL (move the key field up)",
+        }),
     }
 }
 
@@ -280,7 +298,7 @@ pub(crate) fn update(node: &Rc<dyn AnyNode>, conn: &Conn) -> Result<Option<Value
     }
     let sql = match text::changed_mask(&changed) {
         Some(mask) => conn.text(table, Kind::Update(mask)),
-        None => text::update(table, &changed).into(),
+        None => text::update_in(table, &changed, conn.dialect()).into(),
     };
     let rows = conn.execute(&sql, &params, table.name)?;
     if rows == 0 {
@@ -373,7 +391,7 @@ pub(crate) fn link_row(
     let [(a, first), (b, second)] = ends;
     let (first, second) = (first.key_value()?, second.key_value()?);
     conn.execute(
-        &text::link(table, [a, b], insert),
+        &text::link(table, [a, b], insert, conn.dialect()),
         &[
             Param::new(first.as_ref(), a),
             Param::new(second.as_ref(), b),

@@ -3,6 +3,8 @@
 //! `Recorder` saw. Each test file uses a part of it, hence the allow.
 #![allow(dead_code)]
 
+pub mod backend;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -1,6 +1,110 @@
 //! Backends: what differs per database, and only that. SQLite (rusqlite,
-//! `bundled`) is the one backend today: how values cross into the driver
-//! and back, how rows are read, and how the driver's errors become
-//! [`Error`](crate::Error)s. Nothing above `sql` sees a driver type.
+//! `bundled`) is the embedded default; PostgreSQL (the `postgres` crate,
+//! behind the feature of that name) is the server. Each backend's module
+//! holds its connections, how orm's values cross into the driver and back,
+//! how rows are read, and how the driver's errors become
+//! [`Error`](crate::Error)s; [`Dialect`] holds how their SQL differs.
+//! Nothing above `sql` sees a driver type.
 
+mod key_list;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
 pub(crate) mod sqlite;
+
+pub(crate) use key_list::{KeyForm, key_lists};
+
+/// Whether `location` names a PostgreSQL server rather than a SQLite file.
+pub(crate) fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// How one backend's SQL differs from the other's. The statement texts are
+/// written once, in `sql`, and ask the dialect at each point of difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Dialect {
+    /// The statement that opens a write transaction. SQLite's `IMMEDIATE`
+    /// takes the write lock at once, so that two writers meet at `BEGIN`
+    /// (a busy error, retried by the busy timeout) rather than half-way
+    /// through; PostgreSQL locks rows as they are written.
+    pub(crate) fn begin(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+
+    /// Appends the placeholder of parameter `n` (from 1): `?` on SQLite,
+    /// `$n` on PostgreSQL.
+    pub(crate) fn push_placeholder(self, sql: &mut String, n: usize) {
+        match self {
+            Dialect::Sqlite => sql.push('?'),
+            Dialect::Postgres => {
+                sql.push('$');
+                sql.push_str(&n.to_string());
+            }
+        }
+    }
+
+    /// `sql`, written with `?` placeholders, in this dialect: on PostgreSQL
+    /// each `?` outside quotes becomes `$1`, `$2`, ... in order. The texts
+    /// built from table metadata are written once this way (and cached).
+    pub(crate) fn placeholders(self, sql: String) -> String {
+        if self == Dialect::Sqlite {
+            return sql;
+        }
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut quote = None;
+        let mut n = 0;
+        for ch in sql.chars() {
+            match (quote, ch) {
+                (None, '?') => {
+                    n += 1;
+                    self.push_placeholder(&mut out, n);
+                    continue;
+                }
+                (None, '"' | '\'') => quote = Some(ch),
+                (Some(q), c) if c == q => quote = None,
+                _ => {}
+            }
+            out.push(ch);
+        }
+        out
+    }
+
+    /// The column type of `sql_type` (SQLite's name, as the derive writes
+    /// it) in this dialect. PostgreSQL has no `REAL` of 8 bytes nor `BLOB`;
+    /// SQLite's integers are 8 bytes, so `INTEGER` is `BIGINT`.
+    pub(crate) fn column_type(self, sql_type: &str) -> &str {
+        if self == Dialect::Sqlite {
+            return sql_type;
+        }
+        match sql_type.to_ascii_uppercase().as_str() {
+            "INTEGER" => "BIGINT",
+            "REAL" => "DOUBLE PRECISION",
+            "BLOB" => "BYTEA",
+            _ => sql_type,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_numbers_placeholders_outside_quotes() {
+        let sql = r#"SELECT "a?" FROM "t" WHERE "x" = ? AND 'y?' = ? AND "z" IN (?)"#;
+        assert_eq!(
+            Dialect::Postgres.placeholders(sql.to_owned()),
+            r#"SELECT "a?" FROM "t" WHERE "x" = $1 AND 'y?' = $2 AND "z" IN ($3)"#
+        );
+        assert_eq!(Dialect::Sqlite.placeholders(sql.to_owned()), sql);
+    }
+}

@@ -37,6 +37,8 @@ mod options;
 
 pub use options::{NewConnection, OpenOptions};
 
+#[cfg(feature = "postgres")]
+use crate::backend::postgres;
 use crate::backend::sqlite::{self, Settings};
 use crate::error::DriftReport;
 use crate::error::{Error, Result};
@@ -44,7 +46,7 @@ use crate::migrate::drift;
 use crate::schema::{ModelSet, TableDef, dependency_order, links_of};
 use crate::session::Session;
 use crate::sql::echo::{Echo, Observers, Recorder};
-use crate::sql::{Conn, quote};
+use crate::sql::{Conn, Raw, quote};
 
 /// How long a statement waits for another connection's lock before failing
 /// with [`Error::Busy`], unless [`OpenOptions::busy_timeout`] or
@@ -65,7 +67,6 @@ pub struct Database {
     pub(crate) shared: Arc<Shared>,
 }
 
-#[derive(Debug)]
 enum Location {
     File(PathBuf),
     /// A `memdb` database; the keep-alive connection holds it open while
@@ -74,6 +75,20 @@ enum Location {
         uri: String,
         _keep_alive: Mutex<Connection>,
     },
+    /// A PostgreSQL server, through a pool of connections to it.
+    #[cfg(feature = "postgres")]
+    Server(postgres::Pool),
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(path) => f.debug_tuple("File").field(path).finish(),
+            Location::Memory { uri, .. } => f.debug_struct("Memory").field("uri", uri).finish(),
+            #[cfg(feature = "postgres")]
+            Location::Server(pool) => f.debug_tuple("Server").field(&pool.state()).finish(),
+        }
+    }
 }
 
 /// What every session of one database shares.
@@ -257,27 +272,34 @@ impl Database {
     }
 
     fn create_tables(&self, conn: &Conn, tables: &[&'static TableDef]) -> Result<()> {
-        let report = drift::report(conn, tables)?;
-        if !report.is_empty() {
-            return Err(Error::Drift(report));
-        }
-        let mut missing = false;
-        for name in tables
+        let links = links_of(tables);
+        let names = tables
             .iter()
             .map(|t| t.name)
-            .chain(links_of(tables).iter().map(|l| l.table))
-        {
-            missing |= !sqlite::introspect::table_exists(conn.raw(), name)?;
+            .chain(links.iter().map(|l| l.table));
+        let mut missing = false;
+        let mut existing = false;
+        for name in names {
+            let exists = table_exists(conn, name)?;
+            missing |= !exists;
+            existing |= exists;
+        }
+        if existing {
+            let report = drift::report(conn, tables)?;
+            if !report.is_empty() {
+                return Err(Error::Drift(report));
+            }
         }
         if !missing {
             return Ok(());
         }
-        conn.control("BEGIN IMMEDIATE")?;
+        let dialect = conn.dialect();
+        conn.begin()?;
         let created = tables.iter().try_for_each(|table| {
-            if sqlite::introspect::table_exists(conn.raw(), table.name)? {
+            if table_exists(conn, table.name)? {
                 return Ok(());
             }
-            conn.execute(&table.create_table_sql(), &[], table.name)?;
+            conn.execute(&table.create_table_sql_in(dialect), &[], table.name)?;
             for index in table.create_index_sql() {
                 conn.execute(&index, &[], table.name)?;
             }
@@ -286,10 +308,10 @@ impl Database {
         // Link tables last: they reference both ends.
         let created = created.and_then(|()| {
             links_of(tables).into_iter().try_for_each(|link| {
-                if sqlite::introspect::table_exists(conn.raw(), link.table)? {
+                if table_exists(conn, link.table)? {
                     return Ok(());
                 }
-                conn.execute(&link.create_table_sql(), &[], link.table)?;
+                conn.execute(&link.create_table_sql_in(dialect), &[], link.table)?;
                 conn.execute(&link.create_index_sql(), &[], link.table)?;
                 Ok(())
             })
@@ -311,7 +333,7 @@ impl Database {
         let mut tables = dependency_order(&S::tables());
         tables.reverse();
         let conn = self.connect()?;
-        conn.control("BEGIN IMMEDIATE")?;
+        conn.begin()?;
         let links: Vec<&str> = links_of(&tables).iter().map(|l| l.table).collect();
         let names = links.into_iter().chain(tables.iter().map(|t| t.name));
         let dropped = names.into_iter().try_for_each(|table| {
@@ -341,6 +363,14 @@ impl Database {
 
     /// Takes an idle connection, or opens a new one.
     pub(crate) fn connect(&self) -> Result<Conn> {
+        #[cfg(feature = "postgres")]
+        if let Location::Server(pool) = &self.shared.location {
+            let client = postgres::take(pool)?;
+            return Ok(Conn::new(
+                Raw::Postgres(Box::new(std::cell::RefCell::new(client))),
+                Arc::clone(&self.shared.observers),
+            ));
+        }
         let idle = self
             .shared
             .idle
@@ -355,13 +385,28 @@ impl Database {
             }
             None => self.open_raw()?,
         };
-        Ok(Conn::new(raw, Arc::clone(&self.shared.observers)))
+        Ok(Conn::new(
+            Raw::Sqlite(raw),
+            Arc::clone(&self.shared.observers),
+        ))
     }
 
     /// Returns a connection to the idle pool; one left inside a transaction
     /// is rolled back first, and one that cannot be is closed.
     pub(crate) fn release(&self, conn: Conn) {
-        let raw = conn.into_raw();
+        let raw = match conn.into_raw() {
+            Raw::Sqlite(raw) => raw,
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(client) => {
+                let mut client = client.into_inner();
+                // Back to the pool unless broken (the pool checks) or stuck
+                // in a transaction that will not roll back.
+                if client.in_transaction() && client.batch("ROLLBACK").is_err() {
+                    client.discard();
+                }
+                return;
+            }
+        };
         if !raw.is_autocommit() && raw.execute_batch("ROLLBACK").is_err() {
             return;
         }
@@ -388,6 +433,13 @@ impl Database {
         let raw = match &shared.location {
             Location::File(path) => sqlite::open_file(path, &shared.settings, timeout)?,
             Location::Memory { uri, .. } => sqlite::open_memory(uri, &shared.settings, timeout)?,
+            #[cfg(feature = "postgres")]
+            Location::Server(_) => {
+                return Err(Error::Unsupported {
+                    what: "a SQLite connection",
+                    detail: "to a PostgreSQL server",
+                });
+            }
         };
         shared.on_connect.run(raw)
     }
@@ -395,4 +447,13 @@ impl Database {
     fn busy_timeout(&self) -> Duration {
         Duration::from_millis(self.shared.busy_timeout_ms.load(Ordering::Relaxed))
     }
+}
+
+/// Whether `table` exists in the database behind `conn`.
+fn table_exists(conn: &Conn, table: &str) -> Result<bool> {
+    #[cfg(feature = "postgres")]
+    if let Some(mut client) = conn.postgres() {
+        return postgres::table_exists(&mut client, table);
+    }
+    sqlite::introspect::table_exists(conn.sqlite("reading the schema")?, table)
 }

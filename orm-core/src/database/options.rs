@@ -281,7 +281,41 @@ impl OpenOptions {
     /// [`Error::Sqlite`] when the file cannot be opened or is not a
     /// database.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Database> {
-        Database::start(Location::File(path.as_ref().to_path_buf()), self)
+        let path = path.as_ref();
+        if let Some(url) = path.to_str().filter(|p| crate::backend::is_postgres_url(p)) {
+            return self.open_server(url);
+        }
+        Database::start(Location::File(path.to_path_buf()), self)
+    }
+
+    /// The PostgreSQL server at `url`, with the busy timeout as the time a
+    /// statement waits for a lock (`lock_timeout`) and for a connection.
+    #[cfg(feature = "postgres")]
+    fn open_server(self, url: &str) -> Result<Database> {
+        if !self.hooks.is_empty() {
+            return Err(Error::Unsupported {
+                what: "an on_connect hook",
+                detail: "on PostgreSQL yet (hooks take a SQLite connection)",
+            });
+        }
+        if self.settings != Settings::default() {
+            return Err(Error::Unsupported {
+                what: "a journal mode, synchronous level, read-only or foreign-key switch",
+                detail: "on PostgreSQL (they are SQLite's settings)",
+            });
+        }
+        let pool = crate::backend::postgres::open(url, self.busy_timeout)?;
+        Database::start(Location::Server(pool), self)
+    }
+
+    /// Without the `postgres` feature: a clear error rather than a SQLite
+    /// file named like a URL.
+    #[cfg(not(feature = "postgres"))]
+    fn open_server(self, _url: &str) -> Result<Database> {
+        Err(Error::Unsupported {
+            what: "a PostgreSQL URL",
+            detail: "without orm's `postgres` feature (enable it in Cargo.toml)",
+        })
     }
 
     /// Creates an empty in-memory database with these options (see

@@ -316,6 +316,40 @@ pub enum Error {
     /// Any other error from SQLite.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+
+    /// The connection to the PostgreSQL server was lost (the server went
+    /// away, or closed it). The session gives the broken connection up and
+    /// takes a new one for its next statement; a transaction that was open
+    /// is gone, so the session rolls back in memory first.
+    #[error("the connection to the PostgreSQL server was lost: {detail}")]
+    ConnectionLost {
+        /// The driver's message.
+        detail: String,
+    },
+
+    /// No connection to the PostgreSQL server could be opened (a wrong
+    /// address, user or database; the server down), or none came free in
+    /// the pool within the timeout.
+    #[error("cannot connect to PostgreSQL: {detail}")]
+    Connect {
+        /// Why, as the driver or the pool says it.
+        detail: String,
+    },
+
+    /// What this build of orm cannot do: a PostgreSQL URL without the
+    /// `postgres` feature, or a feature one backend does not have yet.
+    #[error("{what} is not supported {detail}")]
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+        /// On which backend, or what would make it work.
+        detail: &'static str,
+    },
+
+    /// Any other error from PostgreSQL.
+    #[cfg(feature = "postgres")]
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
 }
 
 /// The rules of [`Error::Misuse`]: calls that make no sense in the objects'

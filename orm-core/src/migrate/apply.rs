@@ -33,7 +33,7 @@ pub(super) fn in_migration<T>(
 fn framed<T>(conn: &Conn, work: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
     let [foreign_keys_off, begin] = OPENING;
     conn.control(foreign_keys_off)?;
-    if introspect::foreign_keys_enabled(conn.raw())? {
+    if introspect::foreign_keys_enabled(conn.sqlite("migrations")?)? {
         return Err(Misuse::ForeignKeysStuck("off").into());
     }
     conn.control(begin)?;
@@ -42,7 +42,7 @@ fn framed<T>(conn: &Conn, work: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
         conn.control(CLOSING[1])?;
         Ok(value)
     });
-    if outcome.is_err() && !conn.raw().is_autocommit() {
+    if outcome.is_err() && conn.in_transaction() {
         // Should ROLLBACK itself fail, the connection is not pooled again
         // (its foreign keys stay off), and closing it rolls back.
         let _ = conn.control("ROLLBACK");
@@ -52,7 +52,7 @@ fn framed<T>(conn: &Conn, work: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
 
 fn foreign_keys_back_on(conn: &Conn) -> Result<()> {
     conn.control(CLOSING[2])?;
-    if introspect::foreign_keys_enabled(conn.raw())? {
+    if introspect::foreign_keys_enabled(conn.sqlite("migrations")?)? {
         Ok(())
     } else {
         Err(Misuse::ForeignKeysStuck("back on").into())
@@ -61,7 +61,7 @@ fn foreign_keys_back_on(conn: &Conn) -> Result<()> {
 
 /// Runs the plan's steps, inside the frame.
 pub(super) fn run_plan(conn: &Conn, plan: &MigrationPlan, destructive: Destructive) -> Result<()> {
-    let found = introspect::schema_version(conn.raw())?;
+    let found = introspect::schema_version(conn.sqlite("migrations")?)?;
     if found != plan.schema_version {
         return Err(Error::StalePlan {
             planned: plan.schema_version,
@@ -145,8 +145,12 @@ fn foreign_key_check(conn: &Conn) -> Result<()> {
         .filter(|v| v.table == first.table && v.foreign_key == first.foreign_key)
         .map(|v| v.rowid)
         .collect();
-    let column = introspect::foreign_key_column(conn.raw(), &first.table, first.foreign_key)?;
-    let key = introspect::read_table(conn.raw(), &first.table)?.row_key(true);
+    let column = introspect::foreign_key_column(
+        conn.sqlite("migrations")?,
+        &first.table,
+        first.foreign_key,
+    )?;
+    let key = introspect::read_table(conn.sqlite("migrations")?, &first.table)?.row_key(true);
     let lookup = format!(
         "SELECT {}, {} FROM {} WHERE rowid = ?1",
         key.expr,

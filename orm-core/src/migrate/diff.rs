@@ -26,12 +26,12 @@ pub(super) fn plan(
     tables: &[&'static TableDef],
     renames: &Renames,
 ) -> Result<MigrationPlan> {
-    let schema_version = introspect::schema_version(conn.raw())?;
+    let schema_version = introspect::schema_version(conn.sqlite("migrations")?)?;
     let mut live_tables = super::live_tables(conn)?;
     let mut steps = rename_tables(&mut live_tables, renames)?;
     steps.extend(rename_columns(&mut live_tables, renames)?);
     let renaming: Vec<String> = steps.iter().flat_map(|s| s.sql.iter().cloned()).collect();
-    let mut objects = introspect::schema_objects_after(conn.raw(), &renaming)?;
+    let mut objects = introspect::schema_objects_after(conn.sqlite("migrations")?, &renaming)?;
 
     let tables = dependency_order(tables);
     let mut taken: Vec<String> = live_tables.iter().map(|t| t.name.clone()).collect();

@@ -247,7 +247,7 @@ struct Applied {
 }
 
 fn read_history(conn: &Conn) -> Result<Vec<Applied>> {
-    if !introspect::table_exists(conn.raw(), HISTORY_TABLE)? {
+    if !introspect::table_exists(conn.sqlite("migrations")?, HISTORY_TABLE)? {
         return Ok(Vec::new());
     }
     let sql = format!(

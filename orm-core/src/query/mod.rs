@@ -283,7 +283,7 @@ impl<'s, T: Model, J> Query<'s, T, J> {
     fn run(&mut self) -> Result<Vec<Handle<T>>> {
         let inner = self.session.inner();
         inner.autoflush()?;
-        let rendered = tree::render(&self.statement())?;
+        let rendered = tree::render(&self.statement(), inner.conn()?.dialect())?;
         let params = rendered.params();
         let mut found: Vec<Rc<crate::state::Node<T>>> = Vec::new();
         let repeats = self.repeats;
@@ -373,7 +373,7 @@ impl<'s, T: Model, J> Query<'s, T, J> {
             distinct: self.repeats,
             arg: self.repeats.then(|| Box::new(key)),
         }];
-        let rendered = tree::render(&tree)?;
+        let rendered = tree::render(&tree, inner.conn()?.dialect())?;
         let params = rendered.params();
         let mut count = 0usize;
         inner

@@ -277,7 +277,7 @@ impl<'s, J, R: FromRow> Select<'s, J, R> {
     fn each_now(self, mut each: impl FnMut(R) -> Result<()>) -> Result<()> {
         let inner = self.session.inner();
         inner.autoflush()?;
-        let rendered = tree::render(&self.tree)?;
+        let rendered = tree::render(&self.tree, inner.conn()?.dialect())?;
         let params = rendered.params();
         let mut n = 0usize;
         inner

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::collection::Collection;
 use super::link::{Describe, Link, Loader};
 use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, ParentRef, RelationField, Wire};
-use crate::backend::sqlite::{KeyForm, key_lists};
+use crate::backend::{KeyForm, key_lists};
 use crate::error::Result;
 use crate::model::Model;
 use crate::schema::SortKey;
@@ -73,7 +73,7 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
         // from the index. Several (a preload): one statement for all keys.
         let statements: Vec<(Option<KeyForm>, Value)> = match keys.as_slice() {
             [key] => vec![(None, key.clone())],
-            keys => key_lists(keys)
+            keys => key_lists(keys, session.conn()?.dialect())
                 .into_iter()
                 .map(|list| (Some(list.form), Value::Text(list.json)))
                 .collect(),

@@ -10,7 +10,7 @@ use super::link::{Describe, Link, Loader};
 use super::{
     CollectionField, Holder, Joining, Lazy, NewLink, Owner, ParentRef, RelationField, Wire,
 };
-use crate::backend::sqlite::key_lists;
+use crate::backend::key_lists;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -65,7 +65,8 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
         }
         let table = C::TABLE;
         let owner_column = table.columns.len();
-        for list in key_lists(&keys) {
+        let dialect = session.conn()?.dialect();
+        for list in key_lists(&keys, dialect) {
             let sql = text::linked(
                 table,
                 self.table,
@@ -73,6 +74,7 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
                 self.other_column,
                 list.form,
                 self.order_by,
+                dialect,
             );
             session.select_rows::<C>(
                 &sql,

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use super::path::{Hop, Path};
 use super::{BelongsToDef, HasManyDef, ManyToManyDef};
-use crate::backend::sqlite::key_lists;
+use crate::backend::key_lists;
 use crate::error::Result;
 use crate::model::Model;
 use crate::session::SessionInner;
@@ -93,8 +93,9 @@ impl<C: Model, P: Model> PreloadStep for BelongsToDef<C, P> {
                 None => wanted.push(Value::from(key.to_value())),
             }
         }
-        for list in key_lists(&wanted) {
-            let sql = text::select_keys(P::TABLE, list.form);
+        let dialect = session.conn()?.dialect();
+        for list in key_lists(&wanted, dialect) {
+            let sql = text::select_keys(P::TABLE, list.form, dialect);
             session.select::<P>(
                 &sql,
                 &[Param::new(ValueRef::Text(&list.json), column.name)],

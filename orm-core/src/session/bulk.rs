@@ -134,7 +134,7 @@ impl SessionInner {
             update.set.push((version.name, bumped));
         }
         update.returning = table.columns.iter().map(|c| c.name).collect();
-        let rendered = tree::render_update(&update)?;
+        let rendered = tree::render_update(&update, self.conn()?.dialect())?;
         self.flush()?;
         let mut changed = 0;
         let mut matched: Vec<(Rc<ObjectNode<T>>, Vec<Value>)> = Vec::new();
@@ -161,7 +161,7 @@ impl SessionInner {
     ) -> Result<usize> {
         let table = T::TABLE;
         delete.returning = vec![table.primary_key().name];
-        let rendered = tree::render_delete(&delete)?;
+        let rendered = tree::render_delete(&delete, self.conn()?.dialect())?;
         self.flush()?;
         let mut keys = Vec::new();
         let mut matched: Vec<Rc<dyn AnyNode>> = Vec::new();
@@ -260,7 +260,7 @@ impl SessionInner {
         let transaction = self.transaction();
         let opened = !transaction.is_open();
         conn.control(if opened {
-            "BEGIN IMMEDIATE"
+            conn.dialect().begin()
         } else {
             "SAVEPOINT orm_bulk"
         })?;

@@ -68,7 +68,7 @@ impl SessionInner {
         let conn = self.conn()?;
         let outer = !self.transaction.is_open();
         conn.control(if outer {
-            "BEGIN IMMEDIATE"
+            conn.dialect().begin()
         } else {
             "SAVEPOINT orm_flush"
         })
@@ -176,7 +176,7 @@ impl SessionInner {
     /// After a failed flush: the database undoes it (the whole transaction
     /// when SQLite abandoned it itself).
     fn abandon_flush(&self, conn: &Conn, outer: bool) -> Result<()> {
-        if conn.raw().is_autocommit() {
+        if !conn.in_transaction() {
             // SQLite abandoned the whole transaction itself (a full disk,
             // an I/O error). If earlier flushes were in it, they are gone
             // too, so the session rolls back as `rollback()` would;
@@ -201,7 +201,7 @@ impl SessionInner {
         }
         let conn = self.conn()?;
         if let Err(error) = conn.control("COMMIT") {
-            if conn.raw().is_autocommit() {
+            if !conn.in_transaction() {
                 // The transaction is gone (SQLite rolled it back): so are
                 // its changes, in memory as in the database.
                 self.transaction.set_open(false);

@@ -63,7 +63,8 @@ impl Session {
             });
         }
         let columns: Vec<String> = T::TABLE.columns.iter().map(|c| quote(c.name)).collect();
-        let wrapped = format!("SELECT {} FROM ({sql})", columns.join(", "));
+        // The alias: PostgreSQL names every subquery in FROM.
+        let wrapped = format!("SELECT {} FROM ({sql}) AS \"rows\"", columns.join(", "));
         let mut objects = Vec::new();
         self.inner
             .select::<T>(&wrapped, &bind(&values(params)), |node| {
@@ -180,7 +181,7 @@ impl Session {
         let transaction = &self.inner.transaction;
         let opened = !transaction.is_open();
         if opened {
-            conn.control("BEGIN IMMEDIATE")?;
+            conn.begin()?;
         }
         match conn.execute(sql, &bind(&values(params)), "") {
             Ok(changed) => {

@@ -353,7 +353,7 @@ impl SessionInner {
         if self.transaction.is_open() {
             return Ok(false);
         }
-        self.conn()?.control("BEGIN IMMEDIATE")?;
+        self.conn()?.begin()?;
         self.transaction.set_open(true);
         Ok(true)
     }
@@ -421,7 +421,7 @@ impl SessionInner {
         let Err(error) = conn.control(sql) else {
             return Ok(());
         };
-        if conn.raw().is_autocommit() {
+        if !conn.in_transaction() {
             self.transaction.set_open(false);
             self.rollback()?;
         }

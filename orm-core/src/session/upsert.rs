@@ -5,6 +5,7 @@
 use std::rc::Rc;
 
 use super::{Session, SessionInner};
+use crate::backend::Dialect;
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
 use crate::query::Column;
@@ -171,7 +172,7 @@ impl SessionInner {
         let mut found = Vec::new();
         self.bulk_statement(|conn| {
             for value in &values {
-                let (sql, bound) = upsert_statement(value, conflict, update);
+                let (sql, bound) = upsert_statement(value, conflict, update, conn.dialect());
                 conn.query(&sql, &params(&bound), T::TABLE.name, |row| {
                     found.push(self.load_row_into::<T>(row, true)?);
                     Ok(())
@@ -194,7 +195,7 @@ impl SessionInner {
         let mut loaded: Vec<(Rc<Node<T>>, Vec<Value>)> = Vec::new();
         self.bulk_statement(|conn| {
             for value in &values {
-                let (sql, bound) = upsert_statement(value, conflict, true);
+                let (sql, bound) = upsert_statement(value, conflict, true, conn.dialect());
                 conn.query(&sql, &params(&bound), table.name, |row| {
                     written += 1;
                     if let Some(node) = self.loaded::<T>(row, table.primary_key)? {
@@ -218,11 +219,17 @@ fn upsert_statement<T: Model>(
     value: &T,
     conflict: &str,
     update: bool,
+    dialect: Dialect,
 ) -> (String, Vec<(Value, &'static str)>) {
     let table = T::TABLE;
-    let left_out = value.unset_columns();
     let assign_key = value.key_unassigned();
-    let sql = text::upsert(table, conflict, left_out, update);
+    let mut left_out = value.unset_columns();
+    if assign_key && dialect == Dialect::Postgres && table.primary_key < 64 {
+        // An identity column takes its value when left out; NULL, which
+        // asks SQLite for a rowid, would break its NOT NULL.
+        left_out |= 1 << table.primary_key;
+    }
+    let sql = text::upsert(table, conflict, left_out, update, dialect);
     let bound = table
         .columns
         .iter()

@@ -1,5 +1,6 @@
-//! SQL execution: the one place statements reach SQLite. Every statement is
-//! prepared through the connection's statement cache, bound by position
+//! SQL execution: the one place statements reach the backend (SQLite, or
+//! PostgreSQL with the `postgres` feature). Every statement is prepared
+//! through the connection's statement cache, bound by position
 //! (values are never spliced into SQL text), echoed and recorded when asked,
 //! and its errors classified into [`Error`](crate::Error).
 //!
@@ -20,16 +21,56 @@ use rusqlite::Connection;
 
 use rustc_hash::FxHashMap as HashMap;
 
+use crate::backend::Dialect;
+#[cfg(feature = "postgres")]
+use crate::backend::postgres::{self, PgRow, PooledClient};
 use crate::backend::sqlite::{SqliteRow, classify, to_driver};
-
-/// A row of the backend, as the statement functions hand it over: a
-/// concrete type, so that reading it is not a virtual call per column.
-pub(crate) type DbRow<'r, 's> = SqliteRow<'r, 's>;
 use crate::error::{Error, Result};
-use crate::value::{Bound, Value, ValueRef};
+use crate::value::{Bound, FromValueError, Row, Value, ValueRef};
 use echo::Observers;
 
 pub use crate::value::render;
+
+/// A row of the backend, as the statement functions hand it over: an enum
+/// of concrete types, so that reading it is a branch per column rather
+/// than a virtual call (with only SQLite built in, not even that).
+pub(crate) enum DbRow<'r, 's> {
+    Sqlite(SqliteRow<'r, 's>),
+    #[cfg(feature = "postgres")]
+    Postgres(PgRow<'r>),
+}
+
+impl Row for DbRow<'_, '_> {
+    #[inline]
+    fn value(&self, index: usize) -> Result<ValueRef<'_>, FromValueError> {
+        match self {
+            DbRow::Sqlite(row) => row.value(index),
+            #[cfg(feature = "postgres")]
+            DbRow::Postgres(row) => row.value(index),
+        }
+    }
+}
+
+impl DbRow<'_, '_> {
+    /// Column `index`, owned, for messages: SQLite text that is not UTF-8
+    /// is shown with replacement characters rather than refused.
+    pub(crate) fn lossy(&self, index: usize) -> Result<Value> {
+        match self {
+            DbRow::Sqlite(row) => row.lossy(index),
+            #[cfg(feature = "postgres")]
+            DbRow::Postgres(row) => {
+                row.value(index)
+                    .map(Value::from)
+                    .map_err(|e| Error::Conversion {
+                        table: String::new(),
+                        column: index.to_string(),
+                        key: String::new(),
+                        detail: e.to_string(),
+                    })
+            }
+        }
+    }
+}
 
 /// Quotes an identifier for SQL: `users` becomes `"users"`, and a `"` inside
 /// is doubled, so any name is safe to splice.
@@ -68,11 +109,20 @@ impl<'a> Param<'a> {
 /// A cached statement text: table, model, kind.
 type TextKey = (&'static str, &'static str, Kind);
 
+/// A backend's connection, as a session holds it.
+pub(crate) enum Raw {
+    Sqlite(Connection),
+    /// Boxed: a pooled PostgreSQL connection is several times a SQLite
+    /// handle's size.
+    #[cfg(feature = "postgres")]
+    Postgres(Box<RefCell<PooledClient>>),
+}
+
 /// A session's connection, with the database's echo and recorders, and
 /// the SQL text already built for each table (so that a thousand inserts
 /// format their statement once).
 pub(crate) struct Conn {
-    raw: Connection,
+    raw: Raw,
     observers: Arc<Observers>,
     /// Keyed by table and model name: a `&'static TableDef`'s address is
     /// not unique (a constant may be inlined at several addresses).
@@ -84,7 +134,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(raw: Connection, observers: Arc<Observers>) -> Self {
+    pub(crate) fn new(raw: Raw, observers: Arc<Observers>) -> Self {
         Conn {
             raw,
             observers,
@@ -93,15 +143,26 @@ impl Conn {
         }
     }
 
+    /// The SQL dialect of the connection's backend.
+    #[inline]
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self.raw {
+            Raw::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
     /// The SQL text of `kind` for `table`, built once per connection.
     pub(crate) fn text(&self, table: &'static crate::schema::TableDef, kind: Kind) -> Rc<str> {
         let key = (table.name, table.model, kind);
+        let dialect = self.dialect();
         // One lookup (the key hashes two names): building the text calls
         // nothing that could reach this cache again.
         let mut texts = self.texts.borrow_mut();
         let text = texts
             .entry(key)
-            .or_insert_with(|| text::build(table, kind).into());
+            .or_insert_with(|| text::build(table, kind, dialect).into());
         Rc::clone(text)
     }
 
@@ -154,27 +215,78 @@ impl Conn {
         Some(parts.join(": "))
     }
 
-    pub(crate) fn raw(&self) -> &Connection {
-        &self.raw
+    /// The SQLite connection, for what only SQLite does here (migrations,
+    /// schema introspection, PRAGMAs).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] on PostgreSQL, naming `what`.
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+    pub(crate) fn sqlite(&self, what: &'static str) -> Result<&Connection> {
+        match &self.raw {
+            Raw::Sqlite(raw) => Ok(raw),
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(_) => Err(Error::Unsupported {
+                what,
+                detail: "on PostgreSQL yet",
+            }),
+        }
     }
 
-    pub(crate) fn into_raw(self) -> Connection {
+    /// The PostgreSQL connection.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres(&self) -> Option<std::cell::RefMut<'_, PooledClient>> {
+        match &self.raw {
+            Raw::Postgres(client) => Some(client.borrow_mut()),
+            Raw::Sqlite(_) => None,
+        }
+    }
+
+    /// Whether a transaction is open on the connection (SQLite abandons one
+    /// itself after some failures; PostgreSQL after a failed `COMMIT`).
+    pub(crate) fn in_transaction(&self) -> bool {
+        match &self.raw {
+            Raw::Sqlite(raw) => !raw.is_autocommit(),
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(client) => client.borrow().in_transaction(),
+        }
+    }
+
+    /// The rowid SQLite assigned to the row inserted last.
+    pub(crate) fn last_insert_rowid(&self) -> Result<i64> {
+        Ok(self.sqlite("reading a rowid")?.last_insert_rowid())
+    }
+
+    pub(crate) fn into_raw(self) -> Raw {
         self.raw
     }
 
     /// Runs a statement that returns no rows; returns the number of rows changed.
     pub(crate) fn execute(&self, sql: &str, params: &[Param<'_>], table: &str) -> Result<usize> {
-        let mut stmt = self.bound(sql, params, table)?;
-        stmt.raw_execute().map_err(|e| classify(e, table))
+        match &self.raw {
+            Raw::Sqlite(_) => {
+                let mut stmt = self.bound(sql, params, table)?;
+                stmt.raw_execute().map_err(|e| classify(e, table))
+            }
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(client) => {
+                let values = self.checked(sql, params, table)?;
+                let changed = client
+                    .borrow_mut()
+                    .execute(sql, &values)
+                    .map_err(|e| postgres::classify(e, table))?;
+                Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+            }
+        }
     }
 
     /// Prepares `sql` once for running it over many rows: a flush's inserts
     /// into one table share one prepared statement, as hand-written code does.
     pub(crate) fn batch<'c>(&'c self, sql: &'c str, table: &'c str) -> Result<Batch<'c>> {
-        let stmt = self
-            .raw
-            .prepare_cached(sql)
-            .map_err(|e| classify(e, table))?;
+        let stmt = match &self.raw {
+            Raw::Sqlite(raw) => Some(raw.prepare_cached(sql).map_err(|e| classify(e, table))?),
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(_) => None,
+        };
         Ok(Batch {
             conn: self,
             stmt,
@@ -189,7 +301,19 @@ impl Conn {
             self.observers
                 .statement(sql, Vec::new(), true, self.cause());
         }
-        self.raw.execute_batch(sql).map_err(|e| classify(e, ""))
+        match &self.raw {
+            Raw::Sqlite(raw) => raw.execute_batch(sql).map_err(|e| classify(e, "")),
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(client) => client
+                .borrow_mut()
+                .batch(sql)
+                .map_err(|e| postgres::classify(e, "")),
+        }
+    }
+
+    /// Opens a write transaction, as the backend does it.
+    pub(crate) fn begin(&self) -> Result<()> {
+        self.control(self.dialect().begin())
     }
 
     /// Runs a query and hands each row to `each`.
@@ -198,14 +322,9 @@ impl Conn {
         sql: &str,
         params: &[Param<'_>],
         table: &str,
-        mut each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
+        each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
     ) -> Result<()> {
-        let mut stmt = self.bound(sql, params, table)?;
-        let mut rows = stmt.raw_query();
-        while let Some(row) = rows.next().map_err(|e| classify(e, table))? {
-            each(&SqliteRow(row))?;
-        }
-        Ok(())
+        self.query_rows(sql, params, table, usize::MAX, each)
     }
 
     /// Runs a query and hands at most `limit` rows to `each`, stepping no
@@ -218,15 +337,33 @@ impl Conn {
         limit: usize,
         mut each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
     ) -> Result<()> {
-        let mut stmt = self.bound(sql, params, table)?;
-        let mut rows = stmt.raw_query();
-        for _ in 0..limit {
-            let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
-                break;
-            };
-            each(&SqliteRow(row))?;
+        match &self.raw {
+            Raw::Sqlite(_) => {
+                let mut stmt = self.bound(sql, params, table)?;
+                let mut rows = stmt.raw_query();
+                for _ in 0..limit {
+                    let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
+                        break;
+                    };
+                    each(&DbRow::Sqlite(SqliteRow(row)))?;
+                }
+                Ok(())
+            }
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(client) => {
+                let values = self.checked(sql, params, table)?;
+                // Rows are read whole before `each` runs, so that `each`
+                // may send statements of its own on this connection.
+                let rows = client
+                    .borrow_mut()
+                    .query(sql, &values)
+                    .map_err(|e| postgres::classify(e, table))?;
+                for row in rows.iter().take(limit) {
+                    each(&DbRow::Postgres(PgRow(row)))?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// `sql` prepared (through the cache) with `params` bound, and echoed.
@@ -236,22 +373,46 @@ impl Conn {
         params: &[Param<'_>],
         table: &str,
     ) -> Result<rusqlite::CachedStatement<'_>> {
-        let mut stmt = self
-            .raw
-            .prepare_cached(sql)
-            .map_err(|e| classify(e, table))?;
+        let raw = self.sqlite("this statement")?;
+        let mut stmt = raw.prepare_cached(sql).map_err(|e| classify(e, table))?;
         bind(&mut stmt, params, table)?;
         self.observe(sql, params);
         Ok(stmt)
+    }
+
+    /// The values of `params`, checked as SQLite's binding checks them
+    /// (no NaN), and echoed with `sql`.
+    #[cfg(feature = "postgres")]
+    fn checked<'p>(
+        &self,
+        sql: &str,
+        params: &[Param<'p>],
+        table: &str,
+    ) -> Result<Vec<ValueRef<'p>>> {
+        let values = params
+            .iter()
+            .map(|p| check_number(p.value, p.column, table))
+            .collect::<Result<Vec<_>>>()?;
+        self.observe(sql, params);
+        Ok(values)
     }
 
     /// The number of parameters `sql` takes and the names of the columns it
     /// returns, from the prepared statement (cached, so running it next
     /// prepares nothing).
     pub(crate) fn describe(&self, sql: &str) -> Result<(usize, Vec<String>)> {
-        let stmt = self.raw.prepare_cached(sql).map_err(|e| classify(e, ""))?;
-        let names = stmt.column_names().map(str::to_owned).collect();
-        Ok((stmt.parameter_count(), names))
+        match &self.raw {
+            Raw::Sqlite(raw) => {
+                let stmt = raw.prepare_cached(sql).map_err(|e| classify(e, ""))?;
+                let names = stmt.column_names().map(str::to_owned).collect();
+                Ok((stmt.parameter_count(), names))
+            }
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(client) => client
+                .borrow_mut()
+                .describe(sql)
+                .map_err(|e| postgres::classify(e, "")),
+        }
     }
 
     /// Runs a query neither echoed nor recorded: the reads a migration plan
@@ -262,17 +423,29 @@ impl Conn {
         params: &[Param<'_>],
         mut each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
     ) -> Result<()> {
-        let mut stmt = self.raw.prepare(sql).map_err(|e| classify(e, ""))?;
-        bind(&mut stmt, params, "")?;
-        let mut rows = stmt.raw_query();
-        while let Some(row) = rows.next().map_err(|e| classify(e, ""))? {
-            each(&SqliteRow(row))?;
+        match &self.raw {
+            Raw::Sqlite(raw) => {
+                let mut stmt = raw.prepare(sql).map_err(|e| classify(e, ""))?;
+                bind(&mut stmt, params, "")?;
+                let mut rows = stmt.raw_query();
+                while let Some(row) = rows.next().map_err(|e| classify(e, ""))? {
+                    each(&DbRow::Sqlite(SqliteRow(row)))?;
+                }
+                Ok(())
+            }
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(client) => {
+                let values: Vec<ValueRef<'_>> = params.iter().map(|p| p.value).collect();
+                let rows = client
+                    .borrow_mut()
+                    .query(sql, &values)
+                    .map_err(|e| postgres::classify(e, ""))?;
+                for row in &rows {
+                    each(&DbRow::Postgres(PgRow(row)))?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
-    }
-
-    pub(crate) fn last_insert_rowid(&self) -> i64 {
-        self.raw.last_insert_rowid()
     }
 
     fn observe(&self, sql: &str, params: &[Param<'_>]) {
@@ -293,7 +466,9 @@ fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Param<'_>], table: &str) -
 /// One statement prepared for many executions; see [`Conn::batch`].
 pub(crate) struct Batch<'c> {
     conn: &'c Conn,
-    stmt: rusqlite::CachedStatement<'c>,
+    /// The prepared SQLite statement (PostgreSQL's connection keeps its
+    /// prepared statements itself).
+    stmt: Option<rusqlite::CachedStatement<'c>>,
     sql: &'c str,
     table: &'c str,
 }
@@ -307,9 +482,12 @@ impl Batch<'_> {
         count: usize,
         param: impl Fn(usize) -> (Bound<'p>, &'static str),
     ) -> Result<usize> {
+        let Some(stmt) = self.stmt.as_mut() else {
+            return self.execute_collected(count, param);
+        };
         for i in 0..count {
             let (value, column) = param(i);
-            bind_one(&mut self.stmt, i, value.as_ref(), column, self.table)?;
+            bind_one(stmt, i, value.as_ref(), column, self.table)?;
         }
         if self.conn.observers.active() {
             let values = (0..count)
@@ -319,12 +497,43 @@ impl Batch<'_> {
                 .observers
                 .statement(self.sql, values, false, self.conn.cause());
         }
-        self.stmt.raw_execute().map_err(|e| classify(e, self.table))
+        stmt.raw_execute().map_err(|e| classify(e, self.table))
     }
 
-    pub(crate) fn last_insert_rowid(&self) -> i64 {
+    /// [`Batch::execute_each`] on a backend that takes the parameters
+    /// together.
+    #[cold]
+    fn execute_collected<'p>(
+        &mut self,
+        count: usize,
+        param: impl Fn(usize) -> (Bound<'p>, &'static str),
+    ) -> Result<usize> {
+        let bound: Vec<(Bound<'p>, &'static str)> = (0..count).map(param).collect();
+        let params: Vec<Param<'_>> = bound
+            .iter()
+            .map(|(value, column)| Param::new(value.as_ref(), column))
+            .collect();
+        self.conn.execute(self.sql, &params, self.table)
+    }
+
+    /// The rowid SQLite assigned to the row just inserted.
+    pub(crate) fn last_insert_rowid(&self) -> Result<i64> {
         self.conn.last_insert_rowid()
     }
+}
+
+/// `value`, unless it is NaN, which SQLite would store as NULL (and
+/// PostgreSQL would store as a NaN no comparison finds): refused on both.
+#[cfg(feature = "postgres")]
+fn check_number<'v>(
+    value: ValueRef<'v>,
+    column: &'static str,
+    table: &str,
+) -> Result<ValueRef<'v>> {
+    if matches!(value, ValueRef::Real(f) if f.is_nan()) {
+        return Err(not_a_number(table, column));
+    }
+    Ok(value)
 }
 
 /// Binds parameter `i` (0-based), refusing NaN, which SQLite would store as NULL.
@@ -375,7 +584,7 @@ mod tests {
     fn no_cause_is_built_while_nobody_observes() {
         let raw = rusqlite::Connection::open_in_memory().expect("an in-memory connection");
         let observers = Arc::new(Observers::default());
-        let conn = Conn::new(raw, Arc::clone(&observers));
+        let conn = Conn::new(Raw::Sqlite(raw), Arc::clone(&observers));
         let built = Cell::new(0);
         let cause = || {
             built.set(built.get() + 1);

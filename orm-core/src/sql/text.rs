@@ -1,12 +1,14 @@
 //! The text of every statement built from table metadata: one function per
 //! statement kind, so the runtime never formats SQL itself. Identifiers are
-//! always quoted; values are always `?` placeholders.
+//! always quoted; values are always placeholders, written `?` here and
+//! numbered (`$1`, ...) for PostgreSQL by [`Dialect::placeholders`] as each
+//! text is finished.
 //!
 //! The hot texts are written name by name into one buffer, not assembled
 //! with `format!` from quoted copies: a session builds its texts afresh, so
 //! a `get` in a new session pays for its `SELECT` text every time.
 
-use crate::backend::sqlite::KeyForm;
+use crate::backend::{Dialect, KeyForm};
 use crate::schema::{SortKey, TableDef};
 
 use super::{push_quoted, quote};
@@ -37,9 +39,9 @@ pub(crate) enum Kind {
     },
 }
 
-/// The text of `kind` for `table`.
-pub(crate) fn build(table: &TableDef, kind: Kind) -> String {
-    match kind {
+/// The text of `kind` for `table`, in `dialect`.
+pub(crate) fn build(table: &TableDef, kind: Kind, dialect: Dialect) -> String {
+    let sql = match kind {
         Kind::Get => get(table),
         Kind::Insert => insert(table),
         Kind::InsertDefaults(unset) => insert_defaults(table, unset),
@@ -52,8 +54,9 @@ pub(crate) fn build(table: &TableDef, kind: Kind) -> String {
             column,
             list,
             order,
-        } => children(table, column, list, order),
-    }
+        } => children(table, column, list, order, dialect),
+    };
+    dialect.placeholders(sql)
 }
 
 /// The changed columns as a bit set, when they fit in one.
@@ -100,12 +103,10 @@ fn get(table: &TableDef) -> String {
 
 /// `SELECT ... WHERE "pk" IN (a key list)`: one statement and one
 /// parameter for any number of keys.
-pub(crate) fn select_keys(table: &TableDef, list: KeyForm) -> String {
+pub(crate) fn select_keys(table: &TableDef, list: KeyForm, dialect: Dialect) -> String {
     let mut sql = select(table);
-    push_where(&mut sql, table.primary_key().name, " IN (");
-    sql.push_str(list.subquery());
-    sql.push(')');
-    sql
+    push_where(&mut sql, table.primary_key().name, list.condition(dialect));
+    dialect.placeholders(sql)
 }
 
 /// `INSERT INTO "table" (...) VALUES (?, ...)` with every column.
@@ -147,8 +148,9 @@ fn insert_defaults(table: &TableDef, unset: u64) -> String {
     sql
 }
 
-/// `UPDATE "table" SET <changed> [, version = ?] WHERE pk = ? [AND version = ?]`.
-pub(crate) fn update(table: &TableDef, changed: &[usize]) -> String {
+/// `UPDATE "table" SET <changed> [, version = ?] WHERE pk = ? [AND version = ?]`
+/// (with `?` placeholders: `build` and [`update_in`] finish it).
+fn update(table: &TableDef, changed: &[usize]) -> String {
     let version = table.version.map(|v| table.columns[v].name);
     let mut sql = String::with_capacity(128);
     sql.push_str("UPDATE ");
@@ -162,6 +164,12 @@ pub(crate) fn update(table: &TableDef, changed: &[usize]) -> String {
     push_where(&mut sql, table.primary_key().name, " = ?");
     push_version_check(&mut sql, version);
     sql
+}
+
+/// [`update`] in `dialect`: for changed columns past the 64 of a cached
+/// text's bit set.
+pub(crate) fn update_in(table: &TableDef, changed: &[usize], dialect: Dialect) -> String {
+    dialect.placeholders(update(table, changed))
 }
 
 /// `DELETE FROM "table" WHERE pk = ? [AND version = ?]`.
@@ -185,15 +193,17 @@ fn push_version_check(sql: &mut String, version: Option<&str>) {
 
 /// The children of one parent (`= ?`, answered from the index), or of
 /// many (`IN (<key list>)`, one parameter for all keys).
-fn children(table: &TableDef, column: usize, list: Option<KeyForm>, order: &[SortKey]) -> String {
-    let fk = table.columns.get(column).map_or("?", |c| c.name);
+fn children(
+    table: &TableDef,
+    column: usize,
+    list: Option<KeyForm>,
+    order: &[SortKey],
+    dialect: Dialect,
+) -> String {
+    let fk = table.columns.get(column).map_or("", |c| c.name);
     let mut sql = select(table);
     match list {
-        Some(list) => {
-            push_where(&mut sql, fk, " IN (");
-            sql.push_str(list.subquery());
-            sql.push(')');
-        }
+        Some(list) => push_where(&mut sql, fk, list.condition(dialect)),
         None => push_where(&mut sql, fk, " = ?"),
     }
     push_order(&mut sql, table, "", order);
@@ -219,18 +229,30 @@ fn push_order(sql: &mut String, table: &TableDef, alias: &str, order: &[SortKey]
     }
 }
 
-/// A link row of a many-to-many relationship: `INSERT OR IGNORE` (an add on
-/// an unloaded collection may find it there) or `DELETE`. Built for every
-/// link row a flush writes.
-pub(crate) fn link(table: &str, columns: [&str; 2], insert: bool) -> String {
+/// A link row of a many-to-many relationship: an insert that ignores a
+/// row already there (an add on an unloaded collection may find it) or a
+/// `DELETE`. Built for every link row a flush writes.
+pub(crate) fn link(table: &str, columns: [&str; 2], insert: bool, dialect: Dialect) -> String {
     let [a, b] = columns;
     let mut sql = String::with_capacity(96);
     if insert {
-        sql.push_str("INSERT OR IGNORE INTO ");
+        sql.push_str(match dialect {
+            Dialect::Sqlite => "INSERT OR IGNORE INTO ",
+            Dialect::Postgres => "INSERT INTO ",
+        });
         push_quoted(&mut sql, table);
         sql.push_str(" (");
         push_names(&mut sql, [a, b], "");
-        sql.push_str(") VALUES (?, ?)");
+        sql.push_str(match dialect {
+            Dialect::Sqlite => ") VALUES (?, ?)",
+            Dialect::Postgres => ") VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        });
+    } else if dialect == Dialect::Postgres {
+        sql.push_str("DELETE FROM ");
+        push_quoted(&mut sql, table);
+        push_where(&mut sql, a, " = $1 AND ");
+        push_quoted(&mut sql, b);
+        sql.push_str(" = $2");
     } else {
         sql.push_str("DELETE FROM ");
         push_quoted(&mut sql, table);
@@ -250,6 +272,7 @@ pub(crate) fn linked(
     other: &str,
     list: KeyForm,
     order: &[SortKey],
+    dialect: Dialect,
 ) -> String {
     let columns: Vec<String> = table
         .columns
@@ -257,7 +280,7 @@ pub(crate) fn linked(
         .map(|c| format!("t.{}", quote(c.name)))
         .collect();
     let mut sql = format!(
-        "SELECT {}, l.{} FROM {} AS t JOIN {} AS l ON l.{} = t.{} WHERE l.{} IN ({})",
+        "SELECT {}, l.{} FROM {} AS t JOIN {} AS l ON l.{} = t.{} WHERE l.{}{}",
         columns.join(", "),
         quote(this),
         quote(table.name),
@@ -265,10 +288,10 @@ pub(crate) fn linked(
         quote(other),
         quote(table.primary_key().name),
         quote(this),
-        list.subquery(),
+        list.condition(dialect),
     );
     push_order(&mut sql, table, "t.", order);
-    sql
+    dialect.placeholders(sql)
 }
 
 /// `INSERT ... ON CONFLICT ("conflict") DO UPDATE SET ... RETURNING ...`
@@ -276,7 +299,13 @@ pub(crate) fn linked(
 /// inserted (their `DEFAULT` applies) nor updated; an update sets every
 /// other column but the key and the conflict column from the row offered
 /// (`excluded`), and bumps a version column.
-pub(crate) fn upsert(table: &TableDef, conflict: &str, left_out: u64, update: bool) -> String {
+pub(crate) fn upsert(
+    table: &TableDef,
+    conflict: &str,
+    left_out: u64,
+    update: bool,
+    dialect: Dialect,
+) -> String {
     let inserted: Vec<&str> = table
         .columns
         .iter()
@@ -333,7 +362,7 @@ pub(crate) fn upsert(table: &TableDef, conflict: &str, left_out: u64, update: bo
     }
     sql.push_str(" RETURNING ");
     push_names(&mut sql, table.columns.iter().map(|c| c.name), "");
-    sql
+    dialect.placeholders(sql)
 }
 
 #[cfg(test)]
@@ -374,11 +403,11 @@ mod tests {
         let select = r#"SELECT "id", "we""ird", "owner_id", "version" FROM "items""#;
         assert_eq!(self::select(&ITEMS), select);
         assert_eq!(
-            build(&ITEMS, Kind::Get),
+            build(&ITEMS, Kind::Get, Dialect::Sqlite),
             format!(r#"{select} WHERE "id" = ?"#)
         );
         assert_eq!(
-            select_keys(&ITEMS, KeyForm::Plain),
+            select_keys(&ITEMS, KeyForm::Plain, Dialect::Sqlite),
             format!(r#"{select} WHERE "id" IN (SELECT value FROM json_each(?))"#)
         );
         assert_eq!(
@@ -388,7 +417,8 @@ mod tests {
                     column: 2,
                     list: None,
                     order: &[],
-                }
+                },
+                Dialect::Sqlite
             ),
             format!(r#"{select} WHERE "owner_id" = ?"#)
         );
@@ -408,26 +438,27 @@ mod tests {
                             descending: false,
                         },
                     ],
-                }
+                },
+                Dialect::Sqlite
             ),
             format!(
                 r#"{select} WHERE "owner_id" IN (SELECT value FROM json_each(?)) ORDER BY "owner_id" DESC, "id""#
             )
         );
         assert_eq!(
-            build(&ITEMS, Kind::Insert),
+            build(&ITEMS, Kind::Insert, Dialect::Sqlite),
             r#"INSERT INTO "items" ("id", "we""ird", "owner_id", "version") VALUES (?, ?, ?, ?)"#
         );
         assert_eq!(
-            build(&ITEMS, Kind::InsertDefaults(0b0110)),
+            build(&ITEMS, Kind::InsertDefaults(0b0110), Dialect::Sqlite),
             r#"INSERT INTO "items" ("id", "version") VALUES (?, ?) RETURNING "we""ird", "owner_id""#
         );
         assert_eq!(
-            build(&ITEMS, Kind::Update(0b110)),
+            build(&ITEMS, Kind::Update(0b110), Dialect::Sqlite),
             r#"UPDATE "items" SET "we""ird" = ?, "owner_id" = ?, "version" = ? WHERE "id" = ? AND "version" = ?"#
         );
         assert_eq!(
-            build(&ITEMS, Kind::Delete),
+            build(&ITEMS, Kind::Delete, Dialect::Sqlite),
             r#"DELETE FROM "items" WHERE "id" = ? AND "version" = ?"#
         );
     }
@@ -435,11 +466,11 @@ mod tests {
     #[test]
     fn link_texts_name_both_columns() {
         assert_eq!(
-            link("item_tags", ["item_id", "tag_id"], true),
+            link("item_tags", ["item_id", "tag_id"], true, Dialect::Sqlite),
             r#"INSERT OR IGNORE INTO "item_tags" ("item_id", "tag_id") VALUES (?, ?)"#
         );
         assert_eq!(
-            link("item_tags", ["item_id", "tag_id"], false),
+            link("item_tags", ["item_id", "tag_id"], false, Dialect::Sqlite),
             r#"DELETE FROM "item_tags" WHERE "item_id" = ? AND "tag_id" = ?"#
         );
     }

@@ -10,6 +10,7 @@
 //! relationship of a model to itself) gives its own copy an alias
 //! (`"users_1"`), so the inner and outer rows stay apart.
 
+use crate::backend::Dialect;
 use crate::error::{Error, Misuse, Result};
 use crate::sql::push_quoted;
 use crate::value::Value;
@@ -241,12 +242,13 @@ impl Rendered {
 /// [`Misuse::JoinedTwice`] when a statement joins a table it already
 /// reads; [`Error::TooDeep`] for an expression nested deeper than SQLite
 /// allows.
-pub(crate) fn render(select: &Select) -> Result<Rendered> {
+pub(crate) fn render(select: &Select, dialect: Dialect) -> Result<Rendered> {
     let mut renderer = Renderer {
         out: Rendered::default(),
         qualify: !select.joins.is_empty() || select.has_subquery(),
         levels: Vec::new(),
         depth: 0,
+        dialect,
     };
     renderer.select(select)?;
     Ok(renderer.out)
@@ -256,8 +258,8 @@ pub(crate) fn render(select: &Select) -> Result<Rendered> {
 ///
 /// # Errors
 /// As [`render`].
-pub(crate) fn render_update(update: &Update) -> Result<Rendered> {
-    let mut renderer = Renderer::over(update.table, update.filter.as_ref());
+pub(crate) fn render_update(update: &Update, dialect: Dialect) -> Result<Rendered> {
+    let mut renderer = Renderer::over(update.table, update.filter.as_ref(), dialect);
     renderer.push("UPDATE ");
     renderer.table(update.table);
     for (i, (column, value)) in update.set.iter().enumerate() {
@@ -274,21 +276,22 @@ pub(crate) fn render_update(update: &Update) -> Result<Rendered> {
 ///
 /// # Errors
 /// As [`render`].
-pub(crate) fn render_delete(delete: &Delete) -> Result<Rendered> {
-    let mut renderer = Renderer::over(delete.table, delete.filter.as_ref());
+pub(crate) fn render_delete(delete: &Delete, dialect: Dialect) -> Result<Rendered> {
+    let mut renderer = Renderer::over(delete.table, delete.filter.as_ref(), dialect);
     renderer.push("DELETE FROM ");
     renderer.table(delete.table);
     renderer.filter_and_returning(delete.filter.as_ref(), &delete.returning)?;
     Ok(renderer.out)
 }
 
-/// Renders one expression as it reads in a statement over one table.
+/// Renders one expression as it reads in a SQLite statement over one table.
 pub(crate) fn render_expr(node: &Node) -> Result<Rendered> {
     let mut renderer = Renderer {
         out: Rendered::default(),
         qualify: node.has_subquery(),
         levels: Vec::new(),
         depth: 0,
+        dialect: Dialect::Sqlite,
     };
     renderer.node(node)?;
     Ok(renderer.out)
@@ -306,16 +309,18 @@ struct Renderer {
     qualify: bool,
     levels: Vec<Level>,
     depth: usize,
+    dialect: Dialect,
 }
 
 impl Renderer {
     /// A renderer for a statement that writes `table`, filtered by `filter`.
-    fn over(table: &'static str, filter: Option<&Node>) -> Renderer {
+    fn over(table: &'static str, filter: Option<&Node>, dialect: Dialect) -> Renderer {
         Renderer {
             out: Rendered::default(),
             qualify: filter.is_some_and(Node::has_subquery),
             levels: vec![vec![(table, None)]],
             depth: 0,
+            dialect,
         }
     }
 
@@ -365,9 +370,12 @@ impl Renderer {
             self.node(having)?;
         }
         self.order(&select.order)?;
-        if select.limit.is_some() || select.offset.is_some() {
+        // SQLite takes an OFFSET only after a LIMIT (-1: none);
+        // PostgreSQL refuses a negative one.
+        let no_limit = (self.dialect == Dialect::Sqlite).then_some(-1);
+        if let Some(limit) = select.limit.or(select.offset.and(no_limit)) {
             self.push(" LIMIT ");
-            self.param(Value::Integer(select.limit.unwrap_or(-1)), "LIMIT");
+            self.param(Value::Integer(limit), "LIMIT");
         }
         if let Some(offset) = select.offset {
             self.push(" OFFSET ");
@@ -423,8 +431,9 @@ impl Renderer {
 
     /// A bound value. The one place a placeholder is written.
     fn param(&mut self, value: Value, column: &'static str) {
-        self.push("?");
         self.out.params.push((value, column));
+        let n = self.out.params.len();
+        self.dialect.push_placeholder(&mut self.out.sql, n);
     }
 
     fn list(&mut self, nodes: &[Node]) -> Result<()> {
@@ -504,7 +513,12 @@ impl Renderer {
                 escaped,
             } => {
                 queue.operand(subject, inner);
-                queue.text(" LIKE ");
+                // SQLite's LIKE ignores the case of ASCII letters;
+                // PostgreSQL's ILIKE is the one that does.
+                queue.text(match self.dialect {
+                    Dialect::Sqlite => " LIKE ",
+                    Dialect::Postgres => " ILIKE ",
+                });
                 queue.operand(pattern, inner);
                 if *escaped {
                     queue.text(" ESCAPE '\\'");
@@ -638,12 +652,37 @@ mod tests {
                 column: "name",
             },
         ));
-        let rendered = render(&select).expect("renders");
+        let rendered = render(&select, Dialect::Sqlite).expect("renders");
         assert_eq!(
             rendered.sql,
             r#"SELECT "id", "name" FROM "users" WHERE "name" = ?"#
         );
         assert_eq!(rendered.params.len(), 1);
+    }
+
+    #[test]
+    fn postgres_numbers_its_placeholders_and_offsets_without_a_limit() {
+        let mut select = Select::from("users");
+        select.columns = vec![column("users", "id")];
+        let value = |v: &str| Node::Value {
+            value: Value::Text(v.into()),
+            column: "name",
+        };
+        select.and_where(Node::binary(column("users", "name"), "=", value("Ann")));
+        select.and_where(Node::Like {
+            subject: Box::new(column("users", "name")),
+            pattern: Box::new(value("a%")),
+            escaped: false,
+        });
+        select.offset = Some(5);
+        assert_eq!(
+            render(&select, Dialect::Postgres).expect("renders").sql,
+            r#"SELECT "id" FROM "users" WHERE ("name" = $1) AND ("name" ILIKE $2) OFFSET $3"#
+        );
+        assert_eq!(
+            render(&select, Dialect::Sqlite).expect("renders").sql,
+            r#"SELECT "id" FROM "users" WHERE ("name" = ?) AND ("name" LIKE ?) LIMIT ? OFFSET ?"#
+        );
     }
 
     #[test]
@@ -662,7 +701,7 @@ mod tests {
         select.columns = vec![column("people", "id")];
         select.and_where(Node::Exists(Box::new(inner)));
         assert_eq!(
-            render(&select).expect("renders").sql,
+            render(&select, Dialect::Sqlite).expect("renders").sql,
             r#"SELECT "people"."id" FROM "people" WHERE EXISTS (SELECT 1 FROM "people" AS "people_1" WHERE "people_1"."id" = "people"."manager_id")"#
         );
     }
@@ -679,7 +718,7 @@ mod tests {
             other_column: "manager_id",
         });
         assert!(matches!(
-            render(&select),
+            render(&select, Dialect::Sqlite),
             Err(Error::Misuse(Misuse::JoinedTwice { table: "users" }))
         ));
     }

@@ -15,11 +15,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub(crate) mod introspect;
-mod key_list;
 pub(crate) mod migration;
 pub(crate) mod tokens;
-
-pub(crate) use key_list::{KeyForm, key_lists};
 
 use rusqlite::types::ValueRef as DriverValue;
 

@@ -1,7 +1,8 @@
 //! Key lists: the keys of many objects bound as one parameter, for the
-//! `IN (...)` of a preload. SQLite has no array parameter, so the list is a
-//! JSON array read back by `json_each`: one statement text and one
-//! parameter for any number of keys.
+//! `IN (...)` of a preload: one statement text and one parameter for any
+//! number of keys. PostgreSQL has array parameters (`= ANY($1)`), sent as
+//! an array literal in its text format. SQLite has none, so there the list
+//! is a JSON array read back by `json_each`.
 //!
 //! JSON has numbers and strings but no bytes, so BLOB keys (a UUID's 16
 //! bytes) are written as hex strings and turned back into blobs by
@@ -12,9 +13,11 @@
 
 use std::fmt::Write;
 
+use super::Dialect;
 use crate::value::Value;
 
-/// How the keys of one list are written, and read back by `json_each`.
+/// How the keys of one list are written, and read back (by `json_each` on
+/// SQLite).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum KeyForm {
     /// Integers, reals and text, as JSON numbers and strings.
@@ -31,21 +34,24 @@ impl KeyForm {
         }
     }
 
-    /// The subquery yielding the list's keys from its one parameter.
-    pub(crate) fn subquery(self) -> &'static str {
-        match self {
-            KeyForm::Plain => "SELECT value FROM json_each(?)",
-            KeyForm::Blob => "SELECT unhex(value) FROM json_each(?)",
+    /// The condition a column meets when its value is in the list bound to
+    /// its one parameter: ` IN (<subquery>)` on SQLite, ` = ANY(?)` on
+    /// PostgreSQL.
+    pub(crate) fn condition(self, dialect: Dialect) -> &'static str {
+        match (dialect, self) {
+            (Dialect::Sqlite, KeyForm::Plain) => " IN (SELECT value FROM json_each(?))",
+            (Dialect::Sqlite, KeyForm::Blob) => " IN (SELECT unhex(value) FROM json_each(?))",
+            (Dialect::Postgres, _) => " = ANY(?)",
         }
     }
 }
 
-/// Keys of one form, as the JSON text bound to [`KeyForm::subquery`].
+/// Keys of one form, as the text bound to [`KeyForm::condition`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct KeyList {
     /// How the keys are written.
     pub(crate) form: KeyForm,
-    /// The JSON array.
+    /// The JSON array (SQLite) or the array literal (PostgreSQL).
     pub(crate) json: String,
 }
 
@@ -53,7 +59,11 @@ pub(crate) struct KeyList {
 /// type orm knows gives one list (its keys are all of one SQL type); only
 /// a key type of the user's whose values mix blobs with other types gives
 /// two, rather than a list whose blobs match nothing.
-pub(crate) fn key_lists(keys: &[Value]) -> Vec<KeyList> {
+pub(crate) fn key_lists(keys: &[Value], dialect: Dialect) -> Vec<KeyList> {
+    let (open, close) = match dialect {
+        Dialect::Sqlite => ("[", ']'),
+        Dialect::Postgres => ("{", '}'),
+    };
     let mut lists: Vec<KeyList> = Vec::new();
     for key in keys {
         let form = KeyForm::of(key);
@@ -62,7 +72,7 @@ pub(crate) fn key_lists(keys: &[Value]) -> Vec<KeyList> {
             None => {
                 lists.push(KeyList {
                     form,
-                    json: String::from("["),
+                    json: String::from(open),
                 });
                 let last = lists.len() - 1;
                 &mut lists[last]
@@ -71,10 +81,13 @@ pub(crate) fn key_lists(keys: &[Value]) -> Vec<KeyList> {
         if list.json.len() > 1 {
             list.json.push(',');
         }
-        push_json(&mut list.json, key);
+        match dialect {
+            Dialect::Sqlite => push_json(&mut list.json, key),
+            Dialect::Postgres => push_array_element(&mut list.json, key),
+        }
     }
     for list in &mut lists {
-        list.json.push(']');
+        list.json.push(close);
     }
     lists
 }
@@ -109,6 +122,41 @@ fn push_json(json: &mut String, value: &Value) {
     }
 }
 
+/// Appends `value` as an element of a PostgreSQL array literal: numbers
+/// bare, text and bytes (`\\x` hex, as `bytea` reads it) in double
+/// quotes with `"` and `\` escaped.
+fn push_array_element(list: &mut String, value: &Value) {
+    match value {
+        Value::Integer(n) => {
+            let _ = write!(list, "{n}");
+        }
+        Value::Real(f) if f.is_finite() => {
+            let _ = write!(list, "{f:?}");
+        }
+        Value::Real(f) if f.is_infinite() => {
+            list.push_str(if *f > 0.0 { "Infinity" } else { "-Infinity" });
+        }
+        Value::Real(_) | Value::Null => list.push_str("NULL"),
+        Value::Text(s) => {
+            list.push('"');
+            for ch in s.chars() {
+                if ch == '"' || ch == '\\' {
+                    list.push('\\');
+                }
+                list.push(ch);
+            }
+            list.push('"');
+        }
+        Value::Blob(bytes) => {
+            list.push_str("\"\\\\x");
+            for byte in bytes {
+                let _ = write!(list, "{byte:02x}");
+            }
+            list.push('"');
+        }
+    }
+}
+
 fn push_json_string(json: &mut String, s: &str) {
     json.push('"');
     for ch in s.chars() {
@@ -129,7 +177,7 @@ mod tests {
     use super::*;
 
     fn lists(keys: &[Value]) -> Vec<(KeyForm, String)> {
-        key_lists(keys)
+        key_lists(keys, Dialect::Sqlite)
             .into_iter()
             .map(|l| (l.form, l.json))
             .collect()
@@ -192,14 +240,31 @@ mod tests {
             Value::Integer(i64::MIN),
         ];
         for key in keys {
-            let list = key_lists(std::slice::from_ref(&key)).remove(0);
-            let sql = format!("SELECT ?1 IN ({})", list.form.subquery().replace('?', "?2"));
-            let bound =
-                rusqlite::types::ToSqlOutput::Borrowed(super::super::to_driver(key.as_ref()));
+            let list = key_lists(std::slice::from_ref(&key), Dialect::Sqlite).remove(0);
+            let condition = list.form.condition(Dialect::Sqlite).replace('?', "?2");
+            let sql = format!("SELECT ?1{condition}");
+            let bound = rusqlite::types::ToSqlOutput::Borrowed(crate::backend::sqlite::to_driver(
+                key.as_ref(),
+            ));
             let found: bool =
                 conn.query_row(&sql, rusqlite::params![bound, list.json], |row| row.get(0))?;
             assert!(found, "{key:?} as {}", list.json);
         }
         Ok(())
+    }
+
+    #[test]
+    fn postgres_lists_are_array_literals() {
+        let lists = key_lists(
+            &[
+                Value::Integer(3),
+                Value::Text("a\"b\\c".into()),
+                Value::Blob(vec![0, 0xff]),
+                Value::Real(f64::INFINITY),
+            ],
+            Dialect::Postgres,
+        );
+        let texts: Vec<&str> = lists.iter().map(|l| l.json.as_str()).collect();
+        assert_eq!(texts, [r#"{3,"a\"b\\c",Infinity}"#, r#"{"\\x00ff"}"#]);
     }
 }

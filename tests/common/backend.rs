@@ -1,0 +1,157 @@
+//! The backend matrix: each test written once, run on SQLite always and on
+//! PostgreSQL when `ORM_TEST_POSTGRES` holds a connection URL (each test
+//! then works in a schema of its own, dropped at its end, so tests run in
+//! parallel and leave nothing behind).
+//!
+//! ```ignore
+//! backend_tests! {
+//!     fn a_behaviour(db) -> orm::Result<()> {
+//!         db.create_all::<User>()?;
+//!         ...
+//!     }
+//! }
+//! ```
+//! makes `sqlite::a_behaviour` and `postgres::a_behaviour`; the second
+//! returns at once where no server is configured (the `postgres` test
+//! target says so once).
+
+use std::ops::Deref;
+
+use orm::Database;
+
+/// The variable holding the PostgreSQL URL the tests run against.
+pub const POSTGRES_URL: &str = "ORM_TEST_POSTGRES";
+
+/// A fresh, empty database for one test.
+pub struct TestDb {
+    db: Option<Database>,
+    #[cfg(feature = "postgres")]
+    schema: Option<(String, String)>,
+}
+
+impl Deref for TestDb {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        self.db
+            .as_ref()
+            .expect("the database lives until the test ends")
+    }
+}
+
+/// A new in-memory SQLite database.
+pub fn sqlite() -> TestDb {
+    TestDb {
+        db: Some(Database::in_memory().expect("an in-memory database opens")),
+        #[cfg(feature = "postgres")]
+        schema: None,
+    }
+}
+
+/// A new schema on the configured PostgreSQL server, or `None` where no
+/// server is configured. A configured server that cannot be reached fails
+/// the test: CI must not pass by skipping.
+#[cfg(feature = "postgres")]
+pub fn postgres() -> Option<TestDb> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let url = std::env::var(POSTGRES_URL).ok().filter(|u| !u.is_empty())?;
+    let schema = format!(
+        "orm_test_{}_{}_{}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("{POSTGRES_URL}={url}: the server cannot be reached: {e}"));
+    admin
+        .batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+        .expect("a test schema can be created");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{separator}options=-csearch_path%3D{schema}");
+    let db = Database::open(&scoped).expect("the test schema opens");
+    Some(TestDb {
+        db: Some(db),
+        schema: Some((url, schema)),
+    })
+}
+
+/// Without the `postgres` feature there is no PostgreSQL to test.
+#[cfg(not(feature = "postgres"))]
+pub fn postgres() -> Option<TestDb> {
+    None
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Close the database's connections before dropping their schema.
+        drop(self.db.take());
+        if let Some((url, schema)) = self.schema.take()
+            && let Ok(mut admin) = postgres::Client::connect(&url, postgres::NoTls)
+        {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"));
+        }
+    }
+}
+
+/// Runs each test on both backends; see the module docs.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($(#[$attr:meta])* fn $name:ident($db:ident) -> $ret:ty $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$attr])*
+                #[test]
+                fn $name() -> $ret {
+                    let $db = $crate::common::backend::sqlite();
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$attr])*
+                #[test]
+                fn $name() -> $ret {
+                    let Some($db) = $crate::common::backend::postgres() else {
+                        return Ok(());
+                    };
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+/// The statements `recorder` saw, as [`orm::Recorder::sql`] gives them but
+/// with PostgreSQL's `$1`, `$2`, ... written `?`, so that one expected text
+/// serves both backends where the SQL is otherwise the same.
+pub fn sql(recorder: &orm::Recorder) -> Vec<String> {
+    recorder.sql().iter().map(|s| question_marks(s)).collect()
+}
+
+fn question_marks(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match (quote, ch) {
+            (None, '$') if chars.peek().is_some_and(char::is_ascii_digit) => {
+                while chars.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                }
+                out.push('?');
+                continue;
+            }
+            (None, '"' | '\'') => quote = Some(ch),
+            (Some(q), c) if c == q => quote = None,
+            _ => {}
+        }
+        out.push(ch);
+    }
+    out
+}
