@@ -23,7 +23,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::backend::Dialect;
 #[cfg(feature = "postgres")]
-use crate::backend::postgres::{self, PgRow, PooledClient};
+use crate::backend::postgres::{PgRow, PooledClient};
 use crate::backend::sqlite::{SqliteRow, classify, to_driver};
 use crate::error::{Error, Result};
 use crate::value::{Bound, FromValueError, Row, Value, ValueRef};
@@ -270,10 +270,7 @@ impl Conn {
             #[cfg(feature = "postgres")]
             Raw::Postgres(client) => {
                 let values = self.checked(sql, params, table)?;
-                let changed = client
-                    .borrow_mut()
-                    .execute(sql, &values)
-                    .map_err(|e| postgres::classify(e, table))?;
+                let changed = client.borrow_mut().execute(sql, &values, table)?;
                 Ok(usize::try_from(changed).unwrap_or(usize::MAX))
             }
         }
@@ -304,10 +301,7 @@ impl Conn {
         match &self.raw {
             Raw::Sqlite(raw) => raw.execute_batch(sql).map_err(|e| classify(e, "")),
             #[cfg(feature = "postgres")]
-            Raw::Postgres(client) => client
-                .borrow_mut()
-                .batch(sql)
-                .map_err(|e| postgres::classify(e, "")),
+            Raw::Postgres(client) => client.borrow_mut().batch(sql),
         }
     }
 
@@ -354,10 +348,7 @@ impl Conn {
                 let values = self.checked(sql, params, table)?;
                 // Rows are read whole before `each` runs, so that `each`
                 // may send statements of its own on this connection.
-                let rows = client
-                    .borrow_mut()
-                    .query(sql, &values)
-                    .map_err(|e| postgres::classify(e, table))?;
+                let rows = client.borrow_mut().query(sql, &values, table)?;
                 for row in rows.iter().take(limit) {
                     each(&DbRow::Postgres(PgRow(row)))?;
                 }
@@ -408,10 +399,7 @@ impl Conn {
                 Ok((stmt.parameter_count(), names))
             }
             #[cfg(feature = "postgres")]
-            Raw::Postgres(client) => client
-                .borrow_mut()
-                .describe(sql)
-                .map_err(|e| postgres::classify(e, "")),
+            Raw::Postgres(client) => client.borrow_mut().describe(sql),
         }
     }
 
@@ -436,10 +424,7 @@ impl Conn {
             #[cfg(feature = "postgres")]
             Raw::Postgres(client) => {
                 let values: Vec<ValueRef<'_>> = params.iter().map(|p| p.value).collect();
-                let rows = client
-                    .borrow_mut()
-                    .query(sql, &values)
-                    .map_err(|e| postgres::classify(e, ""))?;
+                let rows = client.borrow_mut().query(sql, &values, "")?;
                 for row in &rows {
                     each(&DbRow::Postgres(PgRow(row)))?;
                 }

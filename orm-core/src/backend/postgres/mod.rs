@@ -25,6 +25,8 @@ use crate::value::ValueRef;
 /// the connection through the pool, not with a session.
 pub(crate) struct PgClient {
     client: Client,
+    /// How to open it again when the server closes it.
+    connector: Connector,
     statements: HashMap<Box<str>, Statement>,
     /// Whether a transaction is open: `BEGIN` ran and no `COMMIT` or
     /// `ROLLBACK` since (the client does not report it).
@@ -34,17 +36,14 @@ pub(crate) struct PgClient {
 }
 
 /// Opens connections for the pool, as the URL says.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Connector {
     config: postgres::Config,
     lock_timeout: Duration,
 }
 
-impl r2d2::ManageConnection for Connector {
-    type Connection = PgClient;
-    type Error = postgres::Error;
-
-    fn connect(&self) -> Result<PgClient, postgres::Error> {
+impl Connector {
+    fn client(&self) -> Result<Client, postgres::Error> {
         let mut client = self.config.connect(NoTls)?;
         // A lock held by another transaction past this fails the statement
         // (55P03, `Error::Busy`), as SQLite's busy timeout does.
@@ -52,8 +51,18 @@ impl r2d2::ManageConnection for Connector {
             "SET lock_timeout = {}",
             self.lock_timeout.as_millis()
         ))?;
+        Ok(client)
+    }
+}
+
+impl r2d2::ManageConnection for Connector {
+    type Connection = PgClient;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgClient, postgres::Error> {
         Ok(PgClient {
-            client,
+            client: self.client()?,
+            connector: self.clone(),
             statements: HashMap::default(),
             in_transaction: false,
             discarded: false,
@@ -104,43 +113,71 @@ pub(crate) fn take(pool: &Pool) -> Result<PooledClient> {
 }
 
 impl PgClient {
+    /// The server connection, opened again if the server closed it. The
+    /// statement that met the closed connection failed with
+    /// [`Error::ConnectionLost`]; the next one runs on a new connection,
+    /// unless a transaction was open on the old one: then it fails too
+    /// (its writes are gone, and a `COMMIT` on the new connection would
+    /// seem to succeed), and only a `ROLLBACK` goes through.
+    fn reconnected(&mut self, rollback: bool) -> Result<()> {
+        if !self.client.is_closed() {
+            return Ok(());
+        }
+        self.client = self.connector.client().map_err(|e| classify(e, ""))?;
+        self.statements.clear();
+        let lost_transaction = std::mem::replace(&mut self.in_transaction, false);
+        if lost_transaction && !rollback {
+            return Err(Error::ConnectionLost {
+                detail: "the transaction that was open on it is gone".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// `sql` prepared once per connection.
-    fn prepared(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+    fn prepared(&mut self, sql: &str, table: &str) -> Result<Statement> {
+        self.reconnected(false)?;
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.client.prepare(sql)?;
+        let statement = self.client.prepare(sql).map_err(|e| classify(e, table))?;
         self.statements.insert(sql.into(), statement.clone());
         Ok(statement)
     }
 
-    /// Runs a statement; returns the number of rows it changed.
+    /// Runs a statement on `table`; returns the number of rows it changed.
     pub(crate) fn execute(
         &mut self,
         sql: &str,
         params: &[ValueRef<'_>],
-    ) -> Result<u64, postgres::Error> {
-        let statement = self.prepared(sql)?;
+        table: &str,
+    ) -> Result<u64> {
+        let statement = self.prepared(sql, table)?;
         let params: Vec<PgParam<'_>> = params.iter().map(|v| PgParam(*v)).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        self.client.execute(&statement, &refs)
+        self.client
+            .execute(&statement, &refs)
+            .map_err(|e| classify(e, table))
     }
 
-    /// Runs a query and returns its rows.
+    /// Runs a query of `table` and returns its rows.
     pub(crate) fn query(
         &mut self,
         sql: &str,
         params: &[ValueRef<'_>],
-    ) -> Result<Vec<postgres::Row>, postgres::Error> {
-        let statement = self.prepared(sql)?;
+        table: &str,
+    ) -> Result<Vec<postgres::Row>> {
+        let statement = self.prepared(sql, table)?;
         let params: Vec<PgParam<'_>> = params.iter().map(|v| PgParam(*v)).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        self.client.query(&statement, &refs)
+        self.client
+            .query(&statement, &refs)
+            .map_err(|e| classify(e, table))
     }
 
     /// The number of parameters `sql` takes and the names of its columns.
-    pub(crate) fn describe(&mut self, sql: &str) -> Result<(usize, Vec<String>), postgres::Error> {
-        let statement = self.prepared(sql)?;
+    pub(crate) fn describe(&mut self, sql: &str) -> Result<(usize, Vec<String>)> {
+        let statement = self.prepared(sql, "")?;
         let names = statement
             .columns()
             .iter()
@@ -151,19 +188,18 @@ impl PgClient {
 
     /// Runs statements without parameters (transaction control, DDL), and
     /// follows whether a transaction is open.
-    pub(crate) fn batch(&mut self, sql: &str) -> Result<(), postgres::Error> {
-        let result = self.client.batch_execute(sql);
+    pub(crate) fn batch(&mut self, sql: &str) -> Result<()> {
         let word = sql
             .split_whitespace()
             .next()
             .unwrap_or("")
             .to_ascii_uppercase();
-        let ends = word == "COMMIT"
-            || word == "END"
-            || (word == "ROLLBACK" && !sql.to_ascii_uppercase().contains(" TO "));
+        let rolls_back = word == "ROLLBACK" && !sql.to_ascii_uppercase().contains(" TO ");
+        self.reconnected(rolls_back)?;
+        let result = self.client.batch_execute(sql).map_err(|e| classify(e, ""));
         if word == "BEGIN" || word == "START" {
             self.in_transaction = result.is_ok();
-        } else if ends {
+        } else if word == "COMMIT" || word == "END" || rolls_back {
             // A failed COMMIT ends the transaction too (the server rolls it back).
             self.in_transaction = false;
         }
@@ -184,9 +220,7 @@ impl PgClient {
 /// Whether `table` exists in the connection's current schema.
 pub(crate) fn table_exists(conn: &mut PgClient, table: &str) -> Result<bool> {
     let sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1";
-    let rows = conn
-        .query(sql, &[ValueRef::Text(table)])
-        .map_err(|e| classify(e, table))?;
+    let rows = conn.query(sql, &[ValueRef::Text(table)], table)?;
     Ok(!rows.is_empty())
 }
 
@@ -196,15 +230,26 @@ pub(crate) fn table_exists(conn: &mut PgClient, table: &str) -> Result<bool> {
 /// granted in time) as [`Error::Busy`], which a retry may cure.
 #[cold]
 pub(crate) fn classify(err: postgres::Error, table: &str) -> Error {
+    let lost = |err: &postgres::Error| Error::ConnectionLost {
+        detail: err.to_string(),
+    };
     if err.is_closed() {
-        return Error::ConnectionLost {
-            detail: err.to_string(),
-        };
+        return lost(&err);
     }
     let Some(db) = err.as_db_error() else {
-        return Error::Postgres(err);
+        // An I/O error: the connection is gone.
+        return match std::error::Error::source(&err) {
+            Some(source) if source.is::<std::io::Error>() => lost(&err),
+            _ => Error::Postgres(err),
+        };
     };
-    let kind = match db.code().code() {
+    let code = db.code().code();
+    // Class 08 (connection exceptions) and the server shutting the
+    // connection down (57P01 to 57P03).
+    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") {
+        return lost(&err);
+    }
+    let kind = match code {
         "23505" => Some(ConstraintKind::Unique),
         "23502" => Some(ConstraintKind::NotNull),
         "23503" => Some(ConstraintKind::ForeignKey),
