@@ -1,6 +1,10 @@
 //! The query builder: every kind of filter, ordering, limit and offset,
 //! `count`, `first` and `one`, and exactly one statement per query.
 
+#[macro_use]
+mod common;
+
+use common::backend;
 use orm::Value;
 use orm::prelude::*;
 use orm::scope::{InScope, Only};
@@ -18,9 +22,8 @@ pub struct Person {
 
 const SELECT: &str = r#"SELECT "id", "name", "age", "nickname" FROM "people""#;
 
-/// Five people, ids 1 to 5 in this order.
-fn database() -> orm::Result<Database> {
-    let db = Database::in_memory()?;
+/// Fills `db` with five people, ids 1 to 5 in this order.
+fn seed(db: &Database) -> orm::Result<()> {
     db.create_all::<Person>()?;
     let session = db.session();
     for (name, age, nickname) in [
@@ -34,7 +37,13 @@ fn database() -> orm::Result<Database> {
         person.write()?.nickname = nickname.map(str::to_owned);
     }
     session.commit()?;
-    Ok(db)
+    Ok(())
+}
+
+/// Whether `db` is a PostgreSQL server, where a few statements read
+/// differently.
+fn is_postgres(db: &Database) -> bool {
+    format!("{db:?}").contains("Server")
 }
 
 fn names(people: &[Handle<Person>]) -> orm::Result<Vec<String>> {
@@ -54,357 +63,355 @@ where
         .filter(filter)
         .order_by(Person::ID.asc())
         .all()?;
-    assert_eq!(recorder.count(), 1, "{:?}", recorder.sql());
+    assert_eq!(recorder.count(), 1, "{:?}", backend::sql(&recorder));
     names(&found)
 }
 
-#[test]
-fn eq_keeps_equal_values() -> orm::Result<()> {
-    let db = database()?;
-    assert_eq!(matching(&db, Person::AGE.eq(31))?, ["Ann", "Dee"]);
-    assert_eq!(matching(&db, Person::NAME.eq("Cid"))?, ["Cid"]);
-    assert_eq!(matching(&db, Person::NICKNAME.eq("evie"))?, ["Eve"]);
-    Ok(())
-}
+backend_tests! {
+    fn eq_keeps_equal_values(db) -> orm::Result<()> {
+        seed(&db)?;
+        assert_eq!(matching(&db, Person::AGE.eq(31))?, ["Ann", "Dee"]);
+        assert_eq!(matching(&db, Person::NAME.eq("Cid"))?, ["Cid"]);
+        assert_eq!(matching(&db, Person::NICKNAME.eq("evie"))?, ["Eve"]);
+        Ok(())
+    }
 
-#[test]
-fn ne_keeps_other_values() -> orm::Result<()> {
-    let db = database()?;
-    assert_eq!(matching(&db, Person::AGE.ne(31))?, ["Bob", "Cid", "Eve"]);
-    Ok(())
-}
+    fn ne_keeps_other_values(db) -> orm::Result<()> {
+        seed(&db)?;
+        assert_eq!(matching(&db, Person::AGE.ne(31))?, ["Bob", "Cid", "Eve"]);
+        Ok(())
+    }
 
-#[test]
-fn lt_le_gt_ge_compare_in_order() -> orm::Result<()> {
-    let db = database()?;
-    assert_eq!(matching(&db, Person::AGE.lt(31))?, ["Bob"]);
-    assert_eq!(matching(&db, Person::AGE.le(31))?, ["Ann", "Bob", "Dee"]);
-    assert_eq!(matching(&db, Person::AGE.gt(31))?, ["Cid", "Eve"]);
-    assert_eq!(matching(&db, Person::AGE.ge(45))?, ["Cid", "Eve"]);
-    assert_eq!(matching(&db, Person::NAME.lt("C"))?, ["Ann", "Bob"]);
-    Ok(())
-}
+    fn lt_le_gt_ge_compare_in_order(db) -> orm::Result<()> {
+        seed(&db)?;
+        assert_eq!(matching(&db, Person::AGE.lt(31))?, ["Bob"]);
+        assert_eq!(matching(&db, Person::AGE.le(31))?, ["Ann", "Bob", "Dee"]);
+        assert_eq!(matching(&db, Person::AGE.gt(31))?, ["Cid", "Eve"]);
+        assert_eq!(matching(&db, Person::AGE.ge(45))?, ["Cid", "Eve"]);
+        assert_eq!(matching(&db, Person::NAME.lt("C"))?, ["Ann", "Bob"]);
+        Ok(())
+    }
 
-#[test]
-fn like_matches_patterns() -> orm::Result<()> {
-    let db = database()?;
-    assert_eq!(matching(&db, Person::NAME.like("_o_"))?, ["Bob"]);
-    assert_eq!(matching(&db, Person::NAME.like("%e"))?, ["Dee", "Eve"]);
-    assert_eq!(matching(&db, Person::NICKNAME.like("%ie"))?, ["Ann", "Eve"]);
-    Ok(())
-}
+    fn like_matches_patterns(db) -> orm::Result<()> {
+        seed(&db)?;
+        assert_eq!(matching(&db, Person::NAME.like("_o_"))?, ["Bob"]);
+        assert_eq!(matching(&db, Person::NAME.like("%e"))?, ["Dee", "Eve"]);
+        assert_eq!(matching(&db, Person::NICKNAME.like("%ie"))?, ["Ann", "Eve"]);
+        // Case-insensitive (for ASCII) on both backends.
+        assert_eq!(matching(&db, Person::NAME.like("b%"))?, ["Bob"]);
+        assert_eq!(matching(&db, Person::NICKNAME.like("EVIE"))?, ["Eve"]);
+        Ok(())
+    }
 
-#[test]
-fn in_keeps_listed_values_and_an_empty_list_matches_nothing() -> orm::Result<()> {
-    let db = database()?;
-    assert_eq!(
-        matching(&db, Person::AGE.in_([17, 45, 99]))?,
-        ["Bob", "Cid"]
-    );
-    assert_eq!(
-        matching(&db, Person::NAME.in_(["Eve", "Ann"]))?,
-        ["Ann", "Eve"]
-    );
-    assert!(matching(&db, Person::AGE.in_(Vec::<i64>::new()))?.is_empty());
-    Ok(())
-}
+    fn in_keeps_listed_values_and_an_empty_list_matches_nothing(db) -> orm::Result<()> {
+        seed(&db)?;
+        assert_eq!(
+            matching(&db, Person::AGE.in_([17, 45, 99]))?,
+            ["Bob", "Cid"]
+        );
+        assert_eq!(
+            matching(&db, Person::NAME.in_(["Eve", "Ann"]))?,
+            ["Ann", "Eve"]
+        );
+        assert!(matching(&db, Person::AGE.in_(Vec::<i64>::new()))?.is_empty());
+        Ok(())
+    }
 
-#[test]
-fn is_null_and_is_not_null_test_optional_columns() -> orm::Result<()> {
-    let db = database()?;
-    assert_eq!(matching(&db, Person::NICKNAME.is_null())?, ["Bob", "Dee"]);
-    assert_eq!(
-        matching(&db, Person::NICKNAME.is_not_null())?,
-        ["Ann", "Cid", "Eve"]
-    );
-    Ok(())
-}
+    fn is_null_and_is_not_null_test_optional_columns(db) -> orm::Result<()> {
+        seed(&db)?;
+        assert_eq!(matching(&db, Person::NICKNAME.is_null())?, ["Bob", "Dee"]);
+        assert_eq!(
+            matching(&db, Person::NICKNAME.is_not_null())?,
+            ["Ann", "Cid", "Eve"]
+        );
+        Ok(())
+    }
 
-#[test]
-fn and_or_and_not_combine_conditions() -> orm::Result<()> {
-    let db = database()?;
-    assert_eq!(
-        matching(&db, Person::AGE.ge(31).and(Person::NICKNAME.is_null()))?,
-        ["Dee"]
-    );
-    assert_eq!(
-        matching(&db, Person::AGE.lt(18).or(Person::AGE.gt(60)))?,
-        ["Bob", "Eve"]
-    );
-    assert_eq!(matching(&db, !Person::AGE.eq(31))?, ["Bob", "Cid", "Eve"]);
-    // SQL's three-valued logic: NOT (NULL = 'annie') is NULL, so the rows
-    // without a nickname match neither the condition nor its negation.
-    assert_eq!(
-        matching(&db, !Person::NICKNAME.eq("annie"))?,
-        ["Cid", "Eve"]
-    );
-    Ok(())
-}
+    fn and_or_and_not_combine_conditions(db) -> orm::Result<()> {
+        seed(&db)?;
+        assert_eq!(
+            matching(&db, Person::AGE.ge(31).and(Person::NICKNAME.is_null()))?,
+            ["Dee"]
+        );
+        assert_eq!(
+            matching(&db, Person::AGE.lt(18).or(Person::AGE.gt(60)))?,
+            ["Bob", "Eve"]
+        );
+        assert_eq!(matching(&db, !Person::AGE.eq(31))?, ["Bob", "Cid", "Eve"]);
+        // SQL's three-valued logic: NOT (NULL = 'annie') is NULL, so the rows
+        // without a nickname match neither the condition nor its negation.
+        assert_eq!(
+            matching(&db, !Person::NICKNAME.eq("annie"))?,
+            ["Cid", "Eve"]
+        );
+        Ok(())
+    }
 
-#[test]
-fn combined_conditions_keep_their_grouping() -> orm::Result<()> {
-    let db = database()?;
-    // (age < 18 OR age > 60) AND name = 'Eve', not age < 18 OR (age > 60 AND name = 'Eve').
-    let grouped = Person::AGE
-        .lt(18)
-        .or(Person::AGE.gt(60))
-        .and(Person::NAME.eq("Eve"));
-    assert_eq!(
-        grouped.sql(),
-        r#"(("age" < ?) OR ("age" > ?)) AND ("name" = ?)"#
-    );
-    assert_eq!(matching(&db, grouped)?, ["Eve"]);
-    let negated = !Person::AGE.lt(18).or(Person::AGE.gt(60));
-    assert_eq!(negated.sql(), r#"NOT (("age" < ?) OR ("age" > ?))"#);
-    assert_eq!(matching(&db, negated)?, ["Ann", "Cid", "Dee"]);
-    Ok(())
-}
+    fn combined_conditions_keep_their_grouping(db) -> orm::Result<()> {
+        seed(&db)?;
+        // (age < 18 OR age > 60) AND name = 'Eve', not age < 18 OR (age > 60 AND name = 'Eve').
+        let grouped = Person::AGE
+            .lt(18)
+            .or(Person::AGE.gt(60))
+            .and(Person::NAME.eq("Eve"));
+        assert_eq!(
+            grouped.sql(),
+            r#"(("age" < ?) OR ("age" > ?)) AND ("name" = ?)"#
+        );
+        assert_eq!(matching(&db, grouped)?, ["Eve"]);
+        let negated = !Person::AGE.lt(18).or(Person::AGE.gt(60));
+        assert_eq!(negated.sql(), r#"NOT (("age" < ?) OR ("age" > ?))"#);
+        assert_eq!(matching(&db, negated)?, ["Ann", "Cid", "Dee"]);
+        Ok(())
+    }
 
-#[test]
-fn successive_filters_all_apply() -> orm::Result<()> {
-    let db = database()?;
-    let session = db.session();
-    let found = session
-        .query::<Person>()
-        .filter(Person::AGE.ge(18))
-        .filter(Person::NICKNAME.is_not_null())
-        .filter(Person::NAME.ne("Cid"))
-        .order_by(Person::ID.asc())
-        .all()?;
-    assert_eq!(names(&found)?, ["Ann", "Eve"]);
-    Ok(())
-}
-
-#[test]
-fn a_filtered_query_is_one_select_with_bound_values() -> orm::Result<()> {
-    let db = database()?;
-    let session = db.session();
-    let recorder = db.recorder();
-    let found = session
-        .query::<Person>()
-        .filter(Person::AGE.ge(18).and(Person::NAME.like("%e%")))
-        .order_by(Person::AGE.desc())
-        .limit(2)
-        .offset(1)
-        .all()?;
-    assert_eq!(names(&found)?, ["Dee"]);
-    let statements = recorder.statements();
-    assert_eq!(statements.len(), 1);
-    assert_eq!(
-        statements[0].sql,
-        format!(
-            r#"{SELECT} WHERE ("age" >= ?) AND ("name" LIKE ?) ORDER BY "age" DESC LIMIT ? OFFSET ?"#
-        )
-    );
-    assert_eq!(
-        statements[0].params,
-        [
-            Value::Integer(18),
-            Value::Text("%e%".into()),
-            Value::Integer(2),
-            Value::Integer(1)
-        ]
-    );
-    Ok(())
-}
-
-#[test]
-fn values_that_look_like_sql_are_only_compared() -> orm::Result<()> {
-    let db = database()?;
-    assert!(matching(&db, Person::NAME.eq("x' OR '1'='1"))?.is_empty());
-    assert!(matching(&db, Person::NAME.eq("Ann'; DELETE FROM people; --"))?.is_empty());
-    assert_eq!(db.session().query::<Person>().count()?, 5);
-    Ok(())
-}
-
-#[test]
-fn order_by_sorts_by_each_term_in_turn() -> orm::Result<()> {
-    let db = database()?;
-    let session = db.session();
-    let by_age_then_name = session
-        .query::<Person>()
-        .order_by(Person::AGE.desc())
-        .order_by(Person::NAME.desc())
-        .all()?;
-    assert_eq!(
-        names(&by_age_then_name)?,
-        ["Eve", "Cid", "Dee", "Ann", "Bob"]
-    );
-    let by_name = session
-        .query::<Person>()
-        .order_by(Person::NAME.asc())
-        .all()?;
-    assert_eq!(names(&by_name)?, ["Ann", "Bob", "Cid", "Dee", "Eve"]);
-    Ok(())
-}
-
-#[test]
-fn limit_and_offset_page_through_the_rows() -> orm::Result<()> {
-    let db = database()?;
-    let session = db.session();
-    let page = |offset: i64| -> orm::Result<Vec<String>> {
+    fn successive_filters_all_apply(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
         let found = session
             .query::<Person>()
+            .filter(Person::AGE.ge(18))
+            .filter(Person::NICKNAME.is_not_null())
+            .filter(Person::NAME.ne("Cid"))
             .order_by(Person::ID.asc())
-            .limit(2)
-            .offset(offset)
             .all()?;
-        names(&found)
-    };
-    assert_eq!(page(0)?, ["Ann", "Bob"]);
-    assert_eq!(page(2)?, ["Cid", "Dee"]);
-    assert_eq!(page(4)?, ["Eve"]);
-    assert!(page(6)?.is_empty());
-    let rest = session
-        .query::<Person>()
-        .order_by(Person::ID.asc())
-        .offset(3)
-        .all()?;
-    assert_eq!(names(&rest)?, ["Dee", "Eve"], "offset without a limit");
-    let none = session.query::<Person>().limit(0).all()?;
-    assert!(none.is_empty());
-    Ok(())
-}
+        assert_eq!(names(&found)?, ["Ann", "Eve"]);
+        Ok(())
+    }
 
-#[test]
-fn count_counts_matching_rows_ignoring_limit_and_offset() -> orm::Result<()> {
-    let db = database()?;
-    let session = db.session();
-    let recorder = db.recorder();
-    assert_eq!(session.query::<Person>().count()?, 5);
-    assert_eq!(
-        session
+    fn a_filtered_query_is_one_select_with_bound_values(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let recorder = db.recorder();
+        let found = session
             .query::<Person>()
-            .filter(Person::AGE.eq(31))
-            .count()?,
-        2
-    );
-    assert_eq!(
-        session
+            .filter(Person::AGE.ge(18).and(Person::NAME.like("%e%")))
+            .order_by(Person::AGE.desc())
+            .limit(2)
+            .offset(1)
+            .all()?;
+        assert_eq!(names(&found)?, ["Dee"]);
+        let statements = recorder.statements();
+        assert_eq!(statements.len(), 1);
+        // PostgreSQL's LIKE is case-sensitive; its ILIKE matches as SQLite's LIKE does.
+        let like = if is_postgres(&db) { "ILIKE" } else { "LIKE" };
+        assert_eq!(
+            backend::sql(&recorder),
+            [format!(
+                r#"{SELECT} WHERE ("age" >= ?) AND ("name" {like} ?) ORDER BY "age" DESC LIMIT ? OFFSET ?"#
+            )]
+        );
+        assert_eq!(
+            statements[0].params,
+            [
+                Value::Integer(18),
+                Value::Text("%e%".into()),
+                Value::Integer(2),
+                Value::Integer(1)
+            ]
+        );
+        Ok(())
+    }
+
+    fn values_that_look_like_sql_are_only_compared(db) -> orm::Result<()> {
+        seed(&db)?;
+        assert!(matching(&db, Person::NAME.eq("x' OR '1'='1"))?.is_empty());
+        assert!(matching(&db, Person::NAME.eq("Ann'; DELETE FROM people; --"))?.is_empty());
+        assert_eq!(db.session().query::<Person>().count()?, 5);
+        Ok(())
+    }
+
+    fn order_by_sorts_by_each_term_in_turn(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let by_age_then_name = session
+            .query::<Person>()
+            .order_by(Person::AGE.desc())
+            .order_by(Person::NAME.desc())
+            .all()?;
+        assert_eq!(
+            names(&by_age_then_name)?,
+            ["Eve", "Cid", "Dee", "Ann", "Bob"]
+        );
+        let by_name = session
+            .query::<Person>()
+            .order_by(Person::NAME.asc())
+            .all()?;
+        assert_eq!(names(&by_name)?, ["Ann", "Bob", "Cid", "Dee", "Eve"]);
+        Ok(())
+    }
+
+    fn limit_and_offset_page_through_the_rows(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let page = |offset: i64| -> orm::Result<Vec<String>> {
+            let found = session
+                .query::<Person>()
+                .order_by(Person::ID.asc())
+                .limit(2)
+                .offset(offset)
+                .all()?;
+            names(&found)
+        };
+        assert_eq!(page(0)?, ["Ann", "Bob"]);
+        assert_eq!(page(2)?, ["Cid", "Dee"]);
+        assert_eq!(page(4)?, ["Eve"]);
+        assert!(page(6)?.is_empty());
+        let recorder = db.recorder();
+        let rest = session
+            .query::<Person>()
+            .order_by(Person::ID.asc())
+            .offset(3)
+            .all()?;
+        assert_eq!(names(&rest)?, ["Dee", "Eve"], "offset without a limit");
+        // SQLite has no OFFSET without a LIMIT (it renders LIMIT -1).
+        let paging = if is_postgres(&db) {
+            "OFFSET ?"
+        } else {
+            "LIMIT ? OFFSET ?"
+        };
+        assert_eq!(
+            backend::sql(&recorder),
+            [format!(r#"{SELECT} ORDER BY "id" ASC {paging}"#)]
+        );
+        let none = session.query::<Person>().limit(0).all()?;
+        assert!(none.is_empty());
+        Ok(())
+    }
+
+    fn count_counts_matching_rows_ignoring_limit_and_offset(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let recorder = db.recorder();
+        assert_eq!(session.query::<Person>().count()?, 5);
+        assert_eq!(
+            session
+                .query::<Person>()
+                .filter(Person::AGE.eq(31))
+                .count()?,
+            2
+        );
+        assert_eq!(
+            session
+                .query::<Person>()
+                .filter(Person::AGE.gt(100))
+                .count()?,
+            0
+        );
+        assert_eq!(session.query::<Person>().limit(1).offset(1).count()?, 5);
+        assert_eq!(
+            backend::sql(&recorder),
+            [
+                r#"SELECT count(*) FROM "people""#,
+                r#"SELECT count(*) FROM "people" WHERE "age" = ?"#,
+                r#"SELECT count(*) FROM "people" WHERE "age" > ?"#,
+                r#"SELECT count(*) FROM "people""#,
+            ]
+        );
+        assert_eq!(session.len(), 0, "counting loads no objects");
+        Ok(())
+    }
+
+    fn first_returns_the_first_row_in_order_or_none(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let recorder = db.recorder();
+        let youngest = session
+            .query::<Person>()
+            .order_by(Person::AGE.asc())
+            .first()?
+            .expect("there are people");
+        assert_eq!(youngest.read()?.name, "Bob");
+        let nobody = session
             .query::<Person>()
             .filter(Person::AGE.gt(100))
-            .count()?,
-        0
-    );
-    assert_eq!(session.query::<Person>().limit(1).offset(1).count()?, 5);
-    assert_eq!(
-        recorder.sql(),
-        [
-            r#"SELECT count(*) FROM "people""#,
-            r#"SELECT count(*) FROM "people" WHERE "age" = ?"#,
-            r#"SELECT count(*) FROM "people" WHERE "age" > ?"#,
-            r#"SELECT count(*) FROM "people""#,
-        ]
-    );
-    assert_eq!(session.len(), 0, "counting loads no objects");
-    Ok(())
-}
-
-#[test]
-fn first_returns_the_first_row_in_order_or_none() -> orm::Result<()> {
-    let db = database()?;
-    let session = db.session();
-    let recorder = db.recorder();
-    let youngest = session
-        .query::<Person>()
-        .order_by(Person::AGE.asc())
-        .first()?
-        .expect("there are people");
-    assert_eq!(youngest.read()?.name, "Bob");
-    let nobody = session
-        .query::<Person>()
-        .filter(Person::AGE.gt(100))
-        .first()?;
-    assert!(nobody.is_none());
-    assert_eq!(
-        recorder.sql(),
-        [
-            format!(r#"{SELECT} ORDER BY "age" ASC LIMIT ?"#),
-            format!(r#"{SELECT} WHERE "age" > ? LIMIT ?"#),
-        ]
-    );
-    assert_eq!(
-        recorder.statements()[0].params,
-        [Value::Integer(1)],
-        "first asks for one row"
-    );
-    Ok(())
-}
-
-#[test]
-fn one_returns_the_only_match() -> orm::Result<()> {
-    let db = database()?;
-    let session = db.session();
-    let recorder = db.recorder();
-    let cid = session
-        .query::<Person>()
-        .filter(Person::NAME.eq("Cid"))
-        .one()?;
-    assert_eq!(cid.read()?.age, 45);
-    assert_eq!(recorder.count(), 1);
-    Ok(())
-}
-
-#[test]
-fn one_without_a_match_is_not_found() -> orm::Result<()> {
-    let db = database()?;
-    let session = db.session();
-    let recorder = db.recorder();
-    match session
-        .query::<Person>()
-        .filter(Person::NAME.eq("Zed"))
-        .one()
-    {
-        Err(Error::NotFound { table, what }) => {
-            assert_eq!(table, "people");
-            assert_eq!(what, "matching the query");
-        }
-        other => panic!("expected NotFound, got {other:?}"),
+            .first()?;
+        assert!(nobody.is_none());
+        assert_eq!(
+            backend::sql(&recorder),
+            [
+                format!(r#"{SELECT} ORDER BY "age" ASC LIMIT ?"#),
+                format!(r#"{SELECT} WHERE "age" > ? LIMIT ?"#),
+            ]
+        );
+        assert_eq!(
+            recorder.statements()[0].params,
+            [Value::Integer(1)],
+            "first asks for one row"
+        );
+        Ok(())
     }
-    assert_eq!(recorder.count(), 1);
-    Ok(())
-}
 
-#[test]
-fn one_with_several_matches_is_not_one() -> orm::Result<()> {
-    let db = database()?;
-    let session = db.session();
-    let recorder = db.recorder();
-    match session.query::<Person>().filter(Person::AGE.eq(31)).one() {
-        Err(Error::NotOne { table, found }) => {
-            assert_eq!(table, "people");
-            assert_eq!(found, 2);
-        }
-        other => panic!("expected NotOne, got {other:?}"),
+    fn one_returns_the_only_match(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let recorder = db.recorder();
+        let cid = session
+            .query::<Person>()
+            .filter(Person::NAME.eq("Cid"))
+            .one()?;
+        assert_eq!(cid.read()?.age, 45);
+        assert_eq!(recorder.count(), 1);
+        Ok(())
     }
-    assert_eq!(recorder.count(), 1);
-    Ok(())
-}
 
-#[test]
-fn a_query_returns_loaded_objects_from_the_identity_map() -> orm::Result<()> {
-    let db = database()?;
-    let session = db.session();
-    let first = session.query::<Person>().order_by(Person::ID.asc()).all()?;
-    let again = session.query::<Person>().order_by(Person::ID.asc()).all()?;
-    assert_eq!(first, again);
-    assert_eq!(session.len(), 5);
-    Ok(())
-}
+    fn one_without_a_match_is_not_found(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let recorder = db.recorder();
+        match session
+            .query::<Person>()
+            .filter(Person::NAME.eq("Zed"))
+            .one()
+        {
+            Err(Error::NotFound { table, what }) => {
+                assert_eq!(table, "people");
+                assert_eq!(what, "matching the query");
+            }
+            other => panic!("expected NotFound, got {other:?}"),
+        }
+        assert_eq!(recorder.count(), 1);
+        Ok(())
+    }
 
-#[test]
-fn queries_see_objects_added_to_the_session() -> orm::Result<()> {
-    let db = database()?;
-    let session = db.session();
-    let fay = session.add(Person::new("Fay", 28));
-    let recorder = db.recorder();
-    let found = session
-        .query::<Person>()
-        .filter(Person::AGE.lt(30))
-        .order_by(Person::AGE.asc())
-        .all()?;
-    assert_eq!(names(&found)?, ["Bob", "Fay"]);
-    assert_eq!(found[1], fay);
-    assert_eq!(recorder.count(), 2, "autoflush INSERT, then the SELECT");
-    Ok(())
+    fn one_with_several_matches_is_not_one(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let recorder = db.recorder();
+        match session.query::<Person>().filter(Person::AGE.eq(31)).one() {
+            Err(Error::NotOne { table, found }) => {
+                assert_eq!(table, "people");
+                assert_eq!(found, 2);
+            }
+            other => panic!("expected NotOne, got {other:?}"),
+        }
+        assert_eq!(recorder.count(), 1);
+        Ok(())
+    }
+
+    fn a_query_returns_loaded_objects_from_the_identity_map(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let first = session.query::<Person>().order_by(Person::ID.asc()).all()?;
+        let again = session.query::<Person>().order_by(Person::ID.asc()).all()?;
+        assert_eq!(first, again);
+        assert_eq!(session.len(), 5);
+        Ok(())
+    }
+
+    fn queries_see_objects_added_to_the_session(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let fay = session.add(Person::new("Fay", 28));
+        let recorder = db.recorder();
+        let found = session
+            .query::<Person>()
+            .filter(Person::AGE.lt(30))
+            .order_by(Person::AGE.asc())
+            .all()?;
+        assert_eq!(names(&found)?, ["Bob", "Fay"]);
+        assert_eq!(found[1], fay);
+        assert_eq!(recorder.count(), 2, "autoflush INSERT, then the SELECT");
+        Ok(())
+    }
 }

@@ -1,6 +1,10 @@
 //! Optimistic locking with `#[orm(version)]`: a stale UPDATE or DELETE is a
 //! typed error naming the table and key, and the session can reload and retry.
 
+#[macro_use]
+mod common;
+
+use common::backend;
 use orm::prelude::*;
 use orm::{Error, State};
 
@@ -15,18 +19,13 @@ pub struct Account {
     pub version: i64,
 }
 
-fn database(name: &str) -> orm::Result<Database> {
-    let path =
-        std::env::temp_dir().join(format!("orm-versioning-{name}-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    let db = Database::open(&path)?;
+/// Fills `db` with one account: ann's (key 1), balance 100.
+fn seed(db: &Database) -> orm::Result<()> {
     db.create_all::<Account>()?;
     let session = db.session();
     session.add(Account::new("ann", 100));
     session.commit()?;
-    Ok(db)
+    Ok(())
 }
 
 fn row(db: &Database) -> orm::Result<(i64, i64)> {
@@ -36,119 +35,17 @@ fn row(db: &Database) -> orm::Result<(i64, i64)> {
     Ok((a.balance, a.version))
 }
 
-#[test]
-fn an_insert_starts_the_version_at_one() -> orm::Result<()> {
-    let db = database("insert")?;
-    assert_eq!(row(&db)?, (100, 1));
-    Ok(())
-}
-
-#[test]
-fn an_update_checks_and_bumps_the_version() -> orm::Result<()> {
-    let db = database("bump")?;
-    let session = db.session();
-    let account = session.get::<Account>(1)?;
-    account.write()?.balance = 150;
-    let recorder = db.recorder();
-    session.commit()?;
-    assert_eq!(
-        recorder.sql(),
-        [r#"UPDATE "accounts" SET "balance" = ?, "version" = ? WHERE "id" = ? AND "version" = ?"#]
-    );
-    let params = &recorder.statements()[1].params;
-    assert_eq!(
-        params,
-        &[
-            orm::Value::Integer(150),
-            orm::Value::Integer(2),
-            orm::Value::Integer(1),
-            orm::Value::Integer(1),
-        ]
-    );
-    assert_eq!(account.read()?.version, 2);
-    assert_eq!(row(&db)?, (150, 2));
-    Ok(())
-}
-
-#[test]
-fn a_stale_update_is_an_error_and_a_refresh_lets_it_be_retried() -> orm::Result<()> {
-    let db = database("stale")?;
-    let mine = db.session();
-    let theirs = db.session();
-    let account = mine.get::<Account>(1)?;
-    let other = theirs.get::<Account>(1)?;
-
-    other.write()?.balance = 90;
-    theirs.commit()?;
-
-    account.write()?.balance = 120;
-    let error = mine
-        .commit()
-        .expect_err("the row changed since it was loaded");
-    match &error {
-        Error::StaleRow { table, key } => {
-            assert_eq!(table, "accounts");
-            assert_eq!(key, "1");
-        }
-        other => panic!("expected StaleRow, got {other:?}"),
-    }
-    assert_eq!(row(&db)?, (90, 2), "the stale write changed nothing");
-
-    // Reload (discarding the stale change), apply it again, commit.
-    mine.refresh(&account)?;
-    assert_eq!(account.read()?.balance, 90);
-    assert_eq!(account.read()?.version, 2);
-    account.write()?.balance += 30;
-    mine.commit()?;
-    assert_eq!(row(&db)?, (120, 3));
-    Ok(())
-}
-
-#[test]
-fn a_stale_delete_is_an_error_and_deletes_nothing() -> orm::Result<()> {
-    let db = database("delete")?;
-    let mine = db.session();
-    let theirs = db.session();
-    let account = mine.get::<Account>(1)?;
-    let other = theirs.get::<Account>(1)?;
-    other.write()?.owner = "ann b.".into();
-    theirs.commit()?;
-
-    mine.delete(&account)?;
-    assert!(matches!(mine.commit(), Err(Error::StaleRow { .. })));
-    assert_eq!(row(&db)?, (100, 2));
-    assert_eq!(
-        account.state(),
-        State::Deleted,
-        "still marked, nothing written"
-    );
-    Ok(())
-}
-
-#[test]
-fn an_unchanged_object_with_a_version_costs_no_statement() -> orm::Result<()> {
-    let db = database("unchanged")?;
-    let session = db.session();
-    let account = session.get::<Account>(1)?;
-    let balance = account.read()?.balance;
-    account.write()?.balance = balance;
-    let recorder = db.recorder();
-    session.commit()?;
-    assert_eq!(recorder.count(), 0);
-    Ok(())
-}
-
-#[test]
-fn concurrent_writers_with_retries_lose_no_update_and_fail_only_with_typed_errors()
--> orm::Result<()> {
+/// Threads adding 1 to ann's balance, each increment retried until it
+/// commits: none is lost, and the only failures are typed.
+fn concurrent_increments(db: &Database) -> orm::Result<()> {
     const THREADS: i64 = 4;
     const INCREMENTS: i64 = 25;
-    let db = database("threads")?;
+    seed(db)?;
     db.set_busy_timeout(std::time::Duration::from_millis(20))
         .expect("a busy timeout SQLite accepts");
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let db = db.clone();
+            let db = (*db).clone();
             std::thread::spawn(move || -> orm::Result<(i64, Vec<String>)> {
                 let mut retries = 0;
                 let mut failures = Vec::new();
@@ -202,4 +99,116 @@ fn concurrent_writers_with_retries_lose_no_update_and_fail_only_with_typed_error
         .collect::<orm::Result<_>>()?;
     assert_eq!(names.len() as i64, 1 + THREADS * INCREMENTS);
     Ok(())
+}
+
+/// The same on a database file in WAL mode, where readers do not wait for
+/// the writer (SQLite only: the matrix's SQLite database is in memory).
+#[test]
+fn concurrent_writers_on_a_wal_file_lose_no_update() -> orm::Result<()> {
+    let fx = common::Fixture::empty("versioning-threads");
+    concurrent_increments(&fx.db)
+}
+
+backend_tests! {
+    fn an_insert_starts_the_version_at_one(db) -> orm::Result<()> {
+        seed(&db)?;
+        assert_eq!(row(&db)?, (100, 1));
+        Ok(())
+    }
+
+    fn an_update_checks_and_bumps_the_version(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let account = session.get::<Account>(1)?;
+        account.write()?.balance = 150;
+        let recorder = db.recorder();
+        session.commit()?;
+        assert_eq!(
+            backend::sql(&recorder),
+            [r#"UPDATE "accounts" SET "balance" = ?, "version" = ? WHERE "id" = ? AND "version" = ?"#]
+        );
+        let params = &recorder.statements()[1].params;
+        assert_eq!(
+            params,
+            &[
+                orm::Value::Integer(150),
+                orm::Value::Integer(2),
+                orm::Value::Integer(1),
+                orm::Value::Integer(1),
+            ]
+        );
+        assert_eq!(account.read()?.version, 2);
+        assert_eq!(row(&db)?, (150, 2));
+        Ok(())
+    }
+
+    fn a_stale_update_is_an_error_and_a_refresh_lets_it_be_retried(db) -> orm::Result<()> {
+        seed(&db)?;
+        let mine = db.session();
+        let theirs = db.session();
+        let account = mine.get::<Account>(1)?;
+        let other = theirs.get::<Account>(1)?;
+
+        other.write()?.balance = 90;
+        theirs.commit()?;
+
+        account.write()?.balance = 120;
+        let error = mine
+            .commit()
+            .expect_err("the row changed since it was loaded");
+        match &error {
+            Error::StaleRow { table, key } => {
+                assert_eq!(table, "accounts");
+                assert_eq!(key, "1");
+            }
+            other => panic!("expected StaleRow, got {other:?}"),
+        }
+        assert_eq!(row(&db)?, (90, 2), "the stale write changed nothing");
+
+        // Reload (discarding the stale change), apply it again, commit.
+        mine.refresh(&account)?;
+        assert_eq!(account.read()?.balance, 90);
+        assert_eq!(account.read()?.version, 2);
+        account.write()?.balance += 30;
+        mine.commit()?;
+        assert_eq!(row(&db)?, (120, 3));
+        Ok(())
+    }
+
+    fn a_stale_delete_is_an_error_and_deletes_nothing(db) -> orm::Result<()> {
+        seed(&db)?;
+        let mine = db.session();
+        let theirs = db.session();
+        let account = mine.get::<Account>(1)?;
+        let other = theirs.get::<Account>(1)?;
+        other.write()?.owner = "ann b.".into();
+        theirs.commit()?;
+
+        mine.delete(&account)?;
+        assert!(matches!(mine.commit(), Err(Error::StaleRow { .. })));
+        assert_eq!(row(&db)?, (100, 2));
+        assert_eq!(
+            account.state(),
+            State::Deleted,
+            "still marked, nothing written"
+        );
+        Ok(())
+    }
+
+    fn an_unchanged_object_with_a_version_costs_no_statement(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let account = session.get::<Account>(1)?;
+        let balance = account.read()?.balance;
+        account.write()?.balance = balance;
+        let recorder = db.recorder();
+        session.commit()?;
+        assert_eq!(recorder.count(), 0);
+        Ok(())
+    }
+
+    fn concurrent_writers_with_retries_lose_no_update_and_fail_only_with_typed_errors(db)
+    -> orm::Result<()> {
+        concurrent_increments(&db)
+    }
 }

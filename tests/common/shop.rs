@@ -92,22 +92,35 @@ pub type Shop = (User, Profile, Order, Item, Tag, Employee);
 ///
 /// Tags 1 gift, 2 bulk, 3 `c:\temp` (on no order). Employees: 1 Zed (no
 /// manager), 2 Yan and 3 Xia (managed by Zed), 4 Wu (managed by Yan).
-pub fn shop() -> orm::Result<Database> {
-    let db = Database::in_memory()?;
+///
+/// Creates the tables in `db` (fresh and empty) and fills them. The rows
+/// are inserted without their keys, in key order, so the keys above are
+/// the ones the database generates (1, 2, ... in a new table on SQLite and
+/// PostgreSQL alike) and rows a test adds later get the next keys: on
+/// PostgreSQL an explicit key would not advance the identity sequence.
+pub fn fill(db: &Database) -> orm::Result<()> {
     db.create_all::<Shop>()?;
     db.execute_batch(
-        r"INSERT INTO users (id, name) VALUES (1, 'Ann'), (2, 'Bob'), (3, 'Cid'), (4, 'Dee');
-          INSERT INTO profiles (id, bio, user_id) VALUES (1, 'a-bio', 1), (2, 'b-bio', 2);
-          INSERT INTO orders (id, total_cents, note, user_id) VALUES
-            (1, 1200, 'gift', 1), (2, 5000, NULL, 1), (3, 800, '50% off', 2),
-            (4, 3000, NULL, 4), (5, 1500, 'rush_order', 2);
-          INSERT INTO items (id, sku, quantity, price_cents, order_id) VALUES
-            (1, 'pen', 2, 300, 1), (2, 'ink', 1, 600, 1), (3, 'desk', 1, 5000, 2),
-            (4, 'pen', 4, 200, 3), (5, 'lamp', 1, 3000, 4);
-          INSERT INTO tags (id, label) VALUES (1, 'gift'), (2, 'bulk'), (3, 'c:\temp');
+        r"INSERT INTO users (name) VALUES ('Ann'), ('Bob'), ('Cid'), ('Dee');
+          INSERT INTO profiles (bio, user_id) VALUES ('a-bio', 1), ('b-bio', 2);
+          INSERT INTO orders (total_cents, note, user_id) VALUES
+            (1200, 'gift', 1), (5000, NULL, 1), (800, '50% off', 2),
+            (3000, NULL, 4), (1500, 'rush_order', 2);
+          INSERT INTO items (sku, quantity, price_cents, order_id) VALUES
+            ('pen', 2, 300, 1), ('ink', 1, 600, 1), ('desk', 1, 5000, 2),
+            ('pen', 4, 200, 3), ('lamp', 1, 3000, 4);
+          INSERT INTO tags (label) VALUES ('gift'), ('bulk'), ('c:\temp');
           INSERT INTO order_tags (order_id, tag_id) VALUES (1, 1), (3, 1), (3, 2), (4, 2);
-          INSERT INTO employees (id, name, manager_id) VALUES
-            (1, 'Zed', NULL), (2, 'Yan', 1), (3, 'Xia', 1), (4, 'Wu', 2);",
+          INSERT INTO employees (name, manager_id) VALUES
+            ('Zed', NULL), ('Yan', 1), ('Xia', 1), ('Wu', 2);",
     )?;
+    Ok(())
+}
+
+/// The shop in a new in-memory SQLite database, for the tests that run on
+/// SQLite only.
+pub fn shop() -> orm::Result<Database> {
+    let db = Database::in_memory()?;
+    fill(&db)?;
     Ok(db)
 }
