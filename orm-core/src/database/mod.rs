@@ -365,7 +365,9 @@ impl Database {
     pub(crate) fn connect(&self) -> Result<Conn> {
         #[cfg(feature = "postgres")]
         if let Location::Server(pool) = &self.shared.location {
-            let client = postgres::take(pool)?;
+            let mut client = postgres::take(pool)?;
+            // The timeout may have changed since the connection was opened.
+            client.set_lock_timeout(self.shared.busy_timeout_ms.load(Ordering::Relaxed))?;
             return Ok(Conn::new(
                 Raw::Postgres(Box::new(std::cell::RefCell::new(client))),
                 Arc::clone(&self.shared.observers),
@@ -393,6 +395,10 @@ impl Database {
 
     /// Returns a connection to the idle pool; one left inside a transaction
     /// is rolled back first, and one that cannot be is closed.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        expect(clippy::infallible_destructuring_match, reason = "one backend built")
+    )]
     pub(crate) fn release(&self, conn: Conn) {
         let raw = match conn.into_raw() {
             Raw::Sqlite(raw) => raw,

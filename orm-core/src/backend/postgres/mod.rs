@@ -33,25 +33,22 @@ pub(crate) struct PgClient {
     in_transaction: bool,
     /// Not to be given back to the pool (a rollback failed on it).
     discarded: bool,
+    /// A statement found the connection gone: the client may not say it
+    /// is closed until it next polls the socket.
+    lost: bool,
+    /// The `lock_timeout` set on the connection, if any yet.
+    lock_timeout_ms: Option<u64>,
 }
 
 /// Opens connections for the pool, as the URL says.
 #[derive(Debug, Clone)]
 pub(crate) struct Connector {
     config: postgres::Config,
-    lock_timeout: Duration,
 }
 
 impl Connector {
     fn client(&self) -> Result<Client, postgres::Error> {
-        let mut client = self.config.connect(NoTls)?;
-        // A lock held by another transaction past this fails the statement
-        // (55P03, `Error::Busy`), as SQLite's busy timeout does.
-        client.batch_execute(&format!(
-            "SET lock_timeout = {}",
-            self.lock_timeout.as_millis()
-        ))?;
-        Ok(client)
+        self.config.connect(NoTls)
     }
 }
 
@@ -63,9 +60,11 @@ impl r2d2::ManageConnection for Connector {
         Ok(PgClient {
             client: self.client()?,
             connector: self.clone(),
+            lock_timeout_ms: None,
             statements: HashMap::default(),
             in_transaction: false,
             discarded: false,
+            lost: false,
         })
     }
 
@@ -74,7 +73,7 @@ impl r2d2::ManageConnection for Connector {
     }
 
     fn has_broken(&self, conn: &mut PgClient) -> bool {
-        conn.discarded || conn.client.is_closed()
+        conn.discarded || conn.lost || conn.client.is_closed()
     }
 }
 
@@ -90,10 +89,7 @@ pub(crate) fn open(url: &str, timeout: Duration) -> Result<Pool> {
     let config: postgres::Config = url.parse().map_err(|e: postgres::Error| Error::Connect {
         detail: format!("`{url}` is not a PostgreSQL URL: {e}"),
     })?;
-    let connector = Connector {
-        config,
-        lock_timeout: timeout,
-    };
+    let connector = Connector { config };
     let pool = r2d2::Pool::builder()
         .connection_timeout(timeout)
         // A broken connection shows as `ConnectionLost` at its first
@@ -120,11 +116,17 @@ impl PgClient {
     /// (its writes are gone, and a `COMMIT` on the new connection would
     /// seem to succeed), and only a `ROLLBACK` goes through.
     fn reconnected(&mut self, rollback: bool) -> Result<()> {
-        if !self.client.is_closed() {
+        if !self.lost && !self.client.is_closed() {
             return Ok(());
         }
         self.client = self.connector.client().map_err(|e| classify(e, ""))?;
+        self.lost = false;
         self.statements.clear();
+        if let Some(millis) = self.lock_timeout_ms {
+            self.client
+                .batch_execute(&format!("SET lock_timeout = {millis}"))
+                .map_err(|e| classify(e, ""))?;
+        }
         let lost_transaction = std::mem::replace(&mut self.in_transaction, false);
         if lost_transaction && !rollback {
             return Err(Error::ConnectionLost {
@@ -140,7 +142,8 @@ impl PgClient {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.client.prepare(sql).map_err(|e| classify(e, table))?;
+        let prepared = self.client.prepare(sql);
+        let statement = self.checked(prepared, table)?;
         self.statements.insert(sql.into(), statement.clone());
         Ok(statement)
     }
@@ -155,9 +158,8 @@ impl PgClient {
         let statement = self.prepared(sql, table)?;
         let params: Vec<PgParam<'_>> = params.iter().map(|v| PgParam(*v)).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        self.client
-            .execute(&statement, &refs)
-            .map_err(|e| classify(e, table))
+        let result = self.client.execute(&statement, &refs);
+        self.checked(result, table)
     }
 
     /// Runs a query of `table` and returns its rows.
@@ -170,9 +172,8 @@ impl PgClient {
         let statement = self.prepared(sql, table)?;
         let params: Vec<PgParam<'_>> = params.iter().map(|v| PgParam(*v)).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        self.client
-            .query(&statement, &refs)
-            .map_err(|e| classify(e, table))
+        let result = self.client.query(&statement, &refs);
+        self.checked(result, table)
     }
 
     /// The number of parameters `sql` takes and the names of its columns.
@@ -196,7 +197,8 @@ impl PgClient {
             .to_ascii_uppercase();
         let rolls_back = word == "ROLLBACK" && !sql.to_ascii_uppercase().contains(" TO ");
         self.reconnected(rolls_back)?;
-        let result = self.client.batch_execute(sql).map_err(|e| classify(e, ""));
+        let result = self.client.batch_execute(sql);
+        let result = self.checked(result, "");
         if word == "BEGIN" || word == "START" {
             self.in_transaction = result.is_ok();
         } else if word == "COMMIT" || word == "END" || rolls_back {
@@ -206,9 +208,33 @@ impl PgClient {
         result
     }
 
+    /// Sets how long a statement waits for a lock another transaction holds
+    /// before failing (55P03, [`Error::Busy`]), as SQLite's busy timeout
+    /// does; a statement only when it changed since the last time.
+    pub(crate) fn set_lock_timeout(&mut self, millis: u64) -> Result<()> {
+        if self.lock_timeout_ms == Some(millis) {
+            return Ok(());
+        }
+        self.batch(&format!("SET lock_timeout = {millis}"))?;
+        self.lock_timeout_ms = Some(millis);
+        Ok(())
+    }
+
+    /// The driver's `result`, its error classified; an error that says
+    /// the connection is gone marks it lost.
+    fn checked<T>(&mut self, result: Result<T, postgres::Error>, table: &str) -> Result<T> {
+        result.map_err(|e| {
+            let error = classify(e, table);
+            if matches!(error, Error::ConnectionLost { .. }) {
+                self.lost = true;
+            }
+            error
+        })
+    }
+
     /// Whether a transaction is open on this connection.
     pub(crate) fn in_transaction(&self) -> bool {
-        self.in_transaction && !self.client.is_closed()
+        self.in_transaction && !self.lost && !self.client.is_closed()
     }
 
     /// Marks the connection to be closed rather than pooled again.
@@ -256,7 +282,7 @@ pub(crate) fn classify(err: postgres::Error, table: &str) -> Error {
         "23514" => Some(ConstraintKind::Check),
         "40001" | "40P01" | "55P03" => {
             return Error::Busy {
-                table: db.table().unwrap_or(table).to_owned(),
+                table: table_of(db, table),
             };
         }
         _ => None,
@@ -270,8 +296,20 @@ pub(crate) fn classify(err: postgres::Error, table: &str) -> Error {
         detail.push_str(more);
     }
     Error::Constraint {
-        table: db.table().unwrap_or(table).to_owned(),
+        table: table_of(db, table),
         kind,
         detail,
+    }
+}
+
+/// The table an error names: the one the statement wrote, as on SQLite
+/// (for a foreign key that refuses a parent's delete, the server names the
+/// child's table, which owns the constraint; the detail says that one);
+/// the server's where the statement's is not known (raw SQL).
+fn table_of(db: &postgres::error::DbError, table: &str) -> String {
+    if table.is_empty() {
+        db.table().unwrap_or_default().to_owned()
+    } else {
+        table.to_owned()
     }
 }
