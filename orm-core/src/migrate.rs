@@ -240,6 +240,12 @@ impl Database {
 
 /// The database's tables as they are, the migration history left out.
 fn live_tables(conn: &Conn) -> Result<Vec<LiveTable>> {
+    #[cfg(feature = "postgres")]
+    if let Some(mut client) = conn.postgres() {
+        let mut tables = crate::backend::postgres::introspect::read_tables(&mut client)?;
+        tables.retain(|t| !t.name.eq_ignore_ascii_case(versioned::HISTORY_TABLE));
+        return Ok(tables);
+    }
     introspect::table_names(conn.sqlite("migrations")?)?
         .iter()
         .filter(|name| !name.eq_ignore_ascii_case(versioned::HISTORY_TABLE))

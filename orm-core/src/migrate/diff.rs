@@ -10,6 +10,7 @@ use crate::error::{Misuse, Result};
 use crate::schema::{ColumnDef, IndexDef, LinkDef, OnDelete, TableDef, dependency_order, links_of};
 use crate::sql::quote;
 
+use crate::backend::Dialect;
 use crate::backend::sqlite::{introspect, migration};
 use crate::schema::{LiveColumn, LiveIndex, LiveObject, LiveTable};
 use crate::sql::Conn;
@@ -258,7 +259,7 @@ fn alter_table(
     taken: &[String],
     objects: &mut Vec<LiveObject>,
 ) -> Vec<MigrationStep> {
-    let changes = compare(table, live);
+    let changes = compare(table, live, Dialect::Sqlite);
     let index_changes = index_changes(&changes);
     let added: Vec<SchemaChange> = changes
         .added
@@ -338,12 +339,16 @@ fn index_changes(changes: &TableChanges) -> Vec<SchemaChange> {
         .collect()
 }
 
-pub(super) fn compare(table: &'static TableDef, live: &LiveTable) -> TableChanges {
+pub(super) fn compare(
+    table: &'static TableDef,
+    live: &LiveTable,
+    dialect: Dialect,
+) -> TableChanges {
     let mut changes = TableChanges::default();
     for column in table.columns {
         match live.column(column.name) {
             None => changes.added.push(column),
-            Some(found) => compare_column(column, found, live, &mut changes),
+            Some(found) => compare_column(column, found, live, dialect, &mut changes),
         }
     }
     compare_primary_key(table, live, &mut changes);
@@ -371,19 +376,21 @@ fn compare_column(
     column: &ColumnDef,
     found: &LiveColumn,
     live: &LiveTable,
+    dialect: Dialect,
     changes: &mut TableChanges,
 ) {
-    if !same(&found.sql_type, column.sql_type) {
+    let sql_type = column.type_in(dialect);
+    if !same(&found.sql_type, sql_type) {
         changes.rebuild.push(SchemaChange::ChangeType {
             column: column.name.to_owned(),
             from: found.sql_type.clone(),
-            to: column.sql_type.to_owned(),
+            to: sql_type.to_owned(),
         });
         changes.probes.push(Probe::new(
             HazardKind::NarrowType {
                 column: column.name.to_owned(),
                 from: found.sql_type.clone(),
-                to: column.sql_type.to_owned(),
+                to: sql_type.to_owned(),
             },
             live,
             Some(column.name),

@@ -3,6 +3,7 @@
 //! (`diff`), read through the one reader of the live schema (the backend's), so
 //! the report and the plan that would fix it cannot disagree.
 
+use crate::backend::Dialect;
 use crate::error::{Difference, DriftReport, Result, TableDrift};
 use crate::schema::TableDef;
 use crate::sql::Conn;
@@ -21,7 +22,8 @@ pub(crate) fn report(conn: &Conn, tables: &[&'static TableDef]) -> Result<DriftR
         else {
             continue;
         };
-        let differences = differences(&compare(table, live));
+        let dialect = conn.dialect();
+        let differences = differences(&compare(table, live, dialect), dialect);
         if !differences.is_empty() {
             report.tables.push(TableDrift {
                 table: table.name.to_owned(),
@@ -33,13 +35,13 @@ pub(crate) fn report(conn: &Conn, tables: &[&'static TableDef]) -> Result<DriftR
 }
 
 /// The plan's changes of one table, in the words of a drift report.
-fn differences(changes: &TableChanges) -> Vec<Difference> {
+fn differences(changes: &TableChanges, dialect: Dialect) -> Vec<Difference> {
     let mut found: Vec<Difference> = changes
         .added
         .iter()
         .map(|column| Difference::MissingColumn {
             column: column.name.to_owned(),
-            definition: column.definition(),
+            definition: column.definition_in(dialect),
         })
         .collect();
     found.extend(changes.rebuild.iter().filter_map(difference));

@@ -101,6 +101,11 @@ impl ColumnDef {
         self.definition_in(Dialect::Sqlite)
     }
 
+    /// The column's SQL type in `dialect`.
+    pub(crate) fn type_in(&self, dialect: Dialect) -> &'static str {
+        dialect.column_type(self.sql_type)
+    }
+
     /// The column's definition in `CREATE TABLE`, in `dialect`.
     pub(crate) fn definition_in(&self, dialect: Dialect) -> String {
         let sql_type = dialect.column_type(self.sql_type);

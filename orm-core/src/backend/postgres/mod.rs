@@ -12,6 +12,7 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Statement};
 use rustc_hash::FxHashMap as HashMap;
 
+pub(crate) mod introspect;
 pub(crate) mod value;
 
 use value::PgParam;
