@@ -3,10 +3,13 @@
 //! added or removed before the load kept that way by the load; new rows
 //! whose foreign key was given as a plain key inserted after their parent;
 //! and a `BelongsTo` with no key already "loaded".
+//!
+//! Every test runs on each backend of the matrix (see `common::backend`).
 
+#[macro_use]
 mod common;
 
-use common::*;
+use common::{backend, statements};
 use orm::prelude::*;
 
 #[derive(Model, Debug)]
@@ -52,16 +55,40 @@ pub struct Tag {
 
 type All = (Author, Book, Tag);
 
+/// Rows of two integer columns, such as `SELECT id, author_id FROM books`,
+/// as a session of their own reads them: what the database holds, as
+/// committed.
+fn pairs(db: &Database, sql: &str) -> Vec<(i64, Option<i64>)> {
+    db.session()
+        .sql_values(sql, &[])
+        .expect("the test query runs")
+}
+
 /// Two authors; books inserted out of order; tags inserted out of order.
-fn seeded() -> Fixture {
-    let fx = Fixture::new::<All>("collections");
-    fx.seed(
-        "INSERT INTO authors VALUES (1, 'Ann'), (2, 'Bob');
-         INSERT INTO books VALUES (1, 'B', 2001, 1), (2, 'A', 2001, 1), (3, 'C', 2010, 1), (4, 'D', 1999, 2), (5, 'E', 2020, 2);
-         INSERT INTO tags VALUES (1, 'zebra'), (2, 'apple'), (3, 'mango');
-         INSERT INTO author_tags VALUES (1, 1), (1, 2), (1, 3), (2, 3);",
+/// Keys are left to the database, which numbers a new table's rows from 1:
+/// authors 1 Ann, 2 Bob; books 1 B, 2 A, 3 C (Ann's), 4 D, 5 E (Bob's);
+/// tags 1 zebra, 2 apple, 3 mango (all Ann's; mango Bob's too).
+fn seeded(db: &Database) -> orm::Result<()> {
+    db.create_all::<All>()?;
+    db.execute_batch(
+        "INSERT INTO authors (name) VALUES ('Ann'), ('Bob');
+         INSERT INTO books (title, year, author_id) VALUES
+             ('B', 2001, 1), ('A', 2001, 1), ('C', 2010, 1), ('D', 1999, 2), ('E', 2020, 2);
+         INSERT INTO tags (label) VALUES ('zebra'), ('apple'), ('mango');
+         INSERT INTO author_tags (author_id, tag_id) VALUES (1, 1), (1, 2), (1, 3), (2, 3);",
+    )?;
+    assert_eq!(
+        pairs(db, "SELECT id, author_id FROM books ORDER BY id"),
+        [
+            (1, Some(1)),
+            (2, Some(1)),
+            (3, Some(1)),
+            (4, Some(2)),
+            (5, Some(2))
+        ],
+        "the keys the tests expect"
     );
-    fx
+    Ok(())
 }
 
 fn titles(books: &[Handle<Book>]) -> orm::Result<Vec<String>> {
@@ -72,180 +99,175 @@ fn labels(tags: &[Handle<Tag>]) -> orm::Result<Vec<String>> {
     tags.iter().map(|t| Ok(t.read()?.label.clone())).collect()
 }
 
-#[test]
-fn a_lazy_load_returns_the_declared_order() -> orm::Result<()> {
-    let fx = seeded();
-    let session = fx.db.session();
-    let ann = session.get::<Author>(1)?;
-    let recorder = fx.db.recorder();
-    let books = ann.read()?.books.load()?;
-    assert_eq!(titles(&books)?, ["C", "A", "B"], "year desc, then title");
-    let tags = ann.read()?.tags.load()?;
-    assert_eq!(labels(&tags)?, ["apple", "mango", "zebra"]);
-    assert_eq!(recorder.count(), 2);
-    assert!(recorder.sql()[0].ends_with(r#"ORDER BY "year" DESC, "title""#));
-    Ok(())
-}
+backend_tests! {
+    fn a_lazy_load_returns_the_declared_order(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        let ann = session.get::<Author>(1)?;
+        let recorder = db.recorder();
+        let books = ann.read()?.books.load()?;
+        assert_eq!(titles(&books)?, ["C", "A", "B"], "year desc, then title");
+        let tags = ann.read()?.tags.load()?;
+        assert_eq!(labels(&tags)?, ["apple", "mango", "zebra"]);
+        assert_eq!(recorder.count(), 2);
+        assert!(backend::sql(&recorder)[0].ends_with(r#"ORDER BY "year" DESC, "title""#));
+        Ok(())
+    }
 
-#[test]
-fn a_preload_returns_the_declared_order_for_every_parent() -> orm::Result<()> {
-    let fx = seeded();
-    let session = fx.db.session();
-    let recorder = fx.db.recorder();
-    let authors = session
-        .query::<Author>()
-        .order_by(Author::ID.asc())
-        .preload(Author::BOOKS)
-        .preload(Author::TAGS)
-        .all()?;
-    assert_eq!(recorder.count(), 3);
-    assert_eq!(titles(&authors[0].read()?.books.load()?)?, ["C", "A", "B"]);
-    assert_eq!(titles(&authors[1].read()?.books.load()?)?, ["E", "D"]);
-    assert_eq!(
-        labels(&authors[0].read()?.tags.load()?)?,
-        ["apple", "mango", "zebra"]
-    );
-    // The other side orders by its own declaration.
-    let mango = session.get::<Tag>(3)?;
-    let names: Vec<String> = mango
-        .read()?
-        .authors
-        .load()?
-        .iter()
-        .map(|a| Ok(a.read()?.name.clone()))
-        .collect::<orm::Result<_>>()?;
-    assert_eq!(names, ["Bob", "Ann"]);
-    assert_eq!(recorder.count(), 4, "no SQL for the loaded collections");
-    Ok(())
-}
+    fn a_preload_returns_the_declared_order_for_every_parent(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        let recorder = db.recorder();
+        let authors = session
+            .query::<Author>()
+            .order_by(Author::ID.asc())
+            .preload(Author::BOOKS)
+            .preload(Author::TAGS)
+            .all()?;
+        assert_eq!(recorder.count(), 3);
+        assert_eq!(titles(&authors[0].read()?.books.load()?)?, ["C", "A", "B"]);
+        assert_eq!(titles(&authors[1].read()?.books.load()?)?, ["E", "D"]);
+        assert_eq!(
+            labels(&authors[0].read()?.tags.load()?)?,
+            ["apple", "mango", "zebra"]
+        );
+        // The other side orders by its own declaration.
+        let mango = session.get::<Tag>(3)?;
+        let names: Vec<String> = mango
+            .read()?
+            .authors
+            .load()?
+            .iter()
+            .map(|a| Ok(a.read()?.name.clone()))
+            .collect::<orm::Result<_>>()?;
+        assert_eq!(names, ["Bob", "Ann"]);
+        assert_eq!(recorder.count(), 4, "no SQL for the loaded collections");
+        Ok(())
+    }
 
-#[test]
-fn members_added_before_the_load_survive_it_with_autoflush_off() -> orm::Result<()> {
-    let fx = seeded();
-    let session = fx.db.session();
-    session.set_autoflush(false);
-    let ann = session.get::<Author>(1)?;
-    let bob_book = session.get::<Book>(4)?;
-    let new_book = session.add(Book::new("New".to_owned(), 2030));
-    ann.read()?.books.push(&new_book)?;
-    ann.read()?.books.push(&bob_book)?;
-    let apple = session.get::<Tag>(2)?;
-    ann.read()?.tags.remove(&apple)?;
-    let recorder = fx.db.recorder();
-    let books = ann.read()?.books.load()?;
-    // What the rows say, in order, then the additions not yet flushed.
-    assert_eq!(titles(&books)?, ["C", "A", "B", "New", "D"]);
-    assert_eq!(
-        labels(&ann.read()?.tags.load()?)?,
-        ["mango", "zebra"],
-        "apple stays removed"
-    );
-    assert_eq!(recorder.count(), 2, "one SELECT each, no flush");
-    assert!(books.contains(&new_book));
+    fn members_added_before_the_load_survive_it_with_autoflush_off(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        session.set_autoflush(false);
+        let ann = session.get::<Author>(1)?;
+        let bob_book = session.get::<Book>(4)?;
+        let new_book = session.add(Book::new("New".to_owned(), 2030));
+        ann.read()?.books.push(&new_book)?;
+        ann.read()?.books.push(&bob_book)?;
+        let apple = session.get::<Tag>(2)?;
+        ann.read()?.tags.remove(&apple)?;
+        let recorder = db.recorder();
+        let books = ann.read()?.books.load()?;
+        // What the rows say, in order, then the additions not yet flushed.
+        assert_eq!(titles(&books)?, ["C", "A", "B", "New", "D"]);
+        assert_eq!(
+            labels(&ann.read()?.tags.load()?)?,
+            ["mango", "zebra"],
+            "apple stays removed"
+        );
+        assert_eq!(recorder.count(), 2, "one SELECT each, no flush");
+        assert!(books.contains(&new_book));
 
-    // Flushed and reloaded, the database agrees.
-    session.commit()?;
-    let again = fx.db.session();
-    let ann = again.get::<Author>(1)?;
-    assert_eq!(
-        titles(&ann.read()?.books.load()?)?,
-        ["New", "C", "A", "B", "D"]
-    );
-    assert_eq!(labels(&ann.read()?.tags.load()?)?, ["mango", "zebra"]);
-    Ok(())
-}
+        // Flushed and reloaded, the database agrees.
+        session.commit()?;
+        let again = db.session();
+        let ann = again.get::<Author>(1)?;
+        assert_eq!(
+            titles(&ann.read()?.books.load()?)?,
+            ["New", "C", "A", "B", "D"]
+        );
+        assert_eq!(labels(&ann.read()?.tags.load()?)?, ["mango", "zebra"]);
+        Ok(())
+    }
 
-#[test]
-fn members_added_before_a_preload_survive_it() -> orm::Result<()> {
-    let fx = seeded();
-    let session = fx.db.session();
-    session.set_autoflush(false);
-    let ann = session.get::<Author>(1)?;
-    let zebra = session.get::<Tag>(1)?;
-    let bob = session.get::<Author>(2)?;
-    bob.read()?.tags.add(&zebra)?;
-    let authors = session.query::<Author>().preload(Author::TAGS).all()?;
-    assert_eq!(authors.len(), 2);
-    assert_eq!(labels(&bob.read()?.tags.load()?)?, ["mango", "zebra"]);
-    assert_eq!(
-        labels(&ann.read()?.tags.load()?)?,
-        ["apple", "mango", "zebra"]
-    );
-    Ok(())
-}
+    fn members_added_before_a_preload_survive_it(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        session.set_autoflush(false);
+        let ann = session.get::<Author>(1)?;
+        let zebra = session.get::<Tag>(1)?;
+        let bob = session.get::<Author>(2)?;
+        bob.read()?.tags.add(&zebra)?;
+        let authors = session.query::<Author>().preload(Author::TAGS).all()?;
+        assert_eq!(authors.len(), 2);
+        assert_eq!(labels(&bob.read()?.tags.load()?)?, ["mango", "zebra"]);
+        assert_eq!(
+            labels(&ann.read()?.tags.load()?)?,
+            ["apple", "mango", "zebra"]
+        );
+        Ok(())
+    }
 
-#[test]
-fn a_child_given_its_parent_by_key_is_inserted_after_the_new_parent() -> orm::Result<()> {
-    let fx = Fixture::new::<All>("by-key");
-    let session = fx.db.session();
-    // The child first, by key; the parent, with that key, second.
-    session.add(Book {
-        id: 0,
-        title: "Early".into(),
-        year: 1990,
-        author: BelongsTo::with_key(7),
-    });
-    session.add(Author {
-        id: 7,
-        name: "Cy".into(),
-        books: HasMany::new(),
-        tags: ManyToMany::new(),
-    });
-    let recorder = fx.db.recorder();
-    session.commit()?;
-    assert_eq!(statements(&recorder), ["INSERT authors", "INSERT books"]);
-    assert_eq!(fx.pairs("SELECT id, author_id FROM books"), [(1, Some(7))]);
+    fn a_child_given_its_parent_by_key_is_inserted_after_the_new_parent(db) -> orm::Result<()> {
+        db.create_all::<All>()?;
+        let session = db.session();
+        // The child first, by key; the parent, with that key, second.
+        session.add(Book {
+            id: 0,
+            title: "Early".into(),
+            year: 1990,
+            author: BelongsTo::with_key(7),
+        });
+        session.add(Author {
+            id: 7,
+            name: "Cy".into(),
+            books: HasMany::new(),
+            tags: ManyToMany::new(),
+        });
+        let recorder = db.recorder();
+        session.commit()?;
+        assert_eq!(statements(&recorder), ["INSERT authors", "INSERT books"]);
+        assert_eq!(pairs(&db, "SELECT id, author_id FROM books"), [(1, Some(7))]);
 
-    // set_key on a loaded object: tracked, written by the next flush, and
-    // the old parent's loaded collection lets go of it.
-    let cy = session.get::<Author>(7)?;
-    let book = session.get::<Book>(1)?;
-    assert_eq!(cy.read()?.books.load()?.len(), 1);
-    book.read()?.author.set_key(Some(9))?;
-    assert!(cy.read()?.books.load()?.is_empty());
-    assert_eq!(book.read()?.author.key(), Some(9));
-    session.add(Author {
-        id: 9,
-        name: "Eve".into(),
-        books: HasMany::new(),
-        tags: ManyToMany::new(),
-    });
-    session.commit()?;
-    assert_eq!(fx.pairs("SELECT id, author_id FROM books"), [(1, Some(9))]);
-    Ok(())
-}
+        // set_key on a loaded object: tracked, written by the next flush, and
+        // the old parent's loaded collection lets go of it.
+        let cy = session.get::<Author>(7)?;
+        let book = session.get::<Book>(1)?;
+        assert_eq!(cy.read()?.books.load()?.len(), 1);
+        book.read()?.author.set_key(Some(9))?;
+        assert!(cy.read()?.books.load()?.is_empty());
+        assert_eq!(book.read()?.author.key(), Some(9));
+        session.add(Author {
+            id: 9,
+            name: "Eve".into(),
+            books: HasMany::new(),
+            tags: ManyToMany::new(),
+        });
+        session.commit()?;
+        assert_eq!(pairs(&db, "SELECT id, author_id FROM books"), [(1, Some(9))]);
+        Ok(())
+    }
 
-#[test]
-fn set_key_to_a_parent_in_the_session_is_set() -> orm::Result<()> {
-    let fx = seeded();
-    let session = fx.db.session();
-    let bob = session.get::<Author>(2)?;
-    let bobs = bob.read()?.books.load()?;
-    let book = session.get::<Book>(1)?;
-    book.read()?.author.set_key(Some(2))?;
-    assert_eq!(
-        book.read()?.author.load()?,
-        bob,
-        "the object, not only the key"
-    );
-    assert_eq!(bob.read()?.books.load()?.len(), bobs.len() + 1);
-    Ok(())
-}
+    fn set_key_to_a_parent_in_the_session_is_set(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        let bob = session.get::<Author>(2)?;
+        let bobs = bob.read()?.books.load()?;
+        let book = session.get::<Book>(1)?;
+        book.read()?.author.set_key(Some(2))?;
+        assert_eq!(
+            book.read()?.author.load()?,
+            bob,
+            "the object, not only the key"
+        );
+        assert_eq!(bob.read()?.books.load()?.len(), bobs.len() + 1);
+        Ok(())
+    }
 
-#[test]
-fn a_belongs_to_without_a_key_is_loaded() -> orm::Result<()> {
-    let fx = seeded();
-    fx.seed("INSERT INTO books VALUES (6, 'Anonymous', 1900, NULL)");
-    let session = fx.db.session();
-    let anonymous = session.get::<Book>(6)?;
-    let known = session.get::<Book>(4)?;
-    let recorder = fx.db.recorder();
-    assert!(anonymous.read()?.author.is_loaded());
-    assert_eq!(anonymous.read()?.author.load_optional()?, None);
-    assert!(
-        !known.read()?.author.is_loaded(),
-        "author 2 is not in the session"
-    );
-    assert_eq!(recorder.count(), 0);
-    Ok(())
+    fn a_belongs_to_without_a_key_is_loaded(db) -> orm::Result<()> {
+        seeded(&db)?;
+        db.execute_batch("INSERT INTO books (title, year, author_id) VALUES ('Anonymous', 1900, NULL)")?;
+        let session = db.session();
+        let anonymous = session.get::<Book>(6)?;
+        let known = session.get::<Book>(4)?;
+        let recorder = db.recorder();
+        assert!(anonymous.read()?.author.is_loaded());
+        assert_eq!(anonymous.read()?.author.load_optional()?, None);
+        assert!(
+            !known.read()?.author.is_loaded(),
+            "author 2 is not in the session"
+        );
+        assert_eq!(recorder.count(), 0);
+        Ok(())
+    }
 }
