@@ -10,6 +10,7 @@
     feature = "serde_json"
 ))]
 
+#[macro_use]
 mod common;
 
 use common::Fixture;
@@ -58,8 +59,12 @@ fn account(id: Uuid, day: u32) -> Account {
     }
 }
 
+fn is_postgres(db: &Database) -> bool {
+    format!("{db:?}").contains("Server")
+}
+
 #[test]
-fn the_types_need_no_sql_type_and_round_trip() -> orm::Result<()> {
+fn the_types_are_declared_without_sql_type() {
     let ddl = Account::ddl();
     assert!(ddl.contains(r#""id" BLOB NOT NULL PRIMARY KEY"#), "{ddl}");
     assert!(ddl.contains(r#""opened" TEXT NOT NULL"#), "{ddl}");
@@ -72,8 +77,12 @@ fn the_types_need_no_sql_type_and_round_trip() -> orm::Result<()> {
         "{ddl}"
     );
     assert!(Event::ddl().contains(r#""account_id" BLOB NOT NULL REFERENCES "accounts""#));
+}
 
-    let fx = Fixture::new::<(Account, Event)>("ecosystem");
+backend_tests! {
+fn the_types_round_trip_and_are_the_backends_own(db) -> orm::Result<()> {
+    db.create_all::<(Account, Event)>()?;
+    let fx = Holder { db: &db };
     let id = Uuid::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0);
     let session = fx.db.session();
     let ann = session.add(account(id, 1));
@@ -93,18 +102,42 @@ fn the_types_need_no_sql_type_and_round_trip() -> orm::Result<()> {
         assert_eq!(a.audited, expected.audited);
         assert_eq!(a.settings["theme"], "dark");
     }
-    // SQLite reads the stored forms: dates as dates, JSON as JSON.
+    // The database reads the stored forms: dates as dates, JSON as JSON
+    // (SQLite's functions over text; PostgreSQL's own types).
     let stored: Vec<(String, String)> = again.sql_values(
-        "SELECT date(opened), json_extract(settings, '$.theme') FROM accounts",
+        if is_postgres(&db) {
+            "SELECT to_char(opened AT TIME ZONE 'UTC', 'YYYY-MM-DD'), settings ->> 'theme' FROM accounts"
+        } else {
+            "SELECT date(opened), json_extract(settings, '$.theme') FROM accounts"
+        },
         &[],
     )?;
     assert_eq!(stored, [("2024-05-01".to_owned(), "dark".to_owned())]);
+    if is_postgres(&db) {
+        let types: Vec<(String, String)> = again.sql_values(
+            "SELECT column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'accounts' ORDER BY ordinal_position",
+            &[],
+        )?;
+        let types: Vec<(&str, &str)> = types.iter().map(|(c, t)| (c.as_str(), t.as_str())).collect();
+        assert_eq!(
+            types,
+            [
+                ("id", "uuid"),
+                ("opened", "timestamp with time zone"),
+                ("birthday", "date"),
+                ("last_seen", "timestamp without time zone"),
+                ("audited", "timestamp with time zone"),
+                ("settings", "jsonb"),
+            ]
+        );
+    }
     Ok(())
 }
 
-#[test]
-fn a_uuid_key_serves_lazy_loads_preloads_and_queries() -> orm::Result<()> {
-    let fx = Fixture::new::<(Account, Event)>("ecosystem-keys");
+fn a_uuid_key_serves_lazy_loads_preloads_and_queries(db) -> orm::Result<()> {
+    db.create_all::<(Account, Event)>()?;
+    let fx = Holder { db: &db };
     let session = fx.db.session();
     let ids: Vec<Uuid> = (1..=3).map(|n| Uuid::from_u128(n << 64 | 0xff)).collect();
     for (n, id) in ids.iter().enumerate() {
@@ -139,6 +172,12 @@ fn a_uuid_key_serves_lazy_loads_preloads_and_queries() -> orm::Result<()> {
         .all()?;
     assert_eq!(later.len(), 2, "dates compare as they sort");
     Ok(())
+}
+}
+
+/// The test's database under the name the tests use.
+struct Holder<'d> {
+    db: &'d Database,
 }
 
 #[test]

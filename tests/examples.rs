@@ -2,6 +2,8 @@
 //! identity, values) with assertions; running each chapter here makes a
 //! broken claim fail the build.
 
+mod common;
+
 #[path = "../examples/chapters/01_models.rs"]
 mod models;
 
@@ -39,6 +41,16 @@ fn chapter_02_crud_and_identity_map_claims_hold() -> orm::Result<()> {
 #[test]
 fn chapter_03_relationships_claims_hold() -> orm::Result<()> {
     relationships::run()
+}
+
+/// The lecture chapter on PostgreSQL, where `ORM_TEST_POSTGRES` names a
+/// server (see `common::backend`).
+#[test]
+fn chapter_03_relationships_claims_hold_on_postgresql() -> orm::Result<()> {
+    match common::backend::postgres() {
+        Some(db) => relationships::run_on(&db),
+        None => Ok(()),
+    }
 }
 
 #[test]

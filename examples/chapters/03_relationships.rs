@@ -2,8 +2,8 @@
 //! foreign key speaks in table terms, the relationship in type terms; both
 //! sides stay in sync in memory; unloaded sides load lazily, once.
 
-use orm::Recorder;
 use orm::prelude::*;
+use orm::{Backend, Recorder};
 
 #[derive(Model, Debug)]
 #[orm(table = "users")]
@@ -34,18 +34,33 @@ fn cost(recorder: &Recorder) -> usize {
     n
 }
 
-/// Runs the chapter.
+/// Runs the chapter on a new in-memory SQLite database.
 pub fn run() -> orm::Result<()> {
+    run_on(&Database::in_memory()?)
+}
+
+/// Runs the chapter on `db`, which holds no `users` or `orders` tables
+/// yet: SQLite, or a PostgreSQL server (`cargo run --example
+/// 03_relationships --features postgres -- postgresql://...`).
+pub fn run_on(db: &Database) -> orm::Result<()> {
+    let backend = db.backend();
     println!("Two ways to say \"this order is Alice's\":");
     println!("- the table says it with a number: the column user_id REFERENCES users(id);");
     println!("- the struct says it with a type: `user: BelongsTo<User>`.");
-    println!("You write the second; the derive makes the first:");
-    print!("{}", Order::ddl());
-    assert!(Order::ddl().contains(r#""user_id" INTEGER NOT NULL REFERENCES "users" ("id")"#));
+    println!("You write the second; the derive makes the first ({backend:?}'s DDL):");
+    let ddl = Order::TABLE.ddl_for(backend);
+    print!("{ddl}");
+    let integer = if backend == Backend::Postgres {
+        "BIGINT"
+    } else {
+        "INTEGER"
+    };
+    assert!(ddl.contains(&format!(
+        r#""user_id" {integer} NOT NULL REFERENCES "users" ("id")"#
+    )));
     println!("`User.orders: HasMany<Order>` is the same link seen from the user;");
     println!("`back_populates` pairs the two fields, so setting one fills the other.");
 
-    let db = Database::in_memory()?;
     db.create_all::<(User, Order)>()?;
     db.set_echo(true);
     let recorder = db.recorder();
@@ -74,7 +89,7 @@ pub fn run() -> orm::Result<()> {
 
     println!("\n>> session.commit()");
     println!("   Two INSERTs, users first: the order's user_id is filled from the");
-    println!("   id SQLite just gave alice.");
+    println!("   id the database just gave alice.");
     session.commit()?;
     let sql = recorder.sql();
     assert!(sql[0].starts_with(r#"INSERT INTO "users""#));
@@ -152,9 +167,14 @@ pub fn run() -> orm::Result<()> {
     session.commit()?;
     let sql = recorder.sql();
     assert!(sql[0].starts_with(r#"INSERT INTO "users""#));
+    let (first, second) = if backend == Backend::Postgres {
+        ("$1", "$2")
+    } else {
+        ("?", "?")
+    };
     assert_eq!(
         sql[1],
-        r#"UPDATE "orders" SET "user_id" = ? WHERE "id" = ?"#
+        format!(r#"UPDATE "orders" SET "user_id" = {first} WHERE "id" = {second}"#)
     );
     assert_eq!(cost(&recorder), 2);
 

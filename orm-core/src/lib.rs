@@ -84,6 +84,7 @@ mod transaction;
 mod unit_of_work;
 mod value;
 
+pub use backend::Backend;
 pub use backend::sqlite::{JournalMode, Synchronous};
 pub use database::{DEFAULT_BUSY_TIMEOUT, Database, NewConnection, OpenOptions};
 pub use error::{

@@ -8,7 +8,7 @@
 
 use std::rc::Rc;
 
-use crate::backend::Dialect;
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::schema::TableDef;
 use crate::sql::{Batch, Conn, Kind, Param, render, text};
@@ -43,7 +43,7 @@ pub(crate) fn insert(
     let value = node.value()?;
     let assigned_key = rowid_key && value.key_unassigned();
     let mut unset = value.unset_columns();
-    if assigned_key && conn.dialect() == Dialect::Postgres {
+    if assigned_key && conn.dialect() == Backend::Postgres {
         // PostgreSQL's identity column takes its value when left out, and
         // says which through `RETURNING`, as a column default does.
         unset |= key_bit(table)?;
@@ -131,12 +131,25 @@ mod defaults {
                 value.column(i)
             }
         };
-        let defaults = insert_returning(conn, table, unset, bound)?;
+        let mut defaults = insert_returning(conn, table, unset, bound)?;
         drop(value);
         inserted.assigned_key = assigned_key;
-        // Unless the key was read back with the defaults (PostgreSQL).
-        if assigned_key && !is_unset(unset, table.primary_key) {
-            let rowid = conn.last_insert_rowid()?;
+        let mut unset = unset;
+        if assigned_key {
+            // The key SQLite assigned, or the one PostgreSQL returned with
+            // the defaults (then taken out of them).
+            let rowid = if is_unset(unset, table.primary_key) {
+                let at = unset_indexes(table, unset)
+                    .position(|i| i == table.primary_key)
+                    .unwrap_or_default();
+                unset &= !(1 << table.primary_key);
+                match defaults.remove(at) {
+                    Value::Integer(key) => key,
+                    other => return Err(not_a_key(table, &other)),
+                }
+            } else {
+                conn.last_insert_rowid()?
+            };
             if !node.value_mut()?.set_rowid(Some(rowid)) {
                 return Err(key_out_of_range(table, rowid));
             }
@@ -217,7 +230,22 @@ fn key_out_of_range(table: &TableDef, rowid: i64) -> Error {
     Error::OutOfRange {
         what: format!("`{}`.`{}`", table.name, table.primary_key().name),
         value: rowid.to_string(),
-        limit: "SQLite assigned a key the field's type cannot hold; use i64".to_owned(),
+        limit: "the database assigned a key the field's type cannot hold; use i64".to_owned(),
+    }
+}
+
+/// A generated key that came back as no integer (an identity column of
+/// another type, made by hand).
+#[cold]
+fn not_a_key(table: &TableDef, value: &Value) -> Error {
+    Error::Conversion {
+        table: table.name.to_owned(),
+        column: table.primary_key().name.to_owned(),
+        key: "(new)".to_owned(),
+        detail: format!(
+            "the database assigned {}, not an integer key",
+            render(value)
+        ),
     }
 }
 

@@ -514,6 +514,7 @@ fn newtype_column_type(n: &Newtype) -> TokenStream {
     let field = &n.field;
     quote! {
         const SQL_TYPE: &'static str = <#field as ::orm::ColumnType>::SQL_TYPE;
+        const POSTGRES_TYPE: &'static str = <#field as ::orm::ColumnType>::POSTGRES_TYPE;
         const NULLABLE: bool = <#field as ::orm::ColumnType>::NULLABLE;
         type Value = Self;
 
@@ -710,6 +711,7 @@ mod tests {
     #[automatically_derived]
     impl ::orm::ColumnType for Cents {
         const SQL_TYPE: &'static str = <i64 as ::orm::ColumnType>::SQL_TYPE;
+        const POSTGRES_TYPE: &'static str = <i64 as ::orm::ColumnType>::POSTGRES_TYPE;
         const NULLABLE: bool = <i64 as ::orm::ColumnType>::NULLABLE;
         type Value = Self;
         fn from_value(

@@ -178,7 +178,7 @@ fn column_def(column: &Column<'_>) -> TokenStream {
     let name = &column.name;
     let field_name = field.ident.unraw().to_string();
     let primary_key = column.primary_key().is_some();
-    let (unique, default, (sql_type, nullable, references)) = match column.source {
+    let (unique, default, (sql_type, postgres_type, nullable, references)) = match column.source {
         Source::ForeignKey(b) => (b.unique.is_some(), &None, foreign_key_type(b)),
         Source::Plain(c) => (c.unique.is_some(), &c.default, plain_type(c, &field.ty)),
     };
@@ -191,6 +191,7 @@ fn column_def(column: &Column<'_>) -> TokenStream {
             name: #name,
             field: #field_name,
             sql_type: #sql_type,
+            postgres_type: #postgres_type,
             nullable: #nullable,
             primary_key: #primary_key,
             unique: #unique,
@@ -201,7 +202,7 @@ fn column_def(column: &Column<'_>) -> TokenStream {
 }
 
 /// A foreign key's SQL type, nullability and reference: the parent's key.
-fn foreign_key_type(b: &BelongsToAttrs) -> (TokenStream, TokenStream, TokenStream) {
+fn foreign_key_type(b: &BelongsToAttrs) -> (TokenStream, TokenStream, TokenStream, TokenStream) {
     let parent = &b.relation.target;
     let optional = b.optional.is_some();
     let on_delete = match b.on_delete.as_ref().map(|(_, action)| *action) {
@@ -212,6 +213,9 @@ fn foreign_key_type(b: &BelongsToAttrs) -> (TokenStream, TokenStream, TokenStrea
     };
     (
         quote!(<<#parent as ::orm::Model>::Key as ::orm::ColumnType>::SQL_TYPE),
+        quote!(::core::option::Option::Some(
+            <<#parent as ::orm::Model>::Key as ::orm::ColumnType>::POSTGRES_TYPE
+        )),
         quote!(#optional),
         quote! {
             ::core::option::Option::Some(::orm::ForeignKeyDef {
@@ -222,14 +226,15 @@ fn foreign_key_type(b: &BelongsToAttrs) -> (TokenStream, TokenStream, TokenStrea
     )
 }
 
-/// A plain column's SQL type and nullability: `sql_type` if given, else
-/// what the field's `ColumnType` says.
-fn plain_type(c: &ColumnAttrs, ty: &Type) -> (TokenStream, TokenStream, TokenStream) {
+/// A plain column's SQL types (SQLite's, PostgreSQL's) and nullability:
+/// `sql_type` if given (for both), else what the field's `ColumnType` says.
+fn plain_type(c: &ColumnAttrs, ty: &Type) -> (TokenStream, TokenStream, TokenStream, TokenStream) {
     match &c.sql_type {
         Some(lit) => {
             let nullable = is_option(&value_type(ty)).is_some();
             (
                 quote!(#lit),
+                quote!(::core::option::Option::None),
                 quote!(#nullable),
                 quote!(::core::option::Option::None),
             )
@@ -239,6 +244,9 @@ fn plain_type(c: &ColumnAttrs, ty: &Type) -> (TokenStream, TokenStream, TokenStr
             let ty = respanned(ty);
             (
                 quote_spanned!(span=> <#ty as ::orm::ColumnType>::SQL_TYPE),
+                quote_spanned!(span=> ::core::option::Option::Some(
+                    <#ty as ::orm::ColumnType>::POSTGRES_TYPE
+                )),
                 quote_spanned!(span=> <#ty as ::orm::ColumnType>::NULLABLE),
                 quote!(::core::option::Option::None),
             )

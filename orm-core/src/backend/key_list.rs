@@ -13,7 +13,7 @@
 
 use std::fmt::Write;
 
-use super::Dialect;
+use super::Backend;
 use crate::value::Value;
 
 /// How the keys of one list are written, and read back (by `json_each` on
@@ -37,11 +37,11 @@ impl KeyForm {
     /// The condition a column meets when its value is in the list bound to
     /// its one parameter: ` IN (<subquery>)` on SQLite, ` = ANY(?)` on
     /// PostgreSQL.
-    pub(crate) fn condition(self, dialect: Dialect) -> &'static str {
+    pub(crate) fn condition(self, dialect: Backend) -> &'static str {
         match (dialect, self) {
-            (Dialect::Sqlite, KeyForm::Plain) => " IN (SELECT value FROM json_each(?))",
-            (Dialect::Sqlite, KeyForm::Blob) => " IN (SELECT unhex(value) FROM json_each(?))",
-            (Dialect::Postgres, _) => " = ANY(?)",
+            (Backend::Sqlite, KeyForm::Plain) => " IN (SELECT value FROM json_each(?))",
+            (Backend::Sqlite, KeyForm::Blob) => " IN (SELECT unhex(value) FROM json_each(?))",
+            (Backend::Postgres, _) => " = ANY(?)",
         }
     }
 }
@@ -59,10 +59,10 @@ pub(crate) struct KeyList {
 /// type orm knows gives one list (its keys are all of one SQL type); only
 /// a key type of the user's whose values mix blobs with other types gives
 /// two, rather than a list whose blobs match nothing.
-pub(crate) fn key_lists(keys: &[Value], dialect: Dialect) -> Vec<KeyList> {
+pub(crate) fn key_lists(keys: &[Value], dialect: Backend) -> Vec<KeyList> {
     let (open, close) = match dialect {
-        Dialect::Sqlite => ("[", ']'),
-        Dialect::Postgres => ("{", '}'),
+        Backend::Sqlite => ("[", ']'),
+        Backend::Postgres => ("{", '}'),
     };
     let mut lists: Vec<KeyList> = Vec::new();
     for key in keys {
@@ -82,8 +82,8 @@ pub(crate) fn key_lists(keys: &[Value], dialect: Dialect) -> Vec<KeyList> {
             list.json.push(',');
         }
         match dialect {
-            Dialect::Sqlite => push_json(&mut list.json, key),
-            Dialect::Postgres => push_array_element(&mut list.json, key),
+            Backend::Sqlite => push_json(&mut list.json, key),
+            Backend::Postgres => push_array_element(&mut list.json, key),
         }
     }
     for list in &mut lists {
@@ -177,7 +177,7 @@ mod tests {
     use super::*;
 
     fn lists(keys: &[Value]) -> Vec<(KeyForm, String)> {
-        key_lists(keys, Dialect::Sqlite)
+        key_lists(keys, Backend::Sqlite)
             .into_iter()
             .map(|l| (l.form, l.json))
             .collect()
@@ -240,8 +240,8 @@ mod tests {
             Value::Integer(i64::MIN),
         ];
         for key in keys {
-            let list = key_lists(std::slice::from_ref(&key), Dialect::Sqlite).remove(0);
-            let condition = list.form.condition(Dialect::Sqlite).replace('?', "?2");
+            let list = key_lists(std::slice::from_ref(&key), Backend::Sqlite).remove(0);
+            let condition = list.form.condition(Backend::Sqlite).replace('?', "?2");
             let sql = format!("SELECT ?1{condition}");
             let bound = rusqlite::types::ToSqlOutput::Borrowed(crate::backend::sqlite::to_driver(
                 key.as_ref(),
@@ -262,7 +262,7 @@ mod tests {
                 Value::Blob(vec![0, 0xff]),
                 Value::Real(f64::INFINITY),
             ],
-            Dialect::Postgres,
+            Backend::Postgres,
         );
         let texts: Vec<&str> = lists.iter().map(|l| l.json.as_str()).collect();
         assert_eq!(texts, [r#"{3,"a\"b\\c",Infinity}"#, r#"{"\\x00ff"}"#]);

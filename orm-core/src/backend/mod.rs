@@ -3,7 +3,7 @@
 //! behind the feature of that name) is the server. Each backend's module
 //! holds its connections, how orm's values cross into the driver and back,
 //! how rows are read, and how the driver's errors become
-//! [`Error`](crate::Error)s; [`Dialect`] holds how their SQL differs.
+//! [`Error`](crate::Error)s; [`Backend`] holds how their SQL differs.
 //! Nothing above `sql` sees a driver type.
 
 mod key_list;
@@ -18,25 +18,34 @@ pub(crate) fn is_postgres_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
-/// How one backend's SQL differs from the other's. The statement texts are
-/// written once, in `sql`, and ask the dialect at each point of difference.
+/// Which database a [`Database`](crate::Database) talks to, and so which
+/// SQL dialect it speaks. The statement texts are written once, in orm's
+/// `sql` module, and ask the backend at each point where the two differ.
+///
+/// ```
+/// # fn main() -> orm::Result<()> {
+/// let db = orm::Database::in_memory()?;
+/// assert_eq!(db.backend(), orm::Backend::Sqlite);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Dialect {
-    /// SQLite.
+#[non_exhaustive]
+pub enum Backend {
+    /// SQLite, embedded (a file, or memory).
     Sqlite,
-    /// PostgreSQL.
+    /// A PostgreSQL server (the `postgres` feature).
     Postgres,
 }
 
-impl Dialect {
+impl Backend {
     /// The statement that opens a write transaction. SQLite's `IMMEDIATE`
     /// takes the write lock at once, so that two writers meet at `BEGIN`
     /// (a busy error, retried by the busy timeout) rather than half-way
     /// through; PostgreSQL locks rows as they are written.
     pub(crate) fn begin(self) -> &'static str {
         match self {
-            Dialect::Sqlite => "BEGIN IMMEDIATE",
-            Dialect::Postgres => "BEGIN",
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
         }
     }
 
@@ -44,8 +53,8 @@ impl Dialect {
     /// `$n` on PostgreSQL.
     pub(crate) fn push_placeholder(self, sql: &mut String, n: usize) {
         match self {
-            Dialect::Sqlite => sql.push('?'),
-            Dialect::Postgres => {
+            Backend::Sqlite => sql.push('?'),
+            Backend::Postgres => {
                 sql.push('$');
                 sql.push_str(&n.to_string());
             }
@@ -56,7 +65,7 @@ impl Dialect {
     /// each `?` outside quotes becomes `$1`, `$2`, ... in order. The texts
     /// built from table metadata are written once this way (and cached).
     pub(crate) fn placeholders(self, sql: String) -> String {
-        if self == Dialect::Sqlite {
+        if self == Backend::Sqlite {
             return sql;
         }
         let mut out = String::with_capacity(sql.len() + 16);
@@ -82,7 +91,7 @@ impl Dialect {
     /// it) in this dialect. PostgreSQL has no `REAL` of 8 bytes nor `BLOB`;
     /// SQLite's integers are 8 bytes, so `INTEGER` is `BIGINT`.
     pub(crate) fn column_type(self, sql_type: &str) -> &str {
-        if self == Dialect::Sqlite {
+        if self == Backend::Sqlite {
             return sql_type;
         }
         match sql_type.to_ascii_uppercase().as_str() {
@@ -102,9 +111,9 @@ mod tests {
     fn postgres_numbers_placeholders_outside_quotes() {
         let sql = r#"SELECT "a?" FROM "t" WHERE "x" = ? AND 'y?' = ? AND "z" IN (?)"#;
         assert_eq!(
-            Dialect::Postgres.placeholders(sql.to_owned()),
+            Backend::Postgres.placeholders(sql.to_owned()),
             r#"SELECT "a?" FROM "t" WHERE "x" = $1 AND 'y?' = $2 AND "z" IN ($3)"#
         );
-        assert_eq!(Dialect::Sqlite.placeholders(sql.to_owned()), sql);
+        assert_eq!(Backend::Sqlite.placeholders(sql.to_owned()), sql);
     }
 }

@@ -37,6 +37,7 @@ mod options;
 
 pub use options::{NewConnection, OpenOptions};
 
+use crate::backend::Backend;
 #[cfg(feature = "postgres")]
 use crate::backend::postgres;
 use crate::backend::sqlite::{self, Settings};
@@ -233,6 +234,22 @@ impl Database {
         let millis = options::busy_timeout_millis(timeout)?;
         self.shared.busy_timeout_ms.store(millis, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The backend the database is on.
+    ///
+    /// ```
+    /// # fn main() -> orm::Result<()> {
+    /// let db = orm::Database::in_memory()?;
+    /// assert_eq!(db.backend(), orm::Backend::Sqlite);
+    /// # Ok(()) }
+    /// ```
+    pub fn backend(&self) -> Backend {
+        match self.shared.location {
+            Location::File(_) | Location::Memory { .. } => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            Location::Server(_) => Backend::Postgres,
+        }
     }
 
     /// Starts a session: a unit of work with its own identity map. The

@@ -201,7 +201,7 @@ pub enum Error {
     #[error("{0}")]
     Misuse(Misuse),
 
-    /// A value does not fit where it goes: a key SQLite assigned beyond the
+    /// A value does not fit where it goes: a key the database assigned beyond the
     /// field's type, a version counter at its maximum, a setting beyond what
     /// SQLite accepts. Nothing was changed (a flush that met it was rolled back).
     #[error("{what} cannot hold {value}: {limit}")]

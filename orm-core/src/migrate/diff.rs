@@ -10,7 +10,7 @@ use crate::error::{Misuse, Result};
 use crate::schema::{ColumnDef, IndexDef, LinkDef, OnDelete, TableDef, dependency_order, links_of};
 use crate::sql::quote;
 
-use crate::backend::Dialect;
+use crate::backend::Backend;
 use crate::backend::sqlite::{introspect, migration};
 use crate::schema::{LiveColumn, LiveIndex, LiveObject, LiveTable};
 use crate::sql::Conn;
@@ -259,7 +259,7 @@ fn alter_table(
     taken: &[String],
     objects: &mut Vec<LiveObject>,
 ) -> Vec<MigrationStep> {
-    let changes = compare(table, live, Dialect::Sqlite);
+    let changes = compare(table, live, Backend::Sqlite);
     let index_changes = index_changes(&changes);
     let added: Vec<SchemaChange> = changes
         .added
@@ -342,7 +342,7 @@ fn index_changes(changes: &TableChanges) -> Vec<SchemaChange> {
 pub(super) fn compare(
     table: &'static TableDef,
     live: &LiveTable,
-    dialect: Dialect,
+    dialect: Backend,
 ) -> TableChanges {
     let mut changes = TableChanges::default();
     for column in table.columns {
@@ -376,7 +376,7 @@ fn compare_column(
     column: &ColumnDef,
     found: &LiveColumn,
     live: &LiveTable,
-    dialect: Dialect,
+    dialect: Backend,
     changes: &mut TableChanges,
 ) {
     let sql_type = column.type_in(dialect);

@@ -3,7 +3,7 @@
 //! (`diff`), read through the one reader of the live schema (the backend's), so
 //! the report and the plan that would fix it cannot disagree.
 
-use crate::backend::Dialect;
+use crate::backend::Backend;
 use crate::error::{Difference, DriftReport, Result, TableDrift};
 use crate::schema::TableDef;
 use crate::sql::Conn;
@@ -35,7 +35,7 @@ pub(crate) fn report(conn: &Conn, tables: &[&'static TableDef]) -> Result<DriftR
 }
 
 /// The plan's changes of one table, in the words of a drift report.
-fn differences(changes: &TableChanges, dialect: Dialect) -> Vec<Difference> {
+fn differences(changes: &TableChanges, dialect: Backend) -> Vec<Difference> {
     let mut found: Vec<Difference> = changes
         .added
         .iter()

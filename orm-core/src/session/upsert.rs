@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use super::{Session, SessionInner};
-use crate::backend::Dialect;
+use crate::backend::Backend;
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
 use crate::query::Column;
@@ -219,12 +219,12 @@ fn upsert_statement<T: Model>(
     value: &T,
     conflict: &str,
     update: bool,
-    dialect: Dialect,
+    dialect: Backend,
 ) -> (String, Vec<(Value, &'static str)>) {
     let table = T::TABLE;
     let assign_key = value.key_unassigned();
     let mut left_out = value.unset_columns();
-    if assign_key && dialect == Dialect::Postgres && table.primary_key < 64 {
+    if assign_key && dialect == Backend::Postgres && table.primary_key < 64 {
         // An identity column takes its value when left out; NULL, which
         // asks SQLite for a rowid, would break its NOT NULL.
         left_out |= 1 << table.primary_key;

@@ -21,7 +21,7 @@ use rusqlite::Connection;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::backend::Dialect;
+use crate::backend::Backend;
 #[cfg(feature = "postgres")]
 use crate::backend::postgres::{PgRow, PooledClient};
 use crate::backend::sqlite::{SqliteRow, classify, to_driver};
@@ -145,11 +145,11 @@ impl Conn {
 
     /// The SQL dialect of the connection's backend.
     #[inline]
-    pub(crate) fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Backend {
         match self.raw {
-            Raw::Sqlite(_) => Dialect::Sqlite,
+            Raw::Sqlite(_) => Backend::Sqlite,
             #[cfg(feature = "postgres")]
-            Raw::Postgres(_) => Dialect::Postgres,
+            Raw::Postgres(_) => Backend::Postgres,
         }
     }
 
@@ -350,7 +350,7 @@ impl Conn {
                 // may send statements of its own on this connection.
                 let rows = client.borrow_mut().query(sql, &values, table)?;
                 for row in rows.iter().take(limit) {
-                    each(&DbRow::Postgres(PgRow(row)))?;
+                    each(&DbRow::Postgres(PgRow::new(row)))?;
                 }
                 Ok(())
             }
@@ -426,7 +426,7 @@ impl Conn {
                 let values: Vec<ValueRef<'_>> = params.iter().map(|p| p.value).collect();
                 let rows = client.borrow_mut().query(sql, &values, "")?;
                 for row in &rows {
-                    each(&DbRow::Postgres(PgRow(row)))?;
+                    each(&DbRow::Postgres(PgRow::new(row)))?;
                 }
                 Ok(())
             }

@@ -1,14 +1,14 @@
 //! The text of every statement built from table metadata: one function per
 //! statement kind, so the runtime never formats SQL itself. Identifiers are
 //! always quoted; values are always placeholders, written `?` here and
-//! numbered (`$1`, ...) for PostgreSQL by [`Dialect::placeholders`] as each
+//! numbered (`$1`, ...) for PostgreSQL by [`Backend::placeholders`] as each
 //! text is finished.
 //!
 //! The hot texts are written name by name into one buffer, not assembled
 //! with `format!` from quoted copies: a session builds its texts afresh, so
 //! a `get` in a new session pays for its `SELECT` text every time.
 
-use crate::backend::{Dialect, KeyForm};
+use crate::backend::{Backend, KeyForm};
 use crate::schema::{SortKey, TableDef};
 
 use super::{push_quoted, quote};
@@ -40,7 +40,7 @@ pub(crate) enum Kind {
 }
 
 /// The text of `kind` for `table`, in `dialect`.
-pub(crate) fn build(table: &TableDef, kind: Kind, dialect: Dialect) -> String {
+pub(crate) fn build(table: &TableDef, kind: Kind, dialect: Backend) -> String {
     let sql = match kind {
         Kind::Get => get(table),
         Kind::Insert => insert(table),
@@ -103,7 +103,7 @@ fn get(table: &TableDef) -> String {
 
 /// `SELECT ... WHERE "pk" IN (a key list)`: one statement and one
 /// parameter for any number of keys.
-pub(crate) fn select_keys(table: &TableDef, list: KeyForm, dialect: Dialect) -> String {
+pub(crate) fn select_keys(table: &TableDef, list: KeyForm, dialect: Backend) -> String {
     let mut sql = select(table);
     push_where(&mut sql, table.primary_key().name, list.condition(dialect));
     dialect.placeholders(sql)
@@ -168,7 +168,7 @@ fn update(table: &TableDef, changed: &[usize]) -> String {
 
 /// [`update`] in `dialect`: for changed columns past the 64 of a cached
 /// text's bit set.
-pub(crate) fn update_in(table: &TableDef, changed: &[usize], dialect: Dialect) -> String {
+pub(crate) fn update_in(table: &TableDef, changed: &[usize], dialect: Backend) -> String {
     dialect.placeholders(update(table, changed))
 }
 
@@ -198,7 +198,7 @@ fn children(
     column: usize,
     list: Option<KeyForm>,
     order: &[SortKey],
-    dialect: Dialect,
+    dialect: Backend,
 ) -> String {
     let fk = table.columns.get(column).map_or("", |c| c.name);
     let mut sql = select(table);
@@ -232,22 +232,22 @@ fn push_order(sql: &mut String, table: &TableDef, alias: &str, order: &[SortKey]
 /// A link row of a many-to-many relationship: an insert that ignores a
 /// row already there (an add on an unloaded collection may find it) or a
 /// `DELETE`. Built for every link row a flush writes.
-pub(crate) fn link(table: &str, columns: [&str; 2], insert: bool, dialect: Dialect) -> String {
+pub(crate) fn link(table: &str, columns: [&str; 2], insert: bool, dialect: Backend) -> String {
     let [a, b] = columns;
     let mut sql = String::with_capacity(96);
     if insert {
         sql.push_str(match dialect {
-            Dialect::Sqlite => "INSERT OR IGNORE INTO ",
-            Dialect::Postgres => "INSERT INTO ",
+            Backend::Sqlite => "INSERT OR IGNORE INTO ",
+            Backend::Postgres => "INSERT INTO ",
         });
         push_quoted(&mut sql, table);
         sql.push_str(" (");
         push_names(&mut sql, [a, b], "");
         sql.push_str(match dialect {
-            Dialect::Sqlite => ") VALUES (?, ?)",
-            Dialect::Postgres => ") VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            Backend::Sqlite => ") VALUES (?, ?)",
+            Backend::Postgres => ") VALUES ($1, $2) ON CONFLICT DO NOTHING",
         });
-    } else if dialect == Dialect::Postgres {
+    } else if dialect == Backend::Postgres {
         sql.push_str("DELETE FROM ");
         push_quoted(&mut sql, table);
         push_where(&mut sql, a, " = $1 AND ");
@@ -272,7 +272,7 @@ pub(crate) fn linked(
     other: &str,
     list: KeyForm,
     order: &[SortKey],
-    dialect: Dialect,
+    dialect: Backend,
 ) -> String {
     let columns: Vec<String> = table
         .columns
@@ -304,7 +304,7 @@ pub(crate) fn upsert(
     conflict: &str,
     left_out: u64,
     update: bool,
-    dialect: Dialect,
+    dialect: Backend,
 ) -> String {
     let inserted: Vec<&str> = table
         .columns
@@ -375,6 +375,7 @@ mod tests {
             name,
             field: name,
             sql_type: "INTEGER",
+            postgres_type: None,
             nullable: false,
             primary_key,
             unique: false,
@@ -403,11 +404,11 @@ mod tests {
         let select = r#"SELECT "id", "we""ird", "owner_id", "version" FROM "items""#;
         assert_eq!(self::select(&ITEMS), select);
         assert_eq!(
-            build(&ITEMS, Kind::Get, Dialect::Sqlite),
+            build(&ITEMS, Kind::Get, Backend::Sqlite),
             format!(r#"{select} WHERE "id" = ?"#)
         );
         assert_eq!(
-            select_keys(&ITEMS, KeyForm::Plain, Dialect::Sqlite),
+            select_keys(&ITEMS, KeyForm::Plain, Backend::Sqlite),
             format!(r#"{select} WHERE "id" IN (SELECT value FROM json_each(?))"#)
         );
         assert_eq!(
@@ -418,7 +419,7 @@ mod tests {
                     list: None,
                     order: &[],
                 },
-                Dialect::Sqlite
+                Backend::Sqlite
             ),
             format!(r#"{select} WHERE "owner_id" = ?"#)
         );
@@ -439,26 +440,26 @@ mod tests {
                         },
                     ],
                 },
-                Dialect::Sqlite
+                Backend::Sqlite
             ),
             format!(
                 r#"{select} WHERE "owner_id" IN (SELECT value FROM json_each(?)) ORDER BY "owner_id" DESC, "id""#
             )
         );
         assert_eq!(
-            build(&ITEMS, Kind::Insert, Dialect::Sqlite),
+            build(&ITEMS, Kind::Insert, Backend::Sqlite),
             r#"INSERT INTO "items" ("id", "we""ird", "owner_id", "version") VALUES (?, ?, ?, ?)"#
         );
         assert_eq!(
-            build(&ITEMS, Kind::InsertDefaults(0b0110), Dialect::Sqlite),
+            build(&ITEMS, Kind::InsertDefaults(0b0110), Backend::Sqlite),
             r#"INSERT INTO "items" ("id", "version") VALUES (?, ?) RETURNING "we""ird", "owner_id""#
         );
         assert_eq!(
-            build(&ITEMS, Kind::Update(0b110), Dialect::Sqlite),
+            build(&ITEMS, Kind::Update(0b110), Backend::Sqlite),
             r#"UPDATE "items" SET "we""ird" = ?, "owner_id" = ?, "version" = ? WHERE "id" = ? AND "version" = ?"#
         );
         assert_eq!(
-            build(&ITEMS, Kind::Delete, Dialect::Sqlite),
+            build(&ITEMS, Kind::Delete, Backend::Sqlite),
             r#"DELETE FROM "items" WHERE "id" = ? AND "version" = ?"#
         );
     }
@@ -466,11 +467,11 @@ mod tests {
     #[test]
     fn link_texts_name_both_columns() {
         assert_eq!(
-            link("item_tags", ["item_id", "tag_id"], true, Dialect::Sqlite),
+            link("item_tags", ["item_id", "tag_id"], true, Backend::Sqlite),
             r#"INSERT OR IGNORE INTO "item_tags" ("item_id", "tag_id") VALUES (?, ?)"#
         );
         assert_eq!(
-            link("item_tags", ["item_id", "tag_id"], false, Dialect::Sqlite),
+            link("item_tags", ["item_id", "tag_id"], false, Backend::Sqlite),
             r#"DELETE FROM "item_tags" WHERE "item_id" = ? AND "tag_id" = ?"#
         );
     }

@@ -10,7 +10,7 @@
 //! relationship of a model to itself) gives its own copy an alias
 //! (`"users_1"`), so the inner and outer rows stay apart.
 
-use crate::backend::Dialect;
+use crate::backend::Backend;
 use crate::error::{Error, Misuse, Result};
 use crate::sql::push_quoted;
 use crate::value::Value;
@@ -242,7 +242,7 @@ impl Rendered {
 /// [`Misuse::JoinedTwice`] when a statement joins a table it already
 /// reads; [`Error::TooDeep`] for an expression nested deeper than SQLite
 /// allows.
-pub(crate) fn render(select: &Select, dialect: Dialect) -> Result<Rendered> {
+pub(crate) fn render(select: &Select, dialect: Backend) -> Result<Rendered> {
     let mut renderer = Renderer {
         out: Rendered::default(),
         qualify: !select.joins.is_empty() || select.has_subquery(),
@@ -258,7 +258,7 @@ pub(crate) fn render(select: &Select, dialect: Dialect) -> Result<Rendered> {
 ///
 /// # Errors
 /// As [`render`].
-pub(crate) fn render_update(update: &Update, dialect: Dialect) -> Result<Rendered> {
+pub(crate) fn render_update(update: &Update, dialect: Backend) -> Result<Rendered> {
     let mut renderer = Renderer::over(update.table, update.filter.as_ref(), dialect);
     renderer.push("UPDATE ");
     renderer.table(update.table);
@@ -276,7 +276,7 @@ pub(crate) fn render_update(update: &Update, dialect: Dialect) -> Result<Rendere
 ///
 /// # Errors
 /// As [`render`].
-pub(crate) fn render_delete(delete: &Delete, dialect: Dialect) -> Result<Rendered> {
+pub(crate) fn render_delete(delete: &Delete, dialect: Backend) -> Result<Rendered> {
     let mut renderer = Renderer::over(delete.table, delete.filter.as_ref(), dialect);
     renderer.push("DELETE FROM ");
     renderer.table(delete.table);
@@ -291,7 +291,7 @@ pub(crate) fn render_expr(node: &Node) -> Result<Rendered> {
         qualify: node.has_subquery(),
         levels: Vec::new(),
         depth: 0,
-        dialect: Dialect::Sqlite,
+        dialect: Backend::Sqlite,
     };
     renderer.node(node)?;
     Ok(renderer.out)
@@ -309,12 +309,12 @@ struct Renderer {
     qualify: bool,
     levels: Vec<Level>,
     depth: usize,
-    dialect: Dialect,
+    dialect: Backend,
 }
 
 impl Renderer {
     /// A renderer for a statement that writes `table`, filtered by `filter`.
-    fn over(table: &'static str, filter: Option<&Node>, dialect: Dialect) -> Renderer {
+    fn over(table: &'static str, filter: Option<&Node>, dialect: Backend) -> Renderer {
         Renderer {
             out: Rendered::default(),
             qualify: filter.is_some_and(Node::has_subquery),
@@ -372,7 +372,7 @@ impl Renderer {
         self.order(&select.order)?;
         // SQLite takes an OFFSET only after a LIMIT (-1: none);
         // PostgreSQL refuses a negative one.
-        let no_limit = (self.dialect == Dialect::Sqlite).then_some(-1);
+        let no_limit = (self.dialect == Backend::Sqlite).then_some(-1);
         if let Some(limit) = select.limit.or(select.offset.and(no_limit)) {
             self.push(" LIMIT ");
             self.param(Value::Integer(limit), "LIMIT");
@@ -516,8 +516,8 @@ impl Renderer {
                 // SQLite's LIKE ignores the case of ASCII letters;
                 // PostgreSQL's ILIKE is the one that does.
                 queue.text(match self.dialect {
-                    Dialect::Sqlite => " LIKE ",
-                    Dialect::Postgres => " ILIKE ",
+                    Backend::Sqlite => " LIKE ",
+                    Backend::Postgres => " ILIKE ",
                 });
                 queue.operand(pattern, inner);
                 if *escaped {
@@ -652,7 +652,7 @@ mod tests {
                 column: "name",
             },
         ));
-        let rendered = render(&select, Dialect::Sqlite).expect("renders");
+        let rendered = render(&select, Backend::Sqlite).expect("renders");
         assert_eq!(
             rendered.sql,
             r#"SELECT "id", "name" FROM "users" WHERE "name" = ?"#
@@ -676,11 +676,11 @@ mod tests {
         });
         select.offset = Some(5);
         assert_eq!(
-            render(&select, Dialect::Postgres).expect("renders").sql,
+            render(&select, Backend::Postgres).expect("renders").sql,
             r#"SELECT "id" FROM "users" WHERE ("name" = $1) AND ("name" ILIKE $2) OFFSET $3"#
         );
         assert_eq!(
-            render(&select, Dialect::Sqlite).expect("renders").sql,
+            render(&select, Backend::Sqlite).expect("renders").sql,
             r#"SELECT "id" FROM "users" WHERE ("name" = ?) AND ("name" LIKE ?) LIMIT ? OFFSET ?"#
         );
     }
@@ -701,7 +701,7 @@ mod tests {
         select.columns = vec![column("people", "id")];
         select.and_where(Node::Exists(Box::new(inner)));
         assert_eq!(
-            render(&select, Dialect::Sqlite).expect("renders").sql,
+            render(&select, Backend::Sqlite).expect("renders").sql,
             r#"SELECT "people"."id" FROM "people" WHERE EXISTS (SELECT 1 FROM "people" AS "people_1" WHERE "people_1"."id" = "people"."manager_id")"#
         );
     }
@@ -718,7 +718,7 @@ mod tests {
             other_column: "manager_id",
         });
         assert!(matches!(
-            render(&select, Dialect::Sqlite),
+            render(&select, Backend::Sqlite),
             Err(Error::Misuse(Misuse::JoinedTwice { table: "users" }))
         ));
     }

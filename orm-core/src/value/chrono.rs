@@ -3,7 +3,9 @@
 //! functions read: `DateTime<Utc>` as `2024-05-01T12:30:00.000000Z`,
 //! `NaiveDateTime` as `2024-05-01T12:30:00.000000`, `NaiveDate` as
 //! `2024-05-01`. Reading also accepts SQLite's own `2024-05-01 12:30:00`
-//! (what `CURRENT_TIMESTAMP` writes), as UTC.
+//! (what `CURRENT_TIMESTAMP` writes), as UTC. On PostgreSQL they are its
+//! `TIMESTAMP WITH TIME ZONE`, `TIMESTAMP WITHOUT TIME ZONE` and `DATE`
+//! (microseconds, as the text keeps them).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
@@ -37,6 +39,7 @@ impl ToValue for DateTime<Utc> {
 
 impl ColumnType for DateTime<Utc> {
     const SQL_TYPE: &'static str = "TEXT";
+    const POSTGRES_TYPE: &'static str = "TIMESTAMP WITH TIME ZONE";
     type Value = DateTime<Utc>;
     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
         let s = text(value, "TEXT (a date and time)")?;
@@ -56,6 +59,7 @@ impl ToValue for NaiveDateTime {
 
 impl ColumnType for NaiveDateTime {
     const SQL_TYPE: &'static str = "TEXT";
+    const POSTGRES_TYPE: &'static str = "TIMESTAMP WITHOUT TIME ZONE";
     type Value = NaiveDateTime;
     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
         let s = text(value, "TEXT (a date and time)")?;
@@ -71,6 +75,7 @@ impl ToValue for NaiveDate {
 
 impl ColumnType for NaiveDate {
     const SQL_TYPE: &'static str = "TEXT";
+    const POSTGRES_TYPE: &'static str = "DATE";
     type Value = NaiveDate;
     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
         let s = text(value, "TEXT (a date)")?;

@@ -149,6 +149,7 @@ impl<T: ToValue> ToValue for Defaulted<T> {
 
 impl<T: ColumnType> ColumnType for Defaulted<T> {
     const SQL_TYPE: &'static str = T::SQL_TYPE;
+    const POSTGRES_TYPE: &'static str = T::POSTGRES_TYPE;
     const NULLABLE: bool = T::NULLABLE;
     type Value = T::Value;
 

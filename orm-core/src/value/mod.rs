@@ -310,8 +310,21 @@ pub trait ToValue {
     note = "supported: integers up to i64, bool, f32, f64, String, Vec<u8>, and Option and Defaulted of each; the features `chrono`, `time`, `uuid` and `serde_json` of orm add those crates' dates, times, UUIDs and JSON; for an enum of unit variants or a newtype write #[derive(orm::ColumnType)]; for another type implement orm::ColumnType and orm::ToValue"
 )]
 pub trait ColumnType: ToValue + Sized {
-    /// The SQL type in `CREATE TABLE`.
+    /// The SQL type in `CREATE TABLE` on SQLite.
     const SQL_TYPE: &'static str;
+    /// The SQL type in `CREATE TABLE` on PostgreSQL, which has a type for
+    /// each width and kind where SQLite has five storage classes. By
+    /// default SQLite's type read the PostgreSQL way: `INTEGER` is
+    /// `BIGINT` (SQLite's integers are 8 bytes), `REAL` is `DOUBLE
+    /// PRECISION`, `BLOB` is `BYTEA`, anything else as it is.
+    ///
+    /// ```
+    /// use orm::ColumnType;
+    /// assert_eq!(<bool as ColumnType>::POSTGRES_TYPE, "BOOLEAN");
+    /// assert_eq!(<i32 as ColumnType>::POSTGRES_TYPE, "INTEGER");
+    /// assert_eq!(<Option<f64> as ColumnType>::POSTGRES_TYPE, "DOUBLE PRECISION");
+    /// ```
+    const POSTGRES_TYPE: &'static str = postgres_type_of(Self::SQL_TYPE);
     /// Whether the column accepts NULL.
     const NULLABLE: bool = false;
     /// The type a query compares the column with (`T` for `Option<T>`;
@@ -368,7 +381,7 @@ fn wrong_type(expected: &'static str, found: ValueRef<'_>) -> FromValueError {
 }
 
 macro_rules! integer_types {
-    ($($ty:ty),* $(,)?) => {$(
+    ($($ty:ty => $postgres:literal),* $(,)?) => {$(
         impl ToValue for $ty {
             fn to_value(&self) -> Bound<'_> {
                 Bound::Ref(ValueRef::Integer(i64::from(*self)))
@@ -376,6 +389,7 @@ macro_rules! integer_types {
         }
         impl ColumnType for $ty {
             const SQL_TYPE: &'static str = "INTEGER";
+            const POSTGRES_TYPE: &'static str = $postgres;
             type Value = $ty;
             #[inline]
             fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
@@ -389,7 +403,47 @@ macro_rules! integer_types {
     )*};
 }
 
-integer_types!(i8, i16, i32, i64, u8, u16, u32);
+integer_types!(
+    i8 => "SMALLINT",
+    i16 => "SMALLINT",
+    i32 => "INTEGER",
+    i64 => "BIGINT",
+    u8 => "SMALLINT",
+    u16 => "INTEGER",
+    u32 => "BIGINT",
+);
+
+/// SQLite's name of a type read the PostgreSQL way; see
+/// [`ColumnType::POSTGRES_TYPE`].
+#[doc(hidden)]
+pub const fn postgres_type_of(sql_type: &'static str) -> &'static str {
+    if same_name(sql_type, "INTEGER") {
+        "BIGINT"
+    } else if same_name(sql_type, "REAL") {
+        "DOUBLE PRECISION"
+    } else if same_name(sql_type, "BLOB") {
+        "BYTEA"
+    } else {
+        sql_type
+    }
+}
+
+/// Whether two names are equal but for ASCII case (a `const fn`, so that
+/// types can be named at compile time).
+const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if !a[i].eq_ignore_ascii_case(&b[i]) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 impl ToValue for isize {
     fn to_value(&self) -> Bound<'_> {
@@ -419,6 +473,7 @@ impl ToValue for bool {
 
 impl ColumnType for bool {
     const SQL_TYPE: &'static str = "INTEGER";
+    const POSTGRES_TYPE: &'static str = "BOOLEAN";
     type Value = bool;
     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
         match value {
@@ -454,6 +509,7 @@ impl ToValue for f32 {
 
 impl ColumnType for f32 {
     const SQL_TYPE: &'static str = "REAL";
+    const POSTGRES_TYPE: &'static str = "REAL";
     type Value = f32;
     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
         let wide = f64::from_value(value)?;
@@ -513,6 +569,7 @@ impl<T: ToValue> ToValue for Option<T> {
 
 impl<T: ColumnType> ColumnType for Option<T> {
     const SQL_TYPE: &'static str = T::SQL_TYPE;
+    const POSTGRES_TYPE: &'static str = T::POSTGRES_TYPE;
     const NULLABLE: bool = true;
     type Value = T::Value;
     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {

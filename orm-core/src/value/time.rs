@@ -1,6 +1,7 @@
 //! `time::OffsetDateTime` as a column type (feature `time`), stored as RFC
 //! 3339 text in UTC (`2024-05-01T12:30:00Z`), so that values sort and
-//! compare as the instants they are; read back in UTC.
+//! compare as the instants they are; read back in UTC. On PostgreSQL it is
+//! a `TIMESTAMP WITH TIME ZONE` (to the microsecond).
 
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
@@ -20,6 +21,7 @@ impl ToValue for OffsetDateTime {
 
 impl ColumnType for OffsetDateTime {
     const SQL_TYPE: &'static str = "TEXT";
+    const POSTGRES_TYPE: &'static str = "TIMESTAMP WITH TIME ZONE";
     type Value = OffsetDateTime;
     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
         match value {

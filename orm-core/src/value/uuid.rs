@@ -2,6 +2,7 @@
 //! (a BLOB: half the size of its text, and compared byte for byte), so it
 //! serves as a primary key and as a key that `BelongsTo` points at. Reading
 //! also accepts the hyphenated text form other programs may have written.
+//! On PostgreSQL it is a `UUID` (the same 16 bytes).
 
 use uuid::Uuid;
 
@@ -15,6 +16,7 @@ impl ToValue for Uuid {
 
 impl ColumnType for Uuid {
     const SQL_TYPE: &'static str = "BLOB";
+    const POSTGRES_TYPE: &'static str = "UUID";
     type Value = Uuid;
     fn from_value(value: ValueRef<'_>) -> Result<Self, FromValueError> {
         match value {

@@ -45,7 +45,7 @@ pub(crate) fn read_tables(conn: &mut PgClient) -> Result<Vec<LiveTable>> {
     let mut tables: Vec<LiveTable> = Vec::new();
     let mut position: HashMap<String, usize> = HashMap::default();
     for row in conn.query(COLUMNS, &[], "")? {
-        let row = PgRow(&row);
+        let row = PgRow::new(&row);
         let table = text(&row, 0)?;
         let at = *position.entry(table.clone()).or_insert_with(|| {
             tables.push(LiveTable {
@@ -68,7 +68,7 @@ pub(crate) fn read_tables(conn: &mut PgClient) -> Result<Vec<LiveTable>> {
         });
     }
     for row in conn.query(CONSTRAINTS, &[], "")? {
-        let row = PgRow(&row);
+        let row = PgRow::new(&row);
         let Some(&at) = position.get(&text(&row, 0)?) else {
             continue;
         };
@@ -108,7 +108,7 @@ pub(crate) fn read_tables(conn: &mut PgClient) -> Result<Vec<LiveTable>> {
         }
     }
     for row in conn.query(INDEXES, &[], "")? {
-        let row = PgRow(&row);
+        let row = PgRow::new(&row);
         let Some(&at) = position.get(&text(&row, 0)?) else {
             continue;
         };

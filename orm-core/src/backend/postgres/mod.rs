@@ -4,7 +4,7 @@
 //! server's errors by SQLSTATE.
 //!
 //! Does not write SQL: the statements come from `sql`, rendered for
-//! [`Dialect::Postgres`](super::Dialect::Postgres).
+//! [`Backend::Postgres`](super::Backend::Postgres).
 
 use std::time::Duration;
 

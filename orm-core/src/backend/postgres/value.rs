@@ -10,6 +10,7 @@
 //! `BIGINT[]`) go in PostgreSQL's text format, which the server parses as
 //! it parses a literal.
 
+use std::cell::OnceCell;
 use std::error::Error as StdError;
 
 use bytes::{BufMut, BytesMut};
@@ -64,6 +65,11 @@ impl ToSql for PgParam<'_> {
             ValueRef::Real(f) if text => out.put_slice(float_text(f).as_bytes()),
             ValueRef::Real(f) if *ty == Type::FLOAT4 => out.put_f32(f as f32),
             ValueRef::Real(f) => out.put_f64(f),
+            ValueRef::Text(s) if *ty == Type::UUID_ARRAY => {
+                // A key list of UUIDs, written as bytes (`"\\x..."`, what
+                // `BYTEA[]` reads); `UUID[]` reads the bare hex digits.
+                out.put_slice(s.replace("\"\\\\x", "\"").as_bytes());
+            }
             ValueRef::Text(s) => {
                 if *ty == Type::JSONB && !text {
                     // The binary JSONB form: a version byte, then the text.
@@ -191,17 +197,141 @@ fn numeric(raw: &[u8]) -> Result<ValueRef<'static>, BoxError> {
 }
 
 /// A PostgreSQL row, read through orm's [`Row`].
-pub(crate) struct PgRow<'r>(pub &'r postgres::Row);
+pub(crate) struct PgRow<'r> {
+    row: &'r postgres::Row,
+    /// The text of each date and time column, made on first read: orm's
+    /// date and time types read the text SQLite stores, and PostgreSQL
+    /// sends a count of microseconds (or days).
+    times: OnceCell<Box<[OnceCell<String>]>>,
+}
+
+impl<'r> PgRow<'r> {
+    pub(crate) fn new(row: &'r postgres::Row) -> Self {
+        PgRow {
+            row,
+            times: OnceCell::new(),
+        }
+    }
+
+    /// Column `index`, a date or time, as text.
+    fn time(&self, index: usize) -> Result<ValueRef<'_>, FromValueError> {
+        let cells = self
+            .times
+            .get_or_init(|| (0..self.row.len()).map(|_| OnceCell::new()).collect());
+        let Some(cell) = cells.get(index) else {
+            return Err(FromValueError::Invalid(format!("no column {index}")));
+        };
+        if let Some(text) = cell.get() {
+            return Ok(ValueRef::Text(text));
+        }
+        let time = self
+            .row
+            .try_get::<_, Option<PgTime>>(index)
+            .map_err(|e| FromValueError::Invalid(e.to_string()))?;
+        Ok(match time {
+            None => ValueRef::Null,
+            Some(time) => ValueRef::Text(cell.get_or_init(|| time.text())),
+        })
+    }
+}
 
 impl Row for PgRow<'_> {
     fn value(&self, index: usize) -> Result<ValueRef<'_>, FromValueError> {
-        match self.0.try_get::<_, PgValue<'_>>(index) {
+        let column = self.row.columns().get(index);
+        if column.is_some_and(|c| PgTime::is_time(c.type_())) {
+            return self.time(index);
+        }
+        match self.row.try_get::<_, PgValue<'_>>(index) {
             Ok(value) => Ok(value.0),
             Err(e) => Err(FromValueError::Invalid(
                 e.source()
                     .map_or_else(|| e.to_string(), ToString::to_string),
             )),
         }
+    }
+}
+
+/// A date or time as PostgreSQL sends it: microseconds (or days) since
+/// 2000-01-01.
+enum PgTime {
+    /// `TIMESTAMP WITH TIME ZONE`, in UTC.
+    Instant(i64),
+    /// `TIMESTAMP WITHOUT TIME ZONE`.
+    Local(i64),
+    /// `DATE`.
+    Date(i32),
+}
+
+/// Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
+const EPOCH_DAYS: i64 = 10_957;
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+impl PgTime {
+    fn is_time(ty: &Type) -> bool {
+        matches!(*ty, Type::TIMESTAMPTZ | Type::TIMESTAMP | Type::DATE)
+    }
+
+    /// The text orm's date and time types read: `2024-05-01T12:30:00.000000Z`,
+    /// the same without the `Z`, `2024-05-01`; PostgreSQL's infinities as
+    /// `infinity` and `-infinity` (which no Rust type reads: a conversion
+    /// error naming the row).
+    fn text(&self) -> String {
+        let micros = match *self {
+            PgTime::Date(i32::MAX) | PgTime::Instant(i64::MAX) | PgTime::Local(i64::MAX) => {
+                return "infinity".to_owned();
+            }
+            PgTime::Date(i32::MIN) | PgTime::Instant(i64::MIN) | PgTime::Local(i64::MIN) => {
+                return "-infinity".to_owned();
+            }
+            PgTime::Date(days) => {
+                let (y, m, d) = civil(i64::from(days) + EPOCH_DAYS);
+                return format!("{y:04}-{m:02}-{d:02}");
+            }
+            PgTime::Instant(micros) | PgTime::Local(micros) => micros,
+        };
+        let days = micros.div_euclid(MICROS_PER_DAY);
+        let of_day = micros.rem_euclid(MICROS_PER_DAY);
+        let (y, m, d) = civil(days + EPOCH_DAYS);
+        let seconds = of_day / 1_000_000;
+        let (h, min, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+        let zone = if matches!(self, PgTime::Instant(_)) {
+            "Z"
+        } else {
+            ""
+        };
+        format!(
+            "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{:06}{zone}",
+            of_day % 1_000_000
+        )
+    }
+}
+
+/// The civil date (year, month, day) of a count of days since 1970-01-01
+/// (Howard Hinnant's `civil_from_days`).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+impl<'a> FromSql<'a> for PgTime {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        Ok(match *ty {
+            Type::DATE => PgTime::Date(i32::from_sql(&Type::INT4, raw)?),
+            Type::TIMESTAMPTZ => PgTime::Instant(i64::from_sql(&Type::INT8, raw)?),
+            _ => PgTime::Local(i64::from_sql(&Type::INT8, raw)?),
+        })
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        PgTime::is_time(ty)
     }
 }
 
@@ -235,8 +365,20 @@ mod tests {
     fn text_for_other_types_goes_in_text_format() {
         let array = encoded(ValueRef::Text("{1,2}"), &Type::INT8_ARRAY).expect("a literal");
         assert_eq!(array, (true, b"{1,2}".to_vec()));
+        let uuids = encoded(ValueRef::Text(r#"{"\\x00ff"}"#), &Type::UUID_ARRAY).expect("uuids");
+        assert_eq!(uuids, (true, br#"{"00ff"}"#.to_vec()));
         let jsonb = encoded(ValueRef::Text("{}"), &Type::JSONB).expect("jsonb");
         assert_eq!(jsonb, (false, vec![1, b'{', b'}']));
+    }
+
+    #[test]
+    fn dates_and_times_read_as_the_text_sqlite_keeps() {
+        assert_eq!(PgTime::Instant(0).text(), "2000-01-01T00:00:00.000000Z");
+        // 2024-02-29T12:30:05.000250, a leap day.
+        let micros = (8825 * 86_400 + 12 * 3600 + 30 * 60 + 5) * 1_000_000 + 250;
+        assert_eq!(PgTime::Local(micros).text(), "2024-02-29T12:30:05.000250");
+        assert_eq!(PgTime::Date(-1).text(), "1999-12-31");
+        assert_eq!(PgTime::Instant(i64::MAX).text(), "infinity");
     }
 
     #[test]
