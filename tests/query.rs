@@ -193,12 +193,17 @@ backend_tests! {
         assert_eq!(names(&found)?, ["Dee"]);
         let statements = recorder.statements();
         assert_eq!(statements.len(), 1);
-        // PostgreSQL's LIKE is case-sensitive; its ILIKE matches as SQLite's LIKE does.
-        let like = if is_postgres(&db) { "ILIKE" } else { "LIKE" };
+        // PostgreSQL's LIKE is case-sensitive and escapes with `\`; its ILIKE
+        // with no escape character matches as SQLite's LIKE does.
+        let like = if is_postgres(&db) {
+            "ILIKE ? ESCAPE ''"
+        } else {
+            "LIKE ?"
+        };
         assert_eq!(
             backend::sql(&recorder),
             [format!(
-                r#"{SELECT} WHERE ("age" >= ?) AND ("name" {like} ?) ORDER BY "age" DESC LIMIT ? OFFSET ?"#
+                r#"{SELECT} WHERE ("age" >= ?) AND ("name" {like}) ORDER BY "age" DESC LIMIT ? OFFSET ?"#
             )]
         );
         assert_eq!(

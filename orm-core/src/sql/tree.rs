@@ -522,6 +522,10 @@ impl Renderer {
                 queue.operand(pattern, inner);
                 if *escaped {
                     queue.text(" ESCAPE '\\'");
+                } else if self.dialect == Backend::Postgres {
+                    // PostgreSQL's LIKE escapes with `\` unless told
+                    // otherwise; SQLite's has no escape character.
+                    queue.text(" ESCAPE ''");
                 }
             }
             Node::Not(operand) => {
@@ -677,7 +681,7 @@ mod tests {
         select.offset = Some(5);
         assert_eq!(
             render(&select, Backend::Postgres).expect("renders").sql,
-            r#"SELECT "id" FROM "users" WHERE ("name" = $1) AND ("name" ILIKE $2) OFFSET $3"#
+            r#"SELECT "id" FROM "users" WHERE ("name" = $1) AND ("name" ILIKE $2 ESCAPE '') OFFSET $3"#
         );
         assert_eq!(
             render(&select, Backend::Sqlite).expect("renders").sql,

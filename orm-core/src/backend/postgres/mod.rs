@@ -156,6 +156,7 @@ impl PgClient {
         params: &[ValueRef<'_>],
         table: &str,
     ) -> Result<u64> {
+        check_parameters(params.len())?;
         let statement = self.prepared(sql, table)?;
         let params: Vec<PgParam<'_>> = params.iter().map(|v| PgParam(*v)).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
@@ -170,6 +171,7 @@ impl PgClient {
         params: &[ValueRef<'_>],
         table: &str,
     ) -> Result<Vec<postgres::Row>> {
+        check_parameters(params.len())?;
         let statement = self.prepared(sql, table)?;
         let params: Vec<PgParam<'_>> = params.iter().map(|v| PgParam(*v)).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
@@ -260,15 +262,11 @@ pub(crate) fn classify(err: postgres::Error, table: &str) -> Error {
     let lost = |err: &postgres::Error| Error::ConnectionLost {
         detail: err.to_string(),
     };
-    if err.is_closed() {
+    if err.is_closed() || is_socket_error(&err) {
         return lost(&err);
     }
     let Some(db) = err.as_db_error() else {
-        // An I/O error: the connection is gone.
-        return match std::error::Error::source(&err) {
-            Some(source) if source.is::<std::io::Error>() => lost(&err),
-            _ => Error::Postgres(err),
-        };
+        return Error::Postgres(err);
     };
     let code = db.code().code();
     // Class 08 (connection exceptions) and the server shutting the
@@ -301,6 +299,43 @@ pub(crate) fn classify(err: postgres::Error, table: &str) -> Error {
         kind,
         detail,
     }
+}
+
+/// Whether the driver's error is the socket failing (reset, closed, cut),
+/// rather than a message it could not read.
+fn is_socket_error(err: &postgres::Error) -> bool {
+    use std::io::ErrorKind;
+    let source = std::error::Error::source(err);
+    source
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| {
+            matches!(
+                io.kind(),
+                ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+                    | ErrorKind::NotConnected
+                    | ErrorKind::TimedOut
+            )
+        })
+}
+
+/// The most parameters one statement takes: the protocol counts them in
+/// 16 bits.
+const MAX_PARAMETERS: usize = u16::MAX as usize;
+
+/// Refuses a statement with more parameters than PostgreSQL takes, before
+/// it is sent (the server would count them wrapped).
+fn check_parameters(count: usize) -> Result<()> {
+    if count > MAX_PARAMETERS {
+        return Err(Error::OutOfRange {
+            what: "a PostgreSQL statement".to_owned(),
+            value: format!("{count} parameters"),
+            limit: format!("at most {MAX_PARAMETERS}: filter by a subquery, or split the work"),
+        });
+    }
+    Ok(())
 }
 
 /// The table an error names: the one the statement wrote, as on SQLite
