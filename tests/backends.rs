@@ -331,3 +331,17 @@ fn a_row_locked_by_another_transaction_past_the_timeout_is_busy() -> orm::Result
     assert!(matches!(changed, Err(Error::Busy { .. })), "{changed:?}");
     Ok(())
 }
+
+#[test]
+fn a_server_error_says_what_the_server_said() -> orm::Result<()> {
+    let Some(db) = server() else { return Ok(()) };
+    let error = db
+        .session()
+        .sql_values::<i64>("SELECT count(*) FROM nowhere", &[])
+        .expect_err("no such table");
+    assert_eq!(
+        error.to_string(),
+        r#"postgres: relation "nowhere" does not exist (SQLSTATE 42P01)"#
+    );
+    Ok(())
+}

@@ -14,6 +14,17 @@ fn is_postgres(db: &orm::Database) -> bool {
     format!("{db:?}").contains("Server")
 }
 
+/// A row that counts its writes (`#[orm(version)]`).
+#[derive(orm::Model, Debug)]
+#[orm(table = "counters")]
+pub struct Counter {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub n: i64,
+    #[orm(version)]
+    pub version: i64,
+}
+
 backend_tests! {
     fn queries_gets_and_selects_name_their_table_and_key(db) -> orm::Result<()> {
         fill(&db)?;
@@ -96,7 +107,7 @@ backend_tests! {
         assert_eq!(
             recorder.causes(),
             [
-                "autoflush before the count of orders: update of users 1",
+                "autoflush before the count of orders: update of users 1: name",
                 "autoflush before the count of orders: insert into orders",
                 "autoflush before the count of orders: link row in order_tags",
                 "count of orders",
@@ -109,7 +120,48 @@ backend_tests! {
         recorder.clear();
         cid.write()?.name = "Cidney".to_owned();
         session.flush()?;
-        assert_eq!(recorder.causes(), ["flush: update of users 3"]);
+        assert_eq!(recorder.causes(), ["flush: update of users 3: name"]);
+        Ok(())
+    }
+
+    fn inserts_say_which_new_parents_they_wait_for(db) -> orm::Result<()> {
+        fill(&db)?;
+        let session = db.session();
+        let recorder = db.recorder();
+        let dee = session.add(User::new("Dee".to_owned()));
+        let order = session.add(Order::new(500));
+        order.read()?.user.set(&dee)?;
+        let item = session.add(Item::new("sku-9".to_owned(), 1, 500));
+        item.read()?.order.set(&order)?;
+        session.commit()?;
+        assert_eq!(
+            recorder.causes(),
+            [
+                "commit: insert into users",
+                "commit: insert into orders after users (orders.user_id needs users.id)",
+                "commit: insert into items after orders (items.order_id needs orders.id)",
+            ]
+        );
+        Ok(())
+    }
+
+    fn versioned_writes_name_the_version_they_check(db) -> orm::Result<()> {
+        db.create_all::<Counter>()?;
+        let session = db.session();
+        let counter = session.add(Counter::new(0));
+        session.commit()?;
+        let recorder = db.recorder();
+        counter.write()?.n = 1;
+        session.flush()?;
+        session.delete(&counter)?;
+        session.commit()?;
+        assert_eq!(
+            recorder.causes(),
+            [
+                "flush: update of counters 1: n; version check (1)",
+                "commit: delete of counters 1: version check (2)",
+            ]
+        );
         Ok(())
     }
 
@@ -203,5 +255,55 @@ fn migration_statements_name_their_step() -> orm::Result<()> {
         .collect();
     assert_eq!(expected.len(), 2);
     assert_eq!(causes, expected);
+    Ok(())
+}
+
+/// Collects the `cause` key of every record logged under orm's target.
+struct CauseLogger(std::sync::Mutex<Vec<(String, Option<String>)>>);
+
+impl log::Log for CauseLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.target() == orm::LOG_TARGET
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let cause = record
+            .key_values()
+            .get(log::kv::Key::from_str("cause"))
+            .map(|v| v.to_string());
+        self.0
+            .lock()
+            .expect("the logger's lock is not poisoned")
+            .push((record.args().to_string(), cause));
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: CauseLogger = CauseLogger(std::sync::Mutex::new(Vec::new()));
+
+#[test]
+fn a_logged_statement_carries_its_cause_as_a_structured_key() -> orm::Result<()> {
+    log::set_logger(&LOGGER).expect("no other logger in this test binary");
+    log::set_max_level(log::LevelFilter::Info);
+    let db = orm::Database::in_memory()?;
+    fill(&db)?;
+    db.set_echo(orm::Echo::Log);
+    db.session().get::<User>(2)?;
+    db.set_echo(false);
+    let records = LOGGER
+        .0
+        .lock()
+        .expect("the logger's lock is not poisoned")
+        .clone();
+    let selects: Vec<&(String, Option<String>)> = records
+        .iter()
+        .filter(|(message, _)| message.starts_with("SELECT"))
+        .collect();
+    assert_eq!(selects.len(), 1, "{records:?}");
+    assert_eq!(selects[0].1.as_deref(), Some("get of users 2"));
     Ok(())
 }

@@ -328,7 +328,17 @@ pub(crate) fn update(node: &Rc<dyn AnyNode>, conn: &Conn) -> Result<Option<Value
         Some(mask) => conn.text(table, Kind::Update(mask)),
         None => text::update_in(table, &changed, conn.dialect()).into(),
     };
-    let rows = conn.execute(&sql, &params, table.name)?;
+    // The cause names the columns, and the version the row must still have.
+    let cause = || {
+        let names: Vec<&str> = changed.iter().map(|&i| table.columns[i].name).collect();
+        let check = versions.as_ref().map(|(_, old, _)| version_check(old));
+        [Some(names.join(", ")), check]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let rows = conn.because(false, cause, || conn.execute(&sql, &params, table.name))?;
     if rows == 0 {
         return Err(stale(table, &current[pk]));
     }
@@ -402,10 +412,23 @@ pub(crate) fn delete(node: &Rc<dyn AnyNode>, conn: &Conn) -> Result<()> {
     if let (Some(v), Some(version)) = (table.version, &version) {
         params.push(Param::new(version.as_ref(), table.columns[v].name));
     }
-    if conn.execute(&sql, &params, table.name)? == 0 {
+    let deleted = match &version {
+        Some(version) => conn.because(
+            false,
+            || version_check(version),
+            || conn.execute(&sql, &params, table.name),
+        )?,
+        None => conn.execute(&sql, &params, table.name)?,
+    };
+    if deleted == 0 {
         return Err(stale(table, &key));
     }
     Ok(())
+}
+
+/// The part of a cause that says a statement checks the row's version.
+fn version_check(version: &Value) -> String {
+    format!("version check ({})", render(version))
 }
 
 /// Inserts (`insert`) or deletes one link row of a many-to-many

@@ -348,8 +348,25 @@ pub enum Error {
 
     /// Any other error from PostgreSQL.
     #[cfg(feature = "postgres")]
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", postgres_message(.0))]
     Postgres(#[from] postgres::Error),
+}
+
+/// The server's own words for an error it reported (the driver's `Display`
+/// says only "db error"): the message, the SQLSTATE and the detail.
+#[cfg(feature = "postgres")]
+fn postgres_message(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(": ");
+                text.push_str(detail);
+            }
+            text
+        }
+        None => error.to_string(),
+    }
 }
 
 /// The rules of [`Error::Misuse`]: calls that make no sense in the objects'

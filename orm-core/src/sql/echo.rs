@@ -49,7 +49,8 @@ pub const LOG_TARGET: &str = "orm::sql";
 pub enum Echo {
     /// Not echoed.
     Off,
-    /// Logged through the `log` facade under target [`LOG_TARGET`] at `info`.
+    /// Logged through the `log` facade under target [`LOG_TARGET`] at `info`;
+    /// a statement's cause is also the record's key `cause`.
     Log,
     /// Printed to stderr, one line per statement.
     Stderr,
@@ -313,7 +314,13 @@ impl Observers {
         };
         match self.echo() {
             Echo::Off => {}
-            Echo::Log => log::info!(target: LOG_TARGET, "{statement}"),
+            // The cause also as a structured key, for loggers that index them.
+            Echo::Log => match &statement.cause {
+                Some(cause) => {
+                    log::info!(target: LOG_TARGET, cause = cause.as_str(); "{statement}");
+                }
+                None => log::info!(target: LOG_TARGET, "{statement}"),
+            },
             Echo::Stderr => eprintln!("[sql] {statement}"),
         }
         if self.recorder_count.load(Ordering::Relaxed) > 0 {

@@ -300,12 +300,10 @@ fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
             // Consecutive inserts into one table share one prepared statement.
             // One cause for the run of them: built once, not per row.
             Step::Insert(node) => {
-                let table = node.table();
-                conn.because(
-                    false,
-                    || format!("insert into {}", table.name),
-                    || insert_run(conn, node, &mut steps, written),
-                )?;
+                let cause = || insert_cause(&node);
+                conn.because(false, cause, || {
+                    insert_run(conn, Rc::clone(&node), &mut steps, written)
+                })?;
             }
             Step::Update { node, .. } => {
                 let old_version = conn.because(
@@ -358,6 +356,45 @@ fn insert_run<'w>(
             _ => return Ok(()),
         }
     }
+}
+
+/// `"insert into orders after users (orders.user_id needs users.id)"`:
+/// the inserts into a table, and why they wait for others of the flush
+/// (the first object's new parents speak for the run).
+fn insert_cause(node: &Rc<dyn AnyNode>) -> String {
+    let table = node.table();
+    let mut after: Vec<&str> = Vec::new();
+    for parent in node.parents().unwrap_or_default() {
+        let name = parent.table().name;
+        if parent.state() == State::Pending && !after.contains(&name) {
+            after.push(name);
+        }
+    }
+    if after.is_empty() {
+        return format!("insert into {}", table.name);
+    }
+    let needs: Vec<String> = table
+        .columns
+        .iter()
+        .filter_map(|c| {
+            let target = (c.references?.target)();
+            after.contains(&target.name).then(|| {
+                format!(
+                    "{}.{} needs {}.{}",
+                    table.name,
+                    c.name,
+                    target.name,
+                    target.primary_key().name
+                )
+            })
+        })
+        .collect();
+    format!(
+        "insert into {} after {} ({})",
+        table.name,
+        after.join(", "),
+        needs.join(", ")
+    )
 }
 
 /// `"update of users 3"`: what a statement does to one object's row.
