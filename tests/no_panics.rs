@@ -16,7 +16,12 @@
 //! Each model carries a `DropCounter` in a skipped field, counting values
 //! made and dropped on the test's thread.
 //!
-//! Sequences: `ORM_PROPTEST_CASES` / 5 of each (default 2,000).
+//! Sequences: `ORM_PROPTEST_CASES` / 5 of each (default 2,000). Each test
+//! runs on SQLite and on PostgreSQL; the cases of one test share its
+//! database, whose tables each case drops and creates again.
+
+#[macro_use]
+mod common;
 
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -25,7 +30,7 @@ use std::time::Duration;
 
 use orm::prelude::*;
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 // ----------------------------------------------------------- drop counter
 
@@ -103,14 +108,55 @@ pub struct Team {
     pub members: ManyToMany<Employee>,
 }
 
-fn database() -> orm::Result<Database> {
-    let db = Database::in_memory()?;
+/// Creates the tables in `db`, which the cases of a test share.
+fn database(db: &Database) -> orm::Result<()> {
     db.create_all::<(Employee, Desk, Team)>()?;
-    // Two sessions of one in-memory database block each other; a short
-    // timeout turns that into quick `Busy` errors instead of waits.
+    // Two sessions of one in-memory SQLite database block each other, and
+    // two on PostgreSQL when they write one row; a short timeout turns that
+    // into quick `Busy` errors instead of waits.
     db.set_busy_timeout(Duration::from_millis(1))
         .expect("a busy timeout SQLite accepts");
-    Ok(db)
+    Ok(())
+}
+
+/// Empties the tables for a new case, so that the keys the database
+/// assigns start from 1 again: SQLite's do by themselves (no
+/// AUTOINCREMENT), PostgreSQL's sequences are set back. (Cheaper than
+/// dropping and creating the tables, which on PostgreSQL takes longer than
+/// the case itself.)
+fn empty(db: &Database) -> orm::Result<()> {
+    db.execute_batch(
+        "DELETE FROM memberships; DELETE FROM desks; DELETE FROM employees; DELETE FROM teams;",
+    )?;
+    if db.backend() == orm::Backend::Postgres {
+        db.execute_batch(
+            "SELECT setval(pg_get_serial_sequence('employees', 'id'), 1, false), \
+                    setval(pg_get_serial_sequence('desks', 'id'), 1, false), \
+                    setval(pg_get_serial_sequence('teams', 'id'), 1, false)",
+        )?;
+    }
+    Ok(())
+}
+
+/// The proptest configuration: `cases(share)` cases, nothing persisted.
+fn config(share: u32) -> Config {
+    Config {
+        cases: cases(share),
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+/// Runs `test` on the cases `strategy` generates; a failure panics with
+/// the smallest failing input proptest found.
+fn check<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), String>)
+where
+    S::Value: std::fmt::Debug,
+{
+    let mut runner = TestRunner::new(config(5));
+    if let Err(failure) = runner.run(&strategy, |value| test(value).map_err(TestCaseError::fail)) {
+        panic!("{failure}");
+    }
 }
 
 fn cases(share: u32) -> u32 {
@@ -624,13 +670,13 @@ impl Run {
 
 /// Runs a sequence, each step under `catch_unwind`; then drops everything
 /// and checks that every object was freed.
-fn run(ops: &[Op]) -> Result<(), String> {
+fn run(db: &Database, ops: &[Op]) -> Result<(), String> {
     let before = alive();
     {
-        let db = database().map_err(|e| format!("setting up: {e:?}"))?;
+        empty(db).map_err(|e| format!("setting up: {e:?}"))?;
         let mut run = Run {
             sessions: [Some(db.session()), Some(db.session())],
-            db,
+            db: db.clone(),
             objects: Vec::new(),
         };
         for (n, op) in ops.iter().enumerate() {
@@ -704,21 +750,6 @@ fn op() -> impl Strategy<Value = Op> {
             inner: Box::new(inner),
         })
     })
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(5),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn random_operations_never_panic_and_free_every_object(
-        ops in proptest::collection::vec(op(), 1..40)
-    ) {
-        run(&ops).map_err(TestCaseError::fail)?;
-    }
 }
 
 // ------------------------------------------------------ graphs with cycles
@@ -854,10 +885,10 @@ fn reload(session: &Session, preload: bool) -> orm::Result<Vec<Obj>> {
     Ok(all)
 }
 
-fn check_graph(g: &Graph) -> Result<(), String> {
+fn check_graph(db: &Database, g: &Graph) -> Result<(), String> {
     let err = |e: orm::Error| format!("{e:?}");
     let start = alive();
-    let db = database().map_err(err)?;
+    empty(db).map_err(err)?;
     let kept = {
         let session = db.session();
         let all = build(&session, g).map_err(err)?;
@@ -902,7 +933,6 @@ fn check_graph(g: &Graph) -> Result<(), String> {
         ));
     }
     drop(kept);
-    drop(db);
     if alive() != start {
         return Err(format!(
             "{} alive after every handle was dropped",
@@ -912,29 +942,31 @@ fn check_graph(g: &Graph) -> Result<(), String> {
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(5),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn random_graphs_with_cycles_are_freed_with_their_session_and_handles(g in graph()) {
-        check_graph(&g).map_err(TestCaseError::fail)?;
+backend_tests! {
+    fn random_operations_never_panic_and_free_every_object(db) -> orm::Result<()> {
+        database(&db)?;
+        check(proptest::collection::vec(op(), 1..40), |ops| run(&db, &ops));
+        Ok(())
     }
-}
 
-#[test]
-fn an_employee_managing_itself_and_a_two_cycle_are_freed() {
-    let g = Graph {
-        managers: vec![Some(0), Some(2), Some(1)],
-        desks: vec![Some(1)],
-        teams: 1,
-        memberships: vec![(0, 0), (1, 0), (2, 0)],
-        keep: vec![false, true, false, false, false],
-        end: End::Commit,
-        preload: true,
-    };
-    check_graph(&g).unwrap_or_else(|e| panic!("{e}"));
+    fn random_graphs_with_cycles_are_freed_with_their_session_and_handles(db) -> orm::Result<()> {
+        database(&db)?;
+        check(graph(), |g| check_graph(&db, &g));
+        Ok(())
+    }
+
+    fn an_employee_managing_itself_and_a_two_cycle_are_freed(db) -> orm::Result<()> {
+        let g = Graph {
+            managers: vec![Some(0), Some(2), Some(1)],
+            desks: vec![Some(1)],
+            teams: 1,
+            memberships: vec![(0, 0), (1, 0), (2, 0)],
+            keep: vec![false, true, false, false, false],
+            end: End::Commit,
+            preload: true,
+        };
+        database(&db)?;
+        check_graph(&db, &g).unwrap_or_else(|e| panic!("{e}"));
+        Ok(())
+    }
 }
