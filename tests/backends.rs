@@ -181,6 +181,27 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_failing_raw_statement_in_a_transaction_keeps_the_work_before_it(db) -> orm::Result<()> {
+        db.create_all::<(Owner, Pet)>()?;
+        let session = db.session();
+        session.add(Owner::new("ann@example.com"));
+        session.flush()?;
+        let refused = session.execute(
+            "INSERT INTO pets (name, owner_id) VALUES ($1, $2)",
+            &[&"rex", &99_i64],
+        );
+        assert!(matches!(refused, Err(Error::Constraint { .. })), "{refused:?}");
+        assert!(session.sql_values::<i64>("SELECT nonsense FROM owners", &[]).is_err());
+        // The transaction goes on: what was flushed before commits.
+        session.add(Owner::new("bob@example.com"));
+        session.commit()?;
+        let emails: Vec<String> = db
+            .session()
+            .sql_values("SELECT email FROM owners ORDER BY email", &[])?;
+        assert_eq!(emails, ["ann@example.com", "bob@example.com"]);
+        Ok(())
+    }
+
     fn keys_are_assigned_by_the_database_and_read_back_into_the_objects(db) -> orm::Result<()> {
         db.create_all::<(Owner, Pet)>()?;
         let session = db.session();
@@ -343,5 +364,31 @@ fn a_server_error_says_what_the_server_said() -> orm::Result<()> {
         error.to_string(),
         r#"postgres: relation "nowhere" does not exist (SQLSTATE 42P01)"#
     );
+    Ok(())
+}
+
+#[test]
+fn a_commit_after_a_statement_aborted_the_transaction_is_refused_and_rolls_back() -> orm::Result<()>
+{
+    let Some(db) = server() else { return Ok(()) };
+    db.create_all::<(Owner, Pet)>()?;
+    let session = db.session();
+    let ann = session.add(Owner::new("ann@example.com"));
+    session.flush()?;
+    // Behind the session's model: the table goes, and the next query of it
+    // fails on the server, which aborts the whole transaction.
+    session.execute("ALTER TABLE pets RENAME TO animals", &[])?;
+    assert!(session.query::<Pet>().all().is_err());
+    let commit = session.commit();
+    assert!(
+        matches!(commit, Err(Error::TransactionAborted { .. })),
+        "{commit:?}"
+    );
+    // Nothing was written, and memory says so: ann is new again.
+    assert_eq!(ann.state(), orm::State::Transient);
+    let other = db.session();
+    let owners: Vec<i64> = other.sql_values("SELECT count(*) FROM owners", &[])?;
+    let pets: Vec<i64> = other.sql_values("SELECT count(*) FROM pets", &[])?;
+    assert_eq!((owners, pets), (vec![0], vec![0]));
     Ok(())
 }

@@ -327,6 +327,20 @@ pub enum Error {
         detail: String,
     },
 
+    /// `COMMIT` of a PostgreSQL transaction that a failed statement had
+    /// aborted (the server then rolls back instead, and says so only in
+    /// passing): nothing of the transaction was written, and the session
+    /// rolled back in memory too. orm's own statements and raw SQL in an
+    /// open transaction run in savepoints where they can fail; this is
+    /// the backstop.
+    #[error(
+        "the transaction was aborted by a statement that failed in it ({detail}), so it was rolled back, not committed"
+    )]
+    TransactionAborted {
+        /// The failure that aborted it.
+        detail: String,
+    },
+
     /// No connection to the PostgreSQL server could be opened (a wrong
     /// address, user or database; the server down), or none came free in
     /// the pool within the timeout.

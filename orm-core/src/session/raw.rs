@@ -7,6 +7,7 @@
 //!
 //! Placeholders are SQLite's: `?`, `?1`, `?2`, ... by position.
 
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::from_row::FromRow;
 use crate::model::Model;
@@ -50,6 +51,15 @@ impl Session {
     fn sql_now<T: Model>(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Handle<T>>> {
         self.inner.autoflush()?;
         let conn = self.inner.conn()?;
+        self.contained(conn, || self.sql_on::<T>(conn, sql, params))
+    }
+
+    fn sql_on<T: Model>(
+        &self,
+        conn: &Conn,
+        sql: &str,
+        params: &[&dyn ToValue],
+    ) -> Result<Vec<Handle<T>>> {
         let found = checked_params(conn, sql, params)?;
         if let Some(missing) = T::TABLE
             .columns
@@ -115,6 +125,15 @@ impl Session {
     fn sql_values_now<R: FromRow>(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<R>> {
         self.inner.autoflush()?;
         let conn = self.inner.conn()?;
+        self.contained(conn, || self.sql_values_on::<R>(conn, sql, params))
+    }
+
+    fn sql_values_on<R: FromRow>(
+        &self,
+        conn: &Conn,
+        sql: &str,
+        params: &[&dyn ToValue],
+    ) -> Result<Vec<R>> {
         let found = checked_params(conn, sql, params)?;
         if found.len() != R::COLUMNS {
             return Err(Error::ResultColumns {
@@ -177,12 +196,15 @@ impl Session {
     fn execute_now(&self, sql: &str, params: &[&dyn ToValue]) -> Result<usize> {
         self.inner.autoflush()?;
         let conn = self.inner.conn()?;
-        checked_params(conn, sql, params)?;
         let transaction = &self.inner.transaction;
-        let opened = !transaction.is_open();
-        if opened {
-            conn.begin()?;
+        if transaction.is_open() {
+            return self.contained(conn, || {
+                checked_params(conn, sql, params)?;
+                conn.execute(sql, &bind(&values(params)), "")
+            });
         }
+        checked_params(conn, sql, params)?;
+        conn.begin()?;
         match conn.execute(sql, &bind(&values(params)), "") {
             Ok(changed) => {
                 transaction.set_open(true);
@@ -191,9 +213,34 @@ impl Session {
             Err(error) => {
                 // Opened for this statement alone: closed again. Should the
                 // ROLLBACK fail, the session keeps it as open.
-                if opened && conn.control("ROLLBACK").is_err() {
+                if conn.control("ROLLBACK").is_err() {
                     transaction.set_open(true);
                 }
+                Err(error)
+            }
+        }
+    }
+}
+
+impl Session {
+    /// Runs `work` (the user's SQL) so that its failure leaves the
+    /// session's open transaction as it was. SQLite undoes a failed
+    /// statement by itself; PostgreSQL aborts the whole transaction, so
+    /// there the statement runs inside a savepoint, rolled back to on
+    /// failure.
+    fn contained<R>(&self, conn: &Conn, work: impl FnOnce() -> Result<R>) -> Result<R> {
+        if conn.dialect() != Backend::Postgres || !self.inner.transaction.is_open() {
+            return work();
+        }
+        conn.control("SAVEPOINT orm_raw")?;
+        match work() {
+            Ok(value) => {
+                conn.control("RELEASE orm_raw")?;
+                Ok(value)
+            }
+            Err(error) => {
+                conn.control("ROLLBACK TO orm_raw")?;
+                conn.control("RELEASE orm_raw")?;
                 Err(error)
             }
         }

@@ -37,6 +37,10 @@ pub(crate) struct PgClient {
     /// A statement found the connection gone: the client may not say it
     /// is closed until it next polls the socket.
     lost: bool,
+    /// The open transaction is aborted by a statement that failed in it
+    /// (PostgreSQL ignores everything until `ROLLBACK`, or `ROLLBACK TO`
+    /// a savepoint): the failure, to refuse a `COMMIT` with.
+    aborted: Option<String>,
     /// The `lock_timeout` set on the connection, if any yet.
     lock_timeout_ms: Option<u64>,
 }
@@ -66,6 +70,7 @@ impl r2d2::ManageConnection for Connector {
             in_transaction: false,
             discarded: false,
             lost: false,
+            aborted: None,
         })
     }
 
@@ -200,13 +205,26 @@ impl PgClient {
             .to_ascii_uppercase();
         let rolls_back = word == "ROLLBACK" && !sql.to_ascii_uppercase().contains(" TO ");
         self.reconnected(rolls_back)?;
+        let commits = word == "COMMIT" || word == "END";
+        if let (true, Some(detail)) = (commits, self.aborted.take()) {
+            // The server would answer with a rollback dressed as success.
+            let rolled_back = self.client.batch_execute("ROLLBACK");
+            self.in_transaction = false;
+            self.checked(rolled_back, "")?;
+            return Err(Error::TransactionAborted { detail });
+        }
         let result = self.client.batch_execute(sql);
         let result = self.checked(result, "");
         if word == "BEGIN" || word == "START" {
             self.in_transaction = result.is_ok();
-        } else if word == "COMMIT" || word == "END" || rolls_back {
+            self.aborted = None;
+        } else if commits || rolls_back {
             // A failed COMMIT ends the transaction too (the server rolls it back).
             self.in_transaction = false;
+            self.aborted = None;
+        } else if word == "ROLLBACK" && result.is_ok() {
+            // Back to a savepoint from before the failure: usable again.
+            self.aborted = None;
         }
         result
     }
@@ -227,9 +245,12 @@ impl PgClient {
     /// the connection is gone marks it lost.
     fn checked<T>(&mut self, result: Result<T, postgres::Error>, table: &str) -> Result<T> {
         result.map_err(|e| {
+            let server_said = e.as_db_error().is_some();
             let error = classify(e, table);
             if matches!(error, Error::ConnectionLost { .. }) {
                 self.lost = true;
+            } else if server_said && self.in_transaction && self.aborted.is_none() {
+                self.aborted = Some(error.to_string());
             }
             error
         })
