@@ -78,6 +78,8 @@ mod apply;
 mod diff;
 pub(crate) mod drift;
 mod hazard;
+#[cfg(feature = "postgres")]
+mod in_place;
 mod plan;
 mod rebuild;
 mod versioned;
@@ -236,6 +238,16 @@ impl Database {
         }
         result
     }
+}
+
+/// The schema's version: it changes with every change of the schema, so
+/// that `apply` can tell a plan made for another schema.
+fn schema_version(conn: &Conn) -> Result<i64> {
+    #[cfg(feature = "postgres")]
+    if let Some(mut client) = conn.postgres() {
+        return crate::backend::postgres::migration::schema_version(&mut client);
+    }
+    introspect::schema_version(conn.sqlite("migrations")?)
 }
 
 /// The database's tables as they are, the migration history left out.

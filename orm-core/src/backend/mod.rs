@@ -49,6 +49,18 @@ impl Backend {
         }
     }
 
+    /// The statements around a migration's steps: before them, and after.
+    /// SQLite's frame switches foreign keys off (a rebuild drops a table
+    /// others point at) and checks them before `COMMIT`; PostgreSQL alters
+    /// tables in place, its DDL is transactional, and it checks a foreign
+    /// key as it is added, so its frame is the transaction alone.
+    pub(crate) fn migration_frame(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Backend::Sqlite => (&sqlite::migration::OPENING, &sqlite::migration::CLOSING),
+            Backend::Postgres => (&["BEGIN"], &["COMMIT"]),
+        }
+    }
+
     /// Appends the placeholder of parameter `n` (from 1): `?` on SQLite,
     /// `$n` on PostgreSQL.
     pub(crate) fn push_placeholder(self, sql: &mut String, n: usize) {

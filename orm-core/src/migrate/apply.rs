@@ -1,12 +1,16 @@
-//! Running migrations: the frame every migration runs in (foreign keys off,
-//! one transaction, `PRAGMA foreign_key_check` before `COMMIT`, foreign keys
-//! back on), and the steps of a plan inside it, each after its hazard checks.
+//! Running migrations: the frame every migration runs in, and the steps of
+//! a plan inside it, each after its hazard checks. On SQLite the frame is
+//! foreign keys off, one transaction, `PRAGMA foreign_key_check` before
+//! `COMMIT`, foreign keys back on; on PostgreSQL, whose DDL is
+//! transactional and checks each constraint as it is added, it is `BEGIN`
+//! and `COMMIT`, a failing statement rolling everything back.
 //!
-//! `PRAGMA foreign_keys` cannot change inside a transaction, so it is set
+//! SQLite's `PRAGMA foreign_keys` cannot change inside a transaction, so it is set
 //! before `BEGIN` and after `COMMIT`. A connection whose foreign keys cannot
 //! be switched back on is closed instead of going back to the pool: every
 //! pooled connection enforces foreign keys.
 
+use crate::backend::Backend;
 use crate::backend::sqlite::introspect;
 use crate::backend::sqlite::migration::{CLOSING, OPENING};
 use crate::error::{Error, ForeignKeyViolations, Misuse, Result};
@@ -26,6 +30,9 @@ pub(super) fn in_migration<T>(
     conn: &Conn,
     work: impl FnOnce(&Conn) -> Result<T>,
 ) -> (Result<T>, bool) {
+    if conn.dialect() == Backend::Postgres {
+        return (transactional(conn, work), true);
+    }
     let result = framed(conn, work);
     (result, foreign_keys_back_on(conn).is_ok())
 }
@@ -50,6 +57,26 @@ fn framed<T>(conn: &Conn, work: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
     outcome
 }
 
+/// PostgreSQL's frame: one transaction, rolled back when anything fails.
+/// A connection whose `ROLLBACK` fails is discarded when it goes back to
+/// the pool, as any other.
+fn transactional<T>(conn: &Conn, work: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
+    conn.begin()?;
+    let outcome = work(conn).and_then(|value| {
+        conn.control("COMMIT")?;
+        Ok(value)
+    });
+    if outcome.is_err() && conn.in_transaction() {
+        let _ = conn.control("ROLLBACK");
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(mut client) = conn.postgres() {
+        // The statements prepared before may read tables changed since.
+        client.forget_statements();
+    }
+    outcome
+}
+
 fn foreign_keys_back_on(conn: &Conn) -> Result<()> {
     conn.control(CLOSING[2])?;
     if introspect::foreign_keys_enabled(conn.sqlite("migrations")?)? {
@@ -61,7 +88,7 @@ fn foreign_keys_back_on(conn: &Conn) -> Result<()> {
 
 /// Runs the plan's steps, inside the frame.
 pub(super) fn run_plan(conn: &Conn, plan: &MigrationPlan, destructive: Destructive) -> Result<()> {
-    let found = introspect::schema_version(conn.sqlite("migrations")?)?;
+    let found = super::schema_version(conn)?;
     if found != plan.schema_version {
         return Err(Error::StalePlan {
             planned: plan.schema_version,

@@ -27,26 +27,46 @@ pub(super) fn plan(
     tables: &[&'static TableDef],
     renames: &Renames,
 ) -> Result<MigrationPlan> {
-    let schema_version = introspect::schema_version(conn.sqlite("migrations")?)?;
+    let backend = conn.dialect();
+    let schema_version = super::schema_version(conn)?;
     let mut live_tables = super::live_tables(conn)?;
     let mut steps = rename_tables(&mut live_tables, renames)?;
     steps.extend(rename_columns(&mut live_tables, renames)?);
-    let renaming: Vec<String> = steps.iter().flat_map(|s| s.sql.iter().cloned()).collect();
-    let mut objects = introspect::schema_objects_after(conn.sqlite("migrations")?, &renaming)?;
+    let mut objects = match backend {
+        Backend::Sqlite => {
+            let renaming: Vec<String> = steps.iter().flat_map(|s| s.sql.iter().cloned()).collect();
+            introspect::schema_objects_after(conn.sqlite("migrations")?, &renaming)?
+        }
+        // Views and triggers stay as they are: nothing is rebuilt.
+        Backend::Postgres => Vec::new(),
+    };
+    #[cfg(feature = "postgres")]
+    let foreign_keys = match conn.postgres() {
+        Some(mut client) => Some(crate::backend::postgres::introspect::foreign_key_names(
+            &mut client,
+        )?),
+        None => None,
+    };
 
     let tables = dependency_order(tables);
     let mut taken: Vec<String> = live_tables.iter().map(|t| t.name.clone()).collect();
     taken.extend(tables.iter().map(|t| t.name.to_owned()));
     for table in &tables {
-        match find(&live_tables, table.name) {
-            None => steps.push(create_table(table)),
-            Some(live) => steps.extend(alter_table(table, live, &taken, &mut objects)),
+        let Some(live) = find(&live_tables, table.name) else {
+            steps.push(create_table(table, backend));
+            continue;
+        };
+        #[cfg(feature = "postgres")]
+        if let Some(foreign_keys) = &foreign_keys {
+            steps.extend(super::in_place::steps(table, live, foreign_keys));
+            continue;
         }
+        steps.extend(alter_table(table, live, &taken, &mut objects));
     }
     let links = links_of(&tables);
     for link in &links {
         if find(&live_tables, link.table).is_none() {
-            steps.push(create_link_table(link));
+            steps.push(create_link_table(link, backend));
         }
     }
     for live in &live_tables {
@@ -72,6 +92,7 @@ pub(super) fn plan(
     Ok(MigrationPlan {
         steps,
         schema_version,
+        backend,
     })
 }
 
@@ -184,8 +205,8 @@ fn rename_columns(live: &mut [LiveTable], renames: &Renames) -> Result<Vec<Migra
     Ok(steps)
 }
 
-fn create_table(table: &TableDef) -> MigrationStep {
-    let mut sql = vec![table.create_table_sql()];
+fn create_table(table: &TableDef, backend: Backend) -> MigrationStep {
+    let mut sql = vec![table.create_table_sql_in(backend)];
     sql.extend(table.create_index_sql());
     step(
         StepKind::CreateTable,
@@ -195,12 +216,12 @@ fn create_table(table: &TableDef) -> MigrationStep {
     )
 }
 
-fn create_link_table(link: &LinkDef) -> MigrationStep {
+fn create_link_table(link: &LinkDef, backend: Backend) -> MigrationStep {
     step(
         StepKind::CreateTable,
         link.table,
         vec![SchemaChange::CreateTable],
-        vec![link.create_table_sql(), link.create_index_sql()],
+        vec![link.create_table_sql_in(backend), link.create_index_sql()],
     )
 }
 
@@ -296,30 +317,59 @@ fn alter_table(
             .collect();
         steps.push(step(StepKind::AlterTable, table.name, added, sql));
     }
-    if !index_changes.is_empty() {
-        let sql = changes
-            .dropped_indexes
-            .iter()
-            .map(|index| format!("DROP INDEX {}", quote(&index.name)))
-            .chain(
-                changes
-                    .created_indexes
-                    .iter()
-                    .map(|i| i.create_sql(table.name)),
-            )
-            .collect();
-        steps.push(step(
-            StepKind::ChangeIndexes,
-            table.name,
-            index_changes,
-            sql,
-        ));
-    }
+    steps.extend(index_step(table, &changes, index_changes));
     steps
 }
 
+/// The step that drops and creates a table's indexes, if any change.
+pub(super) fn index_step(
+    table: &TableDef,
+    changes: &TableChanges,
+    index_changes: Vec<SchemaChange>,
+) -> Option<MigrationStep> {
+    if index_changes.is_empty() {
+        return None;
+    }
+    let sql = changes
+        .dropped_indexes
+        .iter()
+        .map(|index| format!("DROP INDEX {}", quote(&index.name)))
+        .chain(
+            changes
+                .created_indexes
+                .iter()
+                .map(|i| i.create_sql(table.name)),
+        )
+        .collect();
+    Some(step(
+        StepKind::ChangeIndexes,
+        table.name,
+        index_changes,
+        sql,
+    ))
+}
+
+/// The probes of the columns a change adds NOT NULL without a default:
+/// rows already there have no value for them.
+pub(super) fn no_default_probes(changes: &TableChanges, live: &LiveTable) -> Vec<Probe> {
+    changes
+        .added
+        .iter()
+        .filter(|c| !c.nullable && c.default.is_none())
+        .map(|column| {
+            Probe::new(
+                HazardKind::NoDefault {
+                    column: column.name.to_owned(),
+                },
+                live,
+                Some(column.name),
+            )
+        })
+        .collect()
+}
+
 /// The indexes a table's changes drop and create, as plan changes.
-fn index_changes(changes: &TableChanges) -> Vec<SchemaChange> {
+pub(super) fn index_changes(changes: &TableChanges) -> Vec<SchemaChange> {
     changes
         .dropped_indexes
         .iter()

@@ -6,6 +6,7 @@
 //! Does not decide whether a step runs; `apply` does, from the hazard and
 //! the caller's [`Destructive`](super::Destructive) choice.
 
+use crate::backend::Backend;
 use crate::backend::sqlite::migration;
 use crate::error::{Hazard, HazardKind, Result};
 use crate::schema::{LiveTable, RowKey};
@@ -59,7 +60,7 @@ impl Probe {
     /// Runs the probe before anything was changed, unrecorded (planning).
     pub fn at_plan(&self, conn: &Conn) -> Result<Hazard> {
         let mut found = Found::default();
-        if let Some(sql) = self.sql(&self.at_plan) {
+        if let Some(sql) = self.sql(&self.at_plan, conn.dialect()) {
             conn.query_quietly(&sql, &[], |row| {
                 self.found(&mut found, &self.at_plan, row.lossy(0)?, row.lossy(1)?);
                 Ok(())
@@ -71,7 +72,7 @@ impl Probe {
     /// Runs the probe inside the migration, echoed and recorded.
     pub fn at_apply(&self, conn: &Conn) -> Result<Hazard> {
         let mut found = Found::default();
-        if let Some(sql) = self.sql(&self.at_apply) {
+        if let Some(sql) = self.sql(&self.at_apply, conn.dialect()) {
             conn.query(&sql, &[], &self.table, |row| {
                 self.found(&mut found, &self.at_apply, row.lossy(0)?, row.lossy(1)?);
                 Ok(())
@@ -101,11 +102,16 @@ impl Probe {
         }
     }
 
-    /// `SELECT key, value FROM table WHERE <the row is hit>`, or `None`
-    /// when the hazard is not about rows.
-    fn sql(&self, target: &Target) -> Option<String> {
+    /// `SELECT key, value FROM table WHERE <the row is hit>` in the
+    /// backend's SQL, or `None` when the hazard is not about rows.
+    fn sql(&self, target: &Target, backend: Backend) -> Option<String> {
         let table = quote(&target.table);
-        let key = &target.key.expr;
+        let key = match backend {
+            // PostgreSQL has no rowid; a row's place (`ctid`) names it
+            // within the transaction, which is all a hazard needs.
+            Backend::Postgres if target.key.expr == "rowid" => "ctid::text",
+            _ => target.key.expr.as_str(),
+        };
         let column = target.column.as_deref().map(quote).unwrap_or_default();
         Some(match &self.kind {
             HazardKind::DropTable | HazardKind::NoDefault { .. } => {
@@ -117,16 +123,32 @@ impl Probe {
             HazardKind::NullInNotNull { .. } => {
                 format!("SELECT {key}, NULL FROM {table} WHERE {column} IS NULL")
             }
-            HazardKind::NarrowType { to, .. } => format!(
+            HazardKind::NarrowType { from, to, .. } => format!(
                 "SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL AND NOT ({})",
-                migration::survives(&column, to)
+                survives(backend, &column, from, to)
             ),
+            // On PostgreSQL only a `BYTEA` column holds bytes, which come
+            // back as such; `found` tells which are not UTF-8.
+            HazardKind::NotText { .. } if backend == Backend::Postgres => {
+                format!("SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL")
+            }
             HazardKind::NotText { .. } => {
                 format!("SELECT {key}, {column} FROM {table} WHERE typeof({column}) = 'blob'")
             }
             HazardKind::NotCarriedOver { .. } => return None,
         })
     }
+}
+
+/// SQL that is true when the value of `column` survives its change from
+/// type `from` to `to` (see each backend's `survives`).
+#[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+fn survives(backend: Backend, column: &str, from: &str, to: &str) -> String {
+    #[cfg(feature = "postgres")]
+    if backend == Backend::Postgres {
+        return crate::backend::postgres::migration::survives(from, to).to_owned();
+    }
+    migration::survives(column, to)
 }
 
 /// The rows a probe hit: a count and the first few, rendered.

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::backend::sqlite::migration::{CLOSING, OPENING};
+use crate::backend::Backend;
 use crate::schema::OnDelete;
 
 use crate::error::Hazard;
@@ -198,10 +198,12 @@ pub enum StepKind {
     CreateTable,
     /// `ALTER TABLE ... RENAME TO`.
     RenameTable,
-    /// `ALTER TABLE` statements SQLite allows in place: `RENAME COLUMN`,
-    /// `ADD COLUMN`.
+    /// `ALTER TABLE` statements that change the table in place: on SQLite
+    /// `RENAME COLUMN` and `ADD COLUMN`; on PostgreSQL every change (a
+    /// type, a NOT NULL, a default, a constraint, a dropped column), with
+    /// the `UPDATE` that gives NULLs the default before a `SET NOT NULL`.
     AlterTable,
-    /// SQLite's table rebuild, for what `ALTER TABLE` cannot do: create the
+    /// SQLite's table rebuild (never on PostgreSQL), for what its `ALTER TABLE` cannot do: create the
     /// new table, copy the rows, drop the old one, rename the new one,
     /// recreate the indexes.
     RebuildTable,
@@ -293,8 +295,11 @@ impl fmt::Display for MigrationStep {
 #[derive(Debug, Clone)]
 pub struct MigrationPlan {
     pub(super) steps: Vec<MigrationStep>,
-    /// `PRAGMA schema_version` when the plan was made.
+    /// The schema's version when the plan was made: SQLite's `PRAGMA
+    /// schema_version`, PostgreSQL's fingerprint of its catalogs.
     pub(super) schema_version: i64,
+    /// The backend the plan is written for.
+    pub(super) backend: Backend,
 }
 
 impl MigrationPlan {
@@ -315,19 +320,22 @@ impl MigrationPlan {
     }
 
     /// Every statement [`Database::apply`](crate::Database::apply) sends to
-    /// change the schema, in order, with the ones that frame them (foreign
-    /// keys off, the transaction, the foreign key check). Empty when there is
-    /// nothing to do. Besides these, `apply` reads `PRAGMA schema_version`
-    /// and runs each hazard's `SELECT` before its step.
+    /// change the schema, in order, with the ones that frame them (on
+    /// SQLite foreign keys off, the transaction, the foreign key check; on
+    /// PostgreSQL the transaction). Empty when there is nothing to do.
+    /// Besides these, `apply` reads the schema's version (SQLite's `PRAGMA
+    /// schema_version`, PostgreSQL's catalog fingerprint) and runs each
+    /// hazard's `SELECT` before its step.
     pub fn sql(&self) -> Vec<String> {
         if self.is_empty() {
             return Vec::new();
         }
-        OPENING
+        let (opening, closing) = self.backend.migration_frame();
+        opening
             .iter()
             .map(|s| (*s).to_owned())
             .chain(self.steps.iter().flat_map(|s| s.sql.iter().cloned()))
-            .chain(CLOSING.iter().map(|s| (*s).to_owned()))
+            .chain(closing.iter().map(|s| (*s).to_owned()))
             .collect()
     }
 
@@ -357,11 +365,12 @@ impl fmt::Display for MigrationPlan {
         if self.is_empty() {
             return writeln!(f, "-- nothing to migrate: the database matches the models");
         }
-        for statement in OPENING {
+        let (opening, closing) = self.backend.migration_frame();
+        for statement in opening {
             writeln!(f, "{statement};")?;
         }
         self.script(f)?;
-        for statement in CLOSING {
+        for statement in closing {
             writeln!(f, "{statement};")?;
         }
         Ok(())

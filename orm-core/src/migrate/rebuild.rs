@@ -29,6 +29,7 @@ pub(super) fn step(
     added: Vec<SchemaChange>,
     index_changes: Vec<SchemaChange>,
 ) -> MigrationStep {
+    let no_default = super::diff::no_default_probes(&changes, live);
     let dropped: Vec<&str> = changes
         .rebuild
         .iter()
@@ -59,19 +60,7 @@ pub(super) fn step(
         migration::rebuild(table, live, taken, &carry),
     );
     rebuild.probes = changes.probes;
-    for column in changes
-        .added
-        .iter()
-        .filter(|c| !c.nullable && c.default.is_none())
-    {
-        rebuild.probes.push(Probe::new(
-            HazardKind::NoDefault {
-                column: column.name.to_owned(),
-            },
-            live,
-            Some(column.name),
-        ));
-    }
+    rebuild.probes.extend(no_default);
     for Lost { what, reason, .. } in lost {
         rebuild.probes.push(Probe::new(
             HazardKind::NotCarriedOver { what, reason },

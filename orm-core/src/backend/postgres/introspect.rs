@@ -40,6 +40,35 @@ const INDEXES: &str = "SELECT t.relname::text, i.relname::text, x.indisunique, \
      WHERE n.nspname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid) \
      ORDER BY t.relname, i.relname";
 
+const FOREIGN_KEY_NAMES: &str = "SELECT c.relname::text, a.attname::text, k.conname::text \
+     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+     JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] \
+     WHERE n.nspname = current_schema() AND k.contype = 'f' AND cardinality(k.conkey) = 1 \
+     ORDER BY c.relname, k.conname";
+
+/// The name of a one-column foreign key constraint, which dropping it needs.
+#[derive(Debug, Clone)]
+pub(crate) struct ForeignKeyName {
+    pub table: String,
+    pub column: String,
+    pub name: String,
+}
+
+/// The names of the one-column foreign keys of the current schema's tables.
+pub(crate) fn foreign_key_names(conn: &mut PgClient) -> Result<Vec<ForeignKeyName>> {
+    conn.query(FOREIGN_KEY_NAMES, &[], "")?
+        .iter()
+        .map(|row| {
+            let row = PgRow::new(row);
+            Ok(ForeignKeyName {
+                table: text(&row, 0)?,
+                column: text(&row, 1)?,
+                name: text(&row, 2)?,
+            })
+        })
+        .collect()
+}
+
 /// Every table of the current schema.
 pub(crate) fn read_tables(conn: &mut PgClient) -> Result<Vec<LiveTable>> {
     let mut tables: Vec<LiveTable> = Vec::new();

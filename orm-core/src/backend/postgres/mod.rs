@@ -13,6 +13,7 @@ use postgres::{Client, NoTls, Statement};
 use rustc_hash::FxHashMap as HashMap;
 
 pub(crate) mod introspect;
+pub(crate) mod migration;
 pub(crate) mod value;
 
 use value::PgParam;
@@ -259,6 +260,14 @@ impl PgClient {
     /// Whether a transaction is open on this connection.
     pub(crate) fn in_transaction(&self) -> bool {
         self.in_transaction && !self.lost && !self.client.is_closed()
+    }
+
+    /// Forgets the statements prepared on this connection, after a
+    /// migration changed the tables they read: PostgreSQL refuses to run a
+    /// prepared statement whose result columns changed type ("cached plan
+    /// must not change result type").
+    pub(crate) fn forget_statements(&mut self) {
+        self.statements.clear();
     }
 
     /// Marks the connection to be closed rather than pooled again.

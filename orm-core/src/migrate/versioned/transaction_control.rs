@@ -11,12 +11,27 @@
 //! one. The one statement with `;` inside it is `CREATE TRIGGER`: its body
 //! runs from `BEGIN` to an `END` that follows a `;`, as SQLite's parser
 //! and `sqlite3_complete` read it. Does not check the rest of the SQL:
-//! SQLite does that when the file runs.
+//! the database does that when the file runs.
+//!
+//! On PostgreSQL the words are the same, with `START` (`START
+//! TRANSACTION`) and `ABORT`; `ROLLBACK PREPARED` and `COMMIT PREPARED`
+//! start with theirs. Dollar-quoted strings (`$$...$$`, `$tag$...$tag$`,
+//! a function's body) and escape strings (`E'...'`) are read as one
+//! literal each (`backend::postgres::migration::plain_literals`), and a
+//! `CREATE TRIGGER` has no body of its own there. Not supported: a
+//! function body written in SQL-standard form (`BEGIN ATOMIC ... END`),
+//! whose `END` is reported; write it with a dollar-quoted body instead.
+//! `PREPARE TRANSACTION` is not recognised (the server refuses it inside
+//! the migration's transaction only when it runs).
 
+use crate::backend::Backend;
 use crate::backend::sqlite::tokens::{Kind, tokens};
 
 /// The words that start a transaction-control statement.
 const CONTROL: [&str; 6] = ["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"];
+
+/// PostgreSQL's words for it besides [`CONTROL`].
+const POSTGRES_CONTROL: [&str; 2] = ["START", "ABORT"];
 
 /// A transaction-control statement found in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +42,21 @@ pub(super) struct Found {
     pub line: usize,
 }
 
-/// The first transaction-control statement of `sql`, if any.
-pub(super) fn find(sql: &str) -> Option<Found> {
-    let mut statement = Statement::default();
+/// The first transaction-control statement of `sql`, if any, read as
+/// `backend` reads it.
+pub(super) fn find(sql: &str, backend: Backend) -> Option<Found> {
+    #[cfg(feature = "postgres")]
+    if backend == Backend::Postgres {
+        return find_tokens(
+            &crate::backend::postgres::migration::plain_literals(sql),
+            backend,
+        );
+    }
+    find_tokens(sql, backend)
+}
+
+fn find_tokens(sql: &str, backend: Backend) -> Option<Found> {
+    let mut statement = Statement::new(backend);
     for token in tokens(sql) {
         match token.kind {
             Kind::Punct(';') => statement.end_of_command(),
@@ -46,8 +73,10 @@ pub(super) fn find(sql: &str) -> Option<Found> {
 }
 
 /// Where the scanner stands in the statement being read.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Statement {
+    /// Whose SQL it is.
+    backend: Backend,
     /// Words read of the statement so far (only the first three matter).
     words: usize,
     /// Whether the statement started `CREATE [TEMP|TEMPORARY]`.
@@ -62,13 +91,25 @@ struct Statement {
 }
 
 impl Statement {
+    /// Before the first word of a statement.
+    fn new(backend: Backend) -> Statement {
+        Statement {
+            backend,
+            words: 0,
+            create: false,
+            trigger: false,
+            body_command_starts: false,
+            body_closed: false,
+        }
+    }
+
     /// A `;`: the end of the statement, or inside a trigger's body the end
     /// of one of its commands.
     fn end_of_command(&mut self) {
         if self.trigger && !self.body_closed {
             self.body_command_starts = true;
         } else {
-            *self = Statement::default();
+            *self = Statement::new(self.backend);
         }
     }
 
@@ -89,15 +130,16 @@ impl Statement {
                 return None;
             }
             // SQLite would refuse it inside a trigger anyway; say so early.
-            return control(word);
+            return control(word, self.backend);
         }
         match position {
             0 => {
                 self.create = word.eq_ignore_ascii_case("CREATE");
-                control(word)
+                control(word, self.backend)
             }
             1 | 2 if self.create => {
-                if word.eq_ignore_ascii_case("TRIGGER") {
+                // PostgreSQL's trigger runs a function: no body here.
+                if word.eq_ignore_ascii_case("TRIGGER") && self.backend == Backend::Sqlite {
                     self.trigger = true;
                 } else if !(position == 1
                     && (word.eq_ignore_ascii_case("TEMP")
@@ -112,10 +154,17 @@ impl Statement {
     }
 }
 
-/// `word` as one of [`CONTROL`], if it is one.
-fn control(word: &str) -> Option<&'static str> {
+/// `word` as one of [`CONTROL`] (or, on PostgreSQL, [`POSTGRES_CONTROL`]),
+/// if it is one.
+fn control(word: &str, backend: Backend) -> Option<&'static str> {
+    let extra: &[&'static str] = match backend {
+        Backend::Sqlite => &[],
+        Backend::Postgres => &POSTGRES_CONTROL,
+    };
     CONTROL
-        .into_iter()
+        .iter()
+        .chain(extra)
+        .copied()
         .find(|keyword| word.eq_ignore_ascii_case(keyword))
 }
 
@@ -124,7 +173,7 @@ mod tests {
     use super::*;
 
     fn found(sql: &str) -> Option<(&'static str, usize)> {
-        find(sql).map(|f| (f.keyword, f.line))
+        find(sql, Backend::Sqlite).map(|f| (f.keyword, f.line))
     }
 
     #[test]
@@ -180,5 +229,30 @@ mod tests {
             found("CREATE TABLE trigger (a); SELECT 1; END;"),
             Some(("END", 1))
         );
+    }
+
+    #[cfg(feature = "postgres")]
+    fn found_on_postgres(sql: &str) -> Option<(&'static str, usize)> {
+        find(sql, Backend::Postgres).map(|f| (f.keyword, f.line))
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_function_bodies_are_literals_and_its_own_words_are_control() {
+        let function = "CREATE FUNCTION f() RETURNS trigger AS $$\nBEGIN\n  RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql;\n\
+                        CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW EXECUTE FUNCTION f();\n\
+                        DO $do$ BEGIN PERFORM 1; COMMIT; END $do$;\n";
+        assert_eq!(found_on_postgres(function), None);
+        assert_eq!(
+            found_on_postgres(&format!("{function}END;")),
+            Some(("END", 8))
+        );
+        assert_eq!(
+            found_on_postgres("SELECT E'it\\'s; COMMIT';\nSTART TRANSACTION;"),
+            Some(("START", 2))
+        );
+        assert_eq!(found_on_postgres("abort;"), Some(("ABORT", 1)));
+        // SQLite knows neither word.
+        assert_eq!(found("START TRANSACTION; ABORT;"), None);
     }
 }
