@@ -1,27 +1,35 @@
 //! Migrations: bringing a database that already holds rows to the models,
 //! without losing them. SQLAlchemy's `create_all` never alters a table, and
-//! Alembic's autogenerate fills the gap; this module is both ideas for SQLite.
+//! Alembic's autogenerate fills the gap; this module is both ideas, for
+//! SQLite and PostgreSQL, with one planner and what differs per backend in
+//! `backend`.
 //!
 //! - [`Database::migration_plan`] compares the models with the live schema
 //!   and returns a [`MigrationPlan`]: a value listing each step in plain
-//!   words with the exact SQL it runs. New tables and indexes are created,
-//!   columns added with `ALTER TABLE ... ADD COLUMN` where SQLite allows it,
-//!   and everything `ALTER TABLE` cannot do (a type, a NOT NULL, a default,
-//!   a UNIQUE, a foreign key, a dropped column) goes through SQLite's
-//!   documented table rebuild. Renames happen only where [`Renames`]
-//!   declares them; a plan never guesses one.
-//! - [`Database::apply`] runs a plan in one transaction, foreign keys off
-//!   and checked with `PRAGMA foreign_key_check` before `COMMIT`: the whole
-//!   plan applies, or nothing does. A step that would lose or change stored
-//!   data runs only with [`Destructive::Allow`], and the error names the
-//!   rows in the way ([`Hazard`]).
+//!   words with the exact SQL it runs. New tables and indexes are created.
+//!   On SQLite, columns are added with `ALTER TABLE ... ADD COLUMN` where
+//!   SQLite allows it, and everything its `ALTER TABLE` cannot do (a type,
+//!   a NOT NULL, a default, a UNIQUE, a foreign key, a dropped column) goes
+//!   through SQLite's documented table rebuild. On PostgreSQL every change
+//!   is made in place, one `ALTER TABLE` statement each
+//!   ([`StepKind::AlterTable`], never a rebuild). Renames happen only where
+//!   [`Renames`] declares them; a plan never guesses one.
+//! - [`Database::apply`] runs a plan in one transaction: the whole plan
+//!   applies, or nothing does. On SQLite foreign keys are off meanwhile and
+//!   checked with `PRAGMA foreign_key_check` before `COMMIT`; PostgreSQL's
+//!   DDL is transactional and checks each constraint as it is added. A
+//!   step that would lose or change stored data runs only with
+//!   [`Destructive::Allow`], and the error names the rows in the way
+//!   ([`Hazard`]), on both backends alike.
 //! - [`Migrations`] keeps plans as numbered SQL files in the repository;
 //!   [`Database::migrate`] applies the pending ones in order and records
 //!   each with its checksum.
 //!
 //! Does not write rows (sessions do), nor alter link tables of many-to-many
 //! relationships beyond creating missing ones, nor recreate triggers or
-//! views on a rebuilt table.
+//! views on a rebuilt table (SQLite), nor drop or remake views that read a
+//! changed column (PostgreSQL refuses the statement, and the plan rolls
+//! back).
 //!
 //! ```
 //! use orm::prelude::*;
@@ -128,7 +136,7 @@ impl Database {
     /// # Errors
     /// [`Error::Misuse`](crate::Error::Misuse) when a declared rename finds
     /// both the old and the new name in the database; [`Error::Sqlite`](crate::Error::Sqlite)
-    /// when the schema cannot be read.
+    /// (or `Error::Postgres`) when the schema cannot be read.
     pub fn migration_plan<S: ModelSet>(&self, renames: &Renames) -> Result<MigrationPlan> {
         let conn = self.connect()?;
         let plan = diff::plan(&conn, &S::tables(), renames);
@@ -140,10 +148,12 @@ impl Database {
     /// each step that touches rows, looks at them again; a step that would
     /// lose or change data runs only with [`Destructive::Allow`].
     ///
-    /// Foreign keys are off while the steps run (a rebuild drops a table
-    /// that others point at) and `PRAGMA foreign_key_check` runs before
-    /// `COMMIT`. The connection goes back to the pool with foreign keys on.
-    /// An empty plan sends nothing.
+    /// On SQLite, foreign keys are off while the steps run (a rebuild drops
+    /// a table that others point at) and `PRAGMA foreign_key_check` runs
+    /// before `COMMIT`; the connection goes back to the pool with foreign
+    /// keys on. On PostgreSQL the frame is `BEGIN` and `COMMIT`: a statement
+    /// that fails (a value its cast cannot convert, a foreign key that
+    /// matches no row) rolls back every step. An empty plan sends nothing.
     ///
     /// ```
     /// # use orm::prelude::*;
@@ -168,11 +178,13 @@ impl Database {
     /// [`Error::MigrationBlocked`](crate::Error::MigrationBlocked) for a
     /// step that cannot run with the rows there;
     /// [`Error::ForeignKeyCheck`](crate::Error::ForeignKeyCheck) for rows
-    /// whose foreign key points nowhere afterwards;
+    /// whose foreign key points nowhere afterwards (SQLite; PostgreSQL
+    /// reports them as [`Error::Constraint`](crate::Error::Constraint));
     /// [`Error::StalePlan`](crate::Error::StalePlan) when the schema changed
     /// since the plan was made; [`Error::Constraint`](crate::Error::Constraint)
     /// when copied rows break a new UNIQUE or NOT NULL;
-    /// [`Error::Busy`](crate::Error::Busy) and [`Error::Sqlite`](crate::Error::Sqlite).
+    /// [`Error::Busy`](crate::Error::Busy) and [`Error::Sqlite`](crate::Error::Sqlite)
+    /// (or `Error::Postgres`, for a statement the server refuses).
     pub fn apply(&self, plan: &MigrationPlan, destructive: Destructive) -> Result<()> {
         if plan.is_empty() {
             return Ok(());
@@ -203,8 +215,7 @@ impl Database {
     }
 
     /// Applies the pending migration files in version order, in one
-    /// transaction (foreign keys off, checked before `COMMIT`, as
-    /// [`Database::apply`]), recording each with its checksum in the
+    /// transaction (framed as [`Database::apply`] frames a plan), recording each with its checksum in the
     /// `orm_migrations` table. Files applied before are not run again; those
     /// edited since are listed in the report.
     ///

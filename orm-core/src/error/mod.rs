@@ -247,9 +247,10 @@ pub enum Error {
         "the schema changed since this migration plan was made (schema version {planned}, now {found}); compute a new plan"
     )]
     StalePlan {
-        /// `PRAGMA schema_version` when the plan was made.
+        /// The schema's version when the plan was made: SQLite's `PRAGMA
+        /// schema_version`, or on PostgreSQL a fingerprint of the catalogs.
         planned: i64,
-        /// `PRAGMA schema_version` when it was applied.
+        /// The schema's version when it was applied.
         found: i64,
     },
 

@@ -218,7 +218,11 @@ pub enum HazardKind {
         column: String,
     },
     /// Values of the column do not survive the new type: converted to it
-    /// and back they differ (`'abc'` as INTEGER is `0`, `1.5` is `1`).
+    /// and back they differ (`'abc'` as INTEGER is `0`, `1.5` is `1`). On
+    /// PostgreSQL, which cannot test a conversion without making it, every
+    /// non-NULL value of a change that is not a widening one (a wider
+    /// integer, `REAL` to `DOUBLE PRECISION`, anything but `BYTEA` to
+    /// `TEXT`) counts; a value the cast cannot convert fails the migration.
     NarrowType {
         /// The column whose type changes.
         column: String,

@@ -1,6 +1,8 @@
 //! Computing a plan: the models compared with the live schema, table by
-//! table, each difference turned into the statements that make it, in place
-//! (`ALTER TABLE`) where SQLite allows it and by a table rebuild otherwise.
+//! table, each difference turned into the statements that make it: on
+//! SQLite in place (`ALTER TABLE`) where it allows it and by a table
+//! rebuild otherwise (`rebuild`); on PostgreSQL always in place
+//! (`in_place`).
 //!
 //! Order of the steps: declared renames first (everything after goes by the
 //! new names), then each model's table, parents before children, then the
