@@ -392,3 +392,23 @@ fn a_commit_after_a_statement_aborted_the_transaction_is_refused_and_rolls_back(
     assert_eq!((owners, pets), (vec![0], vec![0]));
     Ok(())
 }
+
+#[test]
+fn statements_prepared_before_a_schema_change_are_prepared_again() -> orm::Result<()> {
+    let Some(db) = server() else { return Ok(()) };
+    db.create_all::<(Owner, Pet)>()?;
+    let session = db.session();
+    let ann = session.add(Owner::new("ann@example.com"));
+    let rex = session.add(Pet::new("rex"));
+    rex.read()?.owner.set(&ann)?;
+    session.commit()?;
+    assert_eq!(session.query::<Pet>().all()?.len(), 1);
+    drop(session);
+    // The pooled connection holds the SELECT of pets, prepared when `name`
+    // was TEXT: PostgreSQL would refuse to run it now.
+    db.execute_batch("ALTER TABLE pets ALTER COLUMN name TYPE VARCHAR(40)")?;
+    let session = db.session();
+    let pets = session.query::<Pet>().all()?;
+    assert_eq!(pets[0].read()?.name, "rex");
+    Ok(())
+}

@@ -33,8 +33,9 @@
 //!   such as loading a relationship, returns [`Error::SessionClosed`].
 //! - **Threads**: a [`Database`] is `Send + Sync` and cheap to clone; a
 //!   [`Session`] is single-threaded (`Rc` inside), one per thread or request,
-//!   as SQLAlchemy recommends. SQLite is embedded and synchronous, so there
-//!   is no async API.
+//!   as SQLAlchemy recommends. SQLite is embedded and synchronous, and
+//!   PostgreSQL is reached through the synchronous `postgres` client, so
+//!   there is no async API.
 //!
 //! # Modules
 //!
@@ -53,7 +54,7 @@
 //! | `relation` | `BelongsTo`, `HasMany`, `HasOne`, `ManyToMany`; lazy and eager loading; cascades |
 //! | `query` | typed columns and expressions, joins, `any`/`has`, projections, aggregates; `query::scope` checks at compile time that a query reads only its models |
 //! | `sql` | statement texts, execution, SQL echo, recorders |
-//! | `value`, `backend` | orm's own values and rows; what differs per database (SQLite: connections, errors, introspection, the migration frame and table rebuild) |
+//! | `value`, `backend` | orm's own values and rows; what differs per database: [`Backend`] (the SQL dialect), and per backend its connections, values, errors, introspection and migration SQL (SQLite's frame and table rebuild; PostgreSQL's `ALTER TABLE` in place) |
 //! | `schema`, `migrate`, [`diagram`] | table metadata, DDL and the live schema's values; diff, plan, apply; pictures |
 //! | `model`, `database`, `error` | the `Model` trait; where the data lives, how its connections are opened and pooled; the one error enum and the reports it carries |
 //!

@@ -247,6 +247,7 @@ impl Database {
         if reusable {
             self.release(conn);
         }
+        self.schema_changed();
         result
     }
 }

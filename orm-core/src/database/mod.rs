@@ -101,6 +101,12 @@ pub(crate) struct Shared {
     settings: Settings,
     on_connect: options::OnConnect,
     idle: Mutex<Vec<Connection>>,
+    /// Counts the schema changes made through this database (DDL, a
+    /// migration): a PostgreSQL connection forgets the statements it
+    /// prepared before the last one, which the server would refuse to run
+    /// once their tables changed ("cached plan must not change result
+    /// type"). SQLite prepares such statements again by itself.
+    schema_changes: AtomicU64,
 }
 
 impl Database {
@@ -176,6 +182,7 @@ impl Database {
                 settings,
                 on_connect,
                 idle: Mutex::new(Vec::new()),
+                schema_changes: AtomicU64::new(0),
             }),
         };
         let conn = db.connect()?;
@@ -267,7 +274,13 @@ impl Database {
         let conn = self.connect()?;
         let result = conn.control(sql);
         self.release(conn);
+        self.schema_changed();
         result
+    }
+
+    /// Notes that the schema may have changed (see `Shared::schema_changes`).
+    pub(crate) fn schema_changed(&self) {
+        self.shared.schema_changes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Creates the tables (and their indexes) of the models that do not exist
@@ -285,6 +298,7 @@ impl Database {
         let conn = self.connect()?;
         let result = self.create_tables(&conn, &tables);
         self.release(conn);
+        self.schema_changed();
         result
     }
 
@@ -362,6 +376,7 @@ impl Database {
             Err(e) => conn.control("ROLLBACK").and(Err(e)),
         };
         self.release(conn);
+        self.schema_changed();
         result
     }
 
@@ -383,8 +398,10 @@ impl Database {
         #[cfg(feature = "postgres")]
         if let Location::Server(pool) = &self.shared.location {
             let mut client = postgres::take(pool)?;
-            // The timeout may have changed since the connection was opened.
+            // The timeout may have changed since the connection was opened,
+            // and the schema.
             client.set_lock_timeout(self.shared.busy_timeout_ms.load(Ordering::Relaxed))?;
+            client.prepared_since(self.shared.schema_changes.load(Ordering::Relaxed));
             return Ok(Conn::new(
                 Raw::Postgres(Box::new(std::cell::RefCell::new(client))),
                 Arc::clone(&self.shared.observers),

@@ -42,6 +42,9 @@ pub(crate) struct PgClient {
     /// (PostgreSQL ignores everything until `ROLLBACK`, or `ROLLBACK TO`
     /// a savepoint): the failure, to refuse a `COMMIT` with.
     aborted: Option<String>,
+    /// The database's count of schema changes when the statements were
+    /// prepared (see `PgClient::prepared_since`).
+    schema_changes: u64,
     /// The `lock_timeout` set on the connection, if any yet.
     lock_timeout_ms: Option<u64>,
 }
@@ -72,6 +75,7 @@ impl r2d2::ManageConnection for Connector {
             discarded: false,
             lost: false,
             aborted: None,
+            schema_changes: 0,
         })
     }
 
@@ -268,6 +272,15 @@ impl PgClient {
     /// must not change result type").
     pub(crate) fn forget_statements(&mut self) {
         self.statements.clear();
+    }
+
+    /// Keeps the prepared statements only if they were prepared after the
+    /// database's `schema_changes`-th schema change.
+    pub(crate) fn prepared_since(&mut self, schema_changes: u64) {
+        if self.schema_changes != schema_changes {
+            self.statements.clear();
+            self.schema_changes = schema_changes;
+        }
     }
 
     /// Marks the connection to be closed rather than pooled again.
