@@ -411,6 +411,15 @@ pub use orm_derive::{ColumnType, FromRow, Model};
 #[doc = include_str!("../orm-derive/docs/expansion.md")]
 pub mod generated_code {}
 
+/// Guides: topics that span the API, with examples that run as doctests.
+pub mod guide {
+    #[doc = include_str!("../docs/guide/types.md")]
+    pub mod types {}
+
+    #[doc = include_str!("../docs/guide/web_service.md")]
+    pub mod web_service {}
+}
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
