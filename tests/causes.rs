@@ -215,6 +215,21 @@ backend_tests! {
         Ok(())
     }
 
+    fn recorded_statements_say_how_long_they_took(db) -> orm::Result<()> {
+        fill(&db)?;
+        let session = db.session();
+        let recorder = db.recorder();
+        session.query::<User>().all()?;
+        session.get::<User>(1)?.write()?.name = "Annie".to_owned();
+        session.commit()?;
+        let statements = recorder.statements();
+        assert_eq!(statements.len(), 4, "{statements:?}"); // SELECT, BEGIN, UPDATE, COMMIT
+        assert!(statements.iter().all(|s| s.duration.is_some()), "{statements:?}");
+        // The duration is the database's: not in the text the echo compares.
+        assert!(!statements[0].to_string().contains("µs"));
+        Ok(())
+    }
+
     fn the_echo_line_ends_with_the_cause(db) -> orm::Result<()> {
         fill(&db)?;
         let session = db.session();
@@ -258,8 +273,12 @@ fn migration_statements_name_their_step() -> orm::Result<()> {
     Ok(())
 }
 
-/// Collects the `cause` key of every record logged under orm's target.
-struct CauseLogger(std::sync::Mutex<Vec<(String, Option<String>)>>);
+/// Each record: the message, the cause and the duration in µs.
+type Logged = (String, Option<String>, Option<String>);
+
+/// Collects the `cause` and `duration_us` keys of every record logged
+/// under orm's target.
+struct CauseLogger(std::sync::Mutex<Vec<Logged>>);
 
 impl log::Log for CauseLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
@@ -270,14 +289,17 @@ impl log::Log for CauseLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let cause = record
-            .key_values()
-            .get(log::kv::Key::from_str("cause"))
-            .map(|v| v.to_string());
+        let key = |name: &str| {
+            record
+                .key_values()
+                .get(log::kv::Key::from_str(name))
+                .map(|v| v.to_string())
+        };
+        let (cause, duration) = (key("cause"), key("duration_us"));
         self.0
             .lock()
             .expect("the logger's lock is not poisoned")
-            .push((record.args().to_string(), cause));
+            .push((record.args().to_string(), cause, duration));
     }
 
     fn flush(&self) {}
@@ -286,7 +308,7 @@ impl log::Log for CauseLogger {
 static LOGGER: CauseLogger = CauseLogger(std::sync::Mutex::new(Vec::new()));
 
 #[test]
-fn a_logged_statement_carries_its_cause_as_a_structured_key() -> orm::Result<()> {
+fn a_logged_statement_carries_its_cause_and_duration_as_structured_keys() -> orm::Result<()> {
     log::set_logger(&LOGGER).expect("no other logger in this test binary");
     log::set_max_level(log::LevelFilter::Info);
     let db = orm::Database::in_memory()?;
@@ -299,11 +321,17 @@ fn a_logged_statement_carries_its_cause_as_a_structured_key() -> orm::Result<()>
         .lock()
         .expect("the logger's lock is not poisoned")
         .clone();
-    let selects: Vec<&(String, Option<String>)> = records
+    let selects: Vec<&Logged> = records
         .iter()
-        .filter(|(message, _)| message.starts_with("SELECT"))
+        .filter(|(message, ..)| message.starts_with("SELECT"))
         .collect();
     assert_eq!(selects.len(), 1, "{records:?}");
     assert_eq!(selects[0].1.as_deref(), Some("get of users 2"));
+    let micros: u64 = selects[0]
+        .2
+        .as_deref()
+        .and_then(|d| d.parse().ok())
+        .expect("a duration in whole microseconds");
+    assert!(micros < 60_000_000, "a lookup by key takes less than a minute: {micros}");
     Ok(())
 }

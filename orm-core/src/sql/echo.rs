@@ -36,6 +36,7 @@
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use crate::value::Value;
 
@@ -74,6 +75,10 @@ pub struct Statement {
     /// (orders 7)`, `flush: insert into orders`), when it knows; written only
     /// while someone observes.
     pub cause: Option<String>,
+    /// How long the database took to run it (preparing, binding, running
+    /// and handing over its rows; not what the ORM did with them), measured
+    /// while someone observes.
+    pub duration: Option<Duration>,
     /// Sent as a batch of SQL text (`Database::execute_batch`, transaction
     /// control) rather than as one prepared statement.
     batch: bool,
@@ -305,23 +310,29 @@ impl Observers {
         params: Vec<Value>,
         batch: bool,
         cause: Option<String>,
+        duration: Option<Duration>,
     ) {
         let statement = Statement {
             sql: sql.to_owned(),
             params,
             cause,
+            duration,
             batch,
         };
+        let micros = duration.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         match self.echo() {
             Echo::Off => {}
-            // The cause also as a structured key, for loggers that index them.
+            // The cause and the duration also as structured keys, for
+            // loggers that index them.
             Echo::Log => match &statement.cause {
-                Some(cause) => {
-                    log::info!(target: LOG_TARGET, cause = cause.as_str(); "{statement}");
-                }
-                None => log::info!(target: LOG_TARGET, "{statement}"),
+                Some(cause) => log::info!(
+                    target: LOG_TARGET,
+                    cause = cause.as_str(), duration_us = micros;
+                    "{statement}"
+                ),
+                None => log::info!(target: LOG_TARGET, duration_us = micros; "{statement}"),
             },
-            Echo::Stderr => eprintln!("[sql] {statement}"),
+            Echo::Stderr => eprintln!("[sql] {statement}  ({} µs)", micros),
         }
         if self.recorder_count.load(Ordering::Relaxed) > 0 {
             let mut recorders = self.lock();

@@ -16,6 +16,7 @@ pub(crate) use text::Kind;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -264,14 +265,19 @@ impl Conn {
     pub(crate) fn execute(&self, sql: &str, params: &[Param<'_>], table: &str) -> Result<usize> {
         match &self.raw {
             Raw::Sqlite(_) => {
+                let watch = self.watch(params);
                 let mut stmt = self.bound(sql, params, table)?;
-                stmt.raw_execute().map_err(|e| classify(e, table))
+                let changed = stmt.raw_execute().map_err(|e| classify(e, table));
+                self.done(watch, sql, false);
+                changed
             }
             #[cfg(feature = "postgres")]
             Raw::Postgres(client) => {
-                let values = self.checked(sql, params, table)?;
-                let changed = client.borrow_mut().execute(sql, &values, table)?;
-                Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+                let watch = self.watch(params);
+                let values = self.checked(params, table)?;
+                let changed = client.borrow_mut().execute(sql, &values, table);
+                self.done(watch, sql, false);
+                Ok(usize::try_from(changed?).unwrap_or(usize::MAX))
             }
         }
     }
@@ -294,15 +300,14 @@ impl Conn {
 
     /// Runs a transaction-control statement (`BEGIN`, `COMMIT`, ...).
     pub(crate) fn control(&self, sql: &str) -> Result<()> {
-        if self.observers.active() {
-            self.observers
-                .statement(sql, Vec::new(), true, self.cause());
-        }
-        match &self.raw {
+        let watch = self.watch(&[]);
+        let result = match &self.raw {
             Raw::Sqlite(raw) => raw.execute_batch(sql).map_err(|e| classify(e, "")),
             #[cfg(feature = "postgres")]
             Raw::Postgres(client) => client.borrow_mut().batch(sql),
-        }
+        };
+        self.done(watch, sql, true);
+        result
     }
 
     /// Opens a write transaction, as the backend does it.
@@ -333,23 +338,36 @@ impl Conn {
     ) -> Result<()> {
         match &self.raw {
             Raw::Sqlite(_) => {
+                let mut watch = self.watch(params);
                 let mut stmt = self.bound(sql, params, table)?;
                 let mut rows = stmt.raw_query();
-                for _ in 0..limit {
-                    let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
-                        break;
-                    };
-                    each(&DbRow::Sqlite(SqliteRow(row)))?;
-                }
-                Ok(())
+                let mut stepped = || -> Result<()> {
+                    for _ in 0..limit {
+                        let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
+                            break;
+                        };
+                        // The time `each` takes is the caller's, not the statement's.
+                        let paused = watch.as_ref().map(|_| Instant::now());
+                        each(&DbRow::Sqlite(SqliteRow(row)))?;
+                        if let (Some(watch), Some(paused)) = (watch.as_mut(), paused) {
+                            watch.paused += paused.elapsed();
+                        }
+                    }
+                    Ok(())
+                };
+                let result = stepped();
+                self.done(watch, sql, false);
+                result
             }
             #[cfg(feature = "postgres")]
             Raw::Postgres(client) => {
-                let values = self.checked(sql, params, table)?;
+                let watch = self.watch(params);
+                let values = self.checked(params, table)?;
                 // Rows are read whole before `each` runs, so that `each`
                 // may send statements of its own on this connection.
-                let rows = client.borrow_mut().query(sql, &values, table)?;
-                for row in rows.iter().take(limit) {
+                let rows = client.borrow_mut().query(sql, &values, table);
+                self.done(watch, sql, false);
+                for row in rows?.iter().take(limit) {
                     each(&DbRow::Postgres(PgRow::new(row)))?;
                 }
                 Ok(())
@@ -357,7 +375,7 @@ impl Conn {
         }
     }
 
-    /// `sql` prepared (through the cache) with `params` bound, and echoed.
+    /// `sql` prepared (through the cache) with `params` bound.
     fn bound(
         &self,
         sql: &str,
@@ -367,25 +385,17 @@ impl Conn {
         let raw = self.sqlite("this statement")?;
         let mut stmt = raw.prepare_cached(sql).map_err(|e| classify(e, table))?;
         bind(&mut stmt, params, table)?;
-        self.observe(sql, params);
         Ok(stmt)
     }
 
     /// The values of `params`, checked as SQLite's binding checks them
-    /// (no NaN), and echoed with `sql`.
+    /// (no NaN).
     #[cfg(feature = "postgres")]
-    fn checked<'p>(
-        &self,
-        sql: &str,
-        params: &[Param<'p>],
-        table: &str,
-    ) -> Result<Vec<ValueRef<'p>>> {
-        let values = params
+    fn checked<'p>(&self, params: &[Param<'p>], table: &str) -> Result<Vec<ValueRef<'p>>> {
+        params
             .iter()
             .map(|p| check_number(p.value, p.column, table))
-            .collect::<Result<Vec<_>>>()?;
-        self.observe(sql, params);
-        Ok(values)
+            .collect()
     }
 
     /// The number of parameters `sql` takes and the names of the columns it
@@ -433,10 +443,30 @@ impl Conn {
         }
     }
 
-    fn observe(&self, sql: &str, params: &[Param<'_>]) {
-        if self.observers.active() {
-            let values = params.iter().map(|p| Value::from(p.value)).collect();
-            self.observers.statement(sql, values, false, self.cause());
+    /// Starts watching a statement, while someone observes: its parameters
+    /// and cause now, its duration when [`Conn::done`] is called.
+    #[inline]
+    fn watch(&self, params: &[Param<'_>]) -> Option<Watch> {
+        if !self.observers.active() {
+            return None;
+        }
+        Some(Watch {
+            values: params.iter().map(|p| Value::from(p.value)).collect(),
+            cause: self.cause(),
+            started: Instant::now(),
+            paused: Duration::ZERO,
+        })
+    }
+
+    /// The statement `watch` watched has run (or failed in the database):
+    /// it goes to the echo and the recorders, with how long it took. A
+    /// statement that could not be prepared or bound is not shown.
+    #[inline]
+    fn done(&self, watch: Option<Watch>, sql: &str, batch: bool) {
+        if let Some(watch) = watch {
+            let took = watch.started.elapsed().saturating_sub(watch.paused);
+            self.observers
+                .statement(sql, watch.values, batch, watch.cause, Some(took));
         }
     }
 }
@@ -446,6 +476,15 @@ fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Param<'_>], table: &str) -
         bind_one(stmt, i, param.value, param.column, table)?;
     }
     Ok(())
+}
+
+/// A statement being watched; see [`Conn::watch`].
+struct Watch {
+    values: Vec<Value>,
+    cause: Option<String>,
+    started: Instant,
+    /// Time spent outside the statement while it ran (handing rows over).
+    paused: Duration,
 }
 
 /// One statement prepared for many executions; see [`Conn::batch`].
@@ -474,15 +513,17 @@ impl Batch<'_> {
             let (value, column) = param(i);
             bind_one(stmt, i, value.as_ref(), column, self.table)?;
         }
-        if self.conn.observers.active() {
-            let values = (0..count)
+        let watch = self.conn.observers.active().then(|| Watch {
+            values: (0..count)
                 .map(|i| Value::from(param(i).0.as_ref()))
-                .collect();
-            self.conn
-                .observers
-                .statement(self.sql, values, false, self.conn.cause());
-        }
-        stmt.raw_execute().map_err(|e| classify(e, self.table))
+                .collect(),
+            cause: self.conn.cause(),
+            started: Instant::now(),
+            paused: Duration::ZERO,
+        });
+        let changed = stmt.raw_execute().map_err(|e| classify(e, self.table));
+        self.conn.done(watch, self.sql, false);
+        changed
     }
 
     /// [`Batch::execute_each`] on a backend that takes the parameters
