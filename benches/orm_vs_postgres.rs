@@ -945,7 +945,13 @@ fn joins<M: Clock>(r: &mut Runner<M>, bench: &mut Bench) {
     r.compare(bench, "join_select", users, orm, hand);
 }
 
-fn run<M: Clock>(criterion: Criterion<M>, bench: &mut Bench) {
+/// Runs every workload; connects only after criterion has read the
+/// arguments (it exits on a bad one, which would leave the schema behind).
+fn run<M: Clock>(criterion: Criterion<M>) {
+    let Some(mut bench) = setup() else {
+        return;
+    };
+    let bench = &mut bench;
     let paired = std::env::var("ORM_BENCH_PAIRED").is_ok_and(|v| v == "1");
     let mut r = Runner {
         criterion: (!paired).then_some(criterion),
@@ -972,24 +978,15 @@ fn run<M: Clock>(criterion: Criterion<M>, bench: &mut Bench) {
 }
 
 fn main() {
-    let Some(mut bench) = setup() else {
-        return;
-    };
     let cpu = std::env::var("ORM_BENCH_CLOCK").is_ok_and(|v| v == "cpu");
     if cpu && cfg!(all(target_os = "linux", target_pointer_width = "64")) {
-        run(
-            Criterion::default()
-                .with_measurement(ThreadCpuTime)
-                .configure_from_args(),
-            &mut bench,
-        );
+        run(Criterion::default()
+            .with_measurement(ThreadCpuTime)
+            .configure_from_args());
     } else {
-        run(
-            Criterion::default()
-                .with_measurement(WallTime)
-                .configure_from_args(),
-            &mut bench,
-        );
+        run(Criterion::default()
+            .with_measurement(WallTime)
+            .configure_from_args());
     }
 }
 
