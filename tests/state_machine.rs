@@ -15,16 +15,30 @@
 //! After every successful commit, rollback and reopen it reads every table
 //! through a session of its own and compares the rows with the model.
 //!
-//! The number of sequences is `ORM_PROPTEST_CASES` (default 10,000, split
-//! between the two mixes below). Shrunk failures are kept at the end of this
-//! file as plain `#[test]`s replaying the exact operations.
+//! Each test runs on SQLite and on PostgreSQL. The cases of one test share
+//! its database: the tables are created once and emptied per case (the
+//! keys PostgreSQL assigns set back to 1). Where the database assigns keys
+//! the model follows each backend: SQLite gives a new row the table's
+//! largest key plus one, PostgreSQL the next value of the table's sequence,
+//! which never goes back (a rolled-back or failed insert uses its value up).
+//! After a flush that failed the model cannot tell how many of its INSERTs
+//! ran, so it reads where each PostgreSQL sequence got to (checking it lies
+//! within what the flush could have used).
+//!
+//! The number of sequences is `ORM_PROPTEST_CASES` (default 10,000) on
+//! SQLite and `ORM_PROPTEST_CASES_POSTGRES` (default 1,600) on PostgreSQL,
+//! split between the two mixes below. Shrunk failures are kept at the end
+//! of this file as tests replaying the exact operations on both backends.
+
+#[macro_use]
+mod common;
 
 use std::collections::{BTreeMap, HashMap};
 
 use orm::prelude::*;
 use orm::{ConstraintKind, Error, State};
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 // ------------------------------------------------------------------ models
 
@@ -115,13 +129,62 @@ pub struct NoteRow {
 }
 
 /// Two authors, a book and a fan of the first, a book and a note of the
-/// second: committed before each sequence, loaded by nothing.
+/// second: committed before each sequence, loaded by nothing. The keys are
+/// the database's, 1 and up in the order the rows are listed.
 const SEED: &str = "
-    INSERT INTO authors (id, name) VALUES (1, 'a1'), (2, 'a2');
-    INSERT INTO books (id, name, author_id) VALUES (1, 'b1', 1), (2, 'b2', 2);
-    INSERT INTO fans (id, name, author_id) VALUES (1, 'f1', 1);
-    INSERT INTO notes (id, name, author_id) VALUES (1, 'n1', 2);
+    INSERT INTO authors (name) VALUES ('a1'), ('a2');
+    INSERT INTO books (name, author_id) VALUES ('b1', 1), ('b2', 2);
+    INSERT INTO fans (name, author_id) VALUES ('f1', 1);
+    INSERT INTO notes (name, author_id) VALUES ('n1', 2);
 ";
+
+/// The tables a test's cases share.
+fn setup(db: &Database) -> orm::Result<()> {
+    db.create_all::<(Author, Book, Fan, Note)>()
+}
+
+/// Empties the tables, sets PostgreSQL's sequences back, and seeds them.
+fn reset(db: &Database) -> orm::Result<()> {
+    match db.backend() {
+        orm::Backend::Postgres => {
+            db.execute_batch("TRUNCATE notes, fans, books, authors RESTART IDENTITY CASCADE")?;
+        }
+        _ => db.execute_batch(
+            "DELETE FROM notes; DELETE FROM fans; DELETE FROM books; DELETE FROM authors;",
+        )?,
+    }
+    db.execute_batch(SEED)
+}
+
+/// The key each table's sequence gives next after the seed (PostgreSQL).
+fn seed_sequences() -> BTreeMap<Kind, i64> {
+    BTreeMap::from([
+        (Kind::Author, 3),
+        (Kind::Book, 3),
+        (Kind::Fan, 2),
+        (Kind::Note, 2),
+    ])
+}
+
+fn table(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Author => "authors",
+        Kind::Book => "books",
+        Kind::Fan => "fans",
+        Kind::Note => "notes",
+    }
+}
+
+/// The key `kind`'s sequence gives next, read through a session of its own
+/// (sequences are outside transactions: what another session used shows).
+fn next_sequence_value(db: &Database, kind: Kind) -> orm::Result<i64> {
+    let sql = format!(
+        "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('{}', 'id')::regclass), 0) + 1",
+        table(kind)
+    );
+    let values = db.session().sql_values::<i64>(&sql, &[])?;
+    Ok(values[0])
+}
 
 fn seed_rows() -> Rows {
     let mut rows = Rows::new();
@@ -330,10 +393,17 @@ struct World {
     orphan_deletes: Vec<usize>,
     /// Counts links made, for `Object::linked`.
     links: usize,
+    /// PostgreSQL: the key each table's sequence gives next. (SQLite gives
+    /// the table's largest key plus one.)
+    sequences: Option<BTreeMap<Kind, i64>>,
+    /// PostgreSQL, after a failed flush: per table, the lowest and highest
+    /// key its sequence may give next (the flush used an unknown number of
+    /// its inserts' values).
+    unsure: Option<BTreeMap<Kind, (i64, i64)>>,
 }
 
 impl World {
-    fn new(committed: Rows) -> World {
+    fn new(committed: Rows, sequences: Option<BTreeMap<Kind, i64>>) -> World {
         World {
             database: committed.clone(),
             committed,
@@ -342,6 +412,8 @@ impl World {
             orphans: Vec::new(),
             orphan_deletes: Vec::new(),
             links: 0,
+            sequences,
+            unsure: None,
         }
     }
 
@@ -642,14 +714,23 @@ impl World {
             let o = &self.objects[i];
             stale |= rows.remove(&(o.kind, o.id.unwrap_or(0))).is_none();
         }
-        // Inserts: the key is the table's largest plus one, as SQLite does.
+        // Inserts: the key is the table's largest plus one, as SQLite does,
+        // or the sequence's next value on PostgreSQL.
         let mut new_ids = HashMap::new();
+        let mut sequences = self.sequences.clone();
         for &i in &order {
             let kind = self.objects[i].kind;
-            let id = rows
-                .range((kind, i64::MIN)..=(kind, i64::MAX))
-                .next_back()
-                .map_or(1, |((_, id), _)| id + 1);
+            let id = match &mut sequences {
+                Some(next) => {
+                    let slot = next.entry(kind).or_insert(1);
+                    *slot += 1;
+                    *slot - 1
+                }
+                None => rows
+                    .range((kind, i64::MIN)..=(kind, i64::MAX))
+                    .next_back()
+                    .map_or(1, |((_, id), _)| id + 1),
+            };
             new_ids.insert(i, id);
             let row = Row {
                 name: self.objects[i].name.clone(),
@@ -698,15 +779,29 @@ impl World {
                 }
             }
         }
-        if !violated.is_empty() {
-            return Err(Failure::Constraint(violated));
-        }
-        if stale {
-            return Err(Failure::Stale);
+        let failure = if !violated.is_empty() {
+            Some(Failure::Constraint(violated))
+        } else if stale {
+            Some(Failure::Stale)
+        } else {
+            None
+        };
+        if let Some(failure) = failure {
+            // Some of the inserts may have run before the failing statement.
+            if let (Some(before), Some(after)) = (&self.sequences, &sequences) {
+                let unsure = self.unsure.get_or_insert_with(BTreeMap::new);
+                for (&kind, &hi) in after {
+                    let lo = before.get(&kind).copied().unwrap_or(1);
+                    let range = unsure.entry(kind).or_insert((lo, lo));
+                    range.1 = range.1.max(hi);
+                }
+            }
+            return Err(failure);
         }
 
         // Success: the objects follow what was written.
         self.database = rows;
+        self.sequences = sequences;
         for (&i, &id) in &new_ids {
             let o = &mut self.objects[i];
             o.status = Status::Persistent;
@@ -835,7 +930,7 @@ impl World {
     }
 
     fn reopen(&mut self) {
-        *self = World::new(self.committed.clone());
+        *self = World::new(self.committed.clone(), self.sequences.take());
     }
 
     // ------------------------------------------------------------ loads
@@ -1151,16 +1246,40 @@ fn outcome<T: std::fmt::Debug, U: std::fmt::Debug>(
 }
 
 impl Run {
-    fn new() -> orm::Result<Run> {
-        let db = Database::in_memory()?;
-        db.create_all::<(Author, Book, Fan, Note)>()?;
-        db.execute_batch(SEED)?;
+    /// A sequence on `db`, whose tables `setup` made: seeded afresh.
+    fn new(db: &Database) -> orm::Result<Run> {
+        reset(db)?;
+        let sequences = (db.backend() == orm::Backend::Postgres).then(seed_sequences);
         Ok(Run {
             session: db.session(),
-            db,
+            db: db.clone(),
             objects: Vec::new(),
-            world: World::new(seed_rows()),
+            world: World::new(seed_rows(), sequences),
         })
+    }
+
+    /// After a failed flush on PostgreSQL: the model takes the keys the
+    /// sequences give next from the database, within the range it expects.
+    fn sync_sequences(&mut self) -> Result<(), String> {
+        let Some(unsure) = self.world.unsure.take() else {
+            return Ok(());
+        };
+        let sequences = self
+            .world
+            .sequences
+            .as_mut()
+            .expect("only PostgreSQL's keys are unsure");
+        for (kind, (lo, hi)) in unsure {
+            let next = next_sequence_value(&self.db, kind)
+                .map_err(|e| format!("reading the {kind:?} sequence: {e:?}"))?;
+            if !(lo..=hi).contains(&next) {
+                return Err(format!(
+                    "after the failed flush the {kind:?} sequence gives {next}; the model expects {lo}..={hi}"
+                ));
+            }
+            sequences.insert(kind, next);
+        }
+        Ok(())
     }
 
     /// The `pick`-th object of the kinds `fits` accepts, if there is any.
@@ -1524,11 +1643,13 @@ impl Run {
     }
 }
 
-/// Runs a sequence from the seed; the error names the failing step.
-fn run(ops: &[Op]) -> Result<(), String> {
-    let mut run = Run::new().map_err(|e| format!("setting up: {e:?}"))?;
+/// Runs a sequence from the seed on `db` (set up by `setup`); the error
+/// names the failing step.
+fn run(db: &Database, ops: &[Op]) -> Result<(), String> {
+    let mut run = Run::new(db).map_err(|e| format!("setting up: {e:?}"))?;
     for (n, op) in ops.iter().enumerate() {
         run.step(*op)
+            .and_then(|()| run.sync_sequences())
             .map_err(|e| format!("step {n} ({op:?}): {e}\nsequence: {ops:#?}"))?;
     }
     Ok(())
@@ -1577,338 +1698,330 @@ fn op(relations: bool) -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Total sequences, from `ORM_PROPTEST_CASES` (default 10,000), split
+/// Sequences per test: `ORM_PROPTEST_CASES` (default 10,000) on SQLite,
+/// `ORM_PROPTEST_CASES_POSTGRES` (default 1,600: some 45 seconds for the two in a
+/// debug build) on PostgreSQL, where each step costs round trips; split
 /// between the two tests.
-fn cases_each() -> u32 {
-    let total = std::env::var("ORM_PROPTEST_CASES")
+fn cases_each(db: &Database) -> u32 {
+    let (variable, default) = match db.backend() {
+        orm::Backend::Postgres => ("ORM_PROPTEST_CASES_POSTGRES", 1_600),
+        _ => ("ORM_PROPTEST_CASES", 10_000),
+    };
+    let total = std::env::var(variable)
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
-        .unwrap_or(10_000);
+        .unwrap_or(default);
     total.div_ceil(2)
 }
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: cases_each(),
-        // Shrunk failures are kept as the #[test]s below, not in files.
+/// Runs random sequences of `op(relations)` on `db`; a failure panics with
+/// the smallest failing sequence proptest found.
+fn check(db: &Database, relations: bool, max_len: usize) -> orm::Result<()> {
+    setup(db)?;
+    let mut runner = TestRunner::new(Config {
+        cases: cases_each(db),
+        // Shrunk failures are kept as the tests below, not in files.
         failure_persistence: None,
-        ..ProptestConfig::default()
+        ..Config::default()
+    });
+    let strategy = proptest::collection::vec(op(relations), 1..max_len);
+    if let Err(failure) = runner.run(&strategy, |ops| run(db, &ops).map_err(TestCaseError::fail)) {
+        panic!("{failure}");
     }
-}
-
-proptest! {
-    #![proptest_config(config())]
-
-    #[test]
-    fn random_relationship_changes_agree_with_the_model(
-        ops in proptest::collection::vec(op(true), 1..32)
-    ) {
-        run(&ops).map_err(TestCaseError::fail)?;
-    }
-
-    #[test]
-    fn random_transactions_and_sessions_agree_with_the_model(
-        ops in proptest::collection::vec(op(false), 1..24)
-    ) {
-        run(&ops).map_err(TestCaseError::fail)?;
-    }
+    Ok(())
 }
 
 // ------------------------------------------------------ shrunk regressions
-
-#[test]
-fn the_seed_alone_agrees_with_the_model() {
-    run(&[Op::Commit]).unwrap_or_else(|e| panic!("{e}"));
-}
 
 // Each test below replays a sequence proptest found and shrank. They fail
 // while the library has the bug they name.
 
 use Kind::{Author as A, Book as B, Fan as F, Note as N};
 
-fn replay(ops: &[Op]) {
-    run(ops).unwrap_or_else(|failure| panic!("{failure}"));
+/// Replays `ops` on `db`, whose tables it creates.
+fn replay(db: &Database, ops: &[Op]) -> orm::Result<()> {
+    setup(db)?;
+    run(db, ops).unwrap_or_else(|failure| panic!("{failure}"));
+    Ok(())
 }
 
-#[test]
-fn deleting_an_author_that_a_note_restricts_fails_as_a_foreign_key_constraint() {
-    replay(&[
-        Op::Get { kind: A, id: 2 },
-        Op::Delete { object: 0 },
-        Op::LoadChildren { author: 0, kind: B },
-    ]);
-}
+backend_tests! {
+    fn random_relationship_changes_agree_with_the_model(db) -> orm::Result<()> {
+        check(&db, true, 32)
+    }
 
-#[test]
-fn rollback_makes_an_object_inserted_then_deleted_in_the_transaction_transient() {
-    replay(&[
-        Op::Add {
-            kind: F,
-            name: 0,
-            author: None,
-        },
-        Op::Flush,
-        Op::Delete { object: 0 },
-        Op::Rollback,
-    ]);
-}
+    fn random_transactions_and_sessions_agree_with_the_model(db) -> orm::Result<()> {
+        check(&db, false, 24)
+    }
 
-#[test]
-fn rollback_leaves_an_object_inserted_in_the_transaction_with_the_values_it_has() {
-    // The fan's foreign key was cleared after its insert; rollback must not
-    // bring back the key of an author whose insert it undid.
-    replay(&[
-        Op::Add {
-            kind: A,
-            name: 0,
-            author: None,
-        },
-        Op::Add {
-            kind: F,
-            name: 0,
-            author: Some(0),
-        },
-        Op::Flush,
-        Op::Clear { child: 0 },
-        Op::Flush,
-        Op::Rollback,
-    ]);
-}
+    fn the_seed_alone_agrees_with_the_model(db) -> orm::Result<()> {
+        replay(&db, &[Op::Commit])
+    }
 
-#[test]
-fn rollback_leaves_no_stale_loaded_collection_on_an_author_added_in_the_transaction() {
-    replay(&[
-        Op::Add {
-            kind: A,
-            name: 0,
-            author: None,
-        },
-        Op::Get { kind: B, id: 1 },
-        Op::Set {
-            child: 0,
-            author: 0,
-        },
-        Op::Rollback,
-    ]);
-}
+    fn deleting_an_author_that_a_note_restricts_fails_as_a_foreign_key_constraint(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Get { kind: A, id: 2 },
+            Op::Delete { object: 0 },
+            Op::LoadChildren { author: 0, kind: B },
+        ])
+    }
 
-#[test]
-fn rollback_restores_a_field_changed_after_the_object_was_deleted() {
-    replay(&[
-        Op::Query { kind: A },
-        Op::Delete { object: 1 },
-        Op::Rename { object: 1, name: 0 },
-        Op::Rollback,
-    ]);
-}
+    fn rollback_makes_an_object_inserted_then_deleted_in_the_transaction_transient(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Add {
+                kind: F,
+                name: 0,
+                author: None,
+            },
+            Op::Flush,
+            Op::Delete { object: 0 },
+            Op::Rollback,
+        ])
+    }
 
-#[test]
-fn rollback_restores_a_relationship_changed_after_the_child_was_deleted() {
-    replay(&[
-        Op::Query { kind: N },
-        Op::Delete { object: 0 },
-        Op::Get { kind: A, id: 2 },
-        Op::Remove {
-            author: 0,
-            kind: N,
-            child: 0,
-        },
-        Op::Rollback,
-    ]);
-}
+    fn rollback_leaves_an_object_inserted_in_the_transaction_with_the_values_it_has(db) -> orm::Result<()> {
+        // The fan's foreign key was cleared after its insert; rollback must not
+        // bring back the key of an author whose insert it undid.
+        replay(&db, &[
+            Op::Add {
+                kind: A,
+                name: 0,
+                author: None,
+            },
+            Op::Add {
+                kind: F,
+                name: 0,
+                author: Some(0),
+            },
+            Op::Flush,
+            Op::Clear { child: 0 },
+            Op::Flush,
+            Op::Rollback,
+        ])
+    }
 
-#[test]
-fn pushing_a_child_that_already_points_at_the_author_adds_it_to_the_loaded_collection() {
-    // The fan keeps pointing at the author after it was taken out of the
-    // session; pushing it back must put it in the (now loaded) collection.
-    replay(&[
-        Op::Get { kind: A, id: 1 },
-        Op::Add {
-            kind: F,
-            name: 0,
-            author: Some(0),
-        },
-        Op::Delete { object: 1 },
-        Op::LoadChildren { author: 0, kind: F },
-        Op::Push {
-            author: 0,
-            kind: F,
-            child: 0,
-        },
-    ]);
-}
+    fn rollback_leaves_no_stale_loaded_collection_on_an_author_added_in_the_transaction(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Add {
+                kind: A,
+                name: 0,
+                author: None,
+            },
+            Op::Get { kind: B, id: 1 },
+            Op::Set {
+                child: 0,
+                author: 0,
+            },
+            Op::Rollback,
+        ])
+    }
 
-#[test]
-fn rollback_restores_an_object_loaded_in_the_transaction_to_its_committed_row() {
-    // Deleting author 1 set fan 1's key to NULL (ON DELETE SET NULL); the
-    // fan is loaded after that, then the transaction is rolled back.
-    replay(&[
-        Op::Query { kind: A },
-        Op::Delete { object: 0 },
-        Op::Query { kind: F },
-        Op::Rollback,
-    ]);
-}
+    fn rollback_restores_a_field_changed_after_the_object_was_deleted(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Query { kind: A },
+            Op::Delete { object: 1 },
+            Op::Rename { object: 1, name: 0 },
+            Op::Rollback,
+        ])
+    }
 
-#[test]
-fn rollback_leaves_an_object_inserted_then_deleted_in_the_transaction_with_its_values() {
-    // Author 3 is inserted, deleted, renamed while deleted, then rolled
-    // back: it leaves the session as the user left it.
-    replay(&[
-        Op::Add {
-            kind: A,
-            name: 1,
-            author: None,
-        },
-        Op::Get { kind: A, id: 1 },
-        Op::Delete { object: 6 },
-        Op::Get { kind: A, id: 2 },
-        Op::Rename { object: 0, name: 0 },
-        Op::Rollback,
-    ]);
-}
+    fn rollback_restores_a_relationship_changed_after_the_child_was_deleted(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Query { kind: N },
+            Op::Delete { object: 0 },
+            Op::Get { kind: A, id: 2 },
+            Op::Remove {
+                author: 0,
+                kind: N,
+                child: 0,
+            },
+            Op::Rollback,
+        ])
+    }
 
-#[test]
-fn rollback_leaves_no_stale_loaded_collection_on_an_author_added_then_deleted() {
-    // Fan 1 is pushed into a new author's fans, the author is deleted
-    // before any flush, and the transaction rolled back: fan 1 points at
-    // author 1 again, so the new author's loaded fans must not hold it.
-    replay(&[
-        Op::Get { kind: F, id: 1 },
-        Op::Add {
-            kind: A,
-            name: 0,
-            author: None,
-        },
-        Op::Push {
-            author: 0,
-            kind: F,
-            child: 0,
-        },
-        Op::Delete { object: 1 },
-        Op::Rollback,
-    ]);
-}
+    fn pushing_a_child_that_already_points_at_the_author_adds_it_to_the_loaded_collection(db) -> orm::Result<()> {
+        // The fan keeps pointing at the author after it was taken out of the
+        // session; pushing it back must put it in the (now loaded) collection.
+        replay(&db, &[
+            Op::Get { kind: A, id: 1 },
+            Op::Add {
+                kind: F,
+                name: 0,
+                author: Some(0),
+            },
+            Op::Delete { object: 1 },
+            Op::LoadChildren { author: 0, kind: F },
+            Op::Push {
+                author: 0,
+                kind: F,
+                child: 0,
+            },
+        ])
+    }
 
-#[test]
-fn a_graph_joining_a_session_leaves_a_deleted_member_where_it_is() {
-    replay(&[
-        Op::Query { kind: F },
-        Op::Add {
-            kind: A,
-            name: 0,
-            author: None,
-        },
-        Op::Set {
-            child: 0,
-            author: 0,
-        },
-        Op::Delete { object: 5 },
-        Op::Delete { object: 2 },
-        Op::Commit,
-        Op::Add {
-            kind: B,
-            name: 0,
-            author: Some(0),
-        },
-    ]);
-}
+    fn rollback_restores_an_object_loaded_in_the_transaction_to_its_committed_row(db) -> orm::Result<()> {
+        // Deleting author 1 set fan 1's key to NULL (ON DELETE SET NULL); the
+        // fan is loaded after that, then the transaction is rolled back.
+        replay(&db, &[
+            Op::Query { kind: A },
+            Op::Delete { object: 0 },
+            Op::Query { kind: F },
+            Op::Rollback,
+        ])
+    }
 
-#[test]
-fn a_graph_joins_a_session_in_the_order_its_collections_hold() {
-    replay(&[
-        Op::Add {
-            kind: F,
-            name: 0,
-            author: None,
-        },
-        Op::Add {
-            kind: A,
-            name: 0,
-            author: None,
-        },
-        Op::Add {
-            kind: F,
-            name: 0,
-            author: Some(0),
-        },
-        Op::Rollback,
-        Op::Set {
-            child: 6,
-            author: 0,
-        },
-        Op::Add {
-            kind: B,
-            name: 0,
-            author: Some(0),
-        },
-        Op::Get { kind: A, id: 1 },
-    ]);
-}
+    fn rollback_leaves_an_object_inserted_then_deleted_in_the_transaction_with_its_values(db) -> orm::Result<()> {
+        // Author 3 is inserted, deleted, renamed while deleted, then rolled
+        // back: it leaves the session as the user left it.
+        replay(&db, &[
+            Op::Add {
+                kind: A,
+                name: 1,
+                author: None,
+            },
+            Op::Get { kind: A, id: 1 },
+            Op::Delete { object: 6 },
+            Op::Get { kind: A, id: 2 },
+            Op::Rename { object: 0, name: 0 },
+            Op::Rollback,
+        ])
+    }
 
-#[test]
-fn a_child_read_again_by_rollback_keeps_pointing_at_its_loaded_parent() {
-    replay(&[
-        Op::Query { kind: F },
-        Op::LoadParent { child: 0 },
-        Op::Remove {
-            author: 0,
-            kind: F,
-            child: 0,
-        },
-        Op::LoadChildren { author: 0, kind: B },
-        Op::Rollback,
-        Op::Delete { object: 4 },
-        Op::Get { kind: A, id: 3 },
-        Op::Remove {
-            author: 0,
-            kind: B,
-            child: 0,
-        },
-    ]);
-}
+    fn rollback_leaves_no_stale_loaded_collection_on_an_author_added_then_deleted(db) -> orm::Result<()> {
+        // Fan 1 is pushed into a new author's fans, the author is deleted
+        // before any flush, and the transaction rolled back: fan 1 points at
+        // author 1 again, so the new author's loaded fans must not hold it.
+        replay(&db, &[
+            Op::Get { kind: F, id: 1 },
+            Op::Add {
+                kind: A,
+                name: 0,
+                author: None,
+            },
+            Op::Push {
+                author: 0,
+                kind: F,
+                child: 0,
+            },
+            Op::Delete { object: 1 },
+            Op::Rollback,
+        ])
+    }
 
-#[test]
-fn a_child_read_again_by_rollback_still_reaches_its_deleted_parent() {
-    replay(&[
-        Op::Get { kind: A, id: 1 },
-        Op::Rename { object: 0, name: 0 },
-        Op::LoadChildren { author: 0, kind: B },
-        Op::Rollback,
-        Op::Delete { object: 0 },
-        Op::Delete { object: 0 },
-        Op::Get { kind: A, id: 2 },
-        Op::LoadParent { child: 0 },
-    ]);
-}
+    fn a_graph_joining_a_session_leaves_a_deleted_member_where_it_is(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Query { kind: F },
+            Op::Add {
+                kind: A,
+                name: 0,
+                author: None,
+            },
+            Op::Set {
+                child: 0,
+                author: 0,
+            },
+            Op::Delete { object: 5 },
+            Op::Delete { object: 2 },
+            Op::Commit,
+            Op::Add {
+                kind: B,
+                name: 0,
+                author: Some(0),
+            },
+        ])
+    }
 
-#[test]
-fn a_changed_child_rolled_back_keeps_its_parent_object() {
-    replay(&[
-        Op::Get { kind: B, id: 1 },
-        Op::Rename { object: 0, name: 0 },
-        Op::Add {
-            kind: A,
-            name: 0,
-            author: None,
-        },
-        Op::LoadParent { child: 0 },
-        Op::Rollback,
-        Op::Delete { object: 2 },
-        Op::Get { kind: A, id: 2 },
-        Op::LoadParent { child: 0 },
-    ]);
-}
+    fn a_graph_joins_a_session_in_the_order_its_collections_hold(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Add {
+                kind: F,
+                name: 0,
+                author: None,
+            },
+            Op::Add {
+                kind: A,
+                name: 0,
+                author: None,
+            },
+            Op::Add {
+                kind: F,
+                name: 0,
+                author: Some(0),
+            },
+            Op::Rollback,
+            Op::Set {
+                child: 6,
+                author: 0,
+            },
+            Op::Add {
+                kind: B,
+                name: 0,
+                author: Some(0),
+            },
+            Op::Get { kind: A, id: 1 },
+        ])
+    }
 
-#[test]
-fn a_loaded_child_changed_then_rolled_back_keeps_its_parent_object() {
-    replay(&[
-        Op::Get { kind: A, id: 1 },
-        Op::LoadChildren { author: 0, kind: B },
-        Op::Rename { object: 1, name: 0 },
-        Op::Rollback,
-        Op::Delete { object: 2 },
-        Op::LoadChildren { author: 0, kind: B },
-        Op::LoadParent { child: 0 },
-    ]);
+    fn a_child_read_again_by_rollback_keeps_pointing_at_its_loaded_parent(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Query { kind: F },
+            Op::LoadParent { child: 0 },
+            Op::Remove {
+                author: 0,
+                kind: F,
+                child: 0,
+            },
+            Op::LoadChildren { author: 0, kind: B },
+            Op::Rollback,
+            Op::Delete { object: 4 },
+            Op::Get { kind: A, id: 3 },
+            Op::Remove {
+                author: 0,
+                kind: B,
+                child: 0,
+            },
+        ])
+    }
+
+    fn a_child_read_again_by_rollback_still_reaches_its_deleted_parent(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Get { kind: A, id: 1 },
+            Op::Rename { object: 0, name: 0 },
+            Op::LoadChildren { author: 0, kind: B },
+            Op::Rollback,
+            Op::Delete { object: 0 },
+            Op::Delete { object: 0 },
+            Op::Get { kind: A, id: 2 },
+            Op::LoadParent { child: 0 },
+        ])
+    }
+
+    fn a_changed_child_rolled_back_keeps_its_parent_object(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Get { kind: B, id: 1 },
+            Op::Rename { object: 0, name: 0 },
+            Op::Add {
+                kind: A,
+                name: 0,
+                author: None,
+            },
+            Op::LoadParent { child: 0 },
+            Op::Rollback,
+            Op::Delete { object: 2 },
+            Op::Get { kind: A, id: 2 },
+            Op::LoadParent { child: 0 },
+        ])
+    }
+
+    fn a_loaded_child_changed_then_rolled_back_keeps_its_parent_object(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Get { kind: A, id: 1 },
+            Op::LoadChildren { author: 0, kind: B },
+            Op::Rename { object: 1, name: 0 },
+            Op::Rollback,
+            Op::Delete { object: 2 },
+            Op::LoadChildren { author: 0, kind: B },
+            Op::LoadParent { child: 0 },
+        ])
+    }
 }
