@@ -1,11 +1,19 @@
 //! Injected faults (design point 11): a flush or commit that fails leaves the
 //! database exactly as it was before, the session usable, and the caller a
-//! typed error. Each test injects one real fault into a database file:
+//! typed error. Each test injects one real fault.
 //!
+//! On SQLite and on PostgreSQL (the backend matrix):
 //! - a constraint violation at each position of a flush (first, middle and
 //!   last statement; outside and inside an open transaction);
-//! - `SQLITE_BUSY`: a second connection holds the write lock (`BEGIN
-//!   EXCLUSIVE`) past the busy timeout;
+//! - a busy database: another session holds a write lock past the busy
+//!   timeout (on SQLite the database's write lock, on PostgreSQL a lock on
+//!   the row the flush updates, waited for up to `lock_timeout`).
+//!
+//! "Exactly as before" is read there through a session of its own, in
+//! plain SQL that names every column.
+//!
+//! On a SQLite database file only, as these faults have no PostgreSQL
+//! counterpart (a server owns its files):
 //! - a full database: `PRAGMA max_page_count` caps the session's connection;
 //! - a read-only database file (opened with `mode=ro`, as SQLite does by
 //!   itself for a file it may not write; root ignores file permissions);
@@ -15,8 +23,11 @@
 //!   API has no way to close a session's connection; this is the nearest
 //!   real fault.
 //!
-//! "Exactly as before" is checked with a plain rusqlite connection that
-//! dumps every row, so the ORM never grades its own homework.
+//! "Exactly as before" is checked there with a plain rusqlite connection
+//! that dumps every row, so the ORM never grades its own homework.
+
+#[macro_use]
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -71,13 +82,76 @@ struct Fixture {
     path: PathBuf,
 }
 
-/// Ann, Bob, Cy (who wrote post 1), Dee and a user holding `taken@x`.
+/// Users 1 Ann, 2 Bob, 3 Cy (who wrote post 1), 4 Dee and 5, a user
+/// holding `taken@x`: inserted without keys, in key order, so that the
+/// database assigns these keys on both backends.
 const SEED: &str = "
-    INSERT INTO users (id, name, email) VALUES
-        (1, 'ann', 'ann@x'), (2, 'bob', 'bob@x'), (3, 'cy', 'cy@x'),
-        (4, 'dee', 'dee@x'), (5, 'tia', 'taken@x');
-    INSERT INTO posts (id, title, author_id) VALUES (1, 'hello', 3);
+    INSERT INTO users (name, email) VALUES
+        ('ann', 'ann@x'), ('bob', 'bob@x'), ('cy', 'cy@x'),
+        ('dee', 'dee@x'), ('tia', 'taken@x');
+    INSERT INTO posts (title, author_id) VALUES ('hello', 3);
 ";
+
+/// The database of a matrix test, with its tables: PostgreSQL's test
+/// schema, or on SQLite a database file (`file` keeps it), as an in-memory
+/// database blocks reading while a session writes.
+fn setup<'a>(db: &'a Database, file: &'a mut Option<common::Fixture>) -> orm::Result<&'a Database> {
+    let db = match db.backend() {
+        orm::Backend::Postgres => db,
+        _ => &file.insert(common::Fixture::empty("faults")).db,
+    };
+    db.create_all::<(User, Post)>()?;
+    Ok(db)
+}
+
+/// Empties the tables (PostgreSQL's sequences set back) and seeds them.
+fn reset(db: &Database) -> orm::Result<()> {
+    match db.backend() {
+        orm::Backend::Postgres => {
+            db.execute_batch("TRUNCATE posts, users RESTART IDENTITY CASCADE")?;
+        }
+        _ => db.execute_batch("DELETE FROM posts; DELETE FROM users;")?,
+    }
+    db.execute_batch(SEED)
+}
+
+/// Every committed row, as text, read by a session of its own in plain
+/// SQL: what "exactly as before" compares on both backends.
+fn dump(db: &Database) -> orm::Result<Vec<String>> {
+    let session = db.session();
+    let users: Vec<(i64, String, String, Option<i64>)> = session.sql_values(
+        "SELECT id, name, email, CAST(length(photo) AS BIGINT) FROM users ORDER BY id",
+        &[],
+    )?;
+    let posts: Vec<(i64, String, i64)> =
+        session.sql_values("SELECT id, title, author_id FROM posts ORDER BY id", &[])?;
+    Ok(users
+        .into_iter()
+        .map(|(id, name, email, photo)| format!("user {id} {name} {email} photo:{photo:?}"))
+        .chain(
+            posts
+                .into_iter()
+                .map(|(id, title, author)| format!("post {id} {title} by {author}")),
+        )
+        .collect())
+}
+
+/// `sql` with PostgreSQL's `$1`, `$2`, ... written `?`.
+fn question_marks(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if ch == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
 
 impl Fixture {
     fn new(name: &str) -> Fixture {
@@ -208,8 +282,13 @@ fn snapshots(users: &[&Handle<User>]) -> orm::Result<Vec<String>> {
 
 // ------------------------------------------------ constraint at a position
 
+/// The INSERT of a user on PostgreSQL, which assigns the key and returns it.
+const POSTGRES_INSERT: &str =
+    r#"INSERT INTO "users" ("name", "email", "photo") VALUES (?, ?, ?) RETURNING "id""#;
+
 /// The five statements of the flush under test, in the order it runs them:
-/// two UPDATEs, two INSERTs, one DELETE.
+/// two UPDATEs, two INSERTs (as SQLite has them; see `POSTGRES_INSERT`),
+/// one DELETE.
 const FLUSH: [(Action, &str); 5] = [
     (
         Action::Update,
@@ -236,10 +315,11 @@ const FLUSH: [(Action, &str); 5] = [
 /// Checks that the failed flush ran statements up to `bad` and undid them,
 /// that the database and the objects are as before, and that the session
 /// then commits once the violation is fixed.
-fn violate_at(bad: usize, nested: bool) -> orm::Result<()> {
-    let fx = Fixture::new(&format!("violate-{bad}-{nested}"));
-    let before = fx.dump();
-    let session = fx.db.session();
+fn violate_at(db: &Database, bad: usize, nested: bool) -> orm::Result<()> {
+    reset(db)?;
+    let postgres = db.backend() == orm::Backend::Postgres;
+    let before = dump(db)?;
+    let session = db.session();
     if nested {
         session.get::<User>(5)?.write()?.name = "tia flushed".into();
         session.flush()?;
@@ -278,7 +358,7 @@ fn violate_at(bad: usize, nested: bool) -> orm::Result<()> {
     let objects = [&ann, &bob, &eve, &fay, &gone];
     let known = snapshots(&objects)?;
     let held = session.len();
-    let recorder = fx.db.recorder();
+    let recorder = db.recorder();
 
     let error = session
         .flush()
@@ -296,26 +376,36 @@ fn violate_at(bad: usize, nested: bool) -> orm::Result<()> {
         }
         other => panic!("expected a {kind} constraint error, got {other:?}"),
     }
-    let (open, undo): (&[&str], &[&str]) = if nested {
-        (
+    let (open, undo): (&[&str], &[&str]) = match (nested, postgres) {
+        (true, _) => (
             &["SAVEPOINT orm_flush"],
             &["ROLLBACK TO orm_flush", "RELEASE orm_flush"],
-        )
-    } else {
-        (&["BEGIN IMMEDIATE"], &["ROLLBACK"])
+        ),
+        (false, false) => (&["BEGIN IMMEDIATE"], &["ROLLBACK"]),
+        (false, true) => (&["BEGIN"], &["ROLLBACK"]),
     };
-    let ran: Vec<String> = recorder.statements().into_iter().map(|s| s.sql).collect();
+    let ran: Vec<String> = recorder
+        .statements()
+        .into_iter()
+        .map(|s| question_marks(&s.sql))
+        .collect();
     let expected: Vec<&str> = open
         .iter()
         .copied()
-        .chain(FLUSH[..=bad].iter().map(|(_, sql)| *sql))
+        .chain(FLUSH[..=bad].iter().map(|&(action, sql)| {
+            if postgres && action == Action::Insert {
+                POSTGRES_INSERT
+            } else {
+                sql
+            }
+        }))
         .chain(undo.iter().copied())
         .collect();
     assert_eq!(
         ran, expected,
         "statements up to the failing one, then undone"
     );
-    assert_eq!(fx.dump(), before, "the database is as before the flush");
+    assert_eq!(dump(db)?, before, "the database is as before the flush");
     assert_eq!(
         snapshots(&objects)?,
         known,
@@ -333,11 +423,16 @@ fn violate_at(bad: usize, nested: bool) -> orm::Result<()> {
         _ => session.delete(&posts[0])?,
     }
     session.commit()?;
+    // PostgreSQL's sequence does not give back the keys of the inserts the
+    // failed flush ran (the failing one included); SQLite reuses them.
+    let used = if postgres { bad.clamp(1, 3) - 1 } else { 0 };
+    let eve_row = format!("user {} eve eve@x photo:None", 6 + used);
+    let fay_row = format!("user {} fay fay@x photo:None", 7 + used);
     let mut changes = vec![
         ("user 1 ", Some("user 1 ann ann2@x photo:None")),
         ("user 2 ", Some("user 2 bob bob2@x photo:None")),
-        ("user 6 ", Some("user 6 eve eve@x photo:None")),
-        ("user 7 ", Some("user 7 fay fay@x photo:None")),
+        ("user 6 ", Some(eve_row.as_str())),
+        ("user 7 ", Some(fay_row.as_str())),
     ];
     if bad == 4 {
         changes.extend([("user 3 ", None), ("post 1 ", None)]);
@@ -347,37 +442,10 @@ fn violate_at(bad: usize, nested: bool) -> orm::Result<()> {
     if nested {
         changes.push(("user 5 ", Some("user 5 tia flushed taken@x photo:None")));
     }
-    assert_eq!(fx.dump(), edited(before, &changes));
+    assert_eq!(dump(db)?, edited(before, &changes));
+    assert_eq!(eve.read()?.id, 6 + i64::try_from(used).expect("a few keys"));
     assert_eq!(eve.state(), State::Persistent);
     assert_eq!(gone.state(), State::Detached);
-    Ok(())
-}
-
-#[test]
-fn a_unique_violation_in_the_first_statement_of_a_flush_undoes_the_flush() -> orm::Result<()> {
-    violate_at(0, false)?;
-    violate_at(0, true)
-}
-
-#[test]
-fn a_unique_violation_in_a_middle_statement_of_a_flush_undoes_the_flush() -> orm::Result<()> {
-    violate_at(2, false)?;
-    violate_at(2, true)
-}
-
-#[test]
-fn a_foreign_key_violation_in_the_last_statement_of_a_flush_undoes_the_flush() -> orm::Result<()> {
-    violate_at(4, false)?;
-    violate_at(4, true)
-}
-
-#[test]
-fn a_violation_at_every_position_of_a_flush_undoes_just_that_flush() -> orm::Result<()> {
-    for bad in 0..FLUSH.len() {
-        for nested in [false, true] {
-            violate_at(bad, nested)?;
-        }
-    }
     Ok(())
 }
 
@@ -401,92 +469,138 @@ fn after_some_work(before: Vec<String>) -> Vec<String> {
     )
 }
 
-#[test]
-fn a_flush_blocked_past_the_busy_timeout_is_busy_and_writes_nothing() -> orm::Result<()> {
-    let fx = Fixture::new("busy");
-    let before = fx.dump();
-    fx.db
-        .set_busy_timeout(Duration::from_millis(100))
-        .expect("a busy timeout SQLite accepts");
-    let session = fx.db.session();
-    let (ann, eve) = some_work(&session)?;
-    let known = snapshots(&[&ann, &eve])?;
-    let blocker = fx.plain();
-    blocker
-        .execute_batch("BEGIN EXCLUSIVE")
-        .expect("the second connection takes the write lock");
-
-    let started = Instant::now();
-    let error = session.flush().expect_err("the write lock is held");
-    assert!(
-        matches!(&error, Error::Busy { table } if table == "users"),
-        "{error:?}"
-    );
-    assert!(started.elapsed() >= Duration::from_millis(100), "it waited");
-    assert_eq!(snapshots(&[&ann, &eve])?, known);
-    blocker
-        .execute_batch("ROLLBACK")
-        .expect("the lock is released");
-    assert_eq!(fx.dump(), before);
-
-    session.commit()?;
-    assert_eq!(fx.dump(), after_some_work(before));
-    Ok(())
+/// A session that changed Ann's email and flushed it without committing:
+/// it holds the write lock (SQLite's of the whole database, PostgreSQL's
+/// of Ann's row) until it is dropped, which rolls the change back.
+fn blocker(db: &Database) -> orm::Result<Session> {
+    let session = db.session();
+    session.get::<User>(1)?.write()?.email = "held@x".into();
+    session.flush()?;
+    Ok(session)
 }
 
-#[test]
-fn a_query_whose_autoflush_is_blocked_is_busy_and_loses_nothing() -> orm::Result<()> {
-    let fx = Fixture::new("busy-autoflush");
-    let before = fx.dump();
-    fx.db
-        .set_busy_timeout(Duration::from_millis(50))
-        .expect("a busy timeout SQLite accepts");
-    let session = fx.db.session();
-    let (ann, eve) = some_work(&session)?;
-    let known = snapshots(&[&ann, &eve])?;
-    let blocker = fx.plain();
-    blocker
-        .execute_batch("BEGIN EXCLUSIVE")
-        .expect("the second connection takes the write lock");
+backend_tests! {
+    fn a_unique_violation_in_the_first_statement_of_a_flush_undoes_the_flush(db) -> orm::Result<()> {
+        let mut file = None;
+        let db = setup(&db, &mut file)?;
+        violate_at(&db, 0, false)?;
+        violate_at(&db, 0, true)
+    }
 
-    let error = session
-        .query::<User>()
-        .all()
-        .expect_err("the autoflush cannot take the write lock");
-    assert!(matches!(error, Error::Busy { .. }), "{error:?}");
-    assert_eq!(snapshots(&[&ann, &eve])?, known);
-    blocker
-        .execute_batch("COMMIT")
-        .expect("the lock is released");
-    assert_eq!(fx.dump(), before);
+    fn a_unique_violation_in_a_middle_statement_of_a_flush_undoes_the_flush(db) -> orm::Result<()> {
+        let mut file = None;
+        let db = setup(&db, &mut file)?;
+        violate_at(&db, 2, false)?;
+        violate_at(&db, 2, true)
+    }
 
-    assert_eq!(session.query::<User>().all()?.len(), 6, "five seeded, Eve");
-    session.commit()?;
-    assert_eq!(fx.dump(), after_some_work(before));
-    Ok(())
-}
+    fn a_foreign_key_violation_in_the_last_statement_of_a_flush_undoes_the_flush(db) -> orm::Result<()> {
+        let mut file = None;
+        let db = setup(&db, &mut file)?;
+        violate_at(&db, 4, false)?;
+        violate_at(&db, 4, true)
+    }
 
-#[test]
-fn a_flush_waits_for_a_lock_released_within_the_busy_timeout() -> orm::Result<()> {
-    let fx = Fixture::new("busy-wait");
-    let before = fx.dump();
-    let session = fx.db.session();
-    some_work(&session)?;
-    let blocker = fx.plain();
-    blocker
-        .execute_batch("BEGIN EXCLUSIVE")
-        .expect("the second connection takes the write lock");
-    let release = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        blocker
-            .execute_batch("COMMIT")
-            .expect("the lock is released");
-    });
+    fn a_violation_at_every_position_of_a_flush_undoes_just_that_flush(db) -> orm::Result<()> {
+        let mut file = None;
+        let db = setup(&db, &mut file)?;
+        for bad in 0..FLUSH.len() {
+            for nested in [false, true] {
+                violate_at(&db, bad, nested)?;
+            }
+        }
+        Ok(())
+    }
 
-    session.commit()?;
-    release.join().expect("the blocking thread ends");
-    assert_eq!(fx.dump(), after_some_work(before));
-    Ok(())
+    fn a_flush_blocked_past_the_busy_timeout_is_busy_and_writes_nothing(db) -> orm::Result<()> {
+        let mut file = None;
+        let db = setup(&db, &mut file)?;
+        reset(&db)?;
+        let before = dump(&db)?;
+        db.set_busy_timeout(Duration::from_millis(100))
+            .expect("a busy timeout the backend accepts");
+        let session = db.session();
+        let (ann, eve) = some_work(&session)?;
+        let known = snapshots(&[&ann, &eve])?;
+        let blocker = blocker(&db)?;
+
+        let started = Instant::now();
+        let error = session.flush().expect_err("the write lock is held");
+        assert!(
+            matches!(&error, Error::Busy { table } if table == "users"),
+            "{error:?}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(100), "it waited");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "it did not wait for the default timeout"
+        );
+        assert_eq!(snapshots(&[&ann, &eve])?, known);
+        drop(blocker);
+        assert_eq!(dump(&db)?, before);
+
+        session.commit()?;
+        assert_eq!(dump(&db)?, after_some_work(before));
+        Ok(())
+    }
+
+    fn a_query_whose_autoflush_is_blocked_is_busy_and_loses_nothing(db) -> orm::Result<()> {
+        let mut file = None;
+        let db = setup(&db, &mut file)?;
+        reset(&db)?;
+        let before = dump(&db)?;
+        db.set_busy_timeout(Duration::from_millis(50))
+            .expect("a busy timeout the backend accepts");
+        let session = db.session();
+        let (ann, eve) = some_work(&session)?;
+        let known = snapshots(&[&ann, &eve])?;
+        let blocker = blocker(&db)?;
+
+        let error = session
+            .query::<User>()
+            .all()
+            .expect_err("the autoflush cannot take the write lock");
+        assert!(matches!(error, Error::Busy { .. }), "{error:?}");
+        assert_eq!(snapshots(&[&ann, &eve])?, known);
+        drop(blocker);
+        assert_eq!(dump(&db)?, before);
+
+        assert_eq!(session.query::<User>().all()?.len(), 6, "five seeded, Eve");
+        session.commit()?;
+        assert_eq!(dump(&db)?, after_some_work(before));
+        Ok(())
+    }
+
+    fn a_flush_waits_for_a_lock_released_within_the_busy_timeout(db) -> orm::Result<()> {
+        let mut file = None;
+        let db = setup(&db, &mut file)?;
+        reset(&db)?;
+        let before = dump(&db)?;
+        let session = db.session();
+        some_work(&session)?;
+        let (locked, wait) = std::sync::mpsc::channel();
+        let release = {
+            let db = db.clone();
+            std::thread::spawn(move || -> orm::Result<()> {
+                let blocker = blocker(&db)?;
+                locked.send(()).expect("the test waits");
+                std::thread::sleep(Duration::from_millis(200));
+                drop(blocker);
+                Ok(())
+            })
+        };
+        wait.recv().expect("the blocker holds the lock");
+
+        let started = Instant::now();
+        session.commit()?;
+        assert!(
+            started.elapsed() >= Duration::from_millis(100),
+            "it waited for the lock"
+        );
+        release.join().expect("the blocking thread ends")?;
+        assert_eq!(dump(&db)?, after_some_work(before));
+        Ok(())
+    }
 }
 
 // ------------------------------------------------------------- full disk
