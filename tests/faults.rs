@@ -426,13 +426,14 @@ fn violate_at(db: &Database, bad: usize, nested: bool) -> orm::Result<()> {
     // PostgreSQL's sequence does not give back the keys of the inserts the
     // failed flush ran (the failing one included); SQLite reuses them.
     let used = if postgres { bad.clamp(1, 3) - 1 } else { 0 };
-    let eve_row = format!("user {} eve eve@x photo:None", 6 + used);
-    let fay_row = format!("user {} fay fay@x photo:None", 7 + used);
+    let (eve_key, fay_key) = (format!("user {} ", 6 + used), format!("user {} ", 7 + used));
+    let eve_row = format!("{eve_key}eve eve@x photo:None");
+    let fay_row = format!("{fay_key}fay fay@x photo:None");
     let mut changes = vec![
         ("user 1 ", Some("user 1 ann ann2@x photo:None")),
         ("user 2 ", Some("user 2 bob bob2@x photo:None")),
-        ("user 6 ", Some(eve_row.as_str())),
-        ("user 7 ", Some(fay_row.as_str())),
+        (eve_key.as_str(), Some(eve_row.as_str())),
+        (fay_key.as_str(), Some(fay_row.as_str())),
     ];
     if bad == 4 {
         changes.extend([("user 3 ", None), ("post 1 ", None)]);
@@ -483,22 +484,22 @@ backend_tests! {
     fn a_unique_violation_in_the_first_statement_of_a_flush_undoes_the_flush(db) -> orm::Result<()> {
         let mut file = None;
         let db = setup(&db, &mut file)?;
-        violate_at(&db, 0, false)?;
-        violate_at(&db, 0, true)
+        violate_at(db, 0, false)?;
+        violate_at(db, 0, true)
     }
 
     fn a_unique_violation_in_a_middle_statement_of_a_flush_undoes_the_flush(db) -> orm::Result<()> {
         let mut file = None;
         let db = setup(&db, &mut file)?;
-        violate_at(&db, 2, false)?;
-        violate_at(&db, 2, true)
+        violate_at(db, 2, false)?;
+        violate_at(db, 2, true)
     }
 
     fn a_foreign_key_violation_in_the_last_statement_of_a_flush_undoes_the_flush(db) -> orm::Result<()> {
         let mut file = None;
         let db = setup(&db, &mut file)?;
-        violate_at(&db, 4, false)?;
-        violate_at(&db, 4, true)
+        violate_at(db, 4, false)?;
+        violate_at(db, 4, true)
     }
 
     fn a_violation_at_every_position_of_a_flush_undoes_just_that_flush(db) -> orm::Result<()> {
@@ -506,7 +507,7 @@ backend_tests! {
         let db = setup(&db, &mut file)?;
         for bad in 0..FLUSH.len() {
             for nested in [false, true] {
-                violate_at(&db, bad, nested)?;
+                violate_at(db, bad, nested)?;
             }
         }
         Ok(())
@@ -515,14 +516,14 @@ backend_tests! {
     fn a_flush_blocked_past_the_busy_timeout_is_busy_and_writes_nothing(db) -> orm::Result<()> {
         let mut file = None;
         let db = setup(&db, &mut file)?;
-        reset(&db)?;
-        let before = dump(&db)?;
+        reset(db)?;
+        let before = dump(db)?;
         db.set_busy_timeout(Duration::from_millis(100))
             .expect("a busy timeout the backend accepts");
         let session = db.session();
         let (ann, eve) = some_work(&session)?;
         let known = snapshots(&[&ann, &eve])?;
-        let blocker = blocker(&db)?;
+        let blocker = blocker(db)?;
 
         let started = Instant::now();
         let error = session.flush().expect_err("the write lock is held");
@@ -537,24 +538,24 @@ backend_tests! {
         );
         assert_eq!(snapshots(&[&ann, &eve])?, known);
         drop(blocker);
-        assert_eq!(dump(&db)?, before);
+        assert_eq!(dump(db)?, before);
 
         session.commit()?;
-        assert_eq!(dump(&db)?, after_some_work(before));
+        assert_eq!(dump(db)?, after_some_work(before));
         Ok(())
     }
 
     fn a_query_whose_autoflush_is_blocked_is_busy_and_loses_nothing(db) -> orm::Result<()> {
         let mut file = None;
         let db = setup(&db, &mut file)?;
-        reset(&db)?;
-        let before = dump(&db)?;
+        reset(db)?;
+        let before = dump(db)?;
         db.set_busy_timeout(Duration::from_millis(50))
             .expect("a busy timeout the backend accepts");
         let session = db.session();
         let (ann, eve) = some_work(&session)?;
         let known = snapshots(&[&ann, &eve])?;
-        let blocker = blocker(&db)?;
+        let blocker = blocker(db)?;
 
         let error = session
             .query::<User>()
@@ -563,19 +564,19 @@ backend_tests! {
         assert!(matches!(error, Error::Busy { .. }), "{error:?}");
         assert_eq!(snapshots(&[&ann, &eve])?, known);
         drop(blocker);
-        assert_eq!(dump(&db)?, before);
+        assert_eq!(dump(db)?, before);
 
         assert_eq!(session.query::<User>().all()?.len(), 6, "five seeded, Eve");
         session.commit()?;
-        assert_eq!(dump(&db)?, after_some_work(before));
+        assert_eq!(dump(db)?, after_some_work(before));
         Ok(())
     }
 
     fn a_flush_waits_for_a_lock_released_within_the_busy_timeout(db) -> orm::Result<()> {
         let mut file = None;
         let db = setup(&db, &mut file)?;
-        reset(&db)?;
-        let before = dump(&db)?;
+        reset(db)?;
+        let before = dump(db)?;
         let session = db.session();
         some_work(&session)?;
         let (locked, wait) = std::sync::mpsc::channel();
@@ -598,7 +599,7 @@ backend_tests! {
             "it waited for the lock"
         );
         release.join().expect("the blocking thread ends")?;
-        assert_eq!(dump(&db)?, after_some_work(before));
+        assert_eq!(dump(db)?, after_some_work(before));
         Ok(())
     }
 }

@@ -23,7 +23,8 @@
 //! (PostgreSQL's sequences set back, so keys start from 1 again).
 //!
 //! Cases: `ORM_PROPTEST_CASES` (default 512) on SQLite and
-//! `ORM_PROPTEST_CASES_POSTGRES` (default 128) on PostgreSQL, each
+//! `ORM_PROPTEST_CASES_POSTGRES` (default 400: some 40 seconds for the four
+//! in a debug build) on PostgreSQL, each
 //! split evenly between the four properties.
 
 #[macro_use]
@@ -1073,11 +1074,12 @@ fn aggregates(
 const PROPERTIES: u32 = 4;
 
 /// Cases per property: `ORM_PROPTEST_CASES` (default 512) on SQLite,
-/// `ORM_PROPTEST_CASES_POSTGRES` (default 128) on PostgreSQL, where
+/// `ORM_PROPTEST_CASES_POSTGRES` (default 400: some 40 seconds for the four
+/// in a debug build) on PostgreSQL, where
 /// each case costs round trips; split between the properties.
 fn cases_each(db: &Database) -> u32 {
     let (variable, default) = match db.backend() {
-        orm::Backend::Postgres => ("ORM_PROPTEST_CASES_POSTGRES", 128),
+        orm::Backend::Postgres => ("ORM_PROPTEST_CASES_POSTGRES", 400),
         _ => ("ORM_PROPTEST_CASES", 512),
     };
     let total = std::env::var(variable)

@@ -1699,8 +1699,8 @@ fn op(relations: bool) -> impl Strategy<Value = Op> {
 }
 
 /// Sequences per test: `ORM_PROPTEST_CASES` (default 10,000) on SQLite,
-/// `ORM_PROPTEST_CASES_POSTGRES` (default 1,600: some 45 seconds for the two in a
-/// debug build) on PostgreSQL, where each step costs round trips; split
+/// `ORM_PROPTEST_CASES_POSTGRES` (default 1,600: some 45 seconds for the two
+/// in a debug build) on PostgreSQL, where each step costs round trips; split
 /// between the two tests.
 fn cases_each(db: &Database) -> u32 {
     let (variable, default) = match db.backend() {
