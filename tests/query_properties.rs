@@ -1154,6 +1154,32 @@ backend_tests! {
         )
     }
 
+    // Replays of shrunk failures. This one fails on PostgreSQL while
+    // `order_by` leaves NULL's place to the server (last in ascending
+    // order there, first on SQLite).
+    fn null_notes_sort_first_when_grouped_by_note(db) -> orm::Result<()> {
+        db.create_all::<Shop>()?;
+        ON_POSTGRES.set(db.backend() == orm::Backend::Postgres);
+        let order = |note| OrderData {
+            total: 0,
+            note,
+            items: vec![],
+            tags: vec![],
+        };
+        let data = ShopData {
+            users: vec![UserData {
+                name: "Ann",
+                orders: vec![order(Some("gift")), order(None)],
+            }],
+        };
+        let filter = OrderFilter::Or(
+            Box::new(OrderFilter::Total(Cmp::Eq, 0)),
+            Box::new(OrderFilter::NoteEq("Gift wrap")),
+        );
+        aggregates(&db, &data, &filter, 550).unwrap_or_else(|e| panic!("{e}"));
+        Ok(())
+    }
+
     fn aggregates_equal_the_rust_grouping(db) -> orm::Result<()> {
         check(
             &db,
