@@ -332,6 +332,9 @@ fn a_logged_statement_carries_its_cause_and_duration_as_structured_keys() -> orm
         .as_deref()
         .and_then(|d| d.parse().ok())
         .expect("a duration in whole microseconds");
-    assert!(micros < 60_000_000, "a lookup by key takes less than a minute: {micros}");
+    assert!(
+        micros < 60_000_000,
+        "a lookup by key takes less than a minute: {micros}"
+    );
     Ok(())
 }

@@ -110,7 +110,13 @@ backend_tests! {
         let tags = ann.read()?.tags.load()?;
         assert_eq!(labels(&tags)?, ["apple", "mango", "zebra"]);
         assert_eq!(recorder.count(), 2);
-        assert!(backend::sql(&recorder)[0].ends_with(r#"ORDER BY "year" DESC, "title""#));
+        // PostgreSQL is told to put NULLs where SQLite does.
+        let order = if db.backend() == orm::Backend::Postgres {
+            r#"ORDER BY "year" DESC NULLS LAST, "title" ASC NULLS FIRST"#
+        } else {
+            r#"ORDER BY "year" DESC, "title""#
+        };
+        assert!(recorder.sql()[0].ends_with(order), "{:?}", recorder.sql());
         Ok(())
     }
 

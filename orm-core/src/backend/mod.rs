@@ -61,6 +61,18 @@ impl Backend {
         }
     }
 
+    /// An `ORDER BY` term's direction. SQLite sorts NULL before every
+    /// value, PostgreSQL after: on PostgreSQL the NULLs are put where
+    /// SQLite puts them, so that one query returns one order on both.
+    pub(crate) fn order(self, descending: bool) -> &'static str {
+        match (self, descending) {
+            (Backend::Sqlite, false) => " ASC",
+            (Backend::Sqlite, true) => " DESC",
+            (Backend::Postgres, false) => " ASC NULLS FIRST",
+            (Backend::Postgres, true) => " DESC NULLS LAST",
+        }
+    }
+
     /// Appends the placeholder of parameter `n` (from 1): `?` on SQLite,
     /// `$n` on PostgreSQL.
     pub(crate) fn push_placeholder(self, sql: &mut String, n: usize) {

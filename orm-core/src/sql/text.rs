@@ -206,14 +206,20 @@ fn children(
         Some(list) => push_where(&mut sql, fk, list.condition(dialect)),
         None => push_where(&mut sql, fk, " = ?"),
     }
-    push_order(&mut sql, table, "", order);
+    push_order(&mut sql, table, "", order, dialect);
     sql
 }
 
 /// Appends ` ORDER BY "a" DESC, ...` for a relationship's `order_by`, the
 /// columns prefixed with `alias` (`t.`) if any. A name that is no column
 /// is left out: the derive checked every name at compile time.
-fn push_order(sql: &mut String, table: &TableDef, alias: &str, order: &[SortKey]) {
+fn push_order(
+    sql: &mut String,
+    table: &TableDef,
+    alias: &str,
+    order: &[SortKey],
+    dialect: Backend,
+) {
     let mut first = true;
     for key in order {
         let Some(column) = table.column_named(key.column) else {
@@ -223,8 +229,11 @@ fn push_order(sql: &mut String, table: &TableDef, alias: &str, order: &[SortKey]
         first = false;
         sql.push_str(alias);
         push_quoted(sql, column.name);
-        if key.descending {
-            sql.push_str(" DESC");
+        match dialect {
+            // SQLite's own order: ascending, NULLs first.
+            Backend::Sqlite if key.descending => sql.push_str(" DESC"),
+            Backend::Sqlite => {}
+            Backend::Postgres => sql.push_str(dialect.order(key.descending)),
         }
     }
 }
@@ -290,7 +299,7 @@ pub(crate) fn linked(
         quote(this),
         list.condition(dialect),
     );
-    push_order(&mut sql, table, "t.", order);
+    push_order(&mut sql, table, "t.", order, dialect);
     dialect.placeholders(sql)
 }
 

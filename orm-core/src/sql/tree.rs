@@ -450,7 +450,7 @@ impl Renderer {
         for (i, term) in order.iter().enumerate() {
             self.push(if i == 0 { " ORDER BY " } else { ", " });
             self.node(&term.node)?;
-            self.push(if term.descending { " DESC" } else { " ASC" });
+            self.push(self.dialect.order(term.descending));
         }
         Ok(())
     }

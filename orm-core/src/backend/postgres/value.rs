@@ -188,12 +188,24 @@ fn numeric(raw: &[u8]) -> Result<ValueRef<'static>, BoxError> {
             return Ok(ValueRef::Integer(value));
         }
     }
-    let mut value = 0f64;
-    for (i, &digit) in digits.iter().enumerate() {
-        let exponent = i32::from(weight) - i32::try_from(i)?;
-        value += f64::from(digit) * 10_000f64.powi(exponent);
+    // The nearest float: written out in decimal and parsed, which rounds
+    // once (summing the digits as floats would round at every step).
+    let mut text = String::from(if negative { "-0" } else { "0" });
+    let digit_at = |exponent: i32| {
+        usize::try_from(i32::from(weight) - exponent)
+            .ok()
+            .and_then(|i| digits.get(i).copied())
+            .unwrap_or(0)
+    };
+    for exponent in (0..=i32::from(weight).max(0)).rev() {
+        text.push_str(&format!("{:04}", digit_at(exponent)));
     }
-    Ok(ValueRef::Real(if negative { -value } else { value }))
+    text.push('.');
+    let last = i32::try_from(digits.len())? - 1 - i32::from(weight);
+    for exponent in 1..=last.max(1) {
+        text.push_str(&format!("{:04}", digit_at(-exponent)));
+    }
+    Ok(ValueRef::Real(text.parse::<f64>()?))
 }
 
 /// A PostgreSQL row, read through orm's [`Row`].
@@ -392,5 +404,18 @@ mod tests {
         // -2.5: weight 0, scale 1, digits 2 5000.
         let raw = [0, 2, 0, 0, 0x40, 0, 0, 1, 0, 2, 0x13, 0x88];
         assert_eq!(numeric(&raw).expect("a numeric"), ValueRef::Real(-2.5));
+        // avg(100, 100, 200) = 133.3333 3333 3333 3333 3333: the float
+        // nearest the decimal, as 400.0 / 3.0 is.
+        let mut raw = vec![0, 6, 0, 0, 0, 0, 0, 20, 0, 133];
+        for _ in 0..5 {
+            raw.extend_from_slice(&3333u16.to_be_bytes());
+        }
+        assert_eq!(
+            numeric(&raw).expect("a numeric"),
+            ValueRef::Real(400.0 / 3.0)
+        );
+        // 0.0005: weight -1, the one base-10000 digit 5 just after the point.
+        let raw = [0, 1, 0xff, 0xff, 0, 0, 0, 4, 0, 5];
+        assert_eq!(numeric(&raw).expect("a numeric"), ValueRef::Real(0.0005));
     }
 }
