@@ -9,7 +9,7 @@
 #[macro_use]
 mod common;
 
-use common::{backend, statements};
+use common::statements;
 use orm::prelude::*;
 
 #[derive(Model, Debug)]
