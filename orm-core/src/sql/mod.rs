@@ -338,7 +338,18 @@ impl Conn {
     ) -> Result<()> {
         match &self.raw {
             Raw::Sqlite(_) => {
-                let mut watch = self.watch(params);
+                let Some(mut watch) = self.watch(params) else {
+                    // Unobserved: the loop hand-written code would write.
+                    let mut stmt = self.bound(sql, params, table)?;
+                    let mut rows = stmt.raw_query();
+                    for _ in 0..limit {
+                        let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
+                            break;
+                        };
+                        each(&DbRow::Sqlite(SqliteRow(row)))?;
+                    }
+                    return Ok(());
+                };
                 let mut stmt = self.bound(sql, params, table)?;
                 let mut rows = stmt.raw_query();
                 let mut stepped = || -> Result<()> {
@@ -347,16 +358,14 @@ impl Conn {
                             break;
                         };
                         // The time `each` takes is the caller's, not the statement's.
-                        let paused = watch.as_ref().map(|_| Instant::now());
+                        let paused = Instant::now();
                         each(&DbRow::Sqlite(SqliteRow(row)))?;
-                        if let (Some(watch), Some(paused)) = (watch.as_mut(), paused) {
-                            watch.paused += paused.elapsed();
-                        }
+                        watch.paused += paused.elapsed();
                     }
                     Ok(())
                 };
                 let result = stepped();
-                self.done(watch, sql, false);
+                self.done(Some(watch), sql, false);
                 result
             }
             #[cfg(feature = "postgres")]
