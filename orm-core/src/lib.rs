@@ -93,6 +93,10 @@ pub use error::{
     Misuse, Result, TableDrift,
 };
 pub use from_row::FromRow;
+/// The migration command line, for a one-line `src/bin/migrate.rs`
+/// (feature `cli`, on by default). See the module's docs.
+#[cfg(feature = "cli")]
+pub use migrate::cli as migration_cli;
 pub use migrate::{
     Destructive, MigrateReport, MigrationFile, MigrationPlan, MigrationState, MigrationStatus,
     MigrationStep, Migrations, Renames, SchemaChange, StepKind,

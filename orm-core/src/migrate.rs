@@ -23,7 +23,11 @@
 //!   ([`Hazard`]), on both backends alike.
 //! - [`Migrations`] keeps plans as numbered SQL files in the repository;
 //!   [`Database::migrate`] applies the pending ones in order and records
-//!   each with its checksum.
+//!   each with its checksum; [`Database::revert`] undoes the last one by
+//!   its down section (the SQL below a `-- down` line).
+//! - With the `cli` feature (a default one), `orm::migration_cli` is the
+//!   command line over all of this: `status`, `plan`, `generate`, `apply`,
+//!   `check` and `revert`, for a one-line `src/bin/migrate.rs`.
 //!
 //! Does not write rows (sessions do), nor alter link tables of many-to-many
 //! relationships beyond creating missing ones, nor recreate triggers or
@@ -83,6 +87,8 @@
 //! ```
 
 mod apply;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod diff;
 pub(crate) mod drift;
 mod hazard;
@@ -237,6 +243,47 @@ impl Database {
     /// applied then.
     pub fn migrate(&self, migrations: &Migrations) -> Result<MigrateReport> {
         self.migration(|conn| versioned::migrate(conn, migrations))
+    }
+
+    /// Undoes the last applied migration file: runs its down section (the
+    /// SQL below its `-- down` line) in one transaction, framed as
+    /// [`Database::apply`] frames a plan, and deletes its row of the
+    /// `orm_migrations` table, so that it is pending again. Returns the
+    /// file's name.
+    ///
+    /// ```
+    /// # fn main() -> orm::Result<()> {
+    /// # let dir = std::env::temp_dir().join(format!("orm-doc-revert-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).expect("a temp dir");
+    /// std::fs::write(
+    ///     dir.join("0001_create_notes.sql"),
+    ///     "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n-- down\nDROP TABLE notes;\n",
+    /// ).expect("the file is written");
+    /// let db = orm::Database::in_memory()?;
+    /// let migrations = orm::Migrations::new(&dir);
+    /// db.migrate(&migrations)?;
+    /// assert_eq!(db.revert(&migrations)?, "0001_create_notes.sql");
+    /// assert_eq!(db.migration_status(&migrations)?[0].state, orm::MigrationState::Pending);
+    /// # std::fs::remove_dir_all(&dir).expect("the temp dir is removed");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// Nothing is changed when any of these is returned:
+    /// [`Error::NothingToRevert`](crate::Error::NothingToRevert) when no
+    /// file is applied; [`Error::NoDownSection`](crate::Error::NoDownSection)
+    /// when the last one has no down section (or only comments there);
+    /// [`Error::RevertEdited`](crate::Error::RevertEdited) when its up part
+    /// changed since it was applied;
+    /// [`Error::MigrationFile`](crate::Error::MigrationFile) when it is gone
+    /// from the folder or the folder cannot be read;
+    /// [`Error::MigrationTransactionControl`](crate::Error::MigrationTransactionControl)
+    /// when its down section holds `BEGIN`, `COMMIT` and the like;
+    /// [`Error::RevertFailed`](crate::Error::RevertFailed) when a statement
+    /// of it fails; [`Error::ForeignKeyCheck`](crate::Error::ForeignKeyCheck)
+    /// (SQLite) when rows point nowhere afterwards.
+    pub fn revert(&self, migrations: &Migrations) -> Result<String> {
+        self.migration(|conn| versioned::revert(conn, migrations))
     }
 
     /// Runs migration work on a connection of the pool, which goes back to

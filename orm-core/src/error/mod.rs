@@ -273,6 +273,50 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// [`Database::revert`](crate::Database::revert) found no migration
+    /// file applied. Nothing was changed.
+    #[error("nothing to revert: no migration file is applied")]
+    NothingToRevert,
+
+    /// The last applied migration file has no down section (a line
+    /// `-- down` followed by the SQL that undoes the file), or one of
+    /// comments only, so [`Database::revert`](crate::Database::revert)
+    /// cannot undo it. Nothing was changed.
+    #[error(
+        "migration file `{file}` has no down section to revert it (a line `-- down`, then the SQL that undoes the file); nothing was reverted"
+    )]
+    NoDownSection {
+        /// The last applied file.
+        file: String,
+    },
+
+    /// The up part of the last applied migration file changed since it was
+    /// applied, so its down section may not undo what ran;
+    /// [`Database::revert`](crate::Database::revert) refuses it. Nothing was
+    /// changed.
+    #[error(
+        "migration file `{file}` changed since it was applied, so its down section may not undo what ran; nothing was reverted (restore the file, or write a new migration)"
+    )]
+    RevertEdited {
+        /// The last applied file.
+        file: String,
+    },
+
+    /// A statement of a migration file's down section failed. The whole
+    /// revert rolled back: the file is still applied.
+    #[error("reverting migration file `{file}` failed, nothing was reverted: {source}")]
+    RevertFailed {
+        /// The file whose down section failed.
+        file: String,
+        /// The error of its statement.
+        source: Box<Error>,
+    },
+
+    /// The migration command line (`orm::migration_cli`) could not write
+    /// its output.
+    #[error("cannot write the output: {0}")]
+    Output(#[source] std::io::Error),
+
     /// Raw SQL was given a different number of parameters than it has
     /// placeholders (`?`, `?1`, `:name`). Nothing ran.
     #[error("`{sql}` takes {expected} parameter(s), {given} given")]

@@ -4,6 +4,21 @@
 //! the `orm_migrations` table so that it never runs twice and an edit made
 //! after it ran is noticed.
 //!
+//! A file may end with a down section, the SQL that undoes it, after a line
+//! that reads `-- down` (any case, spaces around it ignored):
+//!
+//! ```sql
+//! ALTER TABLE "users" ADD COLUMN "email" TEXT;
+//! -- down
+//! ALTER TABLE "users" DROP COLUMN "email";
+//! ```
+//!
+//! `migrate` runs only the part above the marker, the up part, and the
+//! checksum on record is the up part's: it records what ran, so a down
+//! section may be written or fixed after the file is applied, and a file
+//! without one has the checksum it always had. `revert` runs the down
+//! section of the last applied file and deletes its history row.
+//!
 //! Does not compute plans (`diff`) or frame the transaction (`apply`).
 
 use std::fs;
@@ -17,12 +32,16 @@ use crate::value::{RowExt, ValueRef};
 
 use super::Destructive;
 use super::apply::in_migration;
-use super::plan::MigrationPlan;
+use super::plan::{MigrationPlan, MigrationStep, SchemaChange, StepKind};
+use crate::backend::sqlite::tokens::{Kind, tokens};
 
 mod transaction_control;
 
 /// The table that records applied migration files; never part of a plan.
 pub(super) const HISTORY_TABLE: &str = "orm_migrations";
+
+/// The line that starts a file's down section.
+const DOWN_MARKER: &str = "-- down";
 
 /// A folder of numbered migration files.
 ///
@@ -44,7 +63,9 @@ pub struct MigrationFile {
     pub name: String,
     /// Where it is.
     pub path: PathBuf,
-    /// Its text, run as it is.
+    /// Its whole text: the up part that [`Database::migrate`](crate::Database::migrate)
+    /// runs as it is ([`MigrationFile::up`]), then the down section, if any
+    /// ([`MigrationFile::down`]).
     pub sql: String,
 }
 
@@ -126,7 +147,29 @@ impl Migrations {
     }
 
     /// Writes `plan` as the next numbered file, named after `title`:
-    /// its steps as SQL, each after a comment in plain words.
+    /// its steps as SQL, each after a comment in plain words, then a down
+    /// section that undoes them in reverse order where the inverse is
+    /// known (a created table is dropped, a created index too, a renamed
+    /// table renamed back) and, for every other step, a comment asking for
+    /// the SQL that undoes it.
+    ///
+    /// ```
+    /// # use orm::prelude::*;
+    /// # #[derive(Model, Debug)]
+    /// # #[orm(table = "users")]
+    /// # struct User { #[orm(primary_key)] id: i64, name: String }
+    /// # fn main() -> orm::Result<()> {
+    /// # let dir = std::env::temp_dir().join(format!("orm-doc-generate-{}", std::process::id()));
+    /// let db = Database::in_memory()?;
+    /// let migrations = orm::Migrations::new(&dir);
+    /// let plan = db.migration_plan::<User>(&orm::Renames::new())?;
+    /// let file = migrations.generate(&plan, "create users", orm::Destructive::Refuse)?;
+    /// assert_eq!(file.name, "0001_create_users.sql");
+    /// assert!(file.up().contains(r#"CREATE TABLE "users""#));
+    /// assert!(file.down().is_some_and(|down| down.contains(r#"DROP TABLE "users";"#)));
+    /// # std::fs::remove_dir_all(&dir).expect("the temp dir is removed");
+    /// # Ok(()) }
+    /// ```
     ///
     /// A plan whose steps would lose or change data is written only with
     /// [`Destructive::Allow`]; one that cannot run (a new NOT NULL column
@@ -169,12 +212,66 @@ impl Migrations {
 }
 
 impl MigrationFile {
-    /// A checksum of the text (FNV-1a, 64 bits, in hex), with line endings
-    /// made `\n` first so that a checkout on Windows is not an edit. It
-    /// notices edits; it is no defence against someone forging a file.
+    /// The part that runs when the file is applied: the text above the
+    /// `-- down` line, or all of it when there is none.
+    ///
+    /// ```
+    /// let file = orm::MigrationFile {
+    ///     version: 1,
+    ///     name: "0001_add_email.sql".into(),
+    ///     path: "migrations/0001_add_email.sql".into(),
+    ///     sql: "ALTER TABLE users ADD COLUMN email TEXT;\n-- down\nALTER TABLE users DROP COLUMN email;\n".into(),
+    /// };
+    /// assert_eq!(file.up(), "ALTER TABLE users ADD COLUMN email TEXT;\n");
+    /// assert_eq!(file.down(), Some("ALTER TABLE users DROP COLUMN email;\n"));
+    /// ```
+    pub fn up(&self) -> &str {
+        self.sections().0
+    }
+
+    /// The down section: the text below the first line that reads
+    /// `-- down` (in any case, spaces around it ignored), which
+    /// [`Database::revert`](crate::Database::revert) runs. `None` when the
+    /// file has no such line. See [`MigrationFile::up`] for an example.
+    pub fn down(&self) -> Option<&str> {
+        self.sections().1
+    }
+
+    fn sections(&self) -> (&str, Option<&str>) {
+        let mut offset = 0;
+        for line in self.sql.split_inclusive('\n') {
+            if line.trim().eq_ignore_ascii_case(DOWN_MARKER) {
+                return (&self.sql[..offset], Some(&self.sql[offset + line.len()..]));
+            }
+            offset += line.len();
+        }
+        (&self.sql, None)
+    }
+
+    /// The line of the file where the down section starts, counted from 1.
+    fn down_line(&self) -> usize {
+        self.up().matches('\n').count() + 2
+    }
+
+    /// A checksum of the up part (FNV-1a, 64 bits, in hex), with line
+    /// endings made `\n` first so that a checkout on Windows is not an
+    /// edit. It covers what ran, not the down section, which may be written
+    /// after the file was applied. It notices edits; it is no defence
+    /// against someone forging a file.
+    ///
+    /// ```
+    /// let file = |sql: &str| orm::MigrationFile {
+    ///     version: 1,
+    ///     name: "0001_x.sql".into(),
+    ///     path: "0001_x.sql".into(),
+    ///     sql: sql.into(),
+    /// };
+    /// let up = "CREATE TABLE t (id INTEGER);\n";
+    /// assert_eq!(file(up).checksum(), file(&format!("{up}-- down\nDROP TABLE t;\n")).checksum());
+    /// ```
     pub fn checksum(&self) -> String {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in self.sql.replace("\r\n", "\n").bytes() {
+        for byte in self.up().replace("\r\n", "\n").bytes() {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }
@@ -241,12 +338,56 @@ fn file_text(name: &str, plan: &MigrationPlan) -> String {
     let mut text = format!(
         "-- {name}\n\
          -- Generated by `orm` from the models. Edit it freely until it is applied;\n\
-         -- after that its checksum is on record, and an edit is reported, not run.\n\
+         -- after that the checksum of the part above `-- down` is on record, and\n\
+         -- an edit of it is reported, not run.\n\
          {frame}\n"
     );
     // Writing to a String cannot fail.
     let _ = plan.script(&mut text);
+    text.push_str(&down_text(plan));
     text
+}
+
+/// The down section of a generated file: each step undone, last first.
+fn down_text(plan: &MigrationPlan) -> String {
+    let mut text = format!(
+        "\n{DOWN_MARKER}\n\
+         -- `revert` runs this part, in one transaction, to undo the file while it\n\
+         -- is the last one applied; it runs as it is, comments aside.\n"
+    );
+    let steps = plan.steps();
+    for (i, step) in steps.iter().enumerate().rev() {
+        text.push_str(&format!("-- {}. undo: {step}\n", i + 1));
+        match inverse(step) {
+            Some(sql) => text.push_str(&format!("{sql};\n")),
+            None => text.push_str("-- (not known: write the SQL that undoes this step here)\n"),
+        }
+    }
+    text
+}
+
+/// The statement that undoes `step`, where it needs nothing but the plan.
+fn inverse(step: &MigrationStep) -> Option<String> {
+    let table = quote(step.table());
+    match (step.kind(), step.changes()) {
+        (StepKind::CreateTable, _) => Some(format!("DROP TABLE {table}")),
+        (StepKind::RenameTable, [SchemaChange::RenameTable { from }]) => {
+            Some(format!("ALTER TABLE {table} RENAME TO {}", quote(from)))
+        }
+        (StepKind::ChangeIndexes, changes) => {
+            let drops: Option<Vec<String>> = changes
+                .iter()
+                .map(|change| match change {
+                    SchemaChange::CreateIndex { name, .. } => {
+                        Some(format!("DROP INDEX {}", quote(name)))
+                    }
+                    _ => None,
+                })
+                .collect();
+            drops.map(|drops| drops.join(";\n"))
+        }
+        _ => None,
+    }
 }
 
 /// One row of the history table.
@@ -367,18 +508,24 @@ fn pending(conn: &Conn, migrations: &Migrations) -> Result<Pending> {
         }));
     }
     for file in &pending {
-        refuse_transaction_control(file, conn.dialect())?;
+        refuse_transaction_control(file, file.up(), 1, conn.dialect())?;
     }
     Ok(Pending::Files(pending, edited))
 }
 
 /// Each file runs inside the migration's transaction: a `COMMIT` of its
 /// own would make the files before it permanent and leave them unrecorded.
-fn refuse_transaction_control(file: &MigrationFile, backend: Backend) -> Result<()> {
-    match transaction_control::find(&file.sql, backend) {
+/// `sql` is the part of `file` that will run, starting at line `first_line`.
+fn refuse_transaction_control(
+    file: &MigrationFile,
+    sql: &str,
+    first_line: usize,
+    backend: Backend,
+) -> Result<()> {
+    match transaction_control::find(sql, backend) {
         Some(found) => Err(Error::MigrationTransactionControl {
             file: file.name.clone(),
-            line: found.line,
+            line: found.line + first_line - 1,
             keyword: found.keyword,
         }),
         None => Ok(()),
@@ -407,7 +554,7 @@ fn apply_files(conn: &Conn, files: &[MigrationFile]) -> Result<Vec<String>> {
         conn.because(
             true,
             || format!("migration file {}", file.name),
-            || conn.control(&file.sql),
+            || conn.control(file.up()),
         )
         .map_err(|e| Error::MigrationFailed {
             file: file.name.clone(),
@@ -428,6 +575,83 @@ fn apply_files(conn: &Conn, files: &[MigrationFile]) -> Result<Vec<String>> {
     Ok(applied)
 }
 
+/// Reverts the last applied file; the flag says whether the connection
+/// may be pooled again (as [`in_migration`]).
+pub(super) fn revert(conn: &Conn, migrations: &Migrations) -> (Result<String>, bool) {
+    match last_applied(conn, migrations) {
+        Ok((file, down)) => in_migration(conn, |conn| revert_file(conn, &file, &down)),
+        Err(error) => (Err(error), true),
+    }
+}
+
+/// The last applied file, checked before anything runs: it is in the
+/// folder, unchanged since it ran, and has a down section without
+/// transaction control. Returns it with its down section.
+fn last_applied(conn: &Conn, migrations: &Migrations) -> Result<(MigrationFile, String)> {
+    let history = read_history(conn)?;
+    let Some(last) = history.last() else {
+        return Err(Error::NothingToRevert);
+    };
+    let file = migrations
+        .files()?
+        .into_iter()
+        .find(|f| f.version == last.version)
+        .ok_or_else(|| Error::MigrationFile {
+            file: last.name.clone(),
+            detail: "it is the last one applied, but it is gone from the folder, so its down section cannot be read".to_owned(),
+        })?;
+    if file.checksum() != last.checksum {
+        return Err(Error::RevertEdited { file: file.name });
+    }
+    let Some(down) = file.down().filter(|down| holds_statement(down)) else {
+        return Err(Error::NoDownSection { file: file.name });
+    };
+    refuse_transaction_control(&file, down, file.down_line(), conn.dialect())?;
+    let down = down.to_owned();
+    Ok((file, down))
+}
+
+/// Whether `sql` holds more than comments and semicolons: a down section
+/// of placeholders only must not pass for a revert.
+fn holds_statement(sql: &str) -> bool {
+    tokens(sql).iter().any(|t| t.kind != Kind::Punct(';'))
+}
+
+/// Inside the migration's transaction: the down section, then the history
+/// row goes.
+fn revert_file(conn: &Conn, file: &MigrationFile, down: &str) -> Result<String> {
+    // Read again inside the transaction: another process may have
+    // migrated or reverted since the look before it.
+    if read_history(conn)?.last().map(|a| a.version) != Some(file.version) {
+        return Err(Error::MigrationFile {
+            file: file.name.clone(),
+            detail: "the history changed while it was being reverted (another process?); nothing was reverted, try again".to_owned(),
+        });
+    }
+    conn.because(
+        true,
+        || format!("reverting migration file {}", file.name),
+        || conn.control(down),
+    )
+    .map_err(|e| Error::RevertFailed {
+        file: file.name.clone(),
+        source: Box::new(e),
+    })?;
+    let delete = conn.dialect().placeholders(format!(
+        "DELETE FROM {} WHERE \"version\" = ?",
+        quote(HISTORY_TABLE)
+    ));
+    conn.execute(
+        &delete,
+        &[Param::new(
+            ValueRef::Integer(i64::from(file.version)),
+            "version",
+        )],
+        HISTORY_TABLE,
+    )?;
+    Ok(file.name.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,14 +663,34 @@ mod tests {
         assert_eq!(slug("!!!"), "migration");
     }
 
-    #[test]
-    fn checksum_ignores_line_endings_but_not_edits() {
-        let file = |sql: &str| MigrationFile {
+    fn file(sql: &str) -> MigrationFile {
+        MigrationFile {
             version: 1,
             name: "0001_x.sql".into(),
             path: PathBuf::from("0001_x.sql"),
             sql: sql.into(),
-        };
+        }
+    }
+
+    #[test]
+    fn the_down_marker_splits_a_file_on_its_own_line_only() {
+        let split = file("CREATE TABLE t (x);\n  -- DOWN \r\nDROP TABLE t;\n-- down\n");
+        assert_eq!(split.up(), "CREATE TABLE t (x);\n");
+        assert_eq!(split.down(), Some("DROP TABLE t;\n-- down\n"));
+        assert_eq!(split.down_line(), 3);
+        let inline = file("CREATE TABLE t (x); -- down\n-- downgrade later\n");
+        assert_eq!(inline.up(), inline.sql);
+        assert_eq!(inline.down(), None);
+    }
+
+    #[test]
+    fn a_down_section_of_comments_holds_no_statement() {
+        assert!(!holds_statement("-- write it here\n;\n/* nothing */\n"));
+        assert!(holds_statement("-- undo\nDROP TABLE t;\n"));
+    }
+
+    #[test]
+    fn checksum_ignores_line_endings_but_not_edits() {
         assert_eq!(
             file("SELECT 1;\nSELECT 2;\n").checksum(),
             file("SELECT 1;\r\nSELECT 2;\r\n").checksum()
