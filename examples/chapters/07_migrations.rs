@@ -1,7 +1,12 @@
 //! Chapter 7: migrations. The tables exist and hold rows; the models gain a
 //! relationship, which declares a foreign key. `create_all` reports what is
 //! missing, a plan computed from the models shows the SQL that will add it
-//! (SQLite's table rebuild), and applying it keeps every row.
+//! (SQLite's table rebuild), and applying it keeps every row. Then the
+//! team's way: the plan as a numbered SQL file, through the command line
+//! `orm::migration_cli` (a project's one-line `src/bin/migrate.rs`).
+
+use std::path::Path;
+use std::process::ExitCode;
 
 use orm::Difference;
 use orm::prelude::*;
@@ -86,6 +91,15 @@ pub fn run() -> orm::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+    result?;
+    let dir = std::env::temp_dir().join(format!("orm-chapter-7-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::MigrationFile {
+        file: dir.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    let result = command_line(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
@@ -219,9 +233,89 @@ fn chapter(path: &std::path::Path) -> orm::Result<()> {
     };
     assert_eq!(kind, ConstraintKind::ForeignKey);
     println!("   refused: {kind} constraint failed");
+    Ok(())
+}
 
-    println!("\nIn a team, the plan goes into the repository as a numbered SQL file");
-    println!("(`Migrations::generate`), reviewed like code, and `db.migrate(...)` applies");
-    println!("the pending files once each: `cargo run --example migrate -- help`.");
+/// Runs the migration command line for `(User, Order)` against the
+/// database and folder in `dir`, printing what it prints.
+fn migrate(dir: &Path, command: &[&str]) -> orm::Result<(ExitCode, String)> {
+    println!(">> migrate {}", command.join(" "));
+    let db = dir.join("shop.db").display().to_string();
+    let files = dir.join("migrations").display().to_string();
+    let options = ["migrate", "--db", &db, "--dir", &files];
+    let args = options.iter().chain(command);
+    let mut out = Vec::new();
+    let code = orm::migration_cli::run::<(User, Order)>(args, &mut out)?;
+    let out = String::from_utf8_lossy(&out).into_owned();
+    for line in out.lines() {
+        println!("   {line}");
+    }
+    println!(
+        "   (exit code {})",
+        if code == ExitCode::SUCCESS { 0 } else { 1 }
+    );
+    Ok((code, out))
+}
+
+/// The team's workflow: plans become numbered files in the repository,
+/// reviewed like code, applied once each wherever the database lives.
+fn command_line(dir: &Path) -> orm::Result<()> {
+    println!("\nIn a team, plans go into the repository as numbered SQL files. The");
+    println!("command line does it; a project's `src/bin/migrate.rs` is one line:");
+    println!("   fn main() -> ExitCode {{ orm::migration_cli::main::<(User, Order)>() }}");
+    println!("Here its `run` takes the arguments instead, against a new database.");
+
+    println!("\nCI runs `check`: it fails while the database lags behind the models.");
+    let (code, out) = migrate(dir, &["check"])?;
+    assert_eq!(code, ExitCode::FAILURE);
+    assert!(
+        out.contains("differs from the models in 2 step(s)"),
+        "{out}"
+    );
+
+    println!("\n`generate` writes the plan as the next file, with a down section");
+    println!("that undoes it (the inverse of a CREATE TABLE is known):");
+    let (code, out) = migrate(dir, &["generate", "create users and orders"])?;
+    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    let file = orm::Migrations::new(dir.join("migrations"))
+        .files()?
+        .pop()
+        .expect("generate wrote a file");
+    assert_eq!(file.name, "0001_create_users_and_orders.sql");
+    for line in file.sql.lines() {
+        println!("   | {line}");
+    }
+    assert!(
+        file.down()
+            .is_some_and(|down| down.contains(r#"DROP TABLE "orders";"#))
+    );
+
+    println!("\nThe file is pending until it is applied; `check` says so:");
+    let (code, out) = migrate(dir, &["check"])?;
+    assert_eq!(code, ExitCode::FAILURE);
+    assert!(
+        out.contains("0001_create_users_and_orders.sql is pending"),
+        "{out}"
+    );
+
+    println!("\n`apply` runs the pending files in one transaction, each recorded with");
+    println!("the checksum of its up part in `orm_migrations`:");
+    let (code, out) = migrate(dir, &["apply"])?;
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert!(
+        out.contains("applied 0001_create_users_and_orders.sql"),
+        "{out}"
+    );
+    let (code, _) = migrate(dir, &["check"])?;
+    assert_eq!(code, ExitCode::SUCCESS);
+
+    println!("\n`revert` runs the last file's down section, in one transaction, and");
+    println!("deletes its history row: the file is pending again.");
+    let (code, _) = migrate(dir, &["revert"])?;
+    assert_eq!(code, ExitCode::SUCCESS);
+    let (_, out) = migrate(dir, &["status"])?;
+    assert!(out.contains("pending"), "{out}");
+    let (code, _) = migrate(dir, &["apply"])?;
+    assert_eq!(code, ExitCode::SUCCESS);
     Ok(())
 }

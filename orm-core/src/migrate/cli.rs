@@ -152,7 +152,8 @@ pub fn main<S: ModelSet>() -> ExitCode {
 /// let files = dir.join("migrations").display().to_string();
 /// let migrate = |command: &[&str]| -> orm::Result<(std::process::ExitCode, String)> {
 ///     let mut out = Vec::new();
-///     let args = ["migrate", "--db", &db, "--dir", &files].iter().chain(command);
+///     let options = ["migrate", "--db", &db, "--dir", &files];
+///     let args = options.iter().chain(command);
 ///     let code = orm::migration_cli::run::<User>(args, &mut out)?;
 ///     Ok((code, String::from_utf8_lossy(&out).into_owned()))
 /// };
