@@ -234,3 +234,264 @@ fn a_file_with_a_trigger_body_is_accepted_and_the_trigger_fires() -> orm::Result
     );
     Ok(())
 }
+
+/// Adds `email`; its down section drops it again.
+const WITH_DOWN: &str = "ALTER TABLE people ADD COLUMN email TEXT;\n\
+                         -- down\n\
+                         ALTER TABLE people DROP COLUMN email;\n";
+
+fn history_versions(fx: &Fixture) -> Vec<i64> {
+    fx.rows(
+        "SELECT version FROM orm_migrations ORDER BY version",
+        |row| row.get(0),
+    )
+}
+
+#[test]
+fn migrate_runs_only_the_part_above_the_down_marker() -> orm::Result<()> {
+    let fx = populated("up-only");
+    let folder = Folder::new(&[("0001_add_email.sql", WITH_DOWN)]);
+
+    fx.db.migrate(&folder.migrations)?;
+
+    assert_eq!(columns(&fx, "people"), ["id", "name", "email"]);
+    let file = folder.migrations.files()?.remove(0);
+    assert_eq!(
+        fx.rows("SELECT checksum FROM orm_migrations", |row| row
+            .get::<_, String>(0)),
+        [file.checksum()]
+    );
+    Ok(())
+}
+
+#[test]
+fn revert_runs_the_last_files_down_section_and_deletes_its_history_row() -> orm::Result<()> {
+    let fx = populated("revert-last");
+    let folder = Folder::new(&[
+        (
+            "0001_add_age.sql",
+            "ALTER TABLE people ADD COLUMN age INTEGER;\n-- down\nALTER TABLE people DROP COLUMN age;\n",
+        ),
+        ("0002_add_email.sql", WITH_DOWN),
+    ]);
+    fx.db.migrate(&folder.migrations)?;
+    let recorder = fx.db.recorder();
+
+    assert_eq!(fx.db.revert(&folder.migrations)?, "0002_add_email.sql");
+
+    assert_eq!(columns(&fx, "people"), ["id", "name", "age"]);
+    assert_eq!(history_versions(&fx), [1]);
+    assert_eq!(fx.count("SELECT count(*) FROM people"), 2, "rows are kept");
+    let sql: Vec<String> = recorder.statements().into_iter().map(|s| s.sql).collect();
+    assert!(
+        sql.iter()
+            .any(|s| s.contains("ALTER TABLE people DROP COLUMN email")),
+        "{sql:?}"
+    );
+    assert!(
+        sql.iter()
+            .any(|s| s.starts_with("DELETE FROM \"orm_migrations\"")),
+        "{sql:?}"
+    );
+    let states: Vec<MigrationState> = fx
+        .db
+        .migration_status(&folder.migrations)?
+        .into_iter()
+        .map(|s| s.state)
+        .collect();
+    assert_eq!(states, [MigrationState::Applied, MigrationState::Pending]);
+
+    assert_eq!(fx.db.revert(&folder.migrations)?, "0001_add_age.sql");
+    assert_eq!(columns(&fx, "people"), ["id", "name"]);
+    assert!(matches!(
+        fx.db.revert(&folder.migrations),
+        Err(Error::NothingToRevert)
+    ));
+
+    assert_eq!(fx.db.migrate(&folder.migrations)?.applied.len(), 2);
+    assert_eq!(columns(&fx, "people"), ["id", "name", "age", "email"]);
+    Ok(())
+}
+
+#[test]
+fn revert_with_nothing_applied_is_refused() {
+    let fx = populated("revert-nothing");
+    let folder = Folder::new(&[("0001_add_email.sql", WITH_DOWN)]);
+    let error = fx
+        .db
+        .revert(&folder.migrations)
+        .expect_err("nothing is applied");
+    assert!(matches!(error, Error::NothingToRevert), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "nothing to revert: no migration file is applied"
+    );
+}
+
+#[test]
+fn revert_of_a_file_without_a_down_section_is_refused_and_changes_nothing() -> orm::Result<()> {
+    let fx = populated("revert-no-down");
+    let folder = Folder::new(&[
+        ("0001_add_email.sql", GOOD_FIRST),
+        (
+            "0002_placeholder.sql",
+            "ALTER TABLE people ADD COLUMN age INTEGER;\n-- down\n-- (not known: write it)\n",
+        ),
+    ]);
+    fx.db.migrate(&folder.migrations)?;
+
+    let error = fx
+        .db
+        .revert(&folder.migrations)
+        .expect_err("a down section of comments only");
+    assert!(
+        matches!(&error, Error::NoDownSection { file } if file == "0002_placeholder.sql"),
+        "{error:?}"
+    );
+    assert_eq!(columns(&fx, "people"), ["id", "name", "email", "age"]);
+    assert_eq!(history_versions(&fx), [1, 2]);
+
+    std::fs::remove_file(folder.path().join("0002_placeholder.sql")).expect("file removed");
+    std::fs::write(
+        folder.path().join("0002_placeholder.sql"),
+        "ALTER TABLE people ADD COLUMN age INTEGER;\n",
+    )
+    .expect("file written");
+    assert!(matches!(
+        fx.db.revert(&folder.migrations),
+        Err(Error::NoDownSection { .. })
+    ));
+    assert_eq!(history_versions(&fx), [1, 2]);
+    Ok(())
+}
+
+#[test]
+fn a_down_section_written_after_the_file_was_applied_keeps_it_applied_and_reverts_it()
+-> orm::Result<()> {
+    let fx = populated("down-added-later");
+    let folder = Folder::new(&[(
+        "0001_add_email.sql",
+        "ALTER TABLE people ADD COLUMN email TEXT;\n",
+    )]);
+    fx.db.migrate(&folder.migrations)?;
+
+    std::fs::write(folder.path().join("0001_add_email.sql"), WITH_DOWN).expect("file written");
+
+    assert_eq!(
+        fx.db.migration_status(&folder.migrations)?[0].state,
+        MigrationState::Applied,
+        "the checksum covers the part that ran"
+    );
+    fx.db.revert(&folder.migrations)?;
+    assert_eq!(columns(&fx, "people"), ["id", "name"]);
+    Ok(())
+}
+
+#[test]
+fn revert_of_a_file_whose_up_part_changed_since_it_was_applied_is_refused() -> orm::Result<()> {
+    let fx = populated("revert-edited");
+    let folder = Folder::new(&[("0001_add_email.sql", WITH_DOWN)]);
+    fx.db.migrate(&folder.migrations)?;
+    std::fs::write(
+        folder.path().join("0001_add_email.sql"),
+        WITH_DOWN.replace("email TEXT", "email TEXT NOT NULL DEFAULT ''"),
+    )
+    .expect("file written");
+
+    let error = fx
+        .db
+        .revert(&folder.migrations)
+        .expect_err("the file changed");
+    assert!(
+        matches!(&error, Error::RevertEdited { file } if file == "0001_add_email.sql"),
+        "{error:?}"
+    );
+    assert_eq!(columns(&fx, "people"), ["id", "name", "email"]);
+    assert_eq!(history_versions(&fx), [1]);
+    Ok(())
+}
+
+#[test]
+fn a_failing_statement_of_a_down_section_rolls_back_the_whole_revert() -> orm::Result<()> {
+    let fx = populated("revert-fails");
+    let folder = Folder::new(&[(
+        "0001_add_email.sql",
+        "ALTER TABLE people ADD COLUMN email TEXT;\n\
+         -- down\n\
+         ALTER TABLE people DROP COLUMN email;\n\
+         DROP TABLE no_such_table;\n",
+    )]);
+    fx.db.migrate(&folder.migrations)?;
+
+    let error = fx
+        .db
+        .revert(&folder.migrations)
+        .expect_err("the second statement fails");
+    assert!(
+        matches!(&error, Error::RevertFailed { file, .. } if file == "0001_add_email.sql"),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("no_such_table"), "{error}");
+    assert_eq!(
+        columns(&fx, "people"),
+        ["id", "name", "email"],
+        "the first statement rolled back"
+    );
+    assert_eq!(history_versions(&fx), [1]);
+    Ok(())
+}
+
+#[test]
+fn a_down_section_with_commit_is_refused_naming_its_line_in_the_file() -> orm::Result<()> {
+    let fx = populated("revert-commit");
+    let folder = Folder::new(&[(
+        "0001_add_email.sql",
+        "ALTER TABLE people ADD COLUMN email TEXT;\n\
+         -- down\n\
+         ALTER TABLE people DROP COLUMN email;\n\
+         COMMIT;\n",
+    )]);
+    fx.db.migrate(&folder.migrations)?;
+    let recorder = fx.db.recorder();
+
+    let error = fx
+        .db
+        .revert(&folder.migrations)
+        .expect_err("COMMIT in the down section");
+    assert!(
+        matches!(
+            &error,
+            Error::MigrationTransactionControl {
+                line: 4,
+                keyword: "COMMIT",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        recorder
+            .statements()
+            .iter()
+            .all(|s| !s.sql.contains("DROP COLUMN")),
+        "nothing of the down section ran"
+    );
+    assert_eq!(columns(&fx, "people"), ["id", "name", "email"]);
+    Ok(())
+}
+
+#[test]
+fn revert_of_a_last_file_gone_from_the_folder_is_refused() -> orm::Result<()> {
+    let fx = populated("revert-missing");
+    let folder = Folder::new(&[("0001_add_email.sql", WITH_DOWN)]);
+    fx.db.migrate(&folder.migrations)?;
+    std::fs::remove_file(folder.path().join("0001_add_email.sql")).expect("file removed");
+
+    let error = fx.db.revert(&folder.migrations).expect_err("no file");
+    assert!(
+        matches!(&error, Error::MigrationFile { file, .. } if file == "0001_add_email.sql"),
+        "{error:?}"
+    );
+    assert_eq!(history_versions(&fx), [1]);
+    Ok(())
+}
