@@ -41,8 +41,17 @@ mod v2 {
 /// the models `S`: the exit code and what it printed.
 fn migrate<S: ModelSet>(scratch: &Scratch, command: &[&str]) -> orm::Result<(ExitCode, String)> {
     let db = scratch.db_path().display().to_string();
+    migrate_on::<S>(&db, scratch, command)
+}
+
+/// As [`migrate`], with `--db db`.
+fn migrate_on<S: ModelSet>(
+    db: &str,
+    scratch: &Scratch,
+    command: &[&str],
+) -> orm::Result<(ExitCode, String)> {
     let dir = scratch.migrations().dir().display().to_string();
-    let options = ["migrate", "--db", &db, "--dir", &dir];
+    let options = ["migrate", "--db", db, "--dir", &dir];
     let mut out = Vec::new();
     let code = orm::migration_cli::run::<S>(options.iter().chain(command), &mut out)?;
     Ok((code, String::from_utf8(out).expect("the output is UTF-8")))
@@ -299,5 +308,62 @@ fn a_mistake_on_the_command_line_exits_with_2_and_the_usage() -> orm::Result<()>
     for word in ["status", "plan", "generate", "apply", "check", "revert"] {
         assert!(out.contains(word), "{word}: {out}");
     }
+    Ok(())
+}
+
+/// The workflow on PostgreSQL, where `ORM_TEST_POSTGRES` names a server
+/// (see `common::backend`): `--db` takes the server's URL, here scoped to
+/// a schema of the test's own, dropped at its end.
+#[cfg(feature = "postgres")]
+#[test]
+fn the_workflow_runs_on_postgresql_given_its_url() -> orm::Result<()> {
+    let Some(url) = std::env::var(common::backend::POSTGRES_URL)
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(());
+    };
+    let schema = format!("orm_test_cli_{}", std::process::id());
+    let mut admin =
+        postgres::Client::connect(&url, postgres::NoTls).expect("the configured server answers");
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE; CREATE SCHEMA \"{schema}\""
+        ))
+        .expect("a test schema can be created");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{separator}options=-csearch_path%3D{schema}");
+    let result = workflow_on_postgresql(&scoped);
+    let _ = admin.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"));
+    result
+}
+
+#[cfg(feature = "postgres")]
+fn workflow_on_postgresql(db: &str) -> orm::Result<()> {
+    let scratch = Scratch::new();
+    let (code, _) = migrate_on::<v1::Note>(db, &scratch, &["check"])?;
+    assert_eq!(code, ExitCode::FAILURE);
+
+    let (code, out) = migrate_on::<v1::Note>(db, &scratch, &["generate", "create notes"])?;
+    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    let file = scratch.migrations().files()?.remove(0);
+    assert!(file.up().contains("rolls\n-- back whole"), "{}", file.sql);
+    let (_, out) = migrate_on::<v1::Note>(db, &scratch, &["apply"])?;
+    assert_eq!(out, "applied 0001_create_notes.sql\n");
+    let (code, out) = migrate_on::<v1::Note>(db, &scratch, &["check"])?;
+    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+
+    let (_, out) = migrate_on::<v2::Note>(db, &scratch, &["plan"])?;
+    assert!(
+        out.contains(r#"ALTER TABLE "notes" ADD COLUMN "pinned" BOOLEAN;"#),
+        "{out}"
+    );
+
+    let (code, _) = migrate_on::<v1::Note>(db, &scratch, &["revert"])?;
+    assert_eq!(code, ExitCode::SUCCESS);
+    let (code, out) = migrate_on::<v1::Note>(db, &scratch, &["check"])?;
+    assert_eq!(code, ExitCode::FAILURE);
+    assert!(out.contains("0001_create_notes.sql is pending"), "{out}");
+    assert!(out.contains("1. create table `notes`"), "{out}");
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! Each test starts from a database file that holds rows, made with plain
 //! SQL, and reads it back with plain rusqlite afterwards.
 
+#[macro_use]
 mod common;
 
 use std::path::Path;
@@ -494,4 +495,77 @@ fn revert_of_a_last_file_gone_from_the_folder_is_refused() -> orm::Result<()> {
     );
     assert_eq!(history_versions(&fx), [1]);
     Ok(())
+}
+
+/// People made by a first file, an email column by a second; each with the
+/// down section that undoes it, in SQL both backends read.
+const TWO_FILES: [(&str, &str); 2] = [
+    (
+        "0001_people.sql",
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n\
+         INSERT INTO people (id, name) VALUES (1, 'Ada');\n\
+         -- down\n\
+         DROP TABLE people;\n",
+    ),
+    (
+        "0002_email.sql",
+        "ALTER TABLE people ADD COLUMN email TEXT;\n\
+         -- down\n\
+         ALTER TABLE people DROP COLUMN email;\n",
+    ),
+];
+
+fn states(db: &orm::Database, migrations: &Migrations) -> orm::Result<Vec<MigrationState>> {
+    Ok(db
+        .migration_status(migrations)?
+        .into_iter()
+        .map(|s| s.state)
+        .collect())
+}
+
+backend_tests! {
+    fn revert_undoes_the_last_file_only_on_either_backend(db) -> orm::Result<()> {
+        let folder = Folder::new(&TWO_FILES);
+        db.migrate(&folder.migrations)?;
+
+        assert_eq!(db.revert(&folder.migrations)?, "0002_email.sql");
+
+        let session = db.session();
+        assert_eq!(session.sql_values::<String>("SELECT name FROM people", &[])?, ["Ada"]);
+        assert!(session.sql_values::<String>("SELECT email FROM people", &[]).is_err());
+        drop(session);
+        assert_eq!(
+            states(&db, &folder.migrations)?,
+            [MigrationState::Applied, MigrationState::Pending]
+        );
+        db.migrate(&folder.migrations)?;
+        assert_eq!(states(&db, &folder.migrations)?, [MigrationState::Applied; 2]);
+        Ok(())
+    }
+
+    fn a_failing_down_section_rolls_back_the_whole_revert_on_either_backend(db) -> orm::Result<()> {
+        let folder = Folder::new(&[(
+            "0001_people.sql",
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n\
+             -- down\n\
+             DROP TABLE people;\n\
+             DROP TABLE no_such_table;\n",
+        )]);
+        db.migrate(&folder.migrations)?;
+
+        let failed = db.revert(&folder.migrations);
+
+        assert!(
+            matches!(&failed, Err(Error::RevertFailed { file, .. }) if file == "0001_people.sql"),
+            "{failed:?}"
+        );
+        let session = db.session();
+        assert!(
+            session.sql_values::<i64>("SELECT count(*) FROM people", &[])? == [0],
+            "the DROP TABLE before the failure rolled back"
+        );
+        drop(session);
+        assert_eq!(states(&db, &folder.migrations)?, [MigrationState::Applied]);
+        Ok(())
+    }
 }
