@@ -352,22 +352,20 @@ fn revert_of_a_file_without_a_down_section_is_refused_and_changes_nothing() -> o
     assert_eq!(columns(&fx, "people"), ["id", "name", "email", "age"]);
     assert_eq!(history_versions(&fx), [1, 2]);
 
-    std::fs::remove_file(folder.path().join("0002_placeholder.sql")).expect("file removed");
-    std::fs::write(
-        folder.path().join("0002_placeholder.sql"),
-        "ALTER TABLE people ADD COLUMN age INTEGER;\n",
-    )
-    .expect("file written");
+    let plain = populated("revert-no-marker");
+    let without = Folder::new(&[("0001_add_email.sql", GOOD_FIRST)]);
+    plain.db.migrate(&without.migrations)?;
     assert!(matches!(
-        fx.db.revert(&folder.migrations),
+        plain.db.revert(&without.migrations),
         Err(Error::NoDownSection { .. })
     ));
+    assert_eq!(history_versions(&plain), [1]);
     assert_eq!(history_versions(&fx), [1, 2]);
     Ok(())
 }
 
 #[test]
-fn a_down_section_written_after_the_file_was_applied_keeps_it_applied_and_reverts_it()
+fn a_down_section_added_after_the_file_was_applied_is_an_edit_and_revert_refuses_it()
 -> orm::Result<()> {
     let fx = populated("down-added-later");
     let folder = Folder::new(&[(
@@ -380,16 +378,19 @@ fn a_down_section_written_after_the_file_was_applied_keeps_it_applied_and_revert
 
     assert_eq!(
         fx.db.migration_status(&folder.migrations)?[0].state,
-        MigrationState::Applied,
-        "the checksum covers the part that ran"
+        MigrationState::Edited,
+        "the checksum covers the down section too"
     );
-    fx.db.revert(&folder.migrations)?;
-    assert_eq!(columns(&fx, "people"), ["id", "name"]);
+    assert!(matches!(
+        fx.db.revert(&folder.migrations),
+        Err(Error::RevertEdited { .. })
+    ));
+    assert_eq!(columns(&fx, "people"), ["id", "name", "email"]);
     Ok(())
 }
 
 #[test]
-fn revert_of_a_file_whose_up_part_changed_since_it_was_applied_is_refused() -> orm::Result<()> {
+fn revert_of_a_file_edited_since_it_was_applied_is_refused() -> orm::Result<()> {
     let fx = populated("revert-edited");
     let folder = Folder::new(&[("0001_add_email.sql", WITH_DOWN)]);
     fx.db.migrate(&folder.migrations)?;

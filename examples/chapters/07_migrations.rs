@@ -299,7 +299,7 @@ fn command_line(dir: &Path) -> orm::Result<()> {
     );
 
     println!("\n`apply` runs the pending files in one transaction, each recorded with");
-    println!("the checksum of its up part in `orm_migrations`:");
+    println!("its checksum in `orm_migrations` (`apply` runs the part above `-- down`):");
     let (code, out) = migrate(dir, &["apply"])?;
     assert_eq!(code, ExitCode::SUCCESS);
     assert!(

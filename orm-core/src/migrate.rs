@@ -273,8 +273,8 @@ impl Database {
     /// [`Error::NothingToRevert`](crate::Error::NothingToRevert) when no
     /// file is applied; [`Error::NoDownSection`](crate::Error::NoDownSection)
     /// when the last one has no down section (or only comments there);
-    /// [`Error::RevertEdited`](crate::Error::RevertEdited) when its up part
-    /// changed since it was applied;
+    /// [`Error::RevertEdited`](crate::Error::RevertEdited) when the file
+    /// changed since it was applied (its checksum differs);
     /// [`Error::MigrationFile`](crate::Error::MigrationFile) when it is gone
     /// from the folder or the folder cannot be read;
     /// [`Error::MigrationTransactionControl`](crate::Error::MigrationTransactionControl)

@@ -290,12 +290,13 @@ pub enum Error {
         file: String,
     },
 
-    /// The up part of the last applied migration file changed since it was
-    /// applied, so its down section may not undo what ran;
+    /// The last applied migration file changed since it was applied (its
+    /// checksum, which covers the down section too, differs), so its down
+    /// section may not undo what ran;
     /// [`Database::revert`](crate::Database::revert) refuses it. Nothing was
     /// changed.
     #[error(
-        "migration file `{file}` changed since it was applied, so its down section may not undo what ran; nothing was reverted (restore the file, or write a new migration)"
+        "migration file `{file}` changed since it was applied, so its down section may not undo what ran; nothing was reverted (restore the file as it was applied, or write a new migration)"
     )]
     RevertEdited {
         /// The last applied file.
