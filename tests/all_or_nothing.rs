@@ -12,6 +12,8 @@
 #[macro_use]
 mod common;
 
+use common::backend::is_postgres;
+
 use std::cell::RefCell;
 
 use common::*;
@@ -166,11 +168,6 @@ fn pairs(db: &Database, sql: &str) -> Vec<(i64, Option<i64>)> {
     db.session()
         .sql_values(sql, &[])
         .expect("the test query runs")
-}
-
-/// Whether `db` is on a PostgreSQL server.
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
 }
 
 /// The statements the recorder saw that write rows.

@@ -6,6 +6,8 @@
 #[macro_use]
 mod common;
 
+use common::backend::is_postgres;
+
 use orm::prelude::*;
 use orm::{ConstraintKind, Error};
 
@@ -62,10 +64,6 @@ pub struct Club {
     pub name: String,
     #[orm(back_populates = "club")]
     pub members: HasMany<Member>,
-}
-
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
 }
 
 fn constraint(result: orm::Result<()>) -> (String, ConstraintKind) {

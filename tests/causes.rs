@@ -3,16 +3,12 @@
 
 #[macro_use]
 mod common;
+
+use common::backend::is_postgres;
 #[path = "common/shop.rs"]
 mod shop;
 
 use shop::*;
-
-/// Whether `db` is on a PostgreSQL server (its Debug output names where
-/// the database lives: `File`, `Memory` or `Server`).
-fn is_postgres(db: &orm::Database) -> bool {
-    format!("{db:?}").contains("Server")
-}
 
 /// A row that counts its writes (`#[orm(version)]`).
 #[derive(orm::Model, Debug)]

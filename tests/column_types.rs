@@ -8,6 +8,8 @@
 #[macro_use]
 mod common;
 
+use common::backend::is_postgres;
+
 use orm::prelude::*;
 use orm::{Backend, Error};
 
@@ -63,10 +65,6 @@ pub struct Order {
     pub total: Cents,
     #[orm(back_populates = "orders")]
     pub account: BelongsTo<Account>,
-}
-
-fn is_postgres(db: &Database) -> bool {
-    db.backend() == Backend::Postgres
 }
 
 /// Fills `db` with tickets 1 (open, urgent), 2 (in progress, normal) and 3

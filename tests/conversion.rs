@@ -12,8 +12,10 @@
 #[macro_use]
 mod common;
 
+use common::backend::is_postgres;
+
 use orm::prelude::*;
-use orm::{Backend, Database, Error};
+use orm::{Database, Error};
 
 #[derive(Model, Debug)]
 #[orm(table = "sensors")]
@@ -52,10 +54,6 @@ const BAD_VALUES: [(&str, &str, &str); 5] = [
     ("small", "300", "300 is out of range"),
     ("medium", "3000000000", "3000000000 is out of range"),
 ];
-
-fn is_postgres(db: &Database) -> bool {
-    db.backend() == Backend::Postgres
-}
 
 /// The bad values `db` can hold.
 fn bad_values(db: &Database) -> Vec<(&'static str, &'static str, &'static str)> {

@@ -7,7 +7,7 @@
 #[macro_use]
 mod common;
 
-use common::backend;
+use common::backend::{self, is_postgres};
 use orm::prelude::*;
 use orm::{Backend, Error, State, Value};
 
@@ -60,10 +60,6 @@ pub struct Tally {
     pub version: i64,
     #[orm(default = "'many'")]
     pub count: Defaulted<i64>,
-}
-
-fn is_postgres(db: &Database) -> bool {
-    db.backend() == Backend::Postgres
 }
 
 /// The INSERT of a new row of `table` writing `columns` and reading back

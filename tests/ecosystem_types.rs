@@ -13,6 +13,8 @@
 #[macro_use]
 mod common;
 
+use common::backend::is_postgres;
+
 use common::Fixture;
 use orm::Error;
 use orm::chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -57,10 +59,6 @@ fn account(id: Uuid, day: u32) -> Account {
         settings: orm::serde_json::json!({ "theme": "dark", "day": day }),
         events: HasMany::new(),
     }
-}
-
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
 }
 
 #[test]

@@ -11,7 +11,10 @@
 #[macro_use]
 mod common;
 
-use common::{backend, params, statements};
+use common::{
+    backend::{self, is_postgres},
+    params, statements,
+};
 use orm::State;
 use orm::Value;
 use orm::prelude::*;
@@ -60,12 +63,6 @@ pub struct Passport {
 }
 
 // ---------------------------------------------------------------- fixtures
-
-/// Whether `db` is on a PostgreSQL server (its Debug output names where
-/// the database lives: `File`, `Memory` or `Server`).
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
-}
 
 /// Rows of two integer columns, such as `SELECT id, user_id FROM profiles`,
 /// as a session of their own reads them: what the database holds, as

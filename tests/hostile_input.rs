@@ -14,6 +14,8 @@
 #[macro_use]
 mod common;
 
+use common::backend::is_postgres;
+
 use std::path::PathBuf;
 
 use orm::prelude::*;
@@ -71,12 +73,6 @@ pub struct WeirdFriend {
 }
 
 // ---------------------------------------------------------------- fixtures
-
-/// Whether `db` is on a PostgreSQL server (its Debug output names where
-/// the database lives: `File`, `Memory` or `Server`).
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
-}
 
 /// Whether `error` is an error PostgreSQL reported (`Error::Postgres`, the
 /// counterpart of `Error::Sqlite`). Without the `postgres` feature no test

@@ -16,11 +16,7 @@
 #[macro_use]
 mod common;
 
-/// Whether `db` is on a PostgreSQL server (its Debug output names where
-/// the database lives: `File`, `Memory` or `Server`).
-fn is_postgres(db: &orm::Database) -> bool {
-    format!("{db:?}").contains("Server")
-}
+use common::backend::is_postgres;
 
 /// Parents with children (`HasMany` / `BelongsTo`) and tags (`ManyToMany`),
 /// keyed by `$key`, and the tests over them. `$keys` gives four distinct

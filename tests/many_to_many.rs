@@ -13,7 +13,10 @@
 #[macro_use]
 mod common;
 
-use common::{backend, by_id, ids, params, statements};
+use common::{
+    backend::{self, is_postgres},
+    by_id, ids, params, statements,
+};
 use orm::Value;
 use orm::prelude::*;
 use orm::{Action, ConstraintKind, Error, State};
@@ -75,12 +78,6 @@ pub struct OrderLine {
 }
 
 // ---------------------------------------------------------------- fixtures
-
-/// Whether `db` is the PostgreSQL half of the matrix, where some SQL the
-/// ORM writes differs.
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
-}
 
 /// Items pen (blue, office), ink (blue), cup (kitchen) and box (none);
 /// keyword red has no items. Keys are left to the database, which numbers

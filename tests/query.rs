@@ -4,7 +4,7 @@
 #[macro_use]
 mod common;
 
-use common::backend;
+use common::backend::{self, is_postgres};
 use orm::Value;
 use orm::prelude::*;
 use orm::scope::{InScope, Only};
@@ -38,12 +38,6 @@ fn seed(db: &Database) -> orm::Result<()> {
     }
     session.commit()?;
     Ok(())
-}
-
-/// Whether `db` is a PostgreSQL server, where a few statements read
-/// differently.
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
 }
 
 fn names(people: &[Handle<Person>]) -> orm::Result<Vec<String>> {

@@ -10,7 +10,10 @@
 #[macro_use]
 mod common;
 
-use common::{Fixture, backend};
+use common::{
+    Fixture,
+    backend::{self, is_postgres},
+};
 use orm::prelude::*;
 use orm::{ConstraintKind, Error};
 
@@ -22,12 +25,6 @@ pub struct User {
     #[orm(unique)]
     pub name: String,
     pub age: i64,
-}
-
-/// Whether `db` is on a PostgreSQL server (its Debug output names where
-/// the database lives: `File`, `Memory` or `Server`).
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
 }
 
 /// Creates `users` in `db` with ann (1, 31) and bob (2, 17), committed.

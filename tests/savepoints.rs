@@ -13,6 +13,8 @@
 #[macro_use]
 mod common;
 
+use common::backend::is_postgres;
+
 use common::Fixture;
 use orm::prelude::*;
 use orm::{Error, Misuse, Recorder, State};
@@ -46,11 +48,6 @@ fn seeded(db: &Database) -> orm::Result<()> {
         "INSERT INTO users (name) VALUES ('ann'), ('bob');
          INSERT INTO posts (title, user_id) VALUES ('hello', 1), ('again', 1);",
     )
-}
-
-/// Whether `db` is on a PostgreSQL server.
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
 }
 
 /// How the backend of `db` opens a write transaction.

@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::backend;
+use common::backend::{self, is_postgres};
 use orm::prelude::*;
 use orm::{ConstraintKind, Error, Misuse, State};
 
@@ -22,12 +22,6 @@ pub struct User {
 /// Creates the `users` table in `db`.
 fn setup(db: &Database) -> orm::Result<()> {
     db.create_all::<User>()
-}
-
-/// Whether `db` is on a PostgreSQL server (its Debug output names where
-/// the database lives: `File`, `Memory` or `Server`).
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
 }
 
 /// The INSERT of a new user: SQLite binds the unset key as NULL and takes

@@ -17,6 +17,8 @@
 #[macro_use]
 mod common;
 
+use common::backend::is_postgres;
+
 use common::{by_id, ids, statements};
 use orm::prelude::*;
 use orm::{ConstraintKind, Error, FromRow, State};
@@ -110,12 +112,6 @@ pub struct Node {
 type All = (User, Address, Order, Badge, Item, Keyword, Node);
 
 // ---------------------------------------------------------------- fixtures
-
-/// Whether `db` is on a PostgreSQL server (its Debug output names where
-/// the database lives: `File`, `Memory` or `Server`).
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
-}
 
 /// The rows of a query, as a session of their own reads them: what the
 /// database holds, as committed.

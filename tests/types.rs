@@ -5,8 +5,10 @@
 #[macro_use]
 mod common;
 
+use common::backend::is_postgres;
+
 use orm::prelude::*;
-use orm::{Backend, Error};
+use orm::Error;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "everything")]
@@ -168,10 +170,6 @@ fn nones() -> Everything {
         o_bytes: None,
         ..highs()
     }
-}
-
-fn is_postgres(db: &Database) -> bool {
-    db.backend() == Backend::Postgres
 }
 
 #[test]

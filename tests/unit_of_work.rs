@@ -4,7 +4,7 @@
 #[macro_use]
 mod common;
 
-use common::backend;
+use common::backend::{self, is_postgres};
 use orm::Value;
 use orm::prelude::*;
 use orm::{Action, Change, FlushPlan, PlanStep};
@@ -28,12 +28,6 @@ fn seed(db: &Database) -> orm::Result<()> {
     session.add(User::new("bob", "bob@example.com", 17));
     session.commit()?;
     Ok(())
-}
-
-/// Whether `db` is on a PostgreSQL server (its Debug output names where
-/// the database lives: `File`, `Memory` or `Server`).
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
 }
 
 /// The INSERT of a new user: SQLite binds the unset key as NULL and takes

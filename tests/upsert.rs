@@ -6,7 +6,7 @@
 #[macro_use]
 mod common;
 
-use common::backend;
+use common::backend::{self, is_postgres};
 use orm::prelude::*;
 use orm::{Error, Misuse, State};
 
@@ -38,11 +38,6 @@ fn database(db: &Database) -> orm::Result<()> {
         "INSERT INTO members (email, name, version) VALUES ('ann@x', 'Ann', 1), ('bob@x', 'Bob', 1)",
     )?;
     Ok(())
-}
-
-/// Whether `db` is on a PostgreSQL server.
-fn is_postgres(db: &Database) -> bool {
-    format!("{db:?}").contains("Server")
 }
 
 fn names(db: &Database) -> orm::Result<Vec<(String, String, i64)>> {

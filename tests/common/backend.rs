@@ -38,6 +38,12 @@ impl Deref for TestDb {
     }
 }
 
+/// Whether `db` is on a PostgreSQL server, for the few expectations that
+/// differ by backend.
+pub fn is_postgres(db: &Database) -> bool {
+    db.backend() == orm::Backend::Postgres
+}
+
 /// A new in-memory SQLite database.
 pub fn sqlite() -> TestDb {
     TestDb {
