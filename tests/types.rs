@@ -7,8 +7,8 @@ mod common;
 
 use common::backend::is_postgres;
 
-use orm::prelude::*;
 use orm::Error;
+use orm::prelude::*;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "everything")]
