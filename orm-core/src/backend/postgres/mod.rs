@@ -166,12 +166,9 @@ impl PgClient {
         params: &[ValueRef<'_>],
         table: &str,
     ) -> Result<u64> {
-        check_parameters(params.len())?;
-        let statement = self.prepared(sql, table)?;
-        let params: Vec<PgParam<'_>> = params.iter().map(|v| PgParam(*v)).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        let result = self.client.execute(&statement, &refs);
-        self.checked(result, table)
+        self.run(sql, params, table, |client, statement, params| {
+            client.execute(statement, params)
+        })
     }
 
     /// Runs a query of `table` and returns its rows.
@@ -181,11 +178,25 @@ impl PgClient {
         params: &[ValueRef<'_>],
         table: &str,
     ) -> Result<Vec<postgres::Row>> {
+        self.run(sql, params, table, |client, statement, params| {
+            client.query(statement, params)
+        })
+    }
+
+    /// `sql` prepared (once per connection), run by `call` with `params`
+    /// bound, its error classified.
+    fn run<T>(
+        &mut self,
+        sql: &str,
+        params: &[ValueRef<'_>],
+        table: &str,
+        call: impl FnOnce(&mut Client, &Statement, &[&(dyn ToSql + Sync)]) -> Result<T, postgres::Error>,
+    ) -> Result<T> {
         check_parameters(params.len())?;
         let statement = self.prepared(sql, table)?;
         let params: Vec<PgParam<'_>> = params.iter().map(|v| PgParam(*v)).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        let result = self.client.query(&statement, &refs);
+        let result = call(&mut self.client, &statement, &refs);
         self.checked(result, table)
     }
 

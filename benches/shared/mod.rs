@@ -1,0 +1,105 @@
+//! What both benchmarks share: the workloads' models (users, posts,
+//! comments) and a criterion measurement of the thread's CPU time
+//! (`ORM_BENCH_CLOCK=cpu`).
+
+use std::time::Duration;
+
+use criterion::measurement::{Measurement, WallTime};
+use orm::prelude::*;
+
+#[derive(Model, Debug)]
+#[orm(table = "users")]
+pub struct User {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    #[orm(unique)]
+    pub email: String,
+    pub age: i64,
+    #[orm(back_populates = "user")]
+    pub posts: HasMany<Post>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "posts")]
+pub struct Post {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub title: String,
+    pub score: i64,
+    #[orm(back_populates = "posts", index)]
+    pub user: BelongsTo<User>,
+    #[orm(back_populates = "post")]
+    pub comments: HasMany<Comment>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "comments")]
+pub struct Comment {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub body: String,
+    #[orm(back_populates = "comments", index)]
+    pub post: BelongsTo<Post>,
+}
+
+/// The calling thread's CPU time, as criterion measures wall time: time
+/// spent waiting for a CPU another process holds (or for a server's
+/// answer) does not count.
+pub struct ThreadCpuTime;
+
+#[repr(C)]
+struct Timespec {
+    tv_sec: i64,
+    tv_nsec: i64,
+}
+
+unsafe extern "C" {
+    fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+}
+
+/// `CLOCK_THREAD_CPUTIME_ID` on Linux.
+const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+
+fn thread_cpu_time() -> Duration {
+    let mut time = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `time` is a valid, writable `struct timespec` (two 64-bit
+    // fields on 64-bit Linux); the call writes it and nothing else.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut time) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+}
+
+static WALL: WallTime = WallTime;
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu_time()
+    }
+
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu_time().saturating_sub(start)
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn criterion::measurement::ValueFormatter {
+        WALL.formatter()
+    }
+}
