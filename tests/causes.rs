@@ -21,6 +21,28 @@ pub struct Counter {
     pub version: i64,
 }
 
+/// A playlist owns its tracks: a track taken out is deleted
+/// (`delete_orphan`).
+#[derive(orm::Model, Debug)]
+#[orm(table = "playlists")]
+pub struct Playlist {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    #[orm(back_populates = "playlist", delete_orphan)]
+    pub tracks: orm::HasMany<Track>,
+}
+
+#[derive(orm::Model, Debug)]
+#[orm(table = "tracks")]
+pub struct Track {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub title: String,
+    #[orm(back_populates = "tracks")]
+    pub playlist: orm::BelongsTo<Playlist>,
+}
+
 backend_tests! {
     fn queries_gets_and_selects_name_their_table_and_key(db) -> orm::Result<()> {
         fill(&db)?;
@@ -117,6 +139,40 @@ backend_tests! {
         cid.write()?.name = "Cidney".to_owned();
         session.flush()?;
         assert_eq!(recorder.causes(), ["flush: update of users 3: name"]);
+        Ok(())
+    }
+
+    fn orphan_deletes_name_the_collection_that_let_them_go(db) -> orm::Result<()> {
+        db.create_all::<(Playlist, Track)>()?;
+        db.execute_batch(
+            "INSERT INTO playlists (name) VALUES ('road'), ('rain');
+             INSERT INTO tracks (title, playlist_id) VALUES ('a', 1), ('b', 1), ('c', 2);",
+        )?;
+        let session = db.session();
+        let road = session.get::<Playlist>(1)?;
+        let rain = session.get::<Playlist>(2)?;
+        let tracks = road.read()?.tracks.load()?;
+        let rainy = rain.read()?.tracks.load()?;
+        let recorder = db.recorder();
+        road.read()?.tracks.remove(&tracks[1])?;
+        // Taken out of one collection and then out of the other: the last
+        // collection that let it go is the reason.
+        road.read()?.tracks.remove(&tracks[0])?;
+        rain.read()?.tracks.push(&tracks[0])?;
+        rain.read()?.tracks.remove(&tracks[0])?;
+        rain.read()?.tracks.remove(&rainy[0])?;
+        session.commit()?;
+        let mut causes = recorder.causes();
+        causes.sort();
+        assert_eq!(
+            causes,
+            [
+                "commit: delete of orphan tracks 1 (removed from Playlist.tracks of playlists 2)",
+                "commit: delete of orphan tracks 2 (removed from Playlist.tracks of playlists 1)",
+                "commit: delete of orphan tracks 3 (removed from Playlist.tracks of playlists 2)",
+            ]
+        );
+        assert_eq!(session.query::<Track>().count()?, 0);
         Ok(())
     }
 
@@ -226,6 +282,121 @@ backend_tests! {
         Ok(())
     }
 
+    fn schema_savepoint_expire_and_rollback_statements_say_so(db) -> orm::Result<()> {
+        let recorder = db.recorder();
+        db.create_all::<(User, Order, Tag)>()?;
+        db.execute_batch("INSERT INTO users (name) VALUES ('Ann'), ('Bob'), ('Cy')")?;
+        let session = db.session();
+        let ann = session.get::<User>(1)?;
+        session.expire(&ann)?;
+        ann.read()?;
+        let bob = session.get::<User>(2)?;
+        session.add(Order::new(5)).read()?.user.set(&bob)?;
+        let savepoint = session.begin_nested()?;
+        savepoint.rollback()?;
+        session.begin_nested()?.release()?;
+        bob.write()?.name = "Bobby".to_owned();
+        session.flush()?;
+        // Read in the transaction: rollback reads it again. Bob's values
+        // from before it are in memory already.
+        session.get::<User>(3)?;
+        session.rollback()?;
+        session.transaction(|s| s.execute("UPDATE users SET name = name", &[]))?;
+        db.drop_all::<(User, Order, Tag)>()?;
+        // Each statement's first two words (enough to tell them apart)
+        // and its cause.
+        let causes: Vec<(String, String)> = recorder
+            .statements()
+            .into_iter()
+            .map(|s| {
+                let words: Vec<&str> = s.sql.split_whitespace().take(2).collect();
+                (words.join(" "), s.cause.unwrap_or_default())
+            })
+            .collect();
+        let begin = if is_postgres(&db) { "BEGIN" } else { "BEGIN IMMEDIATE" };
+        let expected = [
+            (begin, "create_all"),
+            ("CREATE TABLE", "create_all: create users"),
+            ("CREATE TABLE", "create_all: create orders"),
+            ("CREATE TABLE", "create_all: create tags"),
+            ("CREATE TABLE", "create_all: create order_tags"),
+            ("CREATE INDEX", "create_all: create order_tags"),
+            ("COMMIT", "create_all"),
+            ("INSERT INTO", "Database::execute_batch"),
+            ("SELECT \"id\",", "get of users 1"),
+            ("SELECT \"id\",", "reload of expired users 1"),
+            ("SELECT \"id\",", "get of users 2"),
+            (begin, "begin_nested"),
+            ("INSERT INTO", "begin_nested: insert into orders"),
+            ("SAVEPOINT orm_sp_1", "begin_nested"),
+            ("ROLLBACK TO", "rollback to savepoint orm_sp_1"),
+            ("RELEASE orm_sp_1", "rollback to savepoint orm_sp_1"),
+            ("SAVEPOINT orm_sp_1", "begin_nested"),
+            ("RELEASE orm_sp_1", "release of savepoint orm_sp_1"),
+            ("SAVEPOINT orm_flush", "flush"),
+            ("UPDATE \"users\"", "flush: update of users 2: name"),
+            ("RELEASE orm_flush", "flush"),
+            ("SELECT \"id\",", "get of users 3"),
+            ("ROLLBACK", "rollback"),
+            ("SELECT \"id\",", "rollback: reread of users 3"),
+            (begin, "transaction"),
+        ];
+        // PostgreSQL runs raw SQL in a transaction in a savepoint.
+        let raw: &[(&str, &str)] = if is_postgres(&db) {
+            &[
+                ("SAVEPOINT orm_raw", "Session::execute"),
+                ("UPDATE users", "Session::execute"),
+                ("RELEASE orm_raw", "Session::execute"),
+            ]
+        } else {
+            &[("UPDATE users", "Session::execute")]
+        };
+        let last = [
+            ("COMMIT", "commit"),
+            (begin, "drop_all"),
+            ("DROP TABLE", "drop_all: drop order_tags"),
+            ("DROP TABLE", "drop_all: drop tags"),
+            ("DROP TABLE", "drop_all: drop orders"),
+            ("DROP TABLE", "drop_all: drop users"),
+            ("COMMIT", "drop_all"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .chain(raw)
+            .chain(&last)
+            .map(|(sql, cause)| ((*sql).to_owned(), (*cause).to_owned()))
+            .collect();
+        assert_eq!(causes, expected);
+        Ok(())
+    }
+
+    fn migration_statements_name_their_step(db) -> orm::Result<()> {
+        db.create_all::<(User, Profile, Order, Item, Tag, Employee)>()?;
+        db.execute_batch(
+            r#"DROP TABLE "order_tags"; DROP TABLE "employees";
+               ALTER TABLE "orders" DROP COLUMN "note""#,
+        )?;
+        let plan = db.migration_plan::<Shop>(&orm::Renames::new())?;
+        let recorder = db.recorder();
+        db.apply(&plan, orm::Destructive::Refuse)?;
+        let causes: Vec<String> = recorder
+            .statements()
+            .into_iter()
+            .filter_map(|s| s.cause)
+            .collect();
+        assert_eq!(
+            causes,
+            [
+                r#"migration step 1: alter orders to add column "note" TEXT"#,
+                "migration step 2: create employees",
+                // The link table and its index.
+                "migration step 3: create order_tags",
+                "migration step 3: create order_tags",
+            ]
+        );
+        Ok(())
+    }
+
     fn the_echo_line_ends_with_the_cause(db) -> orm::Result<()> {
         fill(&db)?;
         let session = db.session();
@@ -240,33 +411,6 @@ backend_tests! {
         );
         Ok(())
     }
-}
-
-/// SQLite only: migration plans read the live schema, which is not built
-/// on PostgreSQL yet (`migration_plan` there is `Error::Unsupported`).
-#[test]
-fn migration_statements_name_their_step() -> orm::Result<()> {
-    let db = orm::Database::in_memory()?;
-    db.create_all::<(User, Profile, Order, Item, Tag, Employee)>()?;
-    db.execute_batch(r#"DROP TABLE "order_tags"; DROP TABLE "employees""#)?;
-    let plan = db.migration_plan::<Shop>(&orm::Renames::new())?;
-    let recorder = db.recorder();
-    db.apply(&plan, orm::Destructive::Refuse)?;
-    let causes: Vec<String> = recorder
-        .statements()
-        .into_iter()
-        .filter(|s| s.sql.starts_with("CREATE TABLE"))
-        .filter_map(|s| s.cause)
-        .collect();
-    let expected: Vec<String> = plan
-        .steps()
-        .iter()
-        .enumerate()
-        .map(|(i, step)| format!("migration step {}: create {}", i + 1, step.table()))
-        .collect();
-    assert_eq!(expected.len(), 2);
-    assert_eq!(causes, expected);
-    Ok(())
 }
 
 /// Each record: the message, the cause and the duration in µs.

@@ -272,7 +272,11 @@ impl Database {
     /// [`Error::Sqlite`] or a classified error when a statement fails.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         let conn = self.connect()?;
-        let result = conn.control(sql);
+        let result = conn.because(
+            true,
+            || "Database::execute_batch".to_owned(),
+            || conn.control(sql),
+        );
         self.release(conn);
         self.schema_changed();
         result
@@ -296,7 +300,11 @@ impl Database {
     pub fn create_all<S: ModelSet>(&self) -> Result<()> {
         let tables = dependency_order(&S::tables());
         let conn = self.connect()?;
-        let result = self.create_tables(&conn, &tables);
+        let result = conn.because(
+            true,
+            || "create_all".to_owned(),
+            || self.create_tables(&conn, &tables),
+        );
         self.release(conn);
         self.schema_changed();
         result
@@ -330,11 +338,17 @@ impl Database {
             if table_exists(conn, table.name)? {
                 return Ok(());
             }
-            conn.execute(&table.create_table_sql_in(dialect), &[], table.name)?;
-            for index in table.create_index_sql() {
-                conn.execute(&index, &[], table.name)?;
-            }
-            Ok(())
+            conn.because(
+                false,
+                || format!("create {}", table.name),
+                || {
+                    conn.execute(&table.create_table_sql_in(dialect), &[], table.name)?;
+                    for index in table.create_index_sql() {
+                        conn.execute(&index, &[], table.name)?;
+                    }
+                    Ok(())
+                },
+            )
         });
         // Link tables last: they reference both ends.
         let created = created.and_then(|()| {
@@ -342,9 +356,15 @@ impl Database {
                 if table_exists(conn, link.table)? {
                     return Ok(());
                 }
-                conn.execute(&link.create_table_sql_in(dialect), &[], link.table)?;
-                conn.execute(&link.create_index_sql(), &[], link.table)?;
-                Ok(())
+                conn.because(
+                    false,
+                    || format!("create {}", link.table),
+                    || {
+                        conn.execute(&link.create_table_sql_in(dialect), &[], link.table)?;
+                        conn.execute(&link.create_index_sql(), &[], link.table)?;
+                        Ok(())
+                    },
+                )
             })
         });
         match created {
@@ -364,17 +384,11 @@ impl Database {
         let mut tables = dependency_order(&S::tables());
         tables.reverse();
         let conn = self.connect()?;
-        conn.begin()?;
-        let links: Vec<&str> = links_of(&tables).iter().map(|l| l.table).collect();
-        let names = links.into_iter().chain(tables.iter().map(|t| t.name));
-        let dropped = names.into_iter().try_for_each(|table| {
-            let sql = format!("DROP TABLE IF EXISTS {}", quote(table));
-            conn.execute(&sql, &[], table).map(|_| ())
-        });
-        let result = match dropped {
-            Ok(()) => conn.control("COMMIT"),
-            Err(e) => conn.control("ROLLBACK").and(Err(e)),
-        };
+        let result = conn.because(
+            true,
+            || "drop_all".to_owned(),
+            || drop_tables(&conn, &tables),
+        );
         self.release(conn);
         self.schema_changed();
         result
@@ -496,4 +510,25 @@ fn table_exists(conn: &Conn, table: &str) -> Result<bool> {
         return postgres::table_exists(&mut client, table);
     }
     sqlite::introspect::table_exists(conn.sqlite("reading the schema")?, table)
+}
+
+/// Drops `tables` (children first) and their link tables, in one
+/// transaction.
+fn drop_tables(conn: &Conn, tables: &[&'static TableDef]) -> Result<()> {
+    conn.begin()?;
+    let links: Vec<&str> = links_of(tables).iter().map(|l| l.table).collect();
+    let names = links.into_iter().chain(tables.iter().map(|t| t.name));
+    let dropped = names.into_iter().try_for_each(|table| {
+        let sql = format!("DROP TABLE IF EXISTS {}", quote(table));
+        conn.because(
+            false,
+            || format!("drop {table}"),
+            || conn.execute(&sql, &[], table),
+        )
+        .map(|_| ())
+    });
+    match dropped {
+        Ok(()) => conn.control("COMMIT"),
+        Err(e) => conn.control("ROLLBACK").and(Err(e)),
+    }
 }

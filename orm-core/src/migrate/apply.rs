@@ -98,17 +98,27 @@ pub(super) fn run_plan(conn: &Conn, plan: &MigrationPlan, destructive: Destructi
     plan.steps.iter().enumerate().try_for_each(|(i, step)| {
         conn.because(
             true,
-            || {
-                format!(
-                    "migration step {}: {} {}",
-                    i + 1,
-                    step_verb(step.kind),
-                    step.table
-                )
-            },
+            || step_cause(i + 1, step),
             || run_step(conn, step, destructive),
         )
     })
+}
+
+/// `"migration step 3: rebuild orders to add foreign key ..."`: the step's
+/// number, what it does to its table and, where it changes one, what for.
+fn step_cause(number: usize, step: &MigrationStep) -> String {
+    let cause = format!(
+        "migration step {number}: {} {}",
+        step_verb(step.kind),
+        step.table
+    );
+    match step.kind {
+        StepKind::AlterTable | StepKind::RebuildTable | StepKind::ChangeIndexes => {
+            let changes: Vec<String> = step.changes.iter().map(ToString::to_string).collect();
+            format!("{cause} to {}", changes.join(", "))
+        }
+        StepKind::CreateTable | StepKind::RenameTable | StepKind::DropTable => cause,
+    }
 }
 
 /// How a step's cause names what it does to its table.

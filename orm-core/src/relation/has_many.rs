@@ -15,6 +15,7 @@ use crate::schema::SortKey;
 use crate::session::SessionInner;
 use crate::sql::{Kind, Param};
 use crate::state::{AnyNode, Handle, Node, downcast};
+use crate::unit_of_work::Orphan;
 use crate::value::{ToValue, Value};
 
 /// The generated description of a `HasMany` or `HasOne` field: parent
@@ -211,9 +212,12 @@ pub(super) fn unlink<C: Model>(
     if def.delete_orphan()
         && let Some(session) = owner.meta().session()
     {
-        session
-            .unit_of_work()
-            .mark_orphan(Rc::clone(child) as Rc<dyn AnyNode>, def.back_field());
+        session.unit_of_work().mark_orphan(Orphan::new(
+            Rc::clone(child) as Rc<dyn AnyNode>,
+            def.back_field(),
+            (def.model(), def.field()),
+            &owner,
+        ));
     }
     Ok(())
 }

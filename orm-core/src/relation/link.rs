@@ -117,13 +117,7 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
         };
         let owner = owner
             .upgrade()
-            .map(|o| {
-                let key = o
-                    .key_value()
-                    .map(|k| crate::sql::render(&k))
-                    .unwrap_or_default();
-                format!(" ({} {key})", o.table().name)
-            })
+            .map(|o| format!(" ({})", crate::state::row_name(&*o)))
             .unwrap_or_default();
         format!("lazy load of {}.{}{owner}", def.model(), def.field())
     }

@@ -8,7 +8,7 @@ use super::SessionInner;
 use crate::error::{Error, Misuse, Result};
 use crate::relation::cascade;
 use crate::sql::Conn;
-use crate::state::{AnyNode, State};
+use crate::state::{AnyNode, State, row_name};
 use crate::transaction::{self, Scope, Undone, Written};
 use crate::unit_of_work::{self, Work};
 
@@ -48,10 +48,10 @@ impl SessionInner {
     fn delete_orphans(&self) -> Result<()> {
         let orphans = self.unit_of_work.orphans_to_delete()?;
         let mut deleted = Vec::new();
-        for node in orphans {
-            self.delete_node(Rc::clone(&node))?;
-            if node.state() == State::Deleted {
-                deleted.push(node);
+        for orphan in orphans {
+            self.delete_node(Rc::clone(&orphan.node))?;
+            if orphan.node.state() == State::Deleted {
+                deleted.push(orphan);
             }
         }
         self.unit_of_work.orphans_decided(deleted);
@@ -100,7 +100,7 @@ impl SessionInner {
     /// The loaded objects the flush's deletes reach through `ON DELETE`.
     fn cascade_plan(&self, work: &Work) -> Result<Vec<cascade::Effect>> {
         let mut deleted = Vec::new();
-        for node in work.deleted.iter().chain(&work.orphans) {
+        for node in work.deletes() {
             deleted.push((node.table().name, node.key_value()?));
         }
         if deleted.is_empty() {
@@ -123,13 +123,8 @@ impl SessionInner {
         let cascaded = effects.iter().map(|effect| match effect {
             cascade::Effect::Deleted(node) | cascade::Effect::SetNull(node, _) => node,
         });
-        self.transaction.values_at_savepoint(
-            work.dirty
-                .iter()
-                .chain(&work.deleted)
-                .chain(&work.orphans)
-                .chain(cascaded),
-        )
+        self.transaction
+            .values_at_savepoint(work.dirty.iter().chain(work.deletes()).chain(cascaded))
     }
 
     /// After a successful flush: the objects now match their rows.
@@ -312,7 +307,13 @@ impl SessionInner {
             if node.state() != State::Persistent || !node.meta().in_session(self) {
                 continue;
             }
-            let outcome = Rc::clone(node).reread(self);
+            let outcome = match self.conn() {
+                Ok(conn) => conn.because_within(
+                    || format!("reread of {}", row_name(&**node)),
+                    || Rc::clone(node).reread(self),
+                ),
+                Err(error) => Err(error),
+            };
             if !matches!(outcome, Ok(true)) {
                 let released = node.unregister(&mut self.identity.borrow_mut());
                 node.meta().set_state(State::Detached);

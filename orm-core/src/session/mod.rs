@@ -45,7 +45,7 @@ use crate::identity::IdentityMap;
 use crate::model::Model;
 use crate::query::Query;
 use crate::sql::{Conn, render};
-use crate::state::{AnyNode, Handle, Node, State};
+use crate::state::{AnyNode, Handle, Node, State, row_name};
 use crate::transaction::Transaction;
 use crate::unit_of_work::{self, FlushPlan, UnitOfWork};
 use crate::value::{ToValue, Value};
@@ -441,10 +441,14 @@ impl SessionInner {
         self.check_mine(&(Rc::clone(node) as Rc<dyn AnyNode>))?;
         let reread = || self.reread(node);
         let found = if self.db.shared.observers.active() {
-            self.conn()?.because_unless_given(
+            self.conn()?.because_within(
                 || {
-                    let key = node.key().map(|k| render(&Value::from(k.to_value())));
-                    format!("refresh of {} {}", T::TABLE.name, key.unwrap_or_default())
+                    let what = if node.meta().is_expired() {
+                        "reload of expired"
+                    } else {
+                        "refresh of"
+                    };
+                    format!("{what} {}", row_name(&**node))
                 },
                 reread,
             )

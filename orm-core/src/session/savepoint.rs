@@ -127,7 +127,11 @@ impl Savepoint<'_> {
     /// savepoint is then rolled back, as dropping the guard does.
     pub fn release(mut self) -> Result<()> {
         self.closed = true;
-        let released = self.session.inner.release_savepoint(self.id, &self.name);
+        let inner = &self.session.inner;
+        let released = inner.because(
+            || format!("release of savepoint {}", self.name),
+            || inner.release_savepoint(self.id, &self.name),
+        );
         if released.is_err() {
             self.session.inner.savepoint_dropped(self.id, &self.name);
         }
@@ -166,7 +170,11 @@ impl Savepoint<'_> {
     /// the savepoint (if still open) is rolled back once it can be.
     pub fn rollback(mut self) -> Result<()> {
         self.closed = true;
-        let rolled_back = self.session.inner.rollback_savepoint(self.id, &self.name);
+        let inner = &self.session.inner;
+        let rolled_back = inner.because(
+            || format!("rollback to savepoint {}", self.name),
+            || inner.rollback_savepoint(self.id, &self.name),
+        );
         if rolled_back.is_err() {
             self.session.inner.transaction.abandon(self.id);
         }
@@ -231,7 +239,9 @@ impl Session {
     /// [`Error::Busy`] from `BEGIN IMMEDIATE` while another connection
     /// writes; [`Error::Sqlite`] if `SAVEPOINT` fails.
     pub fn begin_nested(&self) -> Result<Savepoint<'_>> {
-        let (id, name) = self.inner.begin_nested()?;
+        let (id, name) = self
+            .inner
+            .because(|| "begin_nested".to_owned(), || self.inner.begin_nested())?;
         Ok(Savepoint {
             session: self,
             id,
@@ -327,7 +337,8 @@ impl Session {
                 }
             };
         }
-        self.inner.begin()?;
+        self.inner
+            .because(|| "transaction".to_owned(), || self.inner.begin())?;
         match work(self) {
             Ok(value) => match self.commit() {
                 Ok(()) => Ok(value),

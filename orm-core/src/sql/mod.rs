@@ -201,6 +201,17 @@ impl Conn {
         }
     }
 
+    /// Like [`Conn::because`]: a root cause where none is given, else a
+    /// refinement of the given one (`rollback: reread of users 3`).
+    pub(crate) fn because_within<R>(
+        &self,
+        cause: impl FnOnce() -> String,
+        run: impl FnOnce() -> R,
+    ) -> R {
+        let root = self.causes.borrow().is_empty();
+        self.because(root, cause, run)
+    }
+
     /// The cause statements sent now would carry, while someone observes
     /// (an autoflush names what it runs before).
     pub(crate) fn current_cause(&self) -> Option<String> {

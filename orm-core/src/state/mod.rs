@@ -618,6 +618,16 @@ impl dyn AnyNode {
     }
 }
 
+/// `"orders 7"`: an object's row by table and key, as causes name it (a
+/// new object without a key yet is named by its table alone).
+pub(crate) fn row_name(node: &dyn AnyNode) -> String {
+    let table = node.table().name;
+    match node.key_value() {
+        Ok(key) => format!("{table} {}", crate::sql::render(&key)),
+        Err(_) => table.to_owned(),
+    }
+}
+
 /// Whether two erased objects are the same object.
 pub(crate) fn same_node(a: &Rc<dyn AnyNode>, b: &Rc<dyn AnyNode>) -> bool {
     std::ptr::addr_eq(Rc::as_ptr(a), Rc::as_ptr(b))

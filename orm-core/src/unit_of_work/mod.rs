@@ -15,12 +15,12 @@ pub(crate) use plan::plan;
 pub use plan::{Action, FlushPlan, PlanStep};
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use crate::error::{Error, Result};
 use crate::persistence;
 use crate::sql::{Conn, Kind};
-use crate::state::{AnyNode, State, same_node};
+use crate::state::{AnyNode, State, row_name, same_node};
 use crate::transaction::Written;
 
 use order::Step;
@@ -33,11 +33,10 @@ pub(crate) struct UnitOfWork {
     pending: RefCell<Vec<Rc<dyn AnyNode>>>,
     dirty: RefCell<Vec<Rc<dyn AnyNode>>>,
     deleted: RefCell<Vec<Rc<dyn AnyNode>>>,
-    /// Children let go by `delete_orphan` collections, with the field that
-    /// would have to point at a parent for them to survive the flush.
-    orphans: RefCell<Vec<(Rc<dyn AnyNode>, &'static str)>>,
+    /// Children let go by `delete_orphan` collections.
+    orphans: RefCell<Vec<Orphan>>,
     /// The orphans the next flush deletes (also in `deleted`).
-    orphan_deletes: RefCell<Vec<Rc<dyn AnyNode>>>,
+    orphan_deletes: RefCell<Vec<Orphan>>,
     /// Link rows of many-to-many relationships to insert or delete.
     links: RefCell<Vec<LinkChange>>,
     /// New objects deleted before any flush: rollback empties their
@@ -51,8 +50,61 @@ pub(crate) struct Work {
     pub dirty: Vec<Rc<dyn AnyNode>>,
     pub deleted: Vec<Rc<dyn AnyNode>>,
     /// Deletes of orphans (children a `delete_orphan` collection let go).
-    pub orphans: Vec<Rc<dyn AnyNode>>,
+    pub orphans: Vec<Orphan>,
     pub links: Vec<LinkChange>,
+}
+
+/// A child taken out of a `delete_orphan` collection, and where from: the
+/// flush deletes it unless it found another parent, and says why.
+#[derive(Clone)]
+pub(crate) struct Orphan {
+    pub node: Rc<dyn AnyNode>,
+    /// The child's `BelongsTo` field, which would have to point at a
+    /// parent for the child to survive the flush.
+    back_field: &'static str,
+    /// The collection that let it go (`Order.lines`) and its owner, held
+    /// weakly: an orphan does not keep its old parent alive.
+    collection: (&'static str, &'static str),
+    owner: Weak<dyn AnyNode>,
+}
+
+impl Orphan {
+    /// `back_field` of `node` no longer points at `owner`, which lost it
+    /// from its collection `collection` (model, field).
+    pub(crate) fn new(
+        node: Rc<dyn AnyNode>,
+        back_field: &'static str,
+        collection: (&'static str, &'static str),
+        owner: &Rc<dyn AnyNode>,
+    ) -> Self {
+        Orphan {
+            node,
+            back_field,
+            collection,
+            owner: Rc::downgrade(owner),
+        }
+    }
+
+    /// `"removed from Order.lines of orders 7"`, the owner named by table
+    /// and key (while it is alive).
+    fn removed_from(&self) -> String {
+        let (model, field) = self.collection;
+        let owner = self
+            .owner
+            .upgrade()
+            .map(|o| format!(" of {}", row_name(&*o)))
+            .unwrap_or_default();
+        format!("removed from {model}.{field}{owner}")
+    }
+}
+
+impl Work {
+    /// The objects the flush deletes, orphans included.
+    pub(crate) fn deletes(&self) -> impl Iterator<Item = &Rc<dyn AnyNode>> {
+        self.deleted
+            .iter()
+            .chain(self.orphans.iter().map(|o| &o.node))
+    }
 }
 
 /// What the unit of work let go of, handed to the caller to visit and drop
@@ -63,7 +115,7 @@ pub(crate) struct Abandoned {
     pub dirty: Vec<Rc<dyn AnyNode>>,
     pub deleted: Vec<Rc<dyn AnyNode>>,
     /// Orphans and link changes: only dropped.
-    _rest: (Vec<Rc<dyn AnyNode>>, Vec<LinkChange>),
+    _rest: (Vec<Orphan>, Vec<LinkChange>),
 }
 
 impl UnitOfWork {
@@ -93,29 +145,30 @@ impl UnitOfWork {
     /// Remembers a child taken out of a `delete_orphan` collection; the next
     /// flush deletes it if it still has no parent then (it may have been
     /// pushed into another collection meanwhile).
-    pub(crate) fn mark_orphan(&self, node: Rc<dyn AnyNode>, field: &'static str) {
-        self.orphans.borrow_mut().push((node, field));
+    pub(crate) fn mark_orphan(&self, orphan: Orphan) {
+        self.orphans.borrow_mut().push(orphan);
     }
 
-    /// The marked orphans still without a parent. Takes nothing: the caller
-    /// deletes them, then calls [`UnitOfWork::orphans_decided`].
-    pub(crate) fn orphans_to_delete(&self) -> Result<Vec<Rc<dyn AnyNode>>> {
+    /// The marked orphans still without a parent, each with the last
+    /// collection that let it go. Takes nothing: the caller deletes them,
+    /// then calls [`UnitOfWork::orphans_decided`].
+    pub(crate) fn orphans_to_delete(&self) -> Result<Vec<Orphan>> {
         let orphans = self.orphans.borrow().clone();
-        let mut found = Vec::new();
-        for (node, field) in orphans {
-            let listed = found.iter().any(|n| same_node(n, &node));
-            if !listed
-                && matches!(node.state(), State::Pending | State::Persistent)
-                && orphaned(&node, field)?
+        let mut found: Vec<Orphan> = Vec::new();
+        for orphan in orphans {
+            if let Some(listed) = found.iter_mut().find(|o| same_node(&o.node, &orphan.node)) {
+                *listed = orphan;
+            } else if matches!(orphan.node.state(), State::Pending | State::Persistent)
+                && orphaned(&orphan.node, orphan.back_field)?
             {
-                found.push(node);
+                found.push(orphan);
             }
         }
         Ok(found)
     }
 
     /// The orphans were decided: those deleted are flushed as orphans.
-    pub(crate) fn orphans_decided(&self, deleted: Vec<Rc<dyn AnyNode>>) {
+    pub(crate) fn orphans_decided(&self, deleted: Vec<Orphan>) {
         let decided = std::mem::take(&mut *self.orphans.borrow_mut());
         self.orphan_deletes.borrow_mut().extend(deleted);
         drop(decided);
@@ -163,7 +216,7 @@ impl UnitOfWork {
             .deleted
             .borrow()
             .iter()
-            .filter(|n| !orphans.iter().any(|o| same_node(o, n)))
+            .filter(|n| !orphans.iter().any(|o| same_node(&o.node, n)))
             .cloned()
             .collect();
         Work {
@@ -198,11 +251,7 @@ impl UnitOfWork {
     /// commit or rollback.
     pub(crate) fn take(&self) -> Abandoned {
         let mut rest = std::mem::take(&mut *self.orphan_deletes.borrow_mut());
-        rest.extend(
-            std::mem::take(&mut *self.orphans.borrow_mut())
-                .into_iter()
-                .map(|(n, _)| n),
-        );
+        rest.extend(std::mem::take(&mut *self.orphans.borrow_mut()));
         Abandoned {
             pending: std::mem::take(&mut *self.pending.borrow_mut()),
             dirty: std::mem::take(&mut *self.dirty.borrow_mut()),
@@ -314,16 +363,15 @@ fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
                 written.push(Written::Updated { node, old_version });
             }
             Step::Delete { node, orphan } => {
-                let what = if orphan {
-                    "delete of orphan"
-                } else {
-                    "delete of"
+                let cause = || match orphan {
+                    Some(orphan) => format!(
+                        "{} ({})",
+                        row_cause("delete of orphan", &node),
+                        orphan.removed_from()
+                    ),
+                    None => row_cause("delete of", &node),
                 };
-                conn.because(
-                    false,
-                    || row_cause(what, &node),
-                    || persistence::delete(&node, conn),
-                )?;
+                conn.because(false, cause, || persistence::delete(&node, conn))?;
                 written.push(Written::Deleted { node });
             }
             Step::Link(change) => conn.because(
@@ -399,11 +447,7 @@ fn insert_cause(node: &Rc<dyn AnyNode>) -> String {
 
 /// `"update of users 3"`: what a statement does to one object's row.
 fn row_cause(what: &str, node: &Rc<dyn AnyNode>) -> String {
-    let key = node
-        .key_value()
-        .map(|k| crate::sql::render(&k))
-        .unwrap_or_default();
-    format!("{what} {} {key}", node.table().name)
+    format!("{what} {}", row_name(&**node))
 }
 
 /// After a failed flush: undo in memory what its statements changed (keys

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::{LinkChange, Work};
+use super::{LinkChange, Orphan, Work};
 use crate::error::{Misuse, Result};
 use crate::schema::{TableDef, dependency_order};
 use crate::state::{AnyNode, State, same_node};
@@ -20,7 +20,7 @@ pub(super) enum Step<'w> {
     /// A DELETE; `orphan` when a `delete_orphan` collection let it go.
     Delete {
         node: Rc<dyn AnyNode>,
-        orphan: bool,
+        orphan: Option<&'w Orphan>,
     },
     Insert(Rc<dyn AnyNode>),
     Link(&'w LinkChange),
@@ -61,11 +61,11 @@ pub(super) fn steps(work: &Work) -> Result<Vec<Step<'_>>> {
             needs_insert: false,
         })
         .collect();
-    steps.extend(
-        delete_order(&work.orphans)
-            .into_iter()
-            .map(|node| Step::Delete { node, orphan: true }),
-    );
+    let orphans: Vec<Rc<dyn AnyNode>> = work.orphans.iter().map(|o| Rc::clone(&o.node)).collect();
+    steps.extend(delete_order(&orphans).into_iter().map(|node| {
+        let orphan = work.orphans.iter().find(|o| same_node(&o.node, &node));
+        Step::Delete { node, orphan }
+    }));
     steps.extend(inserts.into_iter().map(Step::Insert));
     steps.extend(late.into_iter().map(|node| Step::Update {
         node,
@@ -80,10 +80,7 @@ pub(super) fn steps(work: &Work) -> Result<Vec<Step<'_>>> {
     steps.extend(
         delete_order(&work.deleted)
             .into_iter()
-            .map(|node| Step::Delete {
-                node,
-                orphan: false,
-            }),
+            .map(|node| Step::Delete { node, orphan: None }),
     );
     Ok(steps)
 }

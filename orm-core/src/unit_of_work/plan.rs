@@ -93,7 +93,7 @@ pub(crate) fn plan(work: &Work) -> Result<FlushPlan> {
                 action: Action::Delete,
                 table: node.table().name,
                 key: key_text(&node),
-                reason: if orphan {
+                reason: if orphan.is_some() {
                     "orphan of a delete_orphan collection; before the inserts, which may reuse its unique key"
                 } else {
                     "deleted; last, children's tables before their parents'"
