@@ -26,6 +26,7 @@ impl SessionInner {
         let table = T::TABLE;
         let conn = self.conn()?;
         let key_value = key.to_value();
+        let _span = crate::sql::trace::query("get", table.name);
         conn.because_unless_given(
             || {
                 format!(

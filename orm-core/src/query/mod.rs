@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::relation::{Lazy, Preload, PreloadStep, Relation};
 use crate::session::Session;
+use crate::sql::trace;
 use crate::sql::tree::{self, Join, Node};
 use crate::state::{AnyNode, Handle};
 use crate::value::RowExt;
@@ -277,7 +278,10 @@ impl<'s, T: Model, J> Query<'s, T, J> {
     /// the autoflush.
     pub fn all(mut self) -> Result<Vec<Handle<T>>> {
         let inner = Rc::clone(self.session.inner());
-        inner.because(|| format!("query of {}", T::TABLE.name), || self.run())
+        let span = trace::query("query", T::TABLE.name);
+        let found = inner.because(|| format!("query of {}", T::TABLE.name), || self.run())?;
+        span.rows(found.len());
+        Ok(found)
     }
 
     fn run(&mut self) -> Result<Vec<Handle<T>>> {
@@ -351,6 +355,7 @@ impl<'s, T: Model, J> Query<'s, T, J> {
     /// Errors of the autoflush or the statement.
     pub fn count(self) -> Result<usize> {
         let inner = Rc::clone(self.session.inner());
+        let _span = trace::query("count", T::TABLE.name);
         inner.because(
             || format!("count of {}", T::TABLE.name),
             || self.count_now(),

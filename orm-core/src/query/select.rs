@@ -271,6 +271,7 @@ impl<'s, J, R: FromRow> Select<'s, J, R> {
     fn each(self, each: impl FnMut(R) -> Result<()>) -> Result<()> {
         let inner = std::rc::Rc::clone(self.session.inner());
         let table = self.tree.from;
+        let _span = crate::sql::trace::query("select", table);
         inner.because(|| format!("select from {table}"), || self.each_now(each))
     }
 

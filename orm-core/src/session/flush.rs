@@ -63,6 +63,11 @@ impl SessionInner {
         // flush, which the database undoes and `revert` undoes in memory;
         // what runs after success borrows only what the flush already did.
         let work = self.unit_of_work.work();
+        let _span = crate::sql::trace::flush(
+            work.pending.len(),
+            work.dirty.len(),
+            work.deleted.len() + work.orphans.len(),
+        );
         let effects = self.cascade_plan(&work)?;
         let at_savepoint = self.values_at_savepoint(&work, &effects)?;
         let conn = self.conn()?;
@@ -287,6 +292,11 @@ impl SessionInner {
     /// changes.
     pub(super) fn check_rollback(&self, scope: Scope) -> Result<()> {
         let work = self.unit_of_work.work();
+        let _span = crate::sql::trace::flush(
+            work.pending.len(),
+            work.dirty.len(),
+            work.deleted.len() + work.orphans.len(),
+        );
         self.transaction.check_restorable(scope, &work.dirty)?;
         for node in work
             .pending

@@ -287,6 +287,7 @@ impl Observers {
             Echo::Log | Echo::Off => {}
         }
         log::warn!(target: LOG_TARGET, "{warning}");
+        super::trace::warning(warning);
         if self.recorder_count.load(Ordering::Relaxed) > 0 {
             for log in self.lock().iter().filter_map(Weak::upgrade) {
                 log.lock()
@@ -297,9 +298,12 @@ impl Observers {
         }
     }
 
-    /// Whether anyone wants to see statements; checked before copying parameters.
+    /// Whether anyone wants to see statements (the echo, a recorder, a
+    /// tracing subscriber); checked before copying parameters.
     pub(crate) fn active(&self) -> bool {
-        self.echo.load(Ordering::Relaxed) != 0 || self.recorder_count.load(Ordering::Relaxed) > 0
+        self.echo.load(Ordering::Relaxed) != 0
+            || self.recorder_count.load(Ordering::Relaxed) > 0
+            || super::trace::statements_wanted()
     }
 
     /// Shows and records a statement; `batch` when it was sent as SQL text
@@ -334,6 +338,7 @@ impl Observers {
             },
             Echo::Stderr => eprintln!("[sql] {statement}  ({} µs)", micros),
         }
+        super::trace::statement(&statement, micros);
         if self.recorder_count.load(Ordering::Relaxed) > 0 {
             let mut recorders = self.lock();
             recorders.retain(|r| r.strong_count() > 0);

@@ -9,6 +9,7 @@
 
 pub mod echo;
 pub(crate) mod text;
+pub(crate) mod trace;
 pub(crate) mod tree;
 
 pub(crate) use text::Kind;
