@@ -117,15 +117,22 @@ pub fn run() -> orm::Result<()> {
 
     println!("\n3 users, each with 2 orders of 2 items. We visit every item.");
     println!("\n>> lazily: query users, then user.orders.load(), order.items.load()");
-    println!("   1 SELECT for the users, then 1 per user for its orders,");
-    println!("   then 1 per order for its items: 1 + 3 + 6.");
+    println!("   Read the causes, and the `[orm] warning` lines among them.");
     let watch = db.recorder();
     let lazy = statements_of(&recorder, || walk_lazily(&db))?;
     assert_eq!(lazy, 1 + 3 + 3 * ORDERS_EACH);
+    let causes = watch.causes();
+    let loads_of = |of: &str| causes.iter().filter(|c| c.starts_with(of)).count();
+    assert_eq!(causes[0], "query of users");
+    assert_eq!(loads_of("lazy load of User.orders (users "), 3);
+    assert_eq!(
+        loads_of("lazy load of Order.items (orders "),
+        3 * ORDERS_EACH
+    );
     println!("   = {lazy} statements");
-    println!("   The session noticed the pattern and said so once per relationship");
-    println!("   (the `[orm] warning` lines above; `db.set_n_plus_one` sets the");
-    println!("   threshold, turns it off, or makes it an error for tests):");
+    println!("   The session noticed the pattern and warned once per relationship,");
+    println!("   with the fix; the recorder keeps the warnings (`db.set_n_plus_one`");
+    println!("   sets the threshold, turns it off, or makes it an error for tests):");
     let warnings = watch.warnings();
     for warning in &warnings {
         println!("   {warning}");
@@ -136,12 +143,21 @@ pub fn run() -> orm::Result<()> {
     drop(watch);
 
     println!("\n>> query::<User>().preload(User::ORDERS.then(Order::ITEMS)).all()");
-    println!("   1 SELECT for the users, 1 for the orders of all of them, 1 for");
-    println!("   the items of all those orders. The keys travel as one JSON array");
-    println!("   parameter, so each statement's text is the same for any count.");
-    println!("   Walking the tree afterwards costs nothing: it is all loaded.");
+    println!("   One statement per level, for all the parents at once: the keys");
+    println!("   travel as one JSON array parameter, so the statement does not grow");
+    println!("   with their number. Walking the tree afterwards costs nothing.");
+    let watch = db.recorder();
     let eager = statements_of(&recorder, || walk_preloaded(&db))?;
     assert_eq!(eager, 3);
+    assert_eq!(
+        watch.causes(),
+        [
+            "query of users",
+            "preload of User.orders for 3 users",
+            "preload of Order.items for 6 orders"
+        ]
+    );
+    drop(watch);
     println!("   = {eager} statements");
 
     db.set_echo(false);

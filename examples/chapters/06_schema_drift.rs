@@ -164,6 +164,10 @@ pub fn run() -> orm::Result<()> {
     let session = db.session();
     let order = session.get::<Order>(1)?;
     let alice = order.read()?.user.load()?;
+    assert_eq!(
+        recorder.causes(),
+        ["get of orders 1", "lazy load of Order.user (orders 1)"]
+    );
     assert_eq!(cost(&recorder), 2);
     println!(
         "   {:?}, nickname {:?} (the new column is NULL in old rows)",

@@ -183,8 +183,15 @@ fn chapter(path: &std::path::Path) -> orm::Result<()> {
 
     println!("\n>> db.apply(&plan, Destructive::Refuse)");
     db.apply(&plan, Destructive::Refuse)?;
-    println!("   (PRAGMA foreign_keys = OFF, BEGIN, the 4 statements, the check,");
-    println!("   COMMIT, PRAGMA foreign_keys = ON)");
+    println!("   (Step 1's 4 statements, as their causes say, and the 3 PRAGMAs");
+    println!("   that frame the rebuild.)");
+    let step_1 = "migration step 1: rebuild orders to add foreign key `user_id` -> `users`";
+    let of_step_1 = recorder
+        .statements()
+        .iter()
+        .filter(|s| s.cause.as_deref() == Some(step_1))
+        .count();
+    assert_eq!(of_step_1, 4);
     assert_eq!(cost(&recorder), 7);
 
     println!("\n>> PRAGMA foreign_key_list(orders)");

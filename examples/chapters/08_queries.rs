@@ -2,8 +2,8 @@
 //! across them without a join (`any` / `has`), values instead of objects
 //! (`select`), aggregates with `group_by` / `having`, subqueries, LIKE that
 //! matches literally, bulk writes that keep the identity map truthful,
-//! upsert, and savepoints. Each step prints its SQL (the echo, on stderr)
-//! and the statements it cost, checked.
+//! upsert, and savepoints. Each step prints its SQL with its cause (the
+//! echo, on stderr) and the statements it cost, checked.
 
 use orm::prelude::*;
 use orm::{Recorder, State};
@@ -176,7 +176,15 @@ pub fn run() -> orm::Result<()> {
         .filter(Order::NOTE.contains("50%"))
         .count()?;
     assert_eq!(literal, 1);
-    println!("   (the autoflush wrote the two notes first)");
+    assert_eq!(
+        recorder.causes(),
+        [
+            "autoflush before the count of orders: update of orders 3: note",
+            "autoflush before the count of orders: update of orders 4: note",
+            "count of orders"
+        ]
+    );
+    println!("   (the causes say why two UPDATEs come first)");
     cost(&recorder, 3);
 
     println!(
