@@ -197,6 +197,40 @@ backend_tests! {
         Ok(())
     }
 
+    fn an_update_that_needs_a_new_row_says_which(db) -> orm::Result<()> {
+        fill(&db)?;
+        let session = db.session();
+        let order = session.get::<Order>(3)?;
+        let recorder = db.recorder();
+        let eve = session.add(User::new("Eve".to_owned()));
+        order.read()?.user.set(&eve)?;
+        session.commit()?;
+        assert_eq!(
+            recorder.causes(),
+            [
+                "commit: insert into users",
+                "commit: update of orders 3 after users (orders.user_id needs users.id): user_id",
+            ]
+        );
+        Ok(())
+    }
+
+    fn a_preload_for_one_parent_says_one_row(db) -> orm::Result<()> {
+        fill(&db)?;
+        let session = db.session();
+        let recorder = db.recorder();
+        session
+            .query::<User>()
+            .filter(User::ID.eq(2))
+            .preload(User::ORDERS)
+            .all()?;
+        assert_eq!(
+            recorder.causes(),
+            ["query of users", "preload of User.orders for 1 row of users"]
+        );
+        Ok(())
+    }
+
     fn versioned_writes_name_the_version_they_check(db) -> orm::Result<()> {
         db.create_all::<Counter>()?;
         let session = db.session();
@@ -320,7 +354,7 @@ backend_tests! {
             ("CREATE TABLE", "create_all: create orders"),
             ("CREATE TABLE", "create_all: create tags"),
             ("CREATE TABLE", "create_all: create order_tags"),
-            ("CREATE INDEX", "create_all: create order_tags"),
+            ("CREATE INDEX", "create_all: create index ix_order_tags_tag_id"),
             ("COMMIT", "create_all"),
             ("INSERT INTO", "Database::execute_batch"),
             ("SELECT \"id\",", "get of users 1"),
@@ -379,11 +413,16 @@ backend_tests! {
         let plan = db.migration_plan::<Shop>(&orm::Renames::new())?;
         let recorder = db.recorder();
         db.apply(&plan, orm::Destructive::Refuse)?;
-        let causes: Vec<String> = recorder
+        let (frame, steps): (Vec<String>, Vec<String>) = recorder
             .statements()
             .into_iter()
             .filter_map(|s| s.cause)
-            .collect();
+            .partition(|cause| cause == "migration");
+        // The frame (BEGIN, COMMIT, and SQLite's foreign-key PRAGMAs and
+        // check) is the migration's; each step's statements are the step's.
+        let frame_len = if is_postgres(&db) { 2 } else { 5 };
+        assert_eq!(frame.len(), frame_len, "{frame:?}");
+        let causes = steps;
         assert_eq!(
             causes,
             [

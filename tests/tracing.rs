@@ -6,7 +6,8 @@
 #[path = "common/shop.rs"]
 mod shop;
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::sync::Once;
 
 use shop::*;
 use tracing::field::{Field, Visit};
@@ -46,9 +47,14 @@ struct Seen {
     entered: Vec<usize>,
 }
 
-/// Collects every span and event of the thread it is the default of.
-#[derive(Clone, Default)]
-struct Collector(Arc<Mutex<Seen>>);
+/// The subscriber of the whole test binary (a global one: scoped
+/// subscribers on parallel test threads race on tracing's per-callsite
+/// interest cache). It keeps what each thread emits apart.
+struct Collector;
+
+thread_local! {
+    static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
+}
 
 struct Fields<'a>(&'a mut Vec<(String, String)>);
 
@@ -68,54 +74,59 @@ impl Subscriber for Collector {
     }
 
     fn new_span(&self, span: &Attributes<'_>) -> Id {
-        let mut seen = self.0.lock().expect("not poisoned");
-        let mut fields = Vec::new();
-        span.record(&mut Fields(&mut fields));
-        seen.spans.push(SpanSeen {
-            name: span.metadata().name(),
-            fields,
-        });
-        Id::from_u64(seen.spans.len() as u64)
+        SEEN.with_borrow_mut(|seen| {
+            let mut fields = Vec::new();
+            span.record(&mut Fields(&mut fields));
+            seen.spans.push(SpanSeen {
+                name: span.metadata().name(),
+                fields,
+            });
+            Id::from_u64(seen.spans.len() as u64)
+        })
     }
 
     fn record(&self, span: &Id, values: &Record<'_>) {
-        let mut seen = self.0.lock().expect("not poisoned");
-        let index = span.into_u64() as usize - 1;
-        values.record(&mut Fields(&mut seen.spans[index].fields));
+        SEEN.with_borrow_mut(|seen| {
+            let index = span.into_u64() as usize - 1;
+            values.record(&mut Fields(&mut seen.spans[index].fields));
+        });
     }
 
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let mut seen = self.0.lock().expect("not poisoned");
-        let mut fields = Vec::new();
-        event.record(&mut Fields(&mut fields));
-        let span = seen.entered.last().copied();
-        seen.events.push(EventSeen {
-            level: *event.metadata().level(),
-            target: event.metadata().target().to_owned(),
-            fields,
-            span,
+        SEEN.with_borrow_mut(|seen| {
+            let mut fields = Vec::new();
+            event.record(&mut Fields(&mut fields));
+            let span = seen.entered.last().copied();
+            seen.events.push(EventSeen {
+                level: *event.metadata().level(),
+                target: event.metadata().target().to_owned(),
+                fields,
+                span,
+            });
         });
     }
 
     fn enter(&self, span: &Id) {
-        let mut seen = self.0.lock().expect("not poisoned");
-        seen.entered.push(span.into_u64() as usize - 1);
+        SEEN.with_borrow_mut(|seen| seen.entered.push(span.into_u64() as usize - 1));
     }
 
     fn exit(&self, _: &Id) {
-        self.0.lock().expect("not poisoned").entered.pop();
+        SEEN.with_borrow_mut(|seen| seen.entered.pop());
     }
 }
 
-/// Runs `work` with a collector as the thread's subscriber; returns what
+/// Runs `work` on this thread with the collector listening; returns what
 /// it saw.
 fn collect(work: impl FnOnce() -> orm::Result<()>) -> orm::Result<Seen> {
-    let collector = Collector::default();
-    tracing::subscriber::with_default(collector.clone(), work)?;
-    let seen = std::mem::take(&mut *collector.0.lock().expect("not poisoned"));
-    Ok(seen)
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(Collector).expect("the only global subscriber");
+    });
+    SEEN.with_borrow_mut(|seen| *seen = Seen::default());
+    work()?;
+    Ok(SEEN.with_borrow_mut(std::mem::take))
 }
 
 /// The statements (their SQL) sent inside span `span`.

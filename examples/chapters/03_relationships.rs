@@ -171,13 +171,12 @@ pub fn run_on(db: &Database) -> orm::Result<()> {
     assert_eq!(cost(&recorder), 0);
 
     println!("\n>> session.commit()");
-    println!("   The UPDATE waits for bob's INSERT: it sets user_id to his new id.");
     session.commit()?;
     assert_eq!(
         recorder.causes(),
         [
             "commit: insert into users",
-            "commit: update of orders 1: user_id"
+            "commit: update of orders 1 after users (orders.user_id needs users.id): user_id"
         ]
     );
     assert_eq!(cost(&recorder), 2);

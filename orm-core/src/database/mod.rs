@@ -341,14 +341,16 @@ impl Database {
             conn.because(
                 false,
                 || format!("create {}", table.name),
-                || {
-                    conn.execute(&table.create_table_sql_in(dialect), &[], table.name)?;
-                    for index in table.create_index_sql() {
-                        conn.execute(&index, &[], table.name)?;
-                    }
-                    Ok(())
-                },
-            )
+                || conn.execute(&table.create_table_sql_in(dialect), &[], table.name),
+            )?;
+            for index in table.indexes {
+                conn.because(
+                    false,
+                    || format!("create index {}", index.name),
+                    || conn.execute(&index.create_sql(table.name), &[], table.name),
+                )?;
+            }
+            Ok(())
         });
         // Link tables last: they reference both ends.
         let created = created.and_then(|()| {
@@ -359,12 +361,14 @@ impl Database {
                 conn.because(
                     false,
                     || format!("create {}", link.table),
-                    || {
-                        conn.execute(&link.create_table_sql_in(dialect), &[], link.table)?;
-                        conn.execute(&link.create_index_sql(), &[], link.table)?;
-                        Ok(())
-                    },
-                )
+                    || conn.execute(&link.create_table_sql_in(dialect), &[], link.table),
+                )?;
+                conn.because(
+                    false,
+                    || format!("create index {}", link.index_name()),
+                    || conn.execute(&link.create_index_sql(), &[], link.table),
+                )?;
+                Ok(())
             })
         });
         match created {

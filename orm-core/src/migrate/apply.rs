@@ -30,11 +30,17 @@ pub(super) fn in_migration<T>(
     conn: &Conn,
     work: impl FnOnce(&Conn) -> Result<T>,
 ) -> (Result<T>, bool) {
-    if conn.dialect() == Backend::Postgres {
-        return (transactional(conn, work), true);
-    }
-    let result = framed(conn, work);
-    (result, foreign_keys_back_on(conn).is_ok())
+    conn.because(
+        true,
+        || "migration".to_owned(),
+        || {
+            if conn.dialect() == Backend::Postgres {
+                return (transactional(conn, work), true);
+            }
+            let result = framed(conn, work);
+            (result, foreign_keys_back_on(conn).is_ok())
+        },
+    )
 }
 
 fn framed<T>(conn: &Conn, work: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {

@@ -31,7 +31,10 @@ pub(crate) trait PreloadStep {
 
 /// `preload of User.orders for 3 users`.
 fn preload_cause(model: &str, field: &str, parents: usize, table: &str) -> String {
-    format!("preload of {model}.{field} for {parents} {table}")
+    match parents {
+        1 => format!("preload of {model}.{field} for 1 row of {table}"),
+        n => format!("preload of {model}.{field} for {n} {table}"),
+    }
 }
 
 impl<P: Model, C: Model> PreloadStep for HasManyDef<P, C> {

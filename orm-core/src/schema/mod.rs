@@ -278,13 +278,17 @@ impl LinkDef {
 
     /// The index on the second column (the primary key serves the first).
     pub fn create_index_sql(&self) -> String {
-        let column = self.columns[1].0;
         format!(
             "CREATE INDEX {} ON {} ({})",
-            quote(&format!("ix_{}_{column}", self.table)),
+            quote(&self.index_name()),
             quote(self.table),
-            quote(column)
+            quote(self.columns[1].0)
         )
+    }
+
+    /// The name of the index on the second column: `ix_order_tags_tag_id`.
+    pub(crate) fn index_name(&self) -> String {
+        format!("ix_{}_{}", self.table, self.columns[1].0)
     }
 }
 

@@ -354,10 +354,10 @@ fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
                     insert_run(conn, Rc::clone(&node), &mut steps, written)
                 })?;
             }
-            Step::Update { node, .. } => {
+            Step::Update { node, needs_insert } => {
                 let old_version = conn.because(
                     false,
-                    || row_cause("update of", &node),
+                    || update_cause(&node, needs_insert),
                     || persistence::update(&node, conn),
                 )?;
                 written.push(Written::Updated { node, old_version });
@@ -410,6 +410,26 @@ fn insert_run<'w>(
 /// the inserts into a table, and why they wait for others of the flush
 /// (the first object's new parents speak for the run).
 fn insert_cause(node: &Rc<dyn AnyNode>) -> String {
+    let insert = format!("insert into {}", node.table().name);
+    match waits_for(node) {
+        Some(reason) => format!("{insert} {reason}"),
+        None => insert,
+    }
+}
+
+/// `"update of orders 1 after users (orders.user_id needs users.id)"`
+/// for an update that points at a row the flush inserts.
+fn update_cause(node: &Rc<dyn AnyNode>, needs_insert: bool) -> String {
+    let update = row_cause("update of", node);
+    match waits_for(node).filter(|_| needs_insert) {
+        Some(reason) => format!("{update} {reason}"),
+        None => update,
+    }
+}
+
+/// `"after users (orders.user_id needs users.id)"`: the tables of the new
+/// parents `node` points at, and the keys it needs from them.
+fn waits_for(node: &Rc<dyn AnyNode>) -> Option<String> {
     let table = node.table();
     let mut after: Vec<&str> = Vec::new();
     for parent in node.parents().unwrap_or_default() {
@@ -419,7 +439,7 @@ fn insert_cause(node: &Rc<dyn AnyNode>) -> String {
         }
     }
     if after.is_empty() {
-        return format!("insert into {}", table.name);
+        return None;
     }
     let needs: Vec<String> = table
         .columns
@@ -437,12 +457,7 @@ fn insert_cause(node: &Rc<dyn AnyNode>) -> String {
             })
         })
         .collect();
-    format!(
-        "insert into {} after {} ({})",
-        table.name,
-        after.join(", "),
-        needs.join(", ")
-    )
+    Some(format!("after {} ({})", after.join(", "), needs.join(", ")))
 }
 
 /// `"update of users 3"`: what a statement does to one object's row.
