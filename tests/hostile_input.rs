@@ -635,7 +635,7 @@ backend_tests! {
     fn random_nested_filters_of_hostile_values_select_what_they_mean(db) -> orm::Result<()> {
         filter_fixture(&db)?;
         let mut runner = TestRunner::new(Config {
-            cases: 2000,
+            cases: common::proptest_cases(&db, 500, 500),
             failure_persistence: None,
             ..Config::default()
         });

@@ -16,7 +16,8 @@
 //! Each model carries a `DropCounter` in a skipped field, counting values
 //! made and dropped on the test's thread.
 //!
-//! Sequences: `ORM_PROPTEST_CASES` / 5 of each (default 2,000). Each test
+//! Sequences: 500 of each, times `ORM_PROPTEST_SCALE` (see
+//! `common::proptest_cases`). Each test
 //! runs on SQLite and on PostgreSQL; the cases of one test share its
 //! database, whose tables each case drops and creates again.
 
@@ -138,33 +139,21 @@ fn empty(db: &Database) -> orm::Result<()> {
     Ok(())
 }
 
-/// The proptest configuration: `cases(share)` cases, nothing persisted.
-fn config(share: u32) -> Config {
-    Config {
-        cases: cases(share),
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
-
-/// Runs `test` on the cases `strategy` generates; a failure panics with
-/// the smallest failing input proptest found.
+/// Runs `test` on 500 cases (times `ORM_PROPTEST_SCALE`) that `strategy`
+/// generates, nothing persisted; a failure panics with the smallest
+/// failing input proptest found.
 fn check<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), String>)
 where
     S::Value: std::fmt::Debug,
 {
-    let mut runner = TestRunner::new(config(5));
+    let mut runner = TestRunner::new(Config {
+        cases: 500 * common::proptest_scale(),
+        failure_persistence: None,
+        ..Config::default()
+    });
     if let Err(failure) = runner.run(&strategy, |value| test(value).map_err(TestCaseError::fail)) {
         panic!("{failure}");
     }
-}
-
-fn cases(share: u32) -> u32 {
-    std::env::var("ORM_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-        .unwrap_or(10_000)
-        / share
 }
 
 // ------------------------------------------------------- panic reporting

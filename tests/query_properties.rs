@@ -22,10 +22,9 @@
 //! test's database, whose tables are created once and emptied per case
 //! (PostgreSQL's sequences set back, so keys start from 1 again).
 //!
-//! Cases: `ORM_PROPTEST_CASES` (default 512) on SQLite and
-//! `ORM_PROPTEST_CASES_POSTGRES` (default 400: some 40 seconds for the four
-//! in a debug build) on PostgreSQL, each
-//! split evenly between the four properties.
+//! Cases: 512 on SQLite and 200 on PostgreSQL, times `ORM_PROPTEST_SCALE`
+//! (see `common::proptest_cases`), split evenly between the four
+//! properties.
 
 #[macro_use]
 mod common;
@@ -1073,20 +1072,10 @@ fn aggregates(
 
 const PROPERTIES: u32 = 4;
 
-/// Cases per property: `ORM_PROPTEST_CASES` (default 512) on SQLite,
-/// `ORM_PROPTEST_CASES_POSTGRES` (default 400: some 40 seconds for the four
-/// in a debug build) on PostgreSQL, where
-/// each case costs round trips; split between the properties.
+/// Cases per property: a quarter of 512 on SQLite, of 200 on PostgreSQL,
+/// where each case costs round trips (times `ORM_PROPTEST_SCALE`).
 fn cases_each(db: &Database) -> u32 {
-    let (variable, default) = match db.backend() {
-        orm::Backend::Postgres => ("ORM_PROPTEST_CASES_POSTGRES", 400),
-        _ => ("ORM_PROPTEST_CASES", 512),
-    };
-    let total = std::env::var(variable)
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-        .unwrap_or(default);
-    total.div_ceil(PROPERTIES)
+    common::proptest_cases(db, 512, 200).div_ceil(PROPERTIES)
 }
 
 /// Creates the shop's tables in `db`, then runs `test` on the cases

@@ -25,9 +25,9 @@
 //! ran, so it reads where each PostgreSQL sequence got to (checking it lies
 //! within what the flush could have used).
 //!
-//! The number of sequences is `ORM_PROPTEST_CASES` (default 10,000) on
-//! SQLite and `ORM_PROPTEST_CASES_POSTGRES` (default 1,600) on PostgreSQL,
-//! split between the two mixes below. Shrunk failures are kept at the end
+//! The number of sequences is 2,000 on SQLite and 400 on PostgreSQL, times
+//! `ORM_PROPTEST_SCALE` (see `common::proptest_cases`), split between the
+//! two mixes below. Shrunk failures are kept at the end
 //! of this file as tests replaying the exact operations on both backends.
 
 #[macro_use]
@@ -1698,20 +1698,10 @@ fn op(relations: bool) -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Sequences per test: `ORM_PROPTEST_CASES` (default 10,000) on SQLite,
-/// `ORM_PROPTEST_CASES_POSTGRES` (default 1,600: some 45 seconds for the two
-/// in a debug build) on PostgreSQL, where each step costs round trips; split
-/// between the two tests.
+/// Sequences per test: half of 2,000 on SQLite, of 400 on PostgreSQL,
+/// where each step costs round trips (times `ORM_PROPTEST_SCALE`).
 fn cases_each(db: &Database) -> u32 {
-    let (variable, default) = match db.backend() {
-        orm::Backend::Postgres => ("ORM_PROPTEST_CASES_POSTGRES", 1_600),
-        _ => ("ORM_PROPTEST_CASES", 10_000),
-    };
-    let total = std::env::var(variable)
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-        .unwrap_or(default);
-    total.div_ceil(2)
+    common::proptest_cases(db, 2_000, 400).div_ceil(2)
 }
 
 /// Runs random sequences of `op(relations)` on `db`; a failure panics with

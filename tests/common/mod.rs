@@ -12,6 +12,27 @@ use orm::Value;
 use orm::prelude::*;
 use orm::{Migrations, ModelSet, Recorder};
 
+/// How many cases a property test runs: `sqlite` or `postgres` (sized so
+/// the suite stays quick on two cores; PostgreSQL's cases cost round
+/// trips) times `ORM_PROPTEST_SCALE` (default 1; CI runs 4, a longer hunt
+/// more).
+pub fn proptest_cases(db: &Database, sqlite: u32, postgres: u32) -> u32 {
+    let base = match db.backend() {
+        orm::Backend::Postgres => postgres,
+        _ => sqlite,
+    };
+    base.saturating_mul(proptest_scale())
+}
+
+/// `ORM_PROPTEST_SCALE`, the factor on every property test's cases.
+pub fn proptest_scale() -> u32 {
+    std::env::var("ORM_PROPTEST_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
 /// A database file in the temp dir, removed when the test ends.
 pub struct Fixture {
     pub db: Database,
