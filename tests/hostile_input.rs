@@ -16,8 +16,6 @@ mod common;
 
 use common::backend::is_postgres;
 
-use std::path::PathBuf;
-
 use orm::prelude::*;
 use orm::{Error, Expr};
 use proptest::prelude::*;
@@ -691,52 +689,35 @@ fn the_ddl_of_hostile_identifiers_doubles_their_quotes() {
     );
 }
 
-/// The foreign-key column of a `BelongsTo` may be named like any other
-/// column. Checked by compiling and running a program (trybuild), so that
-/// the rest of this file still builds while the derive rejects the name.
-/// SQLite only: the program opens an in-memory database of its own.
-#[test]
-fn a_foreign_key_column_named_with_quotes_and_spaces_compiles_and_round_trips() {
-    let dir = std::env::temp_dir().join(format!("orm-hostile-fk-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temp dir can be made");
-    let program = dir.join("foreign_key_column_with_quotes.rs");
-    std::fs::write(&program, FOREIGN_KEY_PROGRAM).expect("the program is written");
-    /// Removes the program's directory, pass or fail.
-    struct Cleanup(PathBuf);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+/// A foreign-key column named with a quote, a semicolon and a space.
+mod quoted_foreign_key {
+    use orm::prelude::*;
+
+    #[derive(Model, Debug)]
+    #[orm(table = "parents")]
+    pub struct Parent {
+        #[orm(primary_key)]
+        pub id: i64,
+        #[orm(back_populates = "parent")]
+        pub kids: HasMany<Kid>,
     }
-    let _cleanup = Cleanup(dir);
-    // Runs when dropped: compiles the program, runs it, panics on failure.
-    let cases = trybuild::TestCases::new();
-    cases.pass(&program);
-    drop(cases);
+
+    #[derive(Model, Debug)]
+    #[orm(table = "kids")]
+    pub struct Kid {
+        #[orm(primary_key)]
+        pub id: i64,
+        #[orm(column = "parent\"; id", back_populates = "kids")]
+        pub parent: BelongsTo<Parent>,
+    }
 }
 
-const FOREIGN_KEY_PROGRAM: &str = r##"
-use orm::prelude::*;
+/// The foreign-key column of a `BelongsTo` may be named like any other
+/// column: quoted wherever it appears, it round-trips.
+#[test]
+fn a_foreign_key_column_named_with_quotes_and_spaces_compiles_and_round_trips() -> orm::Result<()> {
+    use quoted_foreign_key::{Kid, Parent};
 
-#[derive(Model, Debug)]
-#[orm(table = "parents")]
-pub struct Parent {
-    #[orm(primary_key)]
-    pub id: i64,
-    #[orm(back_populates = "parent")]
-    pub kids: HasMany<Kid>,
-}
-
-#[derive(Model, Debug)]
-#[orm(table = "kids")]
-pub struct Kid {
-    #[orm(primary_key)]
-    pub id: i64,
-    #[orm(column = "parent\"; id", back_populates = "kids")]
-    pub parent: BelongsTo<Parent>,
-}
-
-fn main() -> orm::Result<()> {
     let db = Database::in_memory()?;
     db.create_all::<(Parent, Kid)>()?;
     let session = db.session();
@@ -750,4 +731,3 @@ fn main() -> orm::Result<()> {
     assert_eq!(kids[0].read()?.parent.key(), Some(1));
     Ok(())
 }
-"##;
