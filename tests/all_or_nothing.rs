@@ -9,8 +9,7 @@
 //! session of their own, and the statements a step costs. Each runs on
 //! SQLite and on PostgreSQL but the two about SQLite reusing a key.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::is_postgres;
 

@@ -3,8 +3,7 @@
 //! connection the server closes, many threads with a session each on one
 //! server, and the isolation of their transactions.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::is_postgres;
 

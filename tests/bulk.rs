@@ -3,10 +3,8 @@
 //! values or become deleted, `ON DELETE` actions followed in memory,
 //! rollback undoes it all, a failure changes nothing).
 
-#[macro_use]
-mod common;
-#[path = "common/shop.rs"]
-mod shop;
+use crate::common;
+use crate::common::shop;
 
 use common::backend;
 use orm::prelude::*;

@@ -1,12 +1,10 @@
 //! Every statement says why it ran: the cause each kind of statement
 //! carries in the recorder and the echo, asserted exactly.
 
-#[macro_use]
-mod common;
+use crate::common;
 
+use crate::common::shop;
 use common::backend::is_postgres;
-#[path = "common/shop.rs"]
-mod shop;
 
 use shop::*;
 

@@ -3,7 +3,7 @@
 //! each command prints, its exit code, and what it leaves in the database
 //! and the folder.
 
-mod common;
+use crate::common;
 
 use std::process::ExitCode;
 

@@ -6,8 +6,7 @@
 //!
 //! Every test runs on each backend of the matrix (see `common::backend`).
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::statements;
 use orm::prelude::*;

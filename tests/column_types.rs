@@ -5,8 +5,7 @@
 //! keys and as keys a `BelongsTo` points at, and a stored value that is no
 //! variant is a conversion error naming table, column, key and value.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::is_postgres;
 

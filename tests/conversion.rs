@@ -9,8 +9,7 @@
 //! The bad values are written by hand with raw SQL into tables made by
 //! hand, as another program (or a damaged file) would leave them.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::is_postgres;
 

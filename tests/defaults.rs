@@ -4,8 +4,7 @@
 //! values override the default, `Set(None)` writes NULL, and a failed flush
 //! or a rollback puts the fields back to unset.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::{self, is_postgres};
 use orm::prelude::*;

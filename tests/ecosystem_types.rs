@@ -10,8 +10,7 @@
     feature = "serde_json"
 ))]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::is_postgres;
 

@@ -2,7 +2,7 @@
 //! identity, values) with assertions; running each chapter here makes a
 //! broken claim fail the build.
 
-mod common;
+use crate::common;
 
 #[path = "../examples/chapters/01_models.rs"]
 mod models;

@@ -8,9 +8,6 @@
 //! "another program" changing rows is `Database::execute_batch`, which
 //! runs on a connection of its own, outside the session's.
 
-#[macro_use]
-mod common;
-
 use orm::prelude::*;
 use orm::{Error, Misuse};
 

@@ -26,8 +26,7 @@
 //! "Exactly as before" is checked there with a plain rusqlite connection
 //! that dumps every row, so the ORM never grades its own homework.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -11,8 +11,7 @@
 //! with a NUL are left out of what must round-trip, and storing one must
 //! be an error that stores nothing.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::is_postgres;
 
@@ -633,7 +632,7 @@ backend_tests! {
     fn random_nested_filters_of_hostile_values_select_what_they_mean(db) -> orm::Result<()> {
         filter_fixture(&db)?;
         let mut runner = TestRunner::new(Config {
-            cases: common::proptest_cases(&db, 500, 500),
+            cases: common::proptest_cases(&db, 500, 200),
             failure_persistence: None,
             ..Config::default()
         });

@@ -1,8 +1,7 @@
 //! The identity map: one object per row per session, whichever way the row
 //! is loaded, and loading never overwrites changes not yet flushed.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend;
 use orm::Value;

@@ -3,10 +3,8 @@
 //! filters that need no join. Each against rows worked out by hand from the
 //! shop fixture, with the statements counted and, for a few, their text.
 
-#[macro_use]
-mod common;
-#[path = "common/shop.rs"]
-mod shop;
+use crate::common;
+use crate::common::shop;
 
 use common::backend;
 use orm::prelude::*;

@@ -13,8 +13,7 @@
 //! there the text key with a NUL is replaced by `NULL`, the element an
 //! array literal reads as SQL NULL unless it is quoted.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::is_postgres;
 
@@ -33,7 +32,7 @@ macro_rules! agreement_for_keys {
 
             use orm::prelude::*;
 
-            use crate::is_postgres;
+            use super::is_postgres;
 
             type Key = $key;
 
@@ -145,7 +144,7 @@ macro_rules! agreement_for_keys {
                 Ok(found)
             }
 
-            crate::backend_tests! {
+            backend_tests! {
                 fn preload_of_children_equals_lazy_loads_in_two_statements(db) -> orm::Result<()> {
                     seed(&db)?;
                     let recorder = db.recorder();

@@ -10,9 +10,6 @@
 //!
 //! Each test runs on SQLite and on PostgreSQL.
 
-#[macro_use]
-mod common;
-
 use std::cell::Cell;
 
 use orm::prelude::*;

@@ -10,8 +10,7 @@
 //! statements each step costs with a recorder, and reads the rows back with
 //! plain SQL in a session of its own.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{
     backend::{self, is_postgres},

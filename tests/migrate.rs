@@ -16,7 +16,7 @@ use orm::{
 };
 use rusqlite::types::Value;
 
-mod common;
+use crate::common;
 
 use common::{Scratch, int, rows, snapshot, text};
 

@@ -8,8 +8,7 @@
 
 #![cfg(feature = "postgres")]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use orm::prelude::*;
 use orm::{

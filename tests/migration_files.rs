@@ -6,8 +6,7 @@
 //! Each test starts from a database file that holds rows, made with plain
 //! SQL, and reads it back with plain rusqlite afterwards.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,10 +2,7 @@
 //! of one query's result warns once, naming the `preload` that fixes it;
 //! its threshold, its off switch and its strict mode.
 
-#[macro_use]
-mod common;
-#[path = "common/shop.rs"]
-mod shop;
+use crate::common::shop;
 
 use orm::prelude::*;
 use orm::{Error, NPlusOne};

@@ -16,13 +16,12 @@
 //! Each model carries a `DropCounter` in a skipped field, counting values
 //! made and dropped on the test's thread.
 //!
-//! Sequences: 500 of each, times `ORM_PROPTEST_SCALE` (see
-//! `common::proptest_cases`). Each test
+//! Sequences: 500 of each on SQLite, 200 on PostgreSQL, times
+//! `ORM_PROPTEST_SCALE` (see `common::proptest_cases`). Each test
 //! runs on SQLite and on PostgreSQL; the cases of one test share its
 //! database, whose tables each case drops and creates again.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -139,15 +138,15 @@ fn empty(db: &Database) -> orm::Result<()> {
     Ok(())
 }
 
-/// Runs `test` on 500 cases (times `ORM_PROPTEST_SCALE`) that `strategy`
-/// generates, nothing persisted; a failure panics with the smallest
-/// failing input proptest found.
-fn check<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), String>)
+/// Runs `test` on `db` with the cases `strategy` generates (500 on SQLite,
+/// 200 on PostgreSQL, times `ORM_PROPTEST_SCALE`), nothing persisted; a
+/// failure panics with the smallest failing input proptest found.
+fn check<S: Strategy>(db: &Database, strategy: S, test: impl Fn(S::Value) -> Result<(), String>)
 where
     S::Value: std::fmt::Debug,
 {
     let mut runner = TestRunner::new(Config {
-        cases: 500 * common::proptest_scale(),
+        cases: common::proptest_cases(db, 500, 200),
         failure_persistence: None,
         ..Config::default()
     });
@@ -934,13 +933,13 @@ fn check_graph(db: &Database, g: &Graph) -> Result<(), String> {
 backend_tests! {
     fn random_operations_never_panic_and_free_every_object(db) -> orm::Result<()> {
         database(&db)?;
-        check(proptest::collection::vec(op(), 1..40), |ops| run(&db, &ops));
+        check(&db, proptest::collection::vec(op(), 1..40), |ops| run(&db, &ops));
         Ok(())
     }
 
     fn random_graphs_with_cycles_are_freed_with_their_session_and_handles(db) -> orm::Result<()> {
         database(&db)?;
-        check(graph(), |g| check_graph(&db, &g));
+        check(&db, graph(), |g| check_graph(&db, &g));
         Ok(())
     }
 

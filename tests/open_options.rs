@@ -5,7 +5,7 @@
 //! nothing; a lock another connection holds while the database opens is
 //! `Error::Busy`.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

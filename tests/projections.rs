@@ -3,10 +3,8 @@
 //! (`in_select`, scalar, `exists`), and LIKE that matches literally. Each
 //! against rows worked out by hand from the shop fixture.
 
-#[macro_use]
-mod common;
-#[path = "common/shop.rs"]
-mod shop;
+use crate::common;
+use crate::common::shop;
 
 use common::backend;
 use orm::Error;

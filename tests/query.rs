@@ -1,8 +1,7 @@
 //! The query builder: every kind of filter, ordering, limit and offset,
 //! `count`, `first` and `one`, and exactly one statement per query.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::{self, is_postgres};
 use orm::Value;

@@ -22,14 +22,12 @@
 //! test's database, whose tables are created once and emptied per case
 //! (PostgreSQL's sequences set back, so keys start from 1 again).
 //!
-//! Cases: 512 on SQLite and 200 on PostgreSQL, times `ORM_PROPTEST_SCALE`
+//! Cases: 512 on SQLite and 100 on PostgreSQL, times `ORM_PROPTEST_SCALE`
 //! (see `common::proptest_cases`), split evenly between the four
 //! properties.
 
-#[macro_use]
-mod common;
-#[path = "common/shop.rs"]
-mod shop;
+use crate::common;
+use crate::common::shop;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -1072,10 +1070,10 @@ fn aggregates(
 
 const PROPERTIES: u32 = 4;
 
-/// Cases per property: a quarter of 512 on SQLite, of 200 on PostgreSQL,
+/// Cases per property: a quarter of 512 on SQLite, of 100 on PostgreSQL,
 /// where each case costs round trips (times `ORM_PROPTEST_SCALE`).
 fn cases_each(db: &Database) -> u32 {
-    common::proptest_cases(db, 512, 200).div_ceil(PROPERTIES)
+    common::proptest_cases(db, 512, 100).div_ceil(PROPERTIES)
 }
 
 /// Creates the shop's tables in `db`, then runs `test` on the cases

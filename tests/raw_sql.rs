@@ -7,8 +7,7 @@
 //! Every test runs on each backend of the matrix (see `common::backend`);
 //! what is committed is read by a session of its own.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{
     Fixture,

@@ -12,7 +12,7 @@
 use orm::{Destructive, Error, HazardKind, Renames, SchemaChange, StepKind};
 use rusqlite::types::Value;
 
-mod common;
+use crate::common;
 
 use common::{Scratch, int, rows, snapshot, text};
 

@@ -8,8 +8,7 @@
 //! afterwards with plain SQL read by a session of its own, so the ORM's
 //! objects never grade their own homework.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{backend, by_id, ids, params, statements};
 use orm::Value;

@@ -10,8 +10,7 @@
 //! session) and the exact statements, transaction control included. Each
 //! runs on SQLite and on PostgreSQL.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::is_postgres;
 

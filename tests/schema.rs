@@ -5,9 +5,6 @@
 //! own settings (PRAGMAs, the WAL journal of a file) and the one about the
 //! migration plan, which PostgreSQL does not have yet.
 
-#[macro_use]
-mod common;
-
 use orm::prelude::*;
 use orm::{Backend, TableDef};
 use orm::{Bound, ColumnType, FromValueError, ToValue, ValueRef};

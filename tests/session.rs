@@ -2,8 +2,7 @@
 //! object goes through, commit and rollback, autoflush, and flushes that
 //! fail as a whole.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::{self, is_postgres};
 use orm::prelude::*;

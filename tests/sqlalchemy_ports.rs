@@ -14,8 +14,7 @@
 //! Every test runs on each backend of the matrix (see `common::backend`)
 //! and reads the rows back with plain SQL in a session of its own.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::is_postgres;
 

@@ -25,13 +25,12 @@
 //! ran, so it reads where each PostgreSQL sequence got to (checking it lies
 //! within what the flush could have used).
 //!
-//! The number of sequences is 2,000 on SQLite and 400 on PostgreSQL, times
+//! The number of sequences is 2,000 on SQLite and 200 on PostgreSQL, times
 //! `ORM_PROPTEST_SCALE` (see `common::proptest_cases`), split between the
 //! two mixes below. Shrunk failures are kept at the end
 //! of this file as tests replaying the exact operations on both backends.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -1698,10 +1697,10 @@ fn op(relations: bool) -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Sequences per test: half of 2,000 on SQLite, of 400 on PostgreSQL,
+/// Sequences per test: half of 2,000 on SQLite, of 200 on PostgreSQL,
 /// where each step costs round trips (times `ORM_PROPTEST_SCALE`).
 fn cases_each(db: &Database) -> u32 {
-    common::proptest_cases(db, 2_000, 400).div_ceil(2)
+    common::proptest_cases(db, 2_000, 200).div_ceil(2)
 }
 
 /// Runs random sequences of `op(relations)` on `db`; a failure panics with

@@ -4,8 +4,7 @@
 //! runs on SQLite (a database file, whose WAL lets readers read while a
 //! writer writes) and on PostgreSQL.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread;

@@ -8,8 +8,7 @@
 //! Every test that writes runs on each backend of the matrix (see
 //! `common::backend`) and reads the rows back in a session of its own.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 

@@ -2,8 +2,7 @@
 //! included whatever they contain; values that cannot be written (NaN) or
 //! read (NULL or another type in a field) are typed errors naming where.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::is_postgres;
 

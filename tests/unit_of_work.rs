@@ -1,8 +1,7 @@
 //! The unit of work: what a flush writes (only what changed), in which
 //! order, inside one transaction, and the plan it shows beforehand.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::{self, is_postgres};
 use orm::Value;

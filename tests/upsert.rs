@@ -3,8 +3,7 @@
 //! identity map ends with one object for the row) and for many rows at
 //! once (nothing loaded that was not).
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend::{self, is_postgres};
 use orm::prelude::*;

@@ -1,8 +1,7 @@
 //! Optimistic locking with `#[orm(version)]`: a stale UPDATE or DELETE is a
 //! typed error naming the table and key, and the session can reload and retry.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::backend;
 use orm::prelude::*;

@@ -67,11 +67,8 @@ pub fn postgres() -> Option<TestDb> {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("{POSTGRES_URL}={url}: the server cannot be reached: {e}"));
-    admin
-        .batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
-        .expect("a test schema can be created");
+    admin(&url, &format!("CREATE SCHEMA \"{schema}\""))
+        .unwrap_or_else(|e| panic!("{POSTGRES_URL}={url}: a test schema cannot be created: {e}"));
     let separator = if url.contains('?') { '&' } else { '?' };
     let scoped = format!("{url}{separator}options=-csearch_path%3D{schema}");
     let db = Database::open(&scoped).expect("the test schema opens");
@@ -79,6 +76,25 @@ pub fn postgres() -> Option<TestDb> {
         db: Some(db),
         schema: Some((url, schema)),
     })
+}
+
+/// Runs `sql` on the server at `url` through one connection the tests
+/// share (a connection per schema made and dropped would cost each test
+/// two connects).
+#[cfg(feature = "postgres")]
+fn admin(url: &str, sql: &str) -> Result<(), postgres::Error> {
+    use std::sync::Mutex;
+    static ADMIN: Mutex<Option<postgres::Client>> = Mutex::new(None);
+    let mut admin = ADMIN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut client = match admin.take() {
+        Some(client) if !client.is_closed() => client,
+        _ => postgres::Client::connect(url, postgres::NoTls)?,
+    };
+    let done = client.batch_execute(sql);
+    *admin = Some(client);
+    done
 }
 
 /// Without the `postgres` feature there is no PostgreSQL to test.
@@ -92,10 +108,8 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         // Close the database's connections before dropping their schema.
         drop(self.db.take());
-        if let Some((url, schema)) = self.schema.take()
-            && let Ok(mut admin) = postgres::Client::connect(&url, postgres::NoTls)
-        {
-            let _ = admin.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"));
+        if let Some((url, schema)) = self.schema.take() {
+            let _ = admin(&url, &format!("DROP SCHEMA \"{schema}\" CASCADE"));
         }
     }
 }

@@ -3,7 +3,9 @@
 //! `Recorder` saw. Each test file uses a part of it, hence the allow.
 #![allow(dead_code)]
 
+#[macro_use]
 pub mod backend;
+pub mod shop;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -94,8 +94,9 @@ pub(crate) type Pool = r2d2::Pool<Connector>;
 /// A connection taken from the pool; dropping it gives it back.
 pub(crate) type PooledClient = r2d2::PooledConnection<Connector>;
 
-/// A pool of connections to the server `url` names; one connection is
-/// opened now, so that a wrong URL fails here.
+/// A pool of connections to the server `url` names (up to ten, opened
+/// when sessions need them); one is opened now, so that a wrong URL fails
+/// here.
 pub(crate) fn open(url: &str, timeout: Duration) -> Result<Pool> {
     let config: postgres::Config = url.parse().map_err(|e: postgres::Error| Error::Connect {
         detail: format!("`{url}` is not a PostgreSQL URL: {e}"),
@@ -107,6 +108,9 @@ pub(crate) fn open(url: &str, timeout: Duration) -> Result<Pool> {
         // statement; testing each checkout would cost a round trip per
         // session.
         .test_on_check_out(false)
+        // Connections are opened as sessions need them, as SQLAlchemy's
+        // pool does, not ten at once for a program that may use one.
+        .min_idle(Some(0))
         .build_unchecked(connector);
     drop(take(&pool)?);
     Ok(pool)
