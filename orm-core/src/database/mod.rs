@@ -47,7 +47,7 @@ use crate::migrate::drift;
 use crate::schema::{ModelSet, TableDef, dependency_order, links_of};
 use crate::session::Session;
 use crate::sql::echo::{Echo, Observers, Recorder};
-use crate::sql::{Conn, Raw, quote};
+use crate::sql::{Conn, Raw, Texts, quote};
 
 /// How long a statement waits for another connection's lock before failing
 /// with [`Error::Busy`], unless [`OpenOptions::busy_timeout`] or
@@ -100,7 +100,8 @@ pub(crate) struct Shared {
     busy_timeout_ms: AtomicU64,
     settings: Settings,
     on_connect: options::OnConnect,
-    idle: Mutex<Vec<Connection>>,
+    /// Idle SQLite connections, each with the SQL texts built for it.
+    idle: Mutex<Vec<(Connection, Texts)>>,
     /// Counts the schema changes made through this database (DDL, a
     /// migration): a PostgreSQL connection forgets the statements it
     /// prepared before the last one, which the server would refuse to run
@@ -423,6 +424,7 @@ impl Database {
             return Ok(Conn::new(
                 Raw::Postgres(Box::new(std::cell::RefCell::new(client))),
                 Arc::clone(&self.shared.observers),
+                Texts::default(),
             ));
         }
         let idle = self
@@ -431,17 +433,18 @@ impl Database {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .pop();
-        let raw = match idle {
-            Some(raw) => {
+        let (raw, texts) = match idle {
+            Some((raw, texts)) => {
                 // The timeout may have changed since the connection was opened.
                 raw.busy_timeout(self.busy_timeout())?;
-                raw
+                (raw, texts)
             }
-            None => self.open_raw()?,
+            None => (self.open_raw()?, Texts::default()),
         };
         Ok(Conn::new(
             Raw::Sqlite(raw),
             Arc::clone(&self.shared.observers),
+            texts,
         ))
     }
 
@@ -452,10 +455,10 @@ impl Database {
         expect(clippy::infallible_destructuring_match, reason = "one backend built")
     )]
     pub(crate) fn release(&self, conn: Conn) {
-        let raw = match conn.into_raw() {
-            Raw::Sqlite(raw) => raw,
+        let (raw, texts) = match conn.into_parts() {
+            (Raw::Sqlite(raw), texts) => (raw, texts),
             #[cfg(feature = "postgres")]
-            Raw::Postgres(client) => {
+            (Raw::Postgres(client), _) => {
                 let mut client = client.into_inner();
                 // Back to the pool unless broken (the pool checks) or stuck
                 // in a transaction that will not roll back.
@@ -480,7 +483,7 @@ impl Database {
             .idle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(raw);
+            .push((raw, texts));
     }
 
     /// A new connection with the database's options set and its hooks run;

@@ -15,7 +15,6 @@ pub(crate) mod tree;
 pub(crate) use text::Kind;
 
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -111,6 +110,11 @@ impl<'a> Param<'a> {
 /// A cached statement text: table, model, kind.
 type TextKey = (&'static str, &'static str, Kind);
 
+/// The SQL texts built from table metadata, by table, model and kind.
+/// They go back to the pool with their connection, so that a session
+/// (often one per request, doing one lookup) finds them built.
+pub(crate) type Texts = HashMap<TextKey, Arc<str>>;
+
 /// A backend's connection, as a session holds it.
 pub(crate) enum Raw {
     Sqlite(Connection),
@@ -128,7 +132,7 @@ pub(crate) struct Conn {
     observers: Arc<Observers>,
     /// Keyed by table and model name: a `&'static TableDef`'s address is
     /// not unique (a constant may be inlined at several addresses).
-    texts: RefCell<HashMap<TextKey, Rc<str>>>,
+    texts: RefCell<Texts>,
     /// Why the statements being sent run, innermost last, each marked
     /// whether it stands alone (a root) or refines the one around it.
     /// Filled only while someone observes.
@@ -136,11 +140,11 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(raw: Raw, observers: Arc<Observers>) -> Self {
+    pub(crate) fn new(raw: Raw, observers: Arc<Observers>, texts: Texts) -> Self {
         Conn {
             raw,
             observers,
-            texts: RefCell::new(HashMap::default()),
+            texts: RefCell::new(texts),
             causes: RefCell::new(Vec::new()),
         }
     }
@@ -155,8 +159,9 @@ impl Conn {
         }
     }
 
-    /// The SQL text of `kind` for `table`, built once per connection.
-    pub(crate) fn text(&self, table: &'static crate::schema::TableDef, kind: Kind) -> Rc<str> {
+    /// The SQL text of `kind` for `table`, built once per connection (and
+    /// kept with it while it waits in the pool).
+    pub(crate) fn text(&self, table: &'static crate::schema::TableDef, kind: Kind) -> Arc<str> {
         let key = (table.name, table.model, kind);
         let dialect = self.dialect();
         // One lookup (the key hashes two names): building the text calls
@@ -165,7 +170,7 @@ impl Conn {
         let text = texts
             .entry(key)
             .or_insert_with(|| text::build(table, kind, dialect).into());
-        Rc::clone(text)
+        Arc::clone(text)
     }
 
     /// Runs `run` with `cause` as the reason for the statements it sends:
@@ -269,8 +274,10 @@ impl Conn {
         Ok(self.sqlite("reading a rowid")?.last_insert_rowid())
     }
 
-    pub(crate) fn into_raw(self) -> Raw {
-        self.raw
+    /// The backend connection and the texts built for it, to go back to
+    /// the pool together.
+    pub(crate) fn into_parts(self) -> (Raw, Texts) {
+        (self.raw, self.texts.into_inner())
     }
 
     /// Runs a statement that returns no rows; returns the number of rows changed.
@@ -631,7 +638,7 @@ mod tests {
     fn no_cause_is_built_while_nobody_observes() {
         let raw = rusqlite::Connection::open_in_memory().expect("an in-memory connection");
         let observers = Arc::new(Observers::default());
-        let conn = Conn::new(Raw::Sqlite(raw), Arc::clone(&observers));
+        let conn = Conn::new(Raw::Sqlite(raw), Arc::clone(&observers), Texts::default());
         let built = Cell::new(0);
         let cause = || {
             built.set(built.get() + 1);
