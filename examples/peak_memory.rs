@@ -1,4 +1,6 @@
-//! Peak memory of holding 100,000 loaded rows: through the ORM or by hand.
+//! Memory of holding 100,000 loaded rows: through the ORM or by hand. Two
+//! measures: the heap the loaded rows hold (a counting allocator: live
+//! bytes after loading minus before), and the peak resident set size.
 //!
 //! ```text
 //! cargo build --release --example peak_memory
@@ -11,11 +13,14 @@
 //! first, in a temporary directory, then deleted), so SQLite's own memory is
 //! the page cache of one connection on each side, not the data. The loaded
 //! rows are kept alive to the end (the ORM's handles and session; the
-//! hand-written `Vec<User>`), and the program prints the peak it saw
-//! (`VmHWM` from `/proc/self/status`) next to what `time -v` reports.
+//! hand-written `Vec<PlainUser>` of the same columns, as plain code would
+//! hold them), and the program prints the live heap per row and the peak
+//! it saw (`VmHWM` from `/proc/self/status`, as `time -v` reports it).
 //! `--rows N` changes the row count.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use orm::prelude::*;
 use rusqlite::Connection;
@@ -54,6 +59,48 @@ pub struct Comment {
     pub body: String,
     #[orm(back_populates = "comments", index)]
     pub post: BelongsTo<Post>,
+}
+
+/// The system allocator, counting the bytes live at any moment.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call goes to the system allocator with the same layout; the
+// counter only adds and subtracts the sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// A user as hand-written code holds one: its columns and nothing else.
+struct PlainUser {
+    #[allow(dead_code)] // read back only to make the row
+    id: i64,
+    #[allow(dead_code)]
+    name: String,
+    #[allow(dead_code)]
+    email: String,
+    age: i64,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -117,14 +164,23 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn report(side: &str, rows: usize, checksum: i64) {
+/// Prints what the rows cost: `before` is the live heap before loading.
+fn report(side: &str, rows: usize, checksum: i64, before: usize) {
     let peak = peak_rss_kib().map_or("unknown".to_owned(), |k| format!("{k} KiB"));
-    println!("{side}: {rows} rows held, checksum {checksum}, peak RSS (VmHWM) {peak}");
+    let held = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    let per_row = held.checked_div(rows).unwrap_or(0);
+    println!(
+        "{side}: {rows} rows held, checksum {checksum}, live heap of the rows {held} B ({per_row} B/row), peak RSS (VmHWM) {peak}"
+    );
 }
 
 fn run_orm(path: &Path, load: bool) -> Result<(), Box<dyn std::error::Error>> {
     let db = Database::open(path)?;
     let session = db.session();
+    // The connection and its prepared statement exist on both sides before
+    // the count starts.
+    session.query::<User>().limit(1).all()?;
+    let before = LIVE.load(Ordering::Relaxed);
     let users = if load {
         session.query::<User>().all()?
     } else {
@@ -134,7 +190,7 @@ fn run_orm(path: &Path, load: bool) -> Result<(), Box<dyn std::error::Error>> {
     for user in &users {
         checksum += user.read()?.age;
     }
-    report("orm", users.len(), checksum);
+    report("orm", users.len(), checksum, before);
     // `users` and `session` (which owns the objects) live until here.
     drop(users);
     drop(session);
@@ -144,15 +200,20 @@ fn run_orm(path: &Path, load: bool) -> Result<(), Box<dyn std::error::Error>> {
 fn run_rusqlite(path: &Path, load: bool) -> Result<(), Box<dyn std::error::Error>> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    let users: Vec<User> = if load {
-        let mut stmt = conn.prepare_cached("SELECT id, name, email, age FROM users")?;
+    let sql = "SELECT id, name, email, age FROM users";
+    conn.prepare_cached(&format!("{sql} LIMIT 1"))?
+        .query([])?
+        .next()?;
+    conn.prepare_cached(sql)?;
+    let before = LIVE.load(Ordering::Relaxed);
+    let users: Vec<PlainUser> = if load {
+        let mut stmt = conn.prepare_cached(sql)?;
         stmt.query_map([], |row| {
-            Ok(User {
+            Ok(PlainUser {
                 id: row.get(0)?,
                 name: row.get(1)?,
                 email: row.get(2)?,
                 age: row.get(3)?,
-                posts: HasMany::unloaded(),
             })
         })?
         .collect::<rusqlite::Result<_>>()?
@@ -160,7 +221,7 @@ fn run_rusqlite(path: &Path, load: bool) -> Result<(), Box<dyn std::error::Error
         Vec::new()
     };
     let checksum = users.iter().map(|u| u.age).sum();
-    report("rusqlite", users.len(), checksum);
+    report("rusqlite", users.len(), checksum, before);
     drop(users);
     Ok(())
 }

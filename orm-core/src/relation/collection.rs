@@ -14,12 +14,15 @@ use crate::error::Result;
 use crate::model::Model;
 use crate::state::{Handle, Node, State};
 
-/// The members (`None`: not loaded), and what changed while not loaded
-/// (boxed: most collections never have any).
-pub(super) struct Collection<C: Model>(
-    RefCell<Option<Vec<Weak<Node<C>>>>>,
-    RefCell<Option<Box<Unloaded<C>>>>,
-);
+/// The members, or what changed while they are not loaded. One cell of
+/// the size of a `Vec`: every loaded object has one per collection field.
+pub(super) struct Collection<C: Model>(RefCell<Members<C>>);
+
+enum Members<C: Model> {
+    Loaded(Vec<Weak<Node<C>>>),
+    /// Boxed: most collections never change while not loaded.
+    Unloaded(Option<Box<Unloaded<C>>>),
+}
 
 /// Members added and removed while the collection was not loaded.
 struct Unloaded<C: Model> {
@@ -45,17 +48,17 @@ fn is<C: Model>(weak: &Weak<Node<C>>, node: &Rc<Node<C>>) -> bool {
 impl<C: Model> Collection<C> {
     /// Loaded and empty (a new object's).
     pub(super) fn empty() -> Self {
-        Collection(RefCell::new(Some(Vec::new())), RefCell::new(None))
+        Collection(RefCell::new(Members::Loaded(Vec::new())))
     }
 
     /// Not loaded (an object read from the database).
     pub(super) fn unloaded() -> Self {
-        Collection(RefCell::new(None), RefCell::new(None))
+        Collection(RefCell::new(Members::Unloaded(None)))
     }
 
-    /// Notes a change made while not loaded, for the load to apply.
-    fn note_unloaded(&self, node: &Rc<Node<C>>, added: bool) {
-        let mut unloaded = self.1.borrow_mut();
+    /// Notes in `unloaded` a change made while not loaded, for the load to
+    /// apply.
+    fn note_unloaded(unloaded: &mut Option<Box<Unloaded<C>>>, node: &Rc<Node<C>>, added: bool) {
         let changes = unloaded.get_or_insert_with(|| {
             Box::new(Unloaded {
                 added: Vec::new(),
@@ -74,54 +77,65 @@ impl<C: Model> Collection<C> {
     }
 
     pub(super) fn is_loaded(&self) -> bool {
-        self.0.borrow().is_some()
+        matches!(*self.0.borrow(), Members::Loaded(_))
+    }
+
+    /// The loaded members, if loaded.
+    fn loaded(&self) -> std::cell::Ref<'_, [Weak<Node<C>>]> {
+        std::cell::Ref::map(self.0.borrow(), |members| match members {
+            Members::Loaded(items) => items.as_slice(),
+            Members::Unloaded(_) => &[],
+        })
     }
 
     /// The live members (pending or persistent; transient ones too when
     /// `transient`, for an owner in no session), if loaded.
     pub(super) fn handles(&self, transient: bool) -> Option<Vec<Handle<C>>> {
-        self.0.borrow().as_ref().map(|items| {
+        if !self.is_loaded() {
+            return None;
+        }
+        let items = self.loaded();
+        Some(
             items
                 .iter()
                 .filter_map(Weak::upgrade)
                 .filter(|n| live(n.meta().state(), transient))
                 .map(Handle::from_node)
-                .collect()
-        })
+                .collect(),
+        )
     }
 
     /// Every member held now, whatever its state: the loaded ones, or
     /// those added while not loaded.
     pub(super) fn members(&self) -> Vec<Rc<Node<C>>> {
-        if let Some(items) = self.0.borrow().as_ref() {
-            return items
+        match &*self.0.borrow() {
+            Members::Loaded(items) => items
                 .iter()
                 .filter_map(Weak::upgrade)
                 .filter(|n| live(n.meta().state(), true))
-                .collect();
+                .collect(),
+            Members::Unloaded(changes) => changes
+                .as_ref()
+                .map(|u| u.added.iter().filter_map(Weak::upgrade).collect())
+                .unwrap_or_default(),
         }
-        self.1
-            .borrow()
-            .as_ref()
-            .map(|u| u.added.iter().filter_map(Weak::upgrade).collect())
-            .unwrap_or_default()
     }
 
     /// Whether members were freed (their session is gone).
     pub(super) fn lost_any(&self) -> bool {
-        self.0
-            .borrow()
-            .as_ref()
-            .is_some_and(|items| items.iter().any(|w| w.strong_count() == 0))
+        self.loaded().iter().any(|w| w.strong_count() == 0)
     }
 
     /// Adds `node` if loaded and absent; true when the collection changed
     /// or is not loaded (so whether it is a member is unknown).
     pub(super) fn insert(&self, node: &Rc<Node<C>>) -> bool {
-        let mut items = self.0.borrow_mut();
-        let Some(items) = items.as_mut() else {
-            self.note_unloaded(node, true);
-            return true;
+        let mut members = self.0.borrow_mut();
+        let items = match &mut *members {
+            Members::Loaded(items) => items,
+            Members::Unloaded(changes) => {
+                Self::note_unloaded(changes, node, true);
+                return true;
+            }
         };
         if items.iter().any(|w| is(w, node)) {
             return false;
@@ -133,10 +147,13 @@ impl<C: Model> Collection<C> {
     /// Takes `node` out if loaded and present; true when the collection
     /// changed or is not loaded.
     pub(super) fn remove(&self, node: &Rc<Node<C>>) -> bool {
-        let mut items = self.0.borrow_mut();
-        let Some(items) = items.as_mut() else {
-            self.note_unloaded(node, false);
-            return true;
+        let mut members = self.0.borrow_mut();
+        let items = match &mut *members {
+            Members::Loaded(items) => items,
+            Members::Unloaded(changes) => {
+                Self::note_unloaded(changes, node, false);
+                return true;
+            }
         };
         let before = items.len();
         items.retain(|w| !is(w, node));
@@ -153,7 +170,11 @@ impl<C: Model> Collection<C> {
         still_member: impl Fn(&Rc<Node<C>>) -> bool,
     ) {
         let mut members: Vec<Weak<Node<C>>> = members.collect();
-        if let Some(changes) = self.1.borrow_mut().take() {
+        let changes = match &mut *self.0.borrow_mut() {
+            Members::Unloaded(changes) => changes.take(),
+            Members::Loaded(_) => None,
+        };
+        if let Some(changes) = changes {
             members.retain(|m| !changes.removed.iter().any(|r| r.ptr_eq(m)));
             for added in changes.added {
                 let Some(node) = added.upgrade() else {
@@ -164,35 +185,33 @@ impl<C: Model> Collection<C> {
                 }
             }
         }
-        *self.0.borrow_mut() = Some(members);
+        *self.0.borrow_mut() = Members::Loaded(members);
     }
 
     /// Forgets the members, and changes made while not loaded: the next
     /// access loads them as the database has them.
     pub(super) fn expire(&self) {
-        *self.0.borrow_mut() = None;
-        *self.1.borrow_mut() = None;
+        let forgotten = self.0.replace(Members::Unloaded(None));
+        drop(forgotten);
     }
 
     /// Loaded with the members `linked` keeps (none when not loaded), and
     /// no changes kept aside.
     pub(super) fn keep(&self, linked: impl Fn(&Rc<Node<C>>) -> bool) {
-        let kept = match self.0.borrow().as_ref() {
-            Some(items) => items
-                .iter()
-                .filter(|w| w.upgrade().is_some_and(|n| linked(&n)))
-                .cloned()
-                .collect(),
-            None => Vec::new(),
-        };
-        *self.0.borrow_mut() = Some(kept);
-        *self.1.borrow_mut() = None;
+        let kept = self
+            .loaded()
+            .iter()
+            .filter(|w| w.upgrade().is_some_and(|n| linked(&n)))
+            .cloned()
+            .collect();
+        let replaced = self.0.replace(Members::Loaded(kept));
+        drop(replaced);
     }
 
     /// Loaded and empty again.
     pub(super) fn reset_empty(&self) {
-        *self.0.borrow_mut() = Some(Vec::new());
-        *self.1.borrow_mut() = None;
+        let replaced = self.0.replace(Members::Loaded(Vec::new()));
+        drop(replaced);
     }
 
     /// The members, loaded first if need be (the lazy load of `HasMany` and
@@ -214,6 +233,9 @@ impl<C: Model> Collection<C> {
 
     /// For `Debug`: how many members are loaded, if loaded.
     pub(super) fn loaded_len(&self) -> Option<usize> {
-        self.0.borrow().as_ref().map(Vec::len)
+        match &*self.0.borrow() {
+            Members::Loaded(items) => Some(items.len()),
+            Members::Unloaded(_) => None,
+        }
     }
 }
