@@ -450,10 +450,6 @@ impl Database {
 
     /// Returns a connection to the idle pool; one left inside a transaction
     /// is rolled back first, and one that cannot be is closed.
-    #[cfg_attr(
-        not(feature = "postgres"),
-        expect(clippy::infallible_destructuring_match, reason = "one backend built")
-    )]
     pub(crate) fn release(&self, conn: Conn) {
         let (raw, texts) = match conn.into_parts() {
             (Raw::Sqlite(raw), texts) => (raw, texts),
