@@ -170,6 +170,27 @@ backend_tests! {
                 "commit: delete of orphan tracks 3 (removed from Playlist.tracks of playlists 2)",
             ]
         );
+        // Let go by a playlist that has no key yet: the orphan's DELETE
+        // runs before the playlist's INSERT.
+        let extra = session.add(Track::new("d".to_owned()));
+        extra.read()?.playlist.set(&road)?;
+        session.commit()?;
+        let fresh = session.add(Playlist::new("fresh".to_owned()));
+        fresh.read()?.tracks.push(&extra)?;
+        fresh.read()?.tracks.remove(&extra)?;
+        // SQLite gives the emptied table's keys out again; PostgreSQL does not.
+        let key = extra.read()?.id;
+        recorder.clear();
+        session.commit()?;
+        assert_eq!(
+            recorder.causes(),
+            [
+                format!(
+                    "commit: delete of orphan tracks {key} (removed from Playlist.tracks of a new playlists)"
+                ),
+                "commit: insert into playlists".to_owned(),
+            ]
+        );
         assert_eq!(session.query::<Track>().count()?, 0);
         Ok(())
     }

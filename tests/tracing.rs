@@ -54,6 +54,8 @@ struct Collector;
 
 thread_local! {
     static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
+    /// The most verbose level this thread's test listens to.
+    static LEVEL: std::cell::Cell<Level> = const { std::cell::Cell::new(Level::TRACE) };
 }
 
 struct Fields<'a>(&'a mut Vec<(String, String)>);
@@ -69,8 +71,13 @@ impl Visit for Fields<'_> {
 }
 
 impl Subscriber for Collector {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
+    /// Asked again at each callsite: what is enabled differs per thread.
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        *metadata.level() <= LEVEL.get()
     }
 
     fn new_span(&self, span: &Attributes<'_>) -> Id {
@@ -120,6 +127,12 @@ impl Subscriber for Collector {
 /// Runs `work` on this thread with the collector listening; returns what
 /// it saw.
 fn collect(work: impl FnOnce() -> orm::Result<()>) -> orm::Result<Seen> {
+    collect_at(Level::TRACE, work)
+}
+
+/// [`collect`], listening up to `level`.
+fn collect_at(level: Level, work: impl FnOnce() -> orm::Result<()>) -> orm::Result<Seen> {
+    LEVEL.set(level);
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         tracing::subscriber::set_global_default(Collector).expect("the only global subscriber");
@@ -264,5 +277,43 @@ fn the_n_plus_one_warning_is_a_warn_event() -> orm::Result<()> {
             .is_some_and(|m| m.starts_with("3 lazy loads of User.orders after one query of users")),
         "{warnings:?}"
     );
+    Ok(())
+}
+
+#[test]
+fn at_info_only_flushes_show_and_statements_are_not_watched() -> orm::Result<()> {
+    let db = shop()?;
+    let session = db.session();
+    let seen = collect_at(Level::INFO, || {
+        session.get::<User>(1)?.write()?.name = "Annie".to_owned();
+        session.commit()?;
+        session.query::<Order>().all().map(|_| ())
+    })?;
+    let names: Vec<&str> = seen.spans.iter().map(|s| s.name).collect();
+    assert_eq!(names, ["orm.flush"]);
+    assert!(seen.events.is_empty(), "{:?}", seen.events);
+    Ok(())
+}
+
+#[test]
+fn a_rollback_is_no_flush_span() -> orm::Result<()> {
+    let db = shop()?;
+    let session = db.session();
+    let seen = collect(|| {
+        session.get::<User>(1)?.write()?.name = "Annie".to_owned();
+        session.flush()?;
+        let savepoint = session.begin_nested()?;
+        session.get::<User>(2)?.write()?.name = "Bobby".to_owned();
+        savepoint.rollback()?;
+        session.rollback()
+    })?;
+    let flushes: Vec<&SpanSeen> = seen
+        .spans
+        .iter()
+        .filter(|s| s.name == "orm.flush")
+        .collect();
+    // Only the explicit flush: `begin_nested` found nothing left to flush,
+    // and neither rollback is a flush.
+    assert_eq!(flushes.len(), 1, "{flushes:?}");
     Ok(())
 }

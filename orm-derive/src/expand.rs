@@ -104,6 +104,7 @@ fn table_def(checked: &Checked<'_>) -> TokenStream {
         const TABLE: &'static ::orm::TableDef = &::orm::TableDef {
             name: #table,
             model: #model_name,
+            module: ::core::module_path!(),
             columns: &[#(#columns),*],
             primary_key: #primary_key,
             indexes: &[#(#indexes),*],
@@ -894,6 +895,7 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 const TABLE: &'static ::orm::TableDef = &::orm::TableDef {
                     name: #model,
                     model: #model,
+                    module: ::core::module_path!(),
                     columns: &[],
                     primary_key: 0,
                     indexes: &[],

@@ -16,7 +16,7 @@ use orm::{Migrations, ModelSet, Recorder};
 
 /// How many cases a property test runs: `sqlite` or `postgres` (sized so
 /// the suite stays quick on two cores; PostgreSQL's cases cost round
-/// trips) times `ORM_PROPTEST_SCALE` (default 1; CI runs 4, a longer hunt
+/// trips) times `ORM_PROPTEST_SCALE` (default 1; CI runs 5, a longer hunt
 /// more).
 pub fn proptest_cases(db: &Database, sqlite: u32, postgres: u32) -> u32 {
     let base = match db.backend() {

@@ -191,8 +191,7 @@ impl<C: Model> Collection<C> {
     /// Forgets the members, and changes made while not loaded: the next
     /// access loads them as the database has them.
     pub(super) fn expire(&self) {
-        let forgotten = self.0.replace(Members::Unloaded(None));
-        drop(forgotten);
+        *self.0.borrow_mut() = Members::Unloaded(None);
     }
 
     /// Loaded with the members `linked` keeps (none when not loaded), and
@@ -204,14 +203,12 @@ impl<C: Model> Collection<C> {
             .filter(|w| w.upgrade().is_some_and(|n| linked(&n)))
             .cloned()
             .collect();
-        let replaced = self.0.replace(Members::Loaded(kept));
-        drop(replaced);
+        *self.0.borrow_mut() = Members::Loaded(kept);
     }
 
     /// Loaded and empty again.
     pub(super) fn reset_empty(&self) {
-        let replaced = self.0.replace(Members::Loaded(Vec::new()));
-        drop(replaced);
+        *self.0.borrow_mut() = Members::Loaded(Vec::new());
     }
 
     /// The members, loaded first if need be (the lazy load of `HasMany` and

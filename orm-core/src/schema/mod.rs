@@ -299,6 +299,10 @@ pub struct TableDef {
     pub name: &'static str,
     /// The Rust struct it maps.
     pub model: &'static str,
+    /// The module the struct is declared in (`module_path!()`): with
+    /// `model`, names the struct uniquely, so that two structs of one name
+    /// in different modules never share cached statement texts.
+    pub module: &'static str,
     /// Columns, in the order of the struct's persisted fields.
     pub columns: &'static [ColumnDef],
     /// Position of the primary key in `columns`.
@@ -426,6 +430,7 @@ mod tests {
     static USERS: TableDef = TableDef {
         name: "users",
         model: "User",
+        module: "tests",
         columns: &[
             ColumnDef {
                 name: "id",
@@ -459,6 +464,7 @@ mod tests {
     static ORDERS: TableDef = TableDef {
         name: "orders",
         model: "Order",
+        module: "tests",
         columns: &[
             ColumnDef {
                 name: "id",

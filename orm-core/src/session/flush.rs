@@ -292,11 +292,6 @@ impl SessionInner {
     /// changes.
     pub(super) fn check_rollback(&self, scope: Scope) -> Result<()> {
         let work = self.unit_of_work.work();
-        let _span = crate::sql::trace::flush(
-            work.pending.len(),
-            work.dirty.len(),
-            work.deleted.len() + work.orphans.len(),
-        );
         self.transaction.check_restorable(scope, &work.dirty)?;
         for node in work
             .pending

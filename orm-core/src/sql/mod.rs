@@ -107,8 +107,11 @@ impl<'a> Param<'a> {
     }
 }
 
-/// A cached statement text: table, model, kind.
-type TextKey = (&'static str, &'static str, Kind);
+/// A cached statement text: table, model (its module and name), kind.
+type TextKey = (&'static str, &'static str, &'static str, Kind);
+
+/// How many texts a connection keeps (see [`Conn::text`]).
+const TEXTS_KEPT: usize = 512;
 
 /// The SQL texts built from table metadata, by table, model and kind.
 /// They go back to the pool with their connection, so that a session
@@ -130,8 +133,9 @@ pub(crate) enum Raw {
 pub(crate) struct Conn {
     raw: Raw,
     observers: Arc<Observers>,
-    /// Keyed by table and model name: a `&'static TableDef`'s address is
-    /// not unique (a constant may be inlined at several addresses).
+    /// Keyed by table, module and model name: a `&'static TableDef`'s
+    /// address is not unique (a constant may be inlined at several
+    /// addresses).
     texts: RefCell<Texts>,
     /// Why the statements being sent run, innermost last, each marked
     /// whether it stands alone (a root) or refines the one around it.
@@ -162,11 +166,16 @@ impl Conn {
     /// The SQL text of `kind` for `table`, built once per connection (and
     /// kept with it while it waits in the pool).
     pub(crate) fn text(&self, table: &'static crate::schema::TableDef, kind: Kind) -> Arc<str> {
-        let key = (table.name, table.model, kind);
+        let key = (table.name, table.module, table.model, kind);
         let dialect = self.dialect();
         // One lookup (the key hashes two names): building the text calls
         // nothing that could reach this cache again.
         let mut texts = self.texts.borrow_mut();
+        // UPDATEs are built per set of changed columns, so a long-lived
+        // connection could gather many: start over past a bound.
+        if texts.len() >= TEXTS_KEPT && !texts.contains_key(&key) {
+            texts.clear();
+        }
         let text = texts
             .entry(key)
             .or_insert_with(|| text::build(table, kind, dialect).into());

@@ -5,8 +5,8 @@
 //! text is finished.
 //!
 //! The hot texts are written name by name into one buffer, not assembled
-//! with `format!` from quoted copies: a session builds its texts afresh, so
-//! a `get` in a new session pays for its `SELECT` text every time.
+//! with `format!` from quoted copies: each new connection (and each
+//! PostgreSQL session) builds its texts afresh.
 
 use crate::backend::{Backend, KeyForm};
 use crate::schema::{SortKey, TableDef};
@@ -396,6 +396,7 @@ mod tests {
     static ITEMS: TableDef = TableDef {
         name: "items",
         model: "Item",
+        module: "tests",
         columns: &[
             column("id", true),
             column("we\"ird", false),

@@ -1,8 +1,10 @@
-//! Tracing, with the `tracing` feature: a span per flush (`orm.flush`) and
-//! per query (`orm.query`), and each statement as an event inside them
-//! (target `orm::sql`, level DEBUG, with the fields `sql`, `cause` and
-//! `duration_us`), so that a service tracing with the `tracing` crate sees
-//! what a request cost in the ORM. The N+1 warning is a WARN event too.
+//! Tracing, with the `tracing` feature: a span per flush (`orm.flush`,
+//! INFO) and per query (`orm.query`, DEBUG), and each statement as a DEBUG
+//! event inside them (with the fields `sql`, `cause` and `duration_us`),
+//! so that a service tracing with the `tracing` crate sees what a request
+//! cost in the ORM. The N+1 warning is a WARN event. All under the target
+//! `orm::sql`: a filter `orm::sql=debug` shows everything, `orm::sql=info`
+//! the flushes and warnings.
 //!
 //! Without the feature every function here is empty and inlined away.
 //! Owns no state: the subscriber decides what is kept.
@@ -17,7 +19,7 @@ mod on {
     /// Enters the span of a flush of `pending`, `dirty` (changed, or
     /// perhaps changed) and `deleted` objects.
     pub(crate) fn flush(pending: usize, dirty: usize, deleted: usize) -> Flush {
-        tracing::info_span!("orm.flush", pending, dirty, deleted).entered()
+        tracing::info_span!(target: "orm::sql", "orm.flush", pending, dirty, deleted).entered()
     }
 
     /// The span of a query, entered until dropped.
@@ -34,7 +36,14 @@ mod on {
     /// (`query`, `count`, `select`, `get`).
     pub(crate) fn query(kind: &'static str, table: &'static str) -> Query {
         Query(
-            tracing::debug_span!("orm.query", kind, table, rows = tracing::field::Empty).entered(),
+            tracing::debug_span!(
+                target: "orm::sql",
+                "orm.query",
+                kind,
+                table,
+                rows = tracing::field::Empty
+            )
+            .entered(),
         )
     }
 

@@ -618,10 +618,15 @@ impl dyn AnyNode {
     }
 }
 
-/// `"orders 7"`: an object's row by table and key, as causes name it (a
-/// new object without a key yet is named by its table alone).
+/// `"orders 7"`: an object's row by table and key, as causes name it; a
+/// new object whose key the database has not assigned yet is `"a new
+/// orders"` (and one borrowed for writing just now, by its table alone).
 pub(crate) fn row_name(node: &dyn AnyNode) -> String {
     let table = node.table().name;
+    let unassigned = node.value().is_ok_and(|v| v.key_unassigned());
+    if unassigned && node.state() == State::Pending {
+        return format!("a new {table}");
+    }
     match node.key_value() {
         Ok(key) => format!("{table} {}", crate::sql::render(&key)),
         Err(_) => table.to_owned(),

@@ -156,12 +156,15 @@ impl UnitOfWork {
         let orphans = self.orphans.borrow().clone();
         let mut found: Vec<Orphan> = Vec::new();
         for orphan in orphans {
-            if let Some(listed) = found.iter_mut().find(|o| same_node(&o.node, &orphan.node)) {
-                *listed = orphan;
-            } else if matches!(orphan.node.state(), State::Pending | State::Persistent)
-                && orphaned(&orphan.node, orphan.back_field)?
-            {
-                found.push(orphan);
+            let counts = matches!(orphan.node.state(), State::Pending | State::Persistent)
+                && orphaned(&orphan.node, orphan.back_field)?;
+            if !counts {
+                continue;
+            }
+            // A later collection that left the child orphaned is the reason.
+            match found.iter_mut().find(|o| same_node(&o.node, &orphan.node)) {
+                Some(listed) => *listed = orphan,
+                None => found.push(orphan),
             }
         }
         Ok(found)
@@ -418,10 +421,14 @@ fn insert_cause(node: &Rc<dyn AnyNode>) -> String {
 }
 
 /// `"update of orders 1 after users (orders.user_id needs users.id)"`
-/// for an update that points at a row the flush inserts.
+/// for an update that points at a new parent the flush inserts (one
+/// pointing at a new row by key alone says no more than its columns).
 fn update_cause(node: &Rc<dyn AnyNode>, needs_insert: bool) -> String {
     let update = row_cause("update of", node);
-    match waits_for(node).filter(|_| needs_insert) {
+    if !needs_insert {
+        return update;
+    }
+    match waits_for(node) {
         Some(reason) => format!("{update} {reason}"),
         None => update,
     }

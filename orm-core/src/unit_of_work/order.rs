@@ -61,11 +61,14 @@ pub(super) fn steps(work: &Work) -> Result<Vec<Step<'_>>> {
             needs_insert: false,
         })
         .collect();
-    let orphans: Vec<Rc<dyn AnyNode>> = work.orphans.iter().map(|o| Rc::clone(&o.node)).collect();
-    steps.extend(delete_order(&orphans).into_iter().map(|node| {
-        let orphan = work.orphans.iter().find(|o| same_node(&o.node, &node));
-        Step::Delete { node, orphan }
-    }));
+    steps.extend(
+        delete_order(&work.orphans, |o| &o.node)
+            .into_iter()
+            .map(|orphan| Step::Delete {
+                node: Rc::clone(&orphan.node),
+                orphan: Some(orphan),
+            }),
+    );
     steps.extend(inserts.into_iter().map(Step::Insert));
     steps.extend(late.into_iter().map(|node| Step::Update {
         node,
@@ -78,9 +81,12 @@ pub(super) fn steps(work: &Work) -> Result<Vec<Step<'_>>> {
             .map(Step::Link),
     );
     steps.extend(
-        delete_order(&work.deleted)
+        delete_order(&work.deleted, |n| n)
             .into_iter()
-            .map(|node| Step::Delete { node, orphan: None }),
+            .map(|node| Step::Delete {
+                node: Rc::clone(node),
+                orphan: None,
+            }),
     );
     Ok(steps)
 }
@@ -212,27 +218,27 @@ fn new_parents(node: &Rc<dyn AnyNode>) -> Result<Vec<Rc<dyn AnyNode>>> {
     Ok(parents)
 }
 
-/// Deleted objects ordered children's tables first.
-fn delete_order(deleted: &[Rc<dyn AnyNode>]) -> Vec<Rc<dyn AnyNode>> {
+/// The deleted objects of `deleted` (each reached through `node`),
+/// ordered children's tables first.
+fn delete_order<D>(deleted: &[D], node: impl Fn(&D) -> &Rc<dyn AnyNode>) -> Vec<&D> {
+    let mut sorted: Vec<&D> = deleted
+        .iter()
+        .filter(|d| node(d).state() == State::Deleted)
+        .collect();
     let mut tables: Vec<&'static TableDef> = Vec::new();
-    for node in deleted.iter().filter(|n| n.state() == State::Deleted) {
-        if !tables.iter().any(|t| t.name == node.table().name) {
-            tables.push(node.table());
+    for d in &sorted {
+        let table = node(d).table();
+        if !tables.iter().any(|t| t.name == table.name) {
+            tables.push(table);
         }
     }
     let mut order = dependency_order(&tables);
     order.reverse();
-    let rank = |node: &Rc<dyn AnyNode>| {
+    sorted.sort_by_key(|d| {
         order
             .iter()
-            .position(|t| t.name == node.table().name)
+            .position(|t| t.name == node(d).table().name)
             .unwrap_or(order.len())
-    };
-    let mut sorted: Vec<Rc<dyn AnyNode>> = deleted
-        .iter()
-        .filter(|n| n.state() == State::Deleted)
-        .cloned()
-        .collect();
-    sorted.sort_by_key(rank);
+    });
     sorted
 }
