@@ -6,7 +6,7 @@
 //! by a link row not written yet) is not lost, and one removed is not
 //! brought back.
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
 use super::link::{Link, Loader};
@@ -126,16 +126,30 @@ impl<C: Model> Collection<C> {
         self.loaded().iter().any(|w| w.strong_count() == 0)
     }
 
+    /// The loaded members, to change; `None` when not loaded, after noting
+    /// that `node` was `added` (or removed) for the load to apply.
+    fn loaded_or_note(
+        &self,
+        node: &Rc<Node<C>>,
+        added: bool,
+    ) -> Option<RefMut<'_, Vec<Weak<Node<C>>>>> {
+        let mut members = self.0.borrow_mut();
+        if let Members::Unloaded(changes) = &mut *members {
+            Self::note_unloaded(changes, node, added);
+            return None;
+        }
+        RefMut::filter_map(members, |members| match members {
+            Members::Loaded(items) => Some(items),
+            Members::Unloaded(_) => None,
+        })
+        .ok()
+    }
+
     /// Adds `node` if loaded and absent; true when the collection changed
     /// or is not loaded (so whether it is a member is unknown).
     pub(super) fn insert(&self, node: &Rc<Node<C>>) -> bool {
-        let mut members = self.0.borrow_mut();
-        let items = match &mut *members {
-            Members::Loaded(items) => items,
-            Members::Unloaded(changes) => {
-                Self::note_unloaded(changes, node, true);
-                return true;
-            }
+        let Some(mut items) = self.loaded_or_note(node, true) else {
+            return true;
         };
         if items.iter().any(|w| is(w, node)) {
             return false;
@@ -147,13 +161,8 @@ impl<C: Model> Collection<C> {
     /// Takes `node` out if loaded and present; true when the collection
     /// changed or is not loaded.
     pub(super) fn remove(&self, node: &Rc<Node<C>>) -> bool {
-        let mut members = self.0.borrow_mut();
-        let items = match &mut *members {
-            Members::Loaded(items) => items,
-            Members::Unloaded(changes) => {
-                Self::note_unloaded(changes, node, false);
-                return true;
-            }
+        let Some(mut items) = self.loaded_or_note(node, false) else {
+            return true;
         };
         let before = items.len();
         items.retain(|w| !is(w, node));
