@@ -25,41 +25,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use orm::prelude::*;
 use rusqlite::Connection;
 
-#[derive(Model, Debug)]
-#[orm(table = "users")]
-pub struct User {
-    #[orm(primary_key)]
-    pub id: i64,
-    pub name: String,
-    #[orm(unique)]
-    pub email: String,
-    pub age: i64,
-    #[orm(back_populates = "user")]
-    pub posts: HasMany<Post>,
-}
+/// The benchmarks' models (users with posts, posts with comments).
+#[path = "../benches/shared/models.rs"]
+mod models;
 
-#[derive(Model, Debug)]
-#[orm(table = "posts")]
-pub struct Post {
-    #[orm(primary_key)]
-    pub id: i64,
-    pub title: String,
-    pub score: i64,
-    #[orm(back_populates = "posts", index)]
-    pub user: BelongsTo<User>,
-    #[orm(back_populates = "post")]
-    pub comments: HasMany<Comment>,
-}
-
-#[derive(Model, Debug)]
-#[orm(table = "comments")]
-pub struct Comment {
-    #[orm(primary_key)]
-    pub id: i64,
-    pub body: String,
-    #[orm(back_populates = "comments", index)]
-    pub post: BelongsTo<Post>,
-}
+use models::{Comment, Post, User};
 
 /// The system allocator, counting the bytes live at any moment.
 struct Counting;

@@ -1,47 +1,14 @@
 //! What both benchmarks share: the workloads' models (users, posts,
-//! comments) and a criterion measurement of the thread's CPU time
-//! (`ORM_BENCH_CLOCK=cpu`).
+//! comments; `models.rs`, which the memory example uses too) and a
+//! criterion measurement of the thread's CPU time (`ORM_BENCH_CLOCK=cpu`).
+
+mod models;
+
+pub use models::{Comment, Post, User};
 
 use std::time::Duration;
 
 use criterion::measurement::{Measurement, WallTime};
-use orm::prelude::*;
-
-#[derive(Model, Debug)]
-#[orm(table = "users")]
-pub struct User {
-    #[orm(primary_key)]
-    pub id: i64,
-    pub name: String,
-    #[orm(unique)]
-    pub email: String,
-    pub age: i64,
-    #[orm(back_populates = "user")]
-    pub posts: HasMany<Post>,
-}
-
-#[derive(Model, Debug)]
-#[orm(table = "posts")]
-pub struct Post {
-    #[orm(primary_key)]
-    pub id: i64,
-    pub title: String,
-    pub score: i64,
-    #[orm(back_populates = "posts", index)]
-    pub user: BelongsTo<User>,
-    #[orm(back_populates = "post")]
-    pub comments: HasMany<Comment>,
-}
-
-#[derive(Model, Debug)]
-#[orm(table = "comments")]
-pub struct Comment {
-    #[orm(primary_key)]
-    pub id: i64,
-    pub body: String,
-    #[orm(back_populates = "comments", index)]
-    pub post: BelongsTo<Post>,
-}
 
 /// The calling thread's CPU time, as criterion measures wall time: time
 /// spent waiting for a CPU another process holds (or for a server's
