@@ -514,7 +514,13 @@ fn group<'a, M: Measurement>(
 
 fn insert<M: Measurement>(c: &mut Criterion<M>) {
     for n in [100, 1_000, 10_000] {
-        assert_eq!(orm_insert(&orm_db(0, 0, 0), n), n as i64);
+        let db = orm_db(0, 0, 0);
+        let recorder = db.recorder();
+        assert_eq!(orm_insert(&db, n), n as i64);
+        // From 128 rows: the keys, an INSERT per 32 rows, one per row left.
+        let expected = if n < 128 { n } else { 1 + n / 32 + n % 32 };
+        assert_eq!(recorder.count(), expected, "statements of the flush");
+        drop((recorder, db));
         assert_eq!(raw_insert(&mut raw_db(0, 0, 0), n), n as i64);
         let mut g = group(c, "insert", n, n >= 10_000);
         g.bench_function("orm", |b| {

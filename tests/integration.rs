@@ -35,6 +35,7 @@ pub mod many_to_many;
 pub mod migrate;
 pub mod migrate_postgres;
 pub mod migration_files;
+pub mod multi_row_insert;
 pub mod n_plus_one;
 pub mod no_panics;
 pub mod open_options;

@@ -118,7 +118,8 @@ fn remove_files(path: &Path) {
 }
 
 /// Each statement the recorder saw (transaction control left out) as its
-/// verb and table: `SELECT orders`, `INSERT item_keywords`.
+/// verb and table: `SELECT orders`, `INSERT item_keywords`. The read of
+/// new keys is `SELECT` of its table on both backends.
 pub fn statements(recorder: &Recorder) -> Vec<String> {
     recorder
         .sql()
@@ -132,7 +133,12 @@ pub fn statements(recorder: &Recorder) -> Vec<String> {
                     .position(|w| w.eq_ignore_ascii_case(keyword))
                     .and_then(|i| words.get(i + 1).copied())
             };
+            // PostgreSQL takes new keys from the sequence of `table`'s key.
+            let sequence_of = sql
+                .split_once("pg_get_serial_sequence('")
+                .and_then(|(_, rest)| rest.split('\'').next());
             let table = match verb.as_str() {
+                "SELECT" if sequence_of.is_some() => sequence_of,
                 "SELECT" | "DELETE" => after("FROM"),
                 "INSERT" => after("INTO"),
                 "UPDATE" => words.get(1).copied(),

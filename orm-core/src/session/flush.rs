@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use super::SessionInner;
 use crate::error::{Error, Misuse, Result};
+use crate::persistence::{Rows, Stop};
 use crate::relation::cascade;
 use crate::sql::Conn;
 use crate::state::{AnyNode, State, row_name};
@@ -39,9 +40,14 @@ impl SessionInner {
             return Ok(());
         }
         self.flushing.set(true);
-        let result = self.flush_now();
+        let result = match self.flush_now(Rows::Many) {
+            // Which new row got which key is unknown: the database undid the
+            // flush and it runs again, one row per INSERT.
+            Err(Stop::KeysOutOfOrder) => self.flush_now(Rows::One),
+            other => other,
+        };
         self.flushing.set(false);
-        result
+        result.map_err(Stop::into_error)
     }
 
     /// Deletes the marked orphans that are still orphans.
@@ -58,7 +64,9 @@ impl SessionInner {
         Ok(())
     }
 
-    fn flush_now(&self) -> Result<()> {
+    /// One attempt at the flush: on failure, nothing of it is left in the
+    /// database or in memory.
+    fn flush_now(&self, rows: Rows) -> std::result::Result<(), Stop> {
         // No borrow check up front: a statement that meets a guard fails the
         // flush, which the database undoes and `revert` undoes in memory;
         // what runs after success borrows only what the flush already did.
@@ -84,7 +92,7 @@ impl SessionInner {
             },
             other => other,
         })?;
-        match unit_of_work::execute(conn, &work) {
+        match unit_of_work::execute(conn, &work, rows) {
             Ok(written) => {
                 if outer {
                     self.transaction.set_open(true);
@@ -92,7 +100,7 @@ impl SessionInner {
                     conn.control("RELEASE orm_flush")?;
                 }
                 self.transaction.keep_savepoint_values(at_savepoint);
-                self.flushed(written, effects)
+                Ok(self.flushed(written, effects)?)
             }
             Err((error, written)) => {
                 unit_of_work::revert(&written);

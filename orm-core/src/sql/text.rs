@@ -19,8 +19,13 @@ use super::{push_quoted, quote};
 pub(crate) enum Kind {
     /// `SELECT <columns> FROM <table> WHERE <pk> = ?`
     Get,
-    /// `INSERT INTO <table> (<columns>) VALUES (...)`
-    Insert,
+    /// `INSERT INTO <table> (<columns>) VALUES (...), ...`, by the number
+    /// of rows.
+    Insert(usize),
+    /// The keys of new rows: on SQLite `SELECT max(<pk>) FROM <table>`,
+    /// where it will number them; on PostgreSQL `SELECT nextval(...) FROM
+    /// generate_series(1, ?)`, as many keys from the key's sequence.
+    NewKeys,
     /// `INSERT INTO <table> (<columns but these>) VALUES (...) RETURNING
     /// <these>`, by the bit set of columns left to the database's default.
     InsertDefaults(u64),
@@ -43,7 +48,8 @@ pub(crate) enum Kind {
 pub(crate) fn build(table: &TableDef, kind: Kind, dialect: Backend) -> String {
     let sql = match kind {
         Kind::Get => get(table),
-        Kind::Insert => insert(table),
+        Kind::Insert(rows) => insert(table, rows),
+        Kind::NewKeys => new_keys(table, dialect),
         Kind::InsertDefaults(unset) => insert_defaults(table, unset),
         Kind::Update(mask) => {
             let changed: Vec<usize> = (0..64).filter(|i| mask & (1 << i) != 0).collect();
@@ -109,17 +115,45 @@ pub(crate) fn select_keys(table: &TableDef, list: KeyForm, dialect: Backend) -> 
     dialect.placeholders(sql)
 }
 
-/// `INSERT INTO "table" (...) VALUES (?, ...)` with every column.
-fn insert(table: &TableDef) -> String {
-    let mut sql = String::with_capacity(128);
+/// `INSERT INTO "table" (...) VALUES (?, ...), ...` with every column,
+/// for `rows` rows.
+fn insert(table: &TableDef, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; table.columns.len()].join(", "));
+    let mut sql = String::with_capacity(64 + rows * (row.len() + 2));
     sql.push_str("INSERT INTO ");
     push_quoted(&mut sql, table.name);
     sql.push_str(" (");
     push_names(&mut sql, table.columns.iter().map(|c| c.name), "");
-    sql.push_str(") VALUES (");
-    sql.push_str(&vec!["?"; table.columns.len()].join(", "));
-    sql.push(')');
+    sql.push_str(") VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&row);
+    }
     sql
+}
+
+/// `SELECT max("pk") FROM "table"` (SQLite), or `SELECT
+/// nextval(pg_get_serial_sequence('"table"', 'pk')) FROM generate_series(1,
+/// ?)` (PostgreSQL). The names go into string literals there, each quote
+/// doubled.
+fn new_keys(table: &TableDef, dialect: Backend) -> String {
+    let key = table.primary_key().name;
+    match dialect {
+        Backend::Sqlite => {
+            let mut sql = String::from("SELECT max(");
+            push_quoted(&mut sql, key);
+            sql.push_str(") FROM ");
+            push_quoted(&mut sql, table.name);
+            sql
+        }
+        Backend::Postgres => format!(
+            "SELECT nextval(pg_get_serial_sequence('{}', '{}')) FROM generate_series(1, ?)",
+            quote(table.name).replace('\'', "''"),
+            key.replace('\'', "''"),
+        ),
+    }
 }
 
 /// `INSERT INTO "table" (...) VALUES (?, ...) RETURNING ...`: the columns
@@ -457,8 +491,20 @@ mod tests {
             )
         );
         assert_eq!(
-            build(&ITEMS, Kind::Insert, Backend::Sqlite),
+            build(&ITEMS, Kind::Insert(1), Backend::Sqlite),
             r#"INSERT INTO "items" ("id", "we""ird", "owner_id", "version") VALUES (?, ?, ?, ?)"#
+        );
+        assert_eq!(
+            build(&ITEMS, Kind::Insert(2), Backend::Postgres),
+            r#"INSERT INTO "items" ("id", "we""ird", "owner_id", "version") VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)"#
+        );
+        assert_eq!(
+            build(&ITEMS, Kind::NewKeys, Backend::Sqlite),
+            r#"SELECT max("id") FROM "items""#
+        );
+        assert_eq!(
+            build(&ITEMS, Kind::NewKeys, Backend::Postgres),
+            r#"SELECT nextval(pg_get_serial_sequence('"items"', 'id')) FROM generate_series(1, $1)"#
         );
         assert_eq!(
             build(&ITEMS, Kind::InsertDefaults(0b0110), Backend::Sqlite),

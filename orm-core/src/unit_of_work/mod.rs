@@ -17,9 +17,9 @@ pub use plan::{Action, FlushPlan, PlanStep};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use crate::error::{Error, Result};
-use crate::persistence;
-use crate::sql::{Conn, Kind};
+use crate::error::Result;
+use crate::persistence::{self, Rows, Stop};
+use crate::sql::Conn;
 use crate::state::{AnyNode, State, row_name, same_node};
 use crate::transaction::Written;
 
@@ -332,30 +332,52 @@ impl LinkChange {
     }
 }
 
-/// Runs the statements of `work`. On failure returns the error and what was
-/// written before it, so the caller can undo it in memory.
+/// Runs the statements of `work`, with `rows` saying whether inserts may
+/// share multi-row INSERTs. On failure returns why, and what was written
+/// before, so the caller can undo it in memory.
 pub(crate) fn execute(
     conn: &Conn,
     work: &Work,
-) -> std::result::Result<Vec<Written>, (Error, Vec<Written>)> {
+    rows: Rows,
+) -> std::result::Result<Vec<Written>, (Stop, Vec<Written>)> {
     let mut written = Vec::new();
-    match run(conn, work, &mut written) {
+    match run(conn, work, rows, &mut written) {
         Ok(()) => Ok(written),
-        Err(e) => Err((e, written)),
+        Err(stop) => Err((stop, written)),
     }
 }
 
-fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
+fn run(
+    conn: &Conn,
+    work: &Work,
+    rows: Rows,
+    written: &mut Vec<Written>,
+) -> std::result::Result<(), Stop> {
     let mut steps = order::steps(work)?.into_iter().peekable();
     while let Some(step) = steps.next() {
         match step {
-            // Consecutive inserts into one table share one prepared statement.
-            // One cause for the run of them: built once, not per row.
+            // The consecutive inserts into one table go together: one cause
+            // for the run of them, built once, not per row.
             Step::Insert(node) => {
-                let cause = || insert_cause(&node);
-                conn.because(false, cause, || {
-                    insert_run(conn, Rc::clone(&node), &mut steps, written)
-                })?;
+                let table = node.table();
+                let mut run = vec![node];
+                while let Some(Step::Insert(next)) = steps
+                    .next_if(|s| matches!(s, Step::Insert(n) if std::ptr::eq(n.table(), table)))
+                {
+                    run.push(next);
+                }
+                conn.because(
+                    false,
+                    || insert_cause(&run[0]),
+                    || {
+                        persistence::insert_all(conn, &run, rows, &mut |node, inserted| {
+                            written.push(Written::Inserted {
+                                node: Rc::clone(node),
+                                inserted,
+                            });
+                        })
+                    },
+                )?;
             }
             Step::Update { node, needs_insert } => {
                 let old_version = conn.because(
@@ -385,28 +407,6 @@ fn run(conn: &Conn, work: &Work, written: &mut Vec<Written>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Inserts `node` and the inserts into its table that follow it, through
-/// one prepared statement.
-fn insert_run<'w>(
-    conn: &Conn,
-    mut node: Rc<dyn AnyNode>,
-    steps: &mut std::iter::Peekable<std::vec::IntoIter<Step<'w>>>,
-    written: &mut Vec<Written>,
-) -> Result<()> {
-    let table = node.table();
-    let sql = conn.text(table, Kind::Insert);
-    let mut batch = conn.batch(&sql, table.name)?;
-    let rowid_key = table.primary_key().is_rowid_alias();
-    loop {
-        let inserted = persistence::insert(&node, conn, &mut batch, rowid_key)?;
-        written.push(Written::Inserted { node, inserted });
-        match steps.next_if(|s| matches!(s, Step::Insert(n) if std::ptr::eq(n.table(), table))) {
-            Some(Step::Insert(next)) => node = next,
-            _ => return Ok(()),
-        }
-    }
 }
 
 /// `"insert into orders after users (orders.user_id needs users.id)"`:

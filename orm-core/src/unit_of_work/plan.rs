@@ -1,5 +1,7 @@
-//! The flush plan: the statements the next flush would run, in order, with
-//! why each comes where it does. Built from the same steps as the flush.
+//! The flush plan: the rows the next flush would write, in order, with why
+//! each comes where it does. Built from the same steps as the flush. A step
+//! is one row: the flush puts a run of 128 new rows or more of one table
+//! into multi-row INSERTs (see `persistence::insert`), in the plan's order.
 
 use std::fmt;
 use std::rc::Rc;
@@ -11,7 +13,7 @@ use crate::sql::render;
 use crate::state::{AnyNode, State};
 use crate::value::Value;
 
-/// What the next flush will do, step by step, and why in that order.
+/// What the next flush will do, row by row, and why in that order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlushPlan {
     /// The steps, in the order they will run.
@@ -33,7 +35,8 @@ pub enum Action {
     Unlink,
 }
 
-/// One statement the next flush will run.
+/// One row the next flush will write (one statement, unless it shares a
+/// multi-row INSERT).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanStep {
     /// What kind of statement.
