@@ -359,18 +359,19 @@ fn order_pens_and_ink(db: &Database) -> orm::Result<()> {
     assert_eq!(recorder.count(), 0);
 
     session.commit()?;
-    assert_eq!(
-        statements(&recorder),
-        [
-            "INSERT products",
-            "INSERT products",
-            "INSERT orders",
-            "INSERT orders",
-            "INSERT order_lines",
-            "INSERT order_lines",
-            "INSERT order_lines"
-        ]
-    );
+    let mut expected = vec![
+        "INSERT products",
+        "INSERT products",
+        "INSERT orders",
+        "INSERT orders",
+    ];
+    if is_postgres(db) {
+        // Three rows: their keys, then one INSERT, two round trips.
+        expected.extend(["SELECT order_lines", "INSERT order_lines"]);
+    } else {
+        expected.extend(["INSERT order_lines"; 3]);
+    }
+    assert_eq!(statements(&recorder), expected);
     Ok(())
 }
 

@@ -802,10 +802,9 @@ backend_tests! {
         }
         let recorder = db.recorder();
         session.commit()?;
-        assert_eq!(
-            statements(&recorder),
-            ["INSERT nodes", "INSERT nodes", "INSERT nodes"]
-        );
+        // PostgreSQL puts the three rows, their keys given, in one INSERT.
+        let inserts = if is_postgres(&db) { 1 } else { 3 };
+        assert_eq!(statements(&recorder), vec!["INSERT nodes"; inserts]);
         assert_eq!(
             pairs(&db, "SELECT id, parent_id FROM nodes ORDER BY id"),
             [(1, None), (2, Some(1)), (3, Some(2))]

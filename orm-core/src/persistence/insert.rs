@@ -1,8 +1,10 @@
-//! The INSERTs of a flush. A large run of new objects of one table goes
-//! in multi-row INSERTs, [`ROWS_PER_INSERT`] rows to an `INSERT ... VALUES
-//! (...), (...)`, each object still told the key it got; smaller runs, and
-//! the rows left over, go one row per INSERT (SQLAlchemy's
-//! "insertmanyvalues").
+//! The INSERTs of a flush. A run of new objects of one table goes in
+//! multi-row INSERTs, up to [`ROWS_PER_INSERT`] rows to an `INSERT ...
+//! VALUES (...), (...)`, each object still told the key it got, where that
+//! costs less than one INSERT per row (SQLAlchemy's "insertmanyvalues"):
+//! on SQLite for runs that fill [`STATEMENTS_FROM`] statements, the rows
+//! left over one per INSERT; on PostgreSQL, where each statement is a round
+//! trip, wherever it takes fewer statements.
 //!
 //! Keys SQLite assigns (an `INTEGER PRIMARY KEY` left NULL) are the hard
 //! part: after a multi-row INSERT SQLite reports only the last one. It
@@ -36,6 +38,7 @@ pub(crate) const ROWS_PER_INSERT: usize = 32;
 /// saves about 1,000 per row: on a connection that has not prepared it yet,
 /// a multi-row statement pays for itself on its third use. Smaller runs go
 /// one row per INSERT, as do the rows left over after the full statements.
+/// (On PostgreSQL the round trip a statement costs decides instead.)
 const STATEMENTS_FROM: usize = 4;
 
 /// The most parameters one statement may bind: SQLite's limit (PostgreSQL
@@ -223,10 +226,9 @@ impl<'c> Run<'c> {
         Ok(false)
     }
 
-    /// Inserts `group`, objects inserted the same `way`: a group that fills
-    /// [`STATEMENTS_FROM`] multi-row INSERTs or more in such statements
-    /// (after one read of keys, where the database generates them), the
-    /// rows left over and smaller groups one per INSERT.
+    /// Inserts `group`, objects inserted the same `way`: as many as
+    /// [`Run::rows_in_many`] says in multi-row INSERTs (after one read of
+    /// keys, where the database generates them), the others one per INSERT.
     fn insert_group(
         &self,
         way: Way,
@@ -237,11 +239,7 @@ impl<'c> Run<'c> {
             return self.insert_with_defaults(group, unset, done);
         }
         let per_statement = self.rows_per_insert();
-        let (many, rest) = if group.len() >= STATEMENTS_FROM * per_statement {
-            group.split_at(group.len() / per_statement * per_statement)
-        } else {
-            group.split_at(0)
-        };
+        let (many, rest) = group.split_at(self.rows_in_many(way, group.len(), per_statement));
         if !many.is_empty() {
             let keys = match way {
                 Way::Generated => self.new_keys(many.len())?,
@@ -255,6 +253,26 @@ impl<'c> Run<'c> {
         match (way, self.generated_key_bit()?) {
             (Way::Generated, key) if key != 0 => self.insert_with_defaults(rest, key, done),
             _ => self.insert_each(rest, done),
+        }
+    }
+
+    /// How many of a group of `len` rows go in multi-row INSERTs of
+    /// `per_statement` rows, by what a statement costs on the backend.
+    /// SQLite: preparing it, so only full statements, and only where the
+    /// group fills [`STATEMENTS_FROM`] of them. PostgreSQL: a round trip,
+    /// so every row wherever that takes fewer statements than one per row
+    /// (counting the one that takes generated keys), the last statement
+    /// holding what is left.
+    fn rows_in_many(&self, way: Way, len: usize, per_statement: usize) -> usize {
+        match self.conn.dialect() {
+            Backend::Sqlite if len >= STATEMENTS_FROM * per_statement => {
+                len / per_statement * per_statement
+            }
+            Backend::Sqlite => 0,
+            Backend::Postgres => {
+                let statements = len.div_ceil(per_statement) + usize::from(way == Way::Generated);
+                if statements < len { len } else { 0 }
+            }
         }
     }
 
