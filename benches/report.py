@@ -20,21 +20,25 @@ import json
 import os
 import sys
 
-# Workloads in the order the benchmark runs them, with the design's target
-# ratio (design.md, "Performance"): 1.1 for inserts, 1.2 for everything that
-# loads or looks up rows (eager, lazy and joined loading included).
+# Workloads in the order the benchmark runs them, with the speed issue's
+# target ratio: 1.1 for inserts and loads, 1.2 for lookups and joins, 1.3
+# for the preloaded tree, 0.05 for lookups the identity map answers (against
+# hand-written code that repeats its SELECTs). Lazy loading has no target
+# against hand-written lazy loading: its target, 3.0, is against the
+# hand-written eager tree (the second table).
 WORKLOADS = [
     ("insert", 1.1),
-    ("load_all", 1.2),
+    ("load_all", 1.1),
     ("get_fresh", 1.2),
-    ("get_repeated", 1.2),
+    ("get_repeated", 0.05),
     ("get_cached", 1.2),
-    ("tree_preload", 1.2),
-    ("tree_lazy", 1.2),
+    ("tree_preload", 1.3),
+    ("tree_lazy", None),
     ("join_filter", 1.2),
     ("join_sql", 1.2),
     ("join_select", 1.2),
 ]
+LAZY_AGAINST_EAGER = 3.0
 TARGETS = dict(WORKLOADS)
 ORDER = {name: i for i, (name, _) in enumerate(WORKLOADS)}
 
@@ -139,6 +143,27 @@ def main():
             ratios = functions["ratios"]
             line += f" {min(ratios):.2f}-{max(ratios):.2f} |" if ratios else " - |"
         print(line + f" {'-' if target is None else f'<= {target}'} | {met} |")
+
+    lazy_rows = []
+    for (workload, size), _ in sorted(results.items(), key=sort_key):
+        if workload != "tree_lazy":
+            continue
+        ratios = [r[(workload, size)]["orm"] / r[("tree_preload", size)]["rusqlite"]
+                  for r in runs
+                  if r.get((workload, size), {}).get("orm")
+                  and r.get(("tree_preload", size), {}).get("rusqlite")]
+        if ratios:
+            ratio = median(ratios)
+            met = "yes" if ratio <= LAZY_AGAINST_EAGER else "no"
+            spread = f" {min(ratios):.2f}-{max(ratios):.2f} |" if several else ""
+            lazy_rows.append(f"| tree_lazy (ORM) / tree_preload (rusqlite) | {size:,} | "
+                             f"{ratio:.2f} |{spread} <= {LAZY_AGAINST_EAGER:g} | {met} |")
+    if lazy_rows:
+        print()
+        print("| lazy tree against the hand-written eager tree | size | ratio |"
+              + (" ratio range |" if several else "") + " target | met |")
+        print("|---|---:|---:|" + ("---:|" if several else "") + "---:|:---:|")
+        print("\n".join(lazy_rows))
 
     rows = []
     for workload, (small, big, limit) in GROWTH.items():

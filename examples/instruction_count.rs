@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo build --release --example instruction_count
-//! for phase in setup insert load get join_seed join_select join_raw; do
+//! for phase in setup insert setup_raw insert_raw load get join_seed join_select join_raw; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     target/release/examples/instruction_count $phase 2>&1 | grep Collected
 //! done
@@ -13,7 +13,11 @@
 //! Each phase runs the ones before it, so a workload's cost is the
 //! difference between its count and the previous one: `insert` adds 10,000
 //! users in one commit, `load` reads them all in a new session, `get` looks
-//! each up by key in a new session of its own (a SELECT each).
+//! each up by key in a new session of its own (a SELECT each). A second
+//! argument changes the 10,000. `insert_raw` is the insert by hand
+//! (rusqlite, one cached INSERT per row) and `setup_raw` all of it but the
+//! rows: `(insert - setup) / (insert_raw - setup_raw)` is the ORM's cost
+//! against hand-written code.
 //!
 //! The filtered join (the benchmark's `join_select`) runs on a database of
 //! its own, 1,000 users with 10 posts each. `join_seed` fills it and, by
@@ -133,15 +137,59 @@ fn joins(phase: &str) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The `insert` phase by hand, for the ratio: the same users into a plain
+/// connection with the same table, one cached INSERT per row, each key read
+/// back into its struct (as the benchmark's hand-written side).
+fn raw_insert(rows: i64) -> Result<(), Box<dyn std::error::Error>> {
+    struct Plain {
+        id: i64,
+        name: String,
+        email: String,
+    }
+    let mut conn = Connection::open_in_memory()?;
+    conn.execute_batch(&User::ddl())?;
+    if rows == 0 {
+        return Ok(());
+    }
+    let mut users: Vec<Plain> = (0..rows)
+        .map(|i| Plain {
+            id: 0,
+            name: format!("user {i}"),
+            email: format!("u{i}@example.com"),
+        })
+        .collect();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached("INSERT INTO users (name, email) VALUES (?1, ?2)")?;
+        for user in &mut users {
+            insert.execute((&user.name, &user.email))?;
+            user.id = tx.last_insert_rowid();
+        }
+    }
+    tx.commit()?;
+    assert_eq!(users.last().map(|u| u.id), Some(rows), "keys 1..n");
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let phase = std::env::args().nth(1).unwrap_or_default();
+    // The users `insert` adds (and later phases read): 10,000 unless given.
+    let rows: i64 = match std::env::args().nth(2) {
+        Some(rows) => rows.parse()?,
+        None => ROWS,
+    };
     let db = Database::in_memory()?;
     db.create_all::<User>()?;
     if phase == "setup" {
         return Ok(());
     }
+    match phase.as_str() {
+        "setup_raw" => return raw_insert(0),
+        "insert_raw" => return raw_insert(rows),
+        _ => {}
+    }
     let session = db.session();
-    for i in 0..ROWS {
+    for i in 0..rows {
         session.add(User::new(format!("user {i}"), format!("u{i}@example.com")));
     }
     session.commit()?;
@@ -151,11 +199,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let session = db.session();
     let users = session.query::<User>().all()?;
-    assert_eq!(users.len() as i64, ROWS, "every user loads");
+    assert_eq!(users.len() as i64, rows, "every user loads");
     if phase == "load" {
         return Ok(());
     }
-    for key in 1..=ROWS {
+    for key in 1..=rows {
         let fresh = db.session();
         let user = fresh.get::<User>(key)?;
         assert_eq!(user.read()?.id, key, "the right row");

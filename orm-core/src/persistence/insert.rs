@@ -638,6 +638,7 @@ fn key_bit(table: &TableDef) -> Result<u64> {
 }
 
 /// A version column still unset (0) starts at 1; returns whether it did.
+#[inline]
 fn start_version(node: &Rc<dyn AnyNode>) -> Result<bool> {
     match node.table().version {
         Some(v) if node.value()?.column(v).as_ref() == ValueRef::Integer(0) => {

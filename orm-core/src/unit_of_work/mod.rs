@@ -360,7 +360,9 @@ fn run(
             // for the run of them, built once, not per row.
             Step::Insert(node) => {
                 let table = node.table();
-                let mut run = vec![node];
+                // At most every step left: one allocation.
+                let mut run = Vec::with_capacity(steps.len() + 1);
+                run.push(node);
                 while let Some(Step::Insert(next)) = steps
                     .next_if(|s| matches!(s, Step::Insert(n) if std::ptr::eq(n.table(), table)))
                 {
