@@ -1,7 +1,7 @@
 //! `BelongsTo<P>`: the many-to-one side, which owns the foreign key.
 
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use super::link::{Describe, Link};
 use super::{
@@ -11,7 +11,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
-use crate::state::{AnyNode, Handle, Node, State, downcast};
+use crate::state::{AnyNode, Handle, Node, State, WeakCell, downcast};
 use crate::value::{Bound, ColumnType, FromValueError, ToValue, Value, ValueRef};
 
 /// The generated description of a `BelongsTo` field: child `C`, parent `P`.
@@ -136,7 +136,7 @@ impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
 /// ```
 pub struct BelongsTo<P: Model> {
     key: RefCell<Option<P::Key>>,
-    target: RefCell<Weak<Node<P>>>,
+    target: WeakCell<Node<P>>,
     link: Link<P, dyn ParentSide<P>>,
 }
 
@@ -187,7 +187,7 @@ impl<P: Model> BelongsTo<P> {
     pub fn from_key(key: Option<P::Key>) -> Self {
         BelongsTo {
             key: RefCell::new(key),
-            target: RefCell::new(Weak::new()),
+            target: WeakCell::new(),
             link: Link::new(),
         }
     }
@@ -196,13 +196,13 @@ impl<P: Model> BelongsTo<P> {
     /// the parent object is looked up again on next access.
     fn restore_key(&self, key: Option<P::Key>) {
         *self.key.borrow_mut() = key;
-        *self.target.borrow_mut() = Weak::new();
+        self.target.clear();
     }
 
     /// The foreign key's value, without loading the parent. For a parent that
     /// is not inserted yet, `None` until the flush fills it.
     pub fn key(&self) -> Option<P::Key> {
-        if let Some(target) = self.target.borrow().upgrade()
+        if let Some(target) = self.target.upgrade()
             && let Ok(value) = target.borrow()
         {
             if target.meta().state() != State::Pending || !value.key_unassigned() {
@@ -221,7 +221,7 @@ impl<P: Model> BelongsTo<P> {
 
     /// Whether the parent object is at hand.
     fn has_target(&self) -> bool {
-        self.target.borrow().upgrade().is_some()
+        self.target.upgrade().is_some()
     }
 
     /// The parent object. Costs no SQL when it is loaded or in the identity
@@ -247,7 +247,7 @@ impl<P: Model> BelongsTo<P> {
     /// # Errors
     /// As [`BelongsTo::load`].
     pub fn load_optional(&self) -> Result<Option<Handle<P>>> {
-        if let Some(node) = self.target.borrow().upgrade() {
+        if let Some(node) = self.target.upgrade() {
             return Ok(Some(Handle::from_node(node)));
         }
         let Some(key) = self.key.borrow().clone() else {
@@ -271,7 +271,7 @@ impl<P: Model> BelongsTo<P> {
                     })?
             }
         };
-        *self.target.borrow_mut() = Rc::downgrade(&node);
+        self.target.set(Rc::downgrade(&node));
         Ok(Some(Handle::from_node(node)))
     }
 
@@ -358,7 +358,7 @@ impl<P: Model> BelongsTo<P> {
         if let Some(old) = &old {
             old.meta().release(&owner);
         }
-        *self.target.borrow_mut() = new.map(Rc::downgrade).unwrap_or_default();
+        self.target.set(new.map(Rc::downgrade).unwrap_or_default());
         *self.key.borrow_mut() = match new {
             Some(node) => {
                 let value = node.borrow()?;
@@ -371,11 +371,11 @@ impl<P: Model> BelongsTo<P> {
 
     /// Points at a parent just loaded for a collection (no change to track).
     pub(crate) fn loaded_with(&self, parent: &Rc<Node<P>>) {
-        *self.target.borrow_mut() = Rc::downgrade(parent);
+        self.target.set(Rc::downgrade(parent));
     }
 
     pub(super) fn current_parent(&self, session: Option<&Rc<SessionInner>>) -> Option<Rc<Node<P>>> {
-        if let Some(node) = self.target.borrow().upgrade() {
+        if let Some(node) = self.target.upgrade() {
             return Some(node);
         }
         let key = self.key.borrow().clone()?;
@@ -415,13 +415,12 @@ impl<P: Model> RelationField for BelongsTo<P> {
 impl<P: Model> ForeignKeyField for BelongsTo<P> {
     fn parent(&self) -> Option<ParentRef> {
         self.target
-            .borrow()
             .upgrade()
             .map(|n| ParentRef(n as Rc<dyn AnyNode>))
     }
 
     fn sync_key(&self) -> Result<()> {
-        if let Some(target) = self.target.borrow().upgrade() {
+        if let Some(target) = self.target.upgrade() {
             let key = target.key()?;
             *self.key.borrow_mut() = Some(key);
         }
@@ -457,7 +456,7 @@ impl<P: Model> ForeignKeyField for BelongsTo<P> {
             return;
         };
         if def.check_moved(&owner, None, Some(&parent)).is_ok() {
-            *self.target.borrow_mut() = Rc::downgrade(&parent);
+            self.target.set(Rc::downgrade(&parent));
             // Checked just above: adding to a loaded collection cannot fail.
             let _ = def.moved(&owner, None, Some(&parent));
         }

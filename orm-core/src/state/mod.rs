@@ -14,6 +14,9 @@
 //! guards, is in `handle`.
 
 mod handle;
+mod weak_cell;
+
+pub(crate) use weak_cell::WeakCell;
 
 pub use handle::{Change, Handle, Write};
 
@@ -76,7 +79,7 @@ pub(crate) type Restore = Option<Box<[Value]>>;
 pub(crate) struct Meta {
     state: Cell<State>,
     saved: RefCell<Option<Box<Saved>>>,
-    session: RefCell<Weak<SessionInner>>,
+    session: WeakCell<SessionInner>,
     /// Whether the object waits in the unit of work's dirty list.
     listed_dirty: Cell<bool>,
     /// Whether its values are to be read again before they are next used
@@ -89,7 +92,7 @@ impl Meta {
         Meta {
             state: Cell::new(state),
             saved: RefCell::new(None),
-            session: RefCell::new(session),
+            session: WeakCell::from_weak(session),
             listed_dirty: Cell::new(false),
             expired: Cell::new(false),
         }
@@ -156,24 +159,24 @@ impl Meta {
     }
 
     pub(crate) fn session(&self) -> Option<Rc<SessionInner>> {
-        self.session.borrow().upgrade()
+        self.session.upgrade()
     }
 
     /// Whether the object belongs to `session`.
     pub(crate) fn in_session(&self, session: &SessionInner) -> bool {
-        std::ptr::eq(self.session.borrow().as_ptr(), session)
+        std::ptr::eq(self.session.as_ptr(), session)
     }
 
     fn session_gone(&self) -> bool {
-        self.session.borrow().strong_count() == 0
+        !self.session.is_alive()
     }
 
     pub(crate) fn attach(&self, session: &Rc<SessionInner>) {
-        *self.session.borrow_mut() = Rc::downgrade(session);
+        self.session.set(Rc::downgrade(session));
     }
 
     pub(crate) fn detach(&self) {
-        *self.session.borrow_mut() = Weak::new();
+        self.session.clear();
     }
 
     pub(crate) fn has_snapshot(&self) -> bool {
