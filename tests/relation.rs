@@ -13,7 +13,7 @@ use crate::common;
 use common::{backend, by_id, ids, params, statements};
 use orm::Value;
 use orm::prelude::*;
-use orm::{Error, Recorder, State};
+use orm::{Error, Lazy, Recorder, State};
 
 // ------------------------------------------------------------------ models
 
@@ -1395,6 +1395,93 @@ backend_tests! {
             pairs(&db, "SELECT id, user_id FROM orders WHERE id = 4"),
             [(4, Some(cy_id))]
         );
+        Ok(())
+    }
+
+    // ------------------------------------------------------- Query::lazy
+
+    fn a_query_with_lazy_raise_refuses_lazy_loads_of_the_objects_it_returns(db) -> orm::Result<()> {
+        shop(&db)?;
+        let recorder = db.recorder();
+        let session = db.session();
+        let users = session
+            .query::<User>()
+            .order_by(User::ID.asc())
+            .lazy(Lazy::Raise)
+            .all()?;
+        recorder.clear();
+        let refused = users[0].read()?.orders.load();
+        assert!(
+            matches!(
+                refused,
+                Err(Error::LazyLoadRefused {
+                    model: "User",
+                    relation: "orders",
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(recorder.count(), 0, "no SQL behind the field access");
+        Ok(())
+    }
+
+    fn a_query_with_lazy_raise_still_reads_what_it_preloaded_and_leaves_other_objects_alone(db) -> orm::Result<()> {
+        shop(&db)?;
+        let recorder = db.recorder();
+        let session = db.session();
+        let users = session
+            .query::<User>()
+            .order_by(User::ID.asc())
+            .lazy(Lazy::Raise)
+            .preload(User::ORDERS)
+            .all()?;
+        recorder.clear();
+        let orders = users[0].read()?.orders.load()?;
+        assert_eq!(ids(&orders), [1, 2]);
+        assert_eq!(recorder.count(), 0, "preloaded");
+        // The preloaded orders were not returned by the query: their own
+        // relationships load as their model says.
+        assert!(orders[0].read()?.items.load()?.is_empty());
+        assert_eq!(recorder.count(), 1, "one lazy load of order 1's items");
+        Ok(())
+    }
+
+    fn a_query_with_lazy_select_lets_a_raise_relationship_load(db) -> orm::Result<()> {
+        library(&db)?;
+        let recorder = db.recorder();
+        let session = db.session();
+        let shelves = session.query::<Shelf>().lazy(Lazy::Select).all()?;
+        recorder.clear();
+        let books = shelves[0].read()?.books.load()?;
+        assert_eq!(ids(&books), [1, 2]);
+        assert_eq!(recorder.count(), 1, "one lazy load, allowed by the query");
+        Ok(())
+    }
+
+    fn a_query_with_lazy_raise_refuses_a_belongs_to_whose_parent_is_not_loaded(db) -> orm::Result<()> {
+        shop(&db)?;
+        let session = db.session();
+        let orders = session
+            .query::<Order>()
+            .order_by(Order::ID.asc())
+            .lazy(Lazy::Raise)
+            .all()?;
+        let refused = orders[0].read()?.user.load();
+        assert!(
+            matches!(
+                refused,
+                Err(Error::LazyLoadRefused {
+                    model: "Order",
+                    relation: "user",
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        // Once the parent is in the identity map, no load is needed.
+        let ann = session.get::<User>(1)?;
+        assert_eq!(orders[0].read()?.user.load()?, ann);
         Ok(())
     }
 

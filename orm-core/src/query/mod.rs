@@ -300,8 +300,7 @@ impl<'s, T: Model, J> Query<'s, T, J> {
         inner.queried(T::TABLE.name);
         if let Some(lazy) = self.lazy {
             for node in &found {
-                node.borrow()?
-                    .for_each_relation(&mut |field| field.set_lazy(lazy));
+                node.meta().set_lazy(lazy);
             }
         }
         for chain in &self.preloads {

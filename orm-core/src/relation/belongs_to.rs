@@ -403,10 +403,6 @@ impl<P: Model> BelongsTo<P> {
 const KIND: &str = "BelongsTo";
 
 impl<P: Model> RelationField for BelongsTo<P> {
-    fn set_lazy(&self, lazy: Lazy) {
-        self.link.set_lazy(lazy);
-    }
-
     fn as_foreign_key(&self) -> Option<&dyn ForeignKeyField> {
         Some(self)
     }

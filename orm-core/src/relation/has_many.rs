@@ -339,10 +339,6 @@ impl<P: Model, C: Model> Wire<HasManyDef<P, C>> for HasMany<C> {
 }
 
 impl<C: Model> RelationField for HasMany<C> {
-    fn set_lazy(&self, lazy: Lazy) {
-        self.link.set_lazy(lazy);
-    }
-
     fn as_collection(&self) -> Option<&dyn CollectionField> {
         Some(self)
     }

@@ -7,7 +7,7 @@ use std::rc::{Rc, Weak};
 use super::collection::live;
 use super::has_many::{ChildLink, unlink};
 use super::link::Link;
-use super::{Backref, CollectionField, HasManyDef, Lazy, Owner, ParentRef, RelationField, Wire};
+use super::{Backref, CollectionField, HasManyDef, Owner, ParentRef, RelationField, Wire};
 use crate::error::Result;
 use crate::model::Model;
 use crate::state::{AnyNode, Handle, Node, State};
@@ -214,10 +214,6 @@ impl<P: Model, C: Model> Wire<HasManyDef<P, C>> for HasOne<C> {
 }
 
 impl<C: Model> RelationField for HasOne<C> {
-    fn set_lazy(&self, lazy: Lazy) {
-        self.link.set_lazy(lazy);
-    }
-
     fn as_collection(&self) -> Option<&dyn CollectionField> {
         Some(self)
     }

@@ -1,8 +1,8 @@
 //! What every relationship field knows of its place, whatever its kind: the
-//! object that owns it, the generated description of the relationship, and
-//! a per-object lazy-loading override; and the one lazy-load path.
+//! object that owns it and the generated description of the relationship;
+//! and the one lazy-load path.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::OnceCell;
 use std::marker::PhantomData;
 use std::rc::{Rc, Weak};
 
@@ -34,7 +34,6 @@ pub(super) trait Loader: Describe {
 /// type (`HasMany`, ...) in messages.
 pub(super) struct Link<T: Model, D: ?Sized + 'static> {
     cell: OnceCell<(Weak<dyn AnyNode>, &'static D)>,
-    lazy: Cell<Option<Lazy>>,
     _target: PhantomData<fn() -> T>,
 }
 
@@ -42,17 +41,12 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
     pub(super) const fn new() -> Self {
         Link {
             cell: OnceCell::new(),
-            lazy: Cell::new(None),
             _target: PhantomData,
         }
     }
 
     pub(super) fn wire(&self, owner: &Owner, def: &'static D) {
         let _ = self.cell.set((owner.node.clone(), def));
-    }
-
-    pub(super) fn set_lazy(&self, lazy: Lazy) {
-        self.lazy.set(Some(lazy));
     }
 
     /// The description, once the field is part of an object.
@@ -83,21 +77,22 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
     /// The owner's session, ready for a lazy load (or the reason not to).
     pub(super) fn session_for_load(&self, kind: &'static str) -> Result<Rc<SessionInner>> {
         let def = self.def(kind)?;
-        let session = self
-            .owner(kind)?
-            .meta()
-            .session()
-            .ok_or_else(|| self.closed())?;
-        if self.lazy.get().unwrap_or(def.lazy()) == Lazy::Raise {
+        let owner = self.owner(kind)?;
+        let session = owner.meta().session().ok_or_else(|| self.closed())?;
+        if owner.meta().lazy().unwrap_or(def.lazy()) == Lazy::Raise {
             return Err(refused(def));
         }
         Ok(session)
     }
 
-    /// Whether lazy loading is refused for this field.
+    /// Whether lazy loading is refused for this field: by the owner's
+    /// override (a query's), else by the relationship's rule.
     pub(super) fn raises(&self) -> bool {
-        let default = self.get().map(|def| def.lazy());
-        self.lazy.get().or(default) == Some(Lazy::Raise)
+        let Some((owner, def)) = self.cell.get() else {
+            return false;
+        };
+        let chosen = owner.upgrade().and_then(|o| o.meta().lazy());
+        chosen.unwrap_or(def.lazy()) == Lazy::Raise
     }
 
     /// Tells the session's N+1 watch that this field is about to load.

@@ -299,10 +299,6 @@ impl<P: Model, C: Model> Wire<ManyToManyDef<P, C>> for ManyToMany<C> {
 }
 
 impl<C: Model> RelationField for ManyToMany<C> {
-    fn set_lazy(&self, lazy: Lazy) {
-        self.link.set_lazy(lazy);
-    }
-
     fn as_collection(&self) -> Option<&dyn CollectionField> {
         Some(self)
     }

@@ -125,10 +125,6 @@ pub struct ParentRef(pub(crate) Rc<dyn AnyNode>);
 /// [`BelongsTo`], [`HasMany`], [`HasOne`] and [`ManyToMany`]; generated
 /// code lists them.
 pub trait RelationField {
-    /// Overrides the relationship's lazy-loading rule (a query's
-    /// `lazy(Lazy::Raise)` does this for the objects it returns).
-    #[doc(hidden)]
-    fn set_lazy(&self, lazy: Lazy);
     /// The field as a foreign key, if it is a `BelongsTo`.
     #[doc(hidden)]
     fn as_foreign_key(&self) -> Option<&dyn ForeignKeyField> {

@@ -29,7 +29,7 @@ use crate::value::{Bound, FromValueError, Value, ValueRef};
 use crate::error::{Error, Result};
 use crate::identity::IdentityMap;
 use crate::model::Model;
-use crate::relation::{CollectionField, ForeignKeyField, Owner, RelationField};
+use crate::relation::{CollectionField, ForeignKeyField, Lazy, Owner, RelationField};
 use crate::schema::TableDef;
 use crate::session::SessionInner;
 use crate::sql::render;
@@ -85,6 +85,10 @@ pub(crate) struct Meta {
     /// Whether its values are to be read again before they are next used
     /// (`Session::expire`).
     expired: Cell<bool>,
+    /// The lazy-loading rule of its relationship fields, where a query
+    /// overrode the model's (`Query::lazy`). One per object, not per field:
+    /// a query sets it for all of them.
+    lazy: Cell<Option<Lazy>>,
 }
 
 impl Meta {
@@ -95,7 +99,18 @@ impl Meta {
             session: WeakCell::from_weak(session),
             listed_dirty: Cell::new(false),
             expired: Cell::new(false),
+            lazy: Cell::new(None),
         }
+    }
+
+    /// The lazy-loading rule a query set for this object's relationships.
+    pub(crate) fn lazy(&self) -> Option<Lazy> {
+        self.lazy.get()
+    }
+
+    /// Overrides the lazy-loading rule of every relationship of the object.
+    pub(crate) fn set_lazy(&self, lazy: Lazy) {
+        self.lazy.set(Some(lazy));
     }
 
     /// What it keeps alive now (see `Saved::held`).
