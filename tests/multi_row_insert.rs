@@ -91,6 +91,26 @@ pub struct Ticket {
 }
 
 #[derive(Model, Debug)]
+#[orm(table = "teams")]
+pub struct Team {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    #[orm(back_populates = "team")]
+    pub players: HasMany<Player>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "players")]
+pub struct Player {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    #[orm(back_populates = "players")]
+    pub team: BelongsTo<Team>,
+}
+
+#[derive(Model, Debug)]
 #[orm(table = "nodes")]
 pub struct Node {
     #[orm(primary_key)]
@@ -183,6 +203,34 @@ backend_tests! {
             let row = reader.get::<Node>(id)?;
             assert_eq!(row.read()?.name, name);
             assert_eq!(row.read()?.parent.key(), Some(root_id));
+        }
+        Ok(())
+    }
+
+    fn children_of_another_table_get_the_keys_their_parents_got_in_multi_row_inserts(db) -> orm::Result<()> {
+        db.create_all::<(Team, Player)>()?;
+        let session = db.session();
+        let mut pairs = Vec::new();
+        for i in 0..130 {
+            let team = session.add(Team::new(format!("t{i}")));
+            let player = session.add(Player::new(format!("p{i}")));
+            team.read()?.players.push(&player)?;
+            pairs.push((team, player));
+        }
+        let recorder = db.recorder();
+        session.commit()?;
+        let inserts = if is_postgres(&db) { 5 } else { 4 + 2 };
+        let mut sent = vec!["SELECT teams"];
+        sent.extend(vec!["INSERT teams"; inserts]);
+        sent.push("SELECT players");
+        sent.extend(vec!["INSERT players"; inserts]);
+        assert_eq!(statements(&recorder), sent);
+        let reader = db.session();
+        for (team, player) in &pairs {
+            let row = reader.get::<Player>(player.read()?.id)?;
+            assert_eq!(row.read()?.name, player.read()?.name);
+            assert_eq!(row.read()?.team.key(), Some(team.read()?.id));
+            assert_eq!(row.read()?.team.load()?.read()?.name, team.read()?.name);
         }
         Ok(())
     }
@@ -287,6 +335,58 @@ mod sqlite_numbering {
     }
 
     #[test]
+    fn a_flush_run_again_inside_a_transaction_keeps_the_earlier_flush() -> orm::Result<()> {
+        let db = backend::sqlite();
+        db.execute_batch(
+            "CREATE TABLE members (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
+             INSERT INTO members (name) VALUES ('a'), ('b'), ('c');",
+        )?;
+        let session = db.session();
+        // An earlier flush of the transaction: the counter moves past the
+        // largest row (4 is inserted, then deleted).
+        let first = session.add(Member::new("first"));
+        session.flush()?;
+        session.delete(&first)?;
+        session.flush()?;
+        let recorder = db.recorder();
+        let members: Vec<Handle<Member>> = (0..128)
+            .map(|i| session.add(Member::new(format!("m{i}"))))
+            .collect();
+        session.flush()?;
+        let control: Vec<String> = recorder
+            .statements()
+            .into_iter()
+            .filter(|s| !s.is_data())
+            .map(|s| s.sql)
+            .collect();
+        assert_eq!(
+            control,
+            [
+                "SAVEPOINT orm_flush",
+                "ROLLBACK TO orm_flush",
+                "RELEASE orm_flush",
+                "SAVEPOINT orm_flush",
+                "RELEASE orm_flush",
+            ],
+            "the flush ran again inside the transaction"
+        );
+        session.commit()?;
+        let keys: Vec<i64> = members
+            .iter()
+            .map(|m| Ok(m.read()?.id))
+            .collect::<orm::Result<_>>()?;
+        assert_eq!(keys, (5..133).collect::<Vec<_>>());
+        let mut all = vec![
+            (1, "a".to_owned()),
+            (2, "b".to_owned()),
+            (3, "c".to_owned()),
+        ];
+        all.extend((5..133).zip(0..128).map(|(k, i)| (k, format!("m{i}"))));
+        assert_eq!(rows(&db)?, all, "the delete of the earlier flush stayed");
+        Ok(())
+    }
+
+    #[test]
     fn a_trigger_inserting_into_the_same_table_makes_the_flush_run_again_row_by_row()
     -> orm::Result<()> {
         let db = backend::sqlite();
@@ -308,5 +408,40 @@ mod sqlite_numbering {
         }
         assert_eq!(rows(&db)?.len(), 256, "the members and their shadows");
         Ok(())
+    }
+}
+
+/// PostgreSQL keys the flush cannot take from a sequence of the key's own.
+mod postgres_keys {
+    use super::*;
+    use common::backend;
+
+    #[test]
+    fn an_identity_generated_always_takes_the_keys_the_flush_took() -> orm::Result<()> {
+        let Some(db) = backend::postgres() else {
+            return Ok(());
+        };
+        db.execute_batch(
+            "CREATE TABLE members (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name TEXT NOT NULL)",
+        )?;
+        let (sent, objects) = commit_new_members(&db, 5)?;
+        assert_eq!(sent, ["SELECT members", "INSERT members"]);
+        assert_objects_match_rows(&db, &objects)
+    }
+
+    #[test]
+    fn a_key_whose_default_is_a_shared_sequence_goes_one_row_per_insert() -> orm::Result<()> {
+        let Some(db) = backend::postgres() else {
+            return Ok(());
+        };
+        db.execute_batch(
+            "CREATE SEQUENCE shared_ids;
+             CREATE TABLE members (id BIGINT PRIMARY KEY DEFAULT nextval('shared_ids'), name TEXT NOT NULL)",
+        )?;
+        let (sent, objects) = commit_new_members(&db, 5)?;
+        let mut expected = vec!["SELECT members"];
+        expected.extend(["INSERT members"; 5]);
+        assert_eq!(sent, expected, "no sequence of the key's own: row by row");
+        assert_objects_match_rows(&db, &objects)
     }
 }

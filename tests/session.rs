@@ -530,7 +530,7 @@ backend_tests! {
                 [
                     begin(&db).to_owned(),
                     r#"SELECT nextval(pg_get_serial_sequence('"users"', 'id')) FROM generate_series(1, ?)"#.to_owned(),
-                    format!(r#"INSERT INTO "users" ("id", "name", "email") VALUES {rows}"#),
+                    format!(r#"INSERT INTO "users" ("id", "name", "email") OVERRIDING SYSTEM VALUE VALUES {rows}"#),
                     "ROLLBACK".to_owned(),
                 ],
                 "the one INSERT of the five rows fails whole"

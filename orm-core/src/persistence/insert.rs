@@ -14,9 +14,13 @@
 //! the last key is that plus the number of rows. If it is not (an
 //! `AUTOINCREMENT` counter past the largest row, a trigger inserting into
 //! the same table), which key went to which object is unknown: the run
-//! stops with [`Stop::KeysOutOfOrder`], and the session runs the flush
-//! again with one row per INSERT. PostgreSQL takes the keys from the key's
-//! sequence first, and the INSERT carries them.
+//! stops with [`Stop::RowByRow`], and the session runs the flush again with
+//! one row per INSERT. PostgreSQL takes the keys from the key's sequence
+//! first, and the INSERT carries them (`OVERRIDING SYSTEM VALUE`, for an
+//! identity column `GENERATED ALWAYS`); a key with no sequence of its own
+//! goes one row per INSERT, read back with `RETURNING`, and a sequence the
+//! session may not use (`nextval` refused) makes the flush run again one
+//! row per INSERT.
 
 use std::rc::Rc;
 
@@ -50,9 +54,10 @@ const MAX_PARAMS: usize = 32_766;
 pub(crate) enum Stop {
     /// A statement failed.
     Failed(Error),
-    /// The keys SQLite gave the rows of a multi-row INSERT were not
-    /// consecutive: the flush has to run again with one row per INSERT.
-    KeysOutOfOrder,
+    /// The flush has to run again with one row per INSERT: the keys SQLite
+    /// gave the rows of a multi-row INSERT were not consecutive, or
+    /// PostgreSQL refused to hand out keys from the sequence.
+    RowByRow,
 }
 
 impl From<Error> for Stop {
@@ -62,13 +67,13 @@ impl From<Error> for Stop {
 }
 
 impl Stop {
-    /// The error to report. Keys out of order are an error only where the
-    /// flush already ran one row per INSERT, which cannot meet them.
+    /// The error to report. `RowByRow` is one only where the flush already
+    /// ran one row per INSERT, which never stops so.
     pub(crate) fn into_error(self) -> Error {
         match self {
             Stop::Failed(error) => error,
-            Stop::KeysOutOfOrder => Error::Unsupported {
-                what: "a flush whose new rows SQLite numbered out of order",
+            Stop::RowByRow => Error::Unsupported {
+                what: "a flush that multi-row INSERTs could not write",
                 detail: "even one row per INSERT",
             },
         }
@@ -80,7 +85,7 @@ impl Stop {
 pub(crate) enum Rows {
     /// Many rows per INSERT where that is fewer statements.
     Many,
-    /// One row per INSERT (after [`Stop::KeysOutOfOrder`]).
+    /// One row per INSERT (after [`Stop::RowByRow`]).
     One,
 }
 
@@ -240,19 +245,33 @@ impl<'c> Run<'c> {
         }
         let per_statement = self.rows_per_insert();
         let (many, rest) = group.split_at(self.rows_in_many(way, group.len(), per_statement));
-        if !many.is_empty() {
-            let keys = match way {
-                Way::Generated => self.new_keys(many.len())?,
-                _ => Some(Keys::Given),
-            };
-            match keys {
-                Some(keys) => self.insert_rows(many, &keys, per_statement, done)?,
-                None => self.insert_each(many, done)?,
+        let keys = match way {
+            _ if many.is_empty() => None,
+            Way::Generated => self.new_keys(many.len())?,
+            _ => Some(Keys::Given),
+        };
+        match keys {
+            Some(keys) => {
+                self.insert_rows(many, &keys, per_statement, done)?;
+                self.insert_singly(way, rest, done)
             }
+            None => self.insert_singly(way, group, done),
         }
-        match (way, self.generated_key_bit()?) {
-            (Way::Generated, key) if key != 0 => self.insert_with_defaults(rest, key, done),
-            _ => self.insert_each(rest, done),
+    }
+
+    /// Inserts each of `group` with an INSERT of its own: a generated key
+    /// bound NULL on SQLite, left out and read back on PostgreSQL.
+    fn insert_singly(
+        &self,
+        way: Way,
+        group: &[Rc<dyn AnyNode>],
+        done: &mut dyn FnMut(&Rc<dyn AnyNode>, Inserted),
+    ) -> std::result::Result<(), Stop> {
+        match (way, self.conn.dialect()) {
+            (Way::Generated, Backend::Postgres) => {
+                self.insert_with_defaults(group, key_bit(self.table)?, done)
+            }
+            _ => self.insert_each(group, done),
         }
     }
 
@@ -319,8 +338,15 @@ impl<'c> Run<'c> {
     /// The keys of `count` new rows: on SQLite the largest key so far (0
     /// in an empty table), from which it will number them, or `None` if
     /// they would pass the largest possible key (SQLite then picks keys at
-    /// random); on PostgreSQL, `count` keys taken from the key's sequence.
-    fn new_keys(&self, count: usize) -> Result<Option<Keys>> {
+    /// random); on PostgreSQL, `count` keys taken from the key's sequence,
+    /// or `None` for a key without a sequence of its own (a default that is
+    /// no identity or serial column's).
+    ///
+    /// # Errors
+    /// On PostgreSQL, a refusal (no right to use the sequence) stops with
+    /// [`Stop::RowByRow`]: an INSERT that leaves the key out needs no such
+    /// right. It ends the transaction, so the flush has to start over.
+    fn new_keys(&self, count: usize) -> std::result::Result<Option<Keys>, Stop> {
         let table = self.table;
         let sql = self.conn.text(table, Kind::NewKeys);
         let wanted = i64::try_from(count).map_err(|_| key_out_of_range(table, i64::MAX))?;
@@ -329,7 +355,7 @@ impl<'c> Run<'c> {
             Backend::Postgres => vec![Param::new(ValueRef::Integer(wanted), "count")],
         };
         let mut keys = Vec::new();
-        self.conn.because(
+        let read = self.conn.because(
             false,
             || format!("keys for {count} new rows"),
             || {
@@ -341,18 +367,36 @@ impl<'c> Run<'c> {
                     Ok(())
                 })
             },
-        )?;
-        let mut keys = keys.into_iter().map(|key| match key {
-            Value::Null => Ok(0),
-            Value::Integer(key) => Ok(key),
-            other => Err(not_a_key(table, &other)),
-        });
+        );
+        match (read, self.conn.dialect()) {
+            (Ok(()), _) => {}
+            (Err(_), Backend::Postgres) => return Err(Stop::RowByRow),
+            (Err(error), Backend::Sqlite) => return Err(error.into()),
+        }
         match self.conn.dialect() {
             Backend::Sqlite => {
-                let largest = keys.next().unwrap_or(Ok(0))?;
+                let largest = match keys.first() {
+                    None | Some(Value::Null) => 0,
+                    Some(Value::Integer(key)) => *key,
+                    Some(other) => return Err(not_a_key(table, other).into()),
+                };
                 Ok(largest.checked_add(wanted).map(|_| Keys::After(largest)))
             }
-            Backend::Postgres => Ok(Some(Keys::Taken(keys.collect::<Result<_>>()?))),
+            Backend::Postgres => {
+                let mut taken = Vec::with_capacity(count);
+                for key in keys {
+                    match key {
+                        // `pg_get_serial_sequence` found no sequence.
+                        Value::Null => return Ok(None),
+                        Value::Integer(key) => taken.push(key),
+                        other => return Err(not_a_key(table, &other).into()),
+                    }
+                }
+                if taken.len() != count {
+                    return Ok(None);
+                }
+                Ok(Some(Keys::Taken(taken)))
+            }
         }
     }
 
@@ -412,11 +456,15 @@ impl<'c> Run<'c> {
         for value in &values {
             sync_foreign_keys(&**value)?;
         }
-        let sql = self.conn.text(table, Kind::Insert(rows.len()));
+        let kind = match keys {
+            Keys::Taken(_) => Kind::InsertTakenKeys(rows.len()),
+            Keys::Given | Keys::After(_) => Kind::Insert(rows.len()),
+        };
+        let sql = self.conn.text(table, kind);
         let mut batch = self.conn.batch(&sql, table.name)?;
         let columns = table.columns.len();
         let null_key = matches!(keys, Keys::After(_));
-        batch.execute_each(rows.len() * columns, |i| {
+        let written = batch.execute_each(rows.len() * columns, |i| {
             let (row, column) = (i / columns, i % columns);
             let bound = if null_key && column == table.primary_key {
                 Bound::Ref(ValueRef::Null)
@@ -426,11 +474,16 @@ impl<'c> Run<'c> {
             (bound, table.columns[column].name)
         })?;
         drop(values);
+        if written != rows.len() {
+            // A conflict clause of the table's own skipped rows: which ones
+            // is unknown.
+            return Err(Stop::RowByRow);
+        }
         if let Keys::After(largest) = keys {
             // `offset` rows of the group are in already, numbered 1 on.
             let first = largest + offset as i64 + 1;
             if batch.last_insert_rowid()? != first + rows.len() as i64 - 1 {
-                return Err(Stop::KeysOutOfOrder);
+                return Err(Stop::RowByRow);
             }
             for ((key, node), inserted) in (first..).zip(rows).zip(inserted.iter_mut()) {
                 set_key(node, key)?;

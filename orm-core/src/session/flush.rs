@@ -41,9 +41,10 @@ impl SessionInner {
         }
         self.flushing.set(true);
         let result = match self.flush_now(Rows::Many) {
-            // Which new row got which key is unknown: the database undid the
-            // flush and it runs again, one row per INSERT.
-            Err(Stop::KeysOutOfOrder) => self.flush_now(Rows::One),
+            // Multi-row INSERTs could not go on (keys out of order, keys
+            // refused): the database undid the flush and it runs again, one
+            // row per INSERT.
+            Err(Stop::RowByRow) => self.flush_now(Rows::One),
             other => other,
         };
         self.flushing.set(false);

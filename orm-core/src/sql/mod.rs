@@ -310,8 +310,9 @@ impl Conn {
         }
     }
 
-    /// Prepares `sql` once for running it over many rows: a flush's inserts
-    /// into one table share one prepared statement, as hand-written code does.
+    /// Prepares `sql` once for running it many times: a flush's one-row
+    /// inserts into one table share one prepared statement, as hand-written
+    /// code does.
     pub(crate) fn batch<'c>(&'c self, sql: &'c str, table: &'c str) -> Result<Batch<'c>> {
         let stmt = match &self.raw {
             Raw::Sqlite(raw) => Some(raw.prepare_cached(sql).map_err(|e| classify(e, table))?),

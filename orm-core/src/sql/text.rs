@@ -22,6 +22,10 @@ pub(crate) enum Kind {
     /// `INSERT INTO <table> (<columns>) VALUES (...), ...`, by the number
     /// of rows.
     Insert(usize),
+    /// The same with keys taken from the key's sequence (PostgreSQL):
+    /// `... OVERRIDING SYSTEM VALUE VALUES ...`, which an identity column
+    /// `GENERATED ALWAYS` needs to take them.
+    InsertTakenKeys(usize),
     /// The keys of new rows: on SQLite `SELECT max(<pk>) FROM <table>`,
     /// where it will number them; on PostgreSQL `SELECT nextval(...) FROM
     /// generate_series(1, ?)`, as many keys from the key's sequence.
@@ -48,7 +52,8 @@ pub(crate) enum Kind {
 pub(crate) fn build(table: &TableDef, kind: Kind, dialect: Backend) -> String {
     let sql = match kind {
         Kind::Get => get(table),
-        Kind::Insert(rows) => insert(table, rows),
+        Kind::Insert(rows) => insert(table, rows, ""),
+        Kind::InsertTakenKeys(rows) => insert(table, rows, " OVERRIDING SYSTEM VALUE"),
         Kind::NewKeys => new_keys(table, dialect),
         Kind::InsertDefaults(unset) => insert_defaults(table, unset),
         Kind::Update(mask) => {
@@ -115,16 +120,18 @@ pub(crate) fn select_keys(table: &TableDef, list: KeyForm, dialect: Backend) -> 
     dialect.placeholders(sql)
 }
 
-/// `INSERT INTO "table" (...) VALUES (?, ...), ...` with every column,
-/// for `rows` rows.
-fn insert(table: &TableDef, rows: usize) -> String {
+/// `INSERT INTO "table" (...)<overriding> VALUES (?, ...), ...` with every
+/// column, for `rows` rows.
+fn insert(table: &TableDef, rows: usize, overriding: &str) -> String {
     let row = format!("({})", vec!["?"; table.columns.len()].join(", "));
     let mut sql = String::with_capacity(64 + rows * (row.len() + 2));
     sql.push_str("INSERT INTO ");
     push_quoted(&mut sql, table.name);
     sql.push_str(" (");
     push_names(&mut sql, table.columns.iter().map(|c| c.name), "");
-    sql.push_str(") VALUES ");
+    sql.push(')');
+    sql.push_str(overriding);
+    sql.push_str(" VALUES ");
     for i in 0..rows {
         if i > 0 {
             sql.push_str(", ");
@@ -497,6 +504,10 @@ mod tests {
         assert_eq!(
             build(&ITEMS, Kind::Insert(2), Backend::Postgres),
             r#"INSERT INTO "items" ("id", "we""ird", "owner_id", "version") VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)"#
+        );
+        assert_eq!(
+            build(&ITEMS, Kind::InsertTakenKeys(1), Backend::Postgres),
+            r#"INSERT INTO "items" ("id", "we""ird", "owner_id", "version") OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4)"#
         );
         assert_eq!(
             build(&ITEMS, Kind::NewKeys, Backend::Sqlite),

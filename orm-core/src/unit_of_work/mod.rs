@@ -4,8 +4,9 @@
 //! (SQLAlchemy's `unitofwork.py`).
 //!
 //! Owns those lists; the session asks it for the [`Work`] of a flush and
-//! runs it inside the transaction `transaction` opened. Statements of single
-//! objects come from `persistence`; the order from [`order`]; the plan, which
+//! runs it inside the transaction `transaction` opened. The statements come
+//! from `persistence` (inserts of a run of new objects of one table
+//! together); the order from [`order`]; the plan, which
 //! shares its steps with the flush so the two cannot drift, from [`plan`].
 
 mod order;

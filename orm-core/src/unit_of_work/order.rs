@@ -10,7 +10,7 @@ use crate::schema::{TableDef, dependency_order};
 use crate::state::{AnyNode, State, same_node};
 use crate::value::Value;
 
-/// One statement of a flush, in the order the flush runs them.
+/// One row a flush writes, in the order the flush writes them.
 pub(super) enum Step<'w> {
     /// An UPDATE; `needs_insert` when it points at a row this flush inserts.
     Update {

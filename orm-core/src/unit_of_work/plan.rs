@@ -1,7 +1,8 @@
 //! The flush plan: the rows the next flush would write, in order, with why
 //! each comes where it does. Built from the same steps as the flush. A step
-//! is one row: the flush puts a run of 128 new rows or more of one table
-//! into multi-row INSERTs (see `persistence::insert`), in the plan's order.
+//! is one row: where the flush puts many new rows of one table into
+//! multi-row INSERTs (see `persistence::insert`), they keep the plan's
+//! order, and the read of their keys is no step.
 
 use std::fmt;
 use std::rc::Rc;
