@@ -47,7 +47,7 @@ use crate::migrate::drift;
 use crate::schema::{ModelSet, TableDef, dependency_order, links_of};
 use crate::session::Session;
 use crate::sql::echo::{Echo, Observers, Recorder};
-use crate::sql::{Conn, Raw, Texts, quote};
+use crate::sql::{Conn, Raw, SqliteConn, Texts, quote};
 
 /// How long a statement waits for another connection's lock before failing
 /// with [`Error::Busy`], unless [`OpenOptions::busy_timeout`] or
@@ -100,8 +100,9 @@ pub(crate) struct Shared {
     busy_timeout_ms: AtomicU64,
     settings: Settings,
     on_connect: options::OnConnect,
-    /// Idle SQLite connections, each with the SQL texts built for it.
-    idle: Mutex<Vec<(Connection, Texts)>>,
+    /// Idle SQLite connections, each with the SQL texts built for it (and
+    /// their statements, kept prepared).
+    idle: Mutex<Vec<(SqliteConn, Texts)>>,
     /// Counts the schema changes made through this database (DDL, a
     /// migration): a PostgreSQL connection forgets the statements it
     /// prepared before the last one, which the server would refuse to run
@@ -436,10 +437,10 @@ impl Database {
         let (raw, texts) = match idle {
             Some((raw, texts)) => {
                 // The timeout may have changed since the connection was opened.
-                raw.busy_timeout(self.busy_timeout())?;
+                raw.connection().busy_timeout(self.busy_timeout())?;
                 (raw, texts)
             }
-            None => (self.open_raw()?, Texts::default()),
+            None => (SqliteConn::open(self.open_raw()?), Texts::default()),
         };
         Ok(Conn::new(
             Raw::Sqlite(raw),
@@ -464,14 +465,17 @@ impl Database {
                 return;
             }
         };
-        if !raw.is_autocommit() && raw.execute_batch("ROLLBACK").is_err() {
+        let connection = raw.connection();
+        if !connection.is_autocommit() && connection.execute_batch("ROLLBACK").is_err() {
             return;
         }
         // A migration turns foreign keys back on when it ends; a database
         // opened without them gets them off again before the connection is
         // reused.
         if !self.shared.settings.foreign_keys
-            && raw.execute_batch("PRAGMA foreign_keys = OFF").is_err()
+            && connection
+                .execute_batch("PRAGMA foreign_keys = OFF")
+                .is_err()
         {
             return;
         }

@@ -1,6 +1,7 @@
 //! SQL execution: the one place statements reach the backend (SQLite, or
 //! PostgreSQL with the `postgres` feature). Every statement is prepared
-//! through the connection's statement cache, bound by position
+//! through a cache (on SQLite, the statements of texts built from table
+//! metadata are kept by the connection itself, `statements`), bound by position
 //! (values are never spliced into SQL text), echoed and recorded when asked,
 //! and its errors classified into [`Error`](crate::Error).
 //!
@@ -8,10 +9,12 @@
 //! `query` builds the text of user queries.
 
 pub mod echo;
+pub(crate) mod statements;
 pub(crate) mod text;
 pub(crate) mod trace;
 pub(crate) mod tree;
 
+pub(crate) use statements::{Sql, SqliteConn};
 pub(crate) use text::Kind;
 
 use std::cell::RefCell;
@@ -120,7 +123,7 @@ pub(crate) type Texts = HashMap<TextKey, Arc<str>>;
 
 /// A backend's connection, as a session holds it.
 pub(crate) enum Raw {
-    Sqlite(Connection),
+    Sqlite(SqliteConn),
     /// Boxed: a pooled PostgreSQL connection is several times a SQLite
     /// handle's size.
     #[cfg(feature = "postgres")]
@@ -175,6 +178,12 @@ impl Conn {
         // connection could gather many: start over past a bound.
         if texts.len() >= TEXTS_KEPT && !texts.contains_key(&key) {
             texts.clear();
+            // The statements kept for the texts go with them.
+            match &self.raw {
+                Raw::Sqlite(raw) => raw.forget(),
+                #[cfg(feature = "postgres")]
+                Raw::Postgres(_) => {}
+            }
         }
         let text = texts
             .entry(key)
@@ -250,7 +259,7 @@ impl Conn {
     #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
     pub(crate) fn sqlite(&self, what: &'static str) -> Result<&Connection> {
         match &self.raw {
-            Raw::Sqlite(raw) => Ok(raw),
+            Raw::Sqlite(raw) => Ok(raw.connection()),
             #[cfg(feature = "postgres")]
             Raw::Postgres(_) => Err(Error::Unsupported {
                 what,
@@ -272,7 +281,7 @@ impl Conn {
     /// itself after some failures; PostgreSQL after a failed `COMMIT`).
     pub(crate) fn in_transaction(&self) -> bool {
         match &self.raw {
-            Raw::Sqlite(raw) => !raw.is_autocommit(),
+            Raw::Sqlite(raw) => !raw.connection().is_autocommit(),
             #[cfg(feature = "postgres")]
             Raw::Postgres(client) => client.borrow().in_transaction(),
         }
@@ -290,17 +299,24 @@ impl Conn {
     }
 
     /// Runs a statement that returns no rows; returns the number of rows changed.
-    pub(crate) fn execute(&self, sql: &str, params: &[Param<'_>], table: &str) -> Result<usize> {
+    pub(crate) fn execute<'s>(
+        &self,
+        sql: impl Into<Sql<'s>>,
+        params: &[Param<'_>],
+        table: &str,
+    ) -> Result<usize> {
+        let sql = sql.into();
         match &self.raw {
-            Raw::Sqlite(_) => {
+            Raw::Sqlite(raw) => raw.run(sql, table, |stmt| {
+                bind(stmt, params, table)?;
                 let watch = self.watch(params);
-                let mut stmt = self.bound(sql, params, table)?;
                 let changed = stmt.raw_execute().map_err(|e| classify(e, table));
-                self.done(watch, sql, false);
+                self.done(watch, sql.as_str(), false);
                 changed
-            }
+            }),
             #[cfg(feature = "postgres")]
             Raw::Postgres(client) => {
+                let sql = sql.as_str();
                 let watch = self.watch(params);
                 let values = self.checked(params, table)?;
                 let changed = client.borrow_mut().execute(sql, &values, table);
@@ -315,7 +331,11 @@ impl Conn {
     /// code does.
     pub(crate) fn batch<'c>(&'c self, sql: &'c str, table: &'c str) -> Result<Batch<'c>> {
         let stmt = match &self.raw {
-            Raw::Sqlite(raw) => Some(raw.prepare_cached(sql).map_err(|e| classify(e, table))?),
+            Raw::Sqlite(raw) => Some(
+                raw.connection()
+                    .prepare_cached(sql)
+                    .map_err(|e| classify(e, table))?,
+            ),
             #[cfg(feature = "postgres")]
             Raw::Postgres(_) => None,
         };
@@ -331,7 +351,10 @@ impl Conn {
     pub(crate) fn control(&self, sql: &str) -> Result<()> {
         let watch = self.watch(&[]);
         let result = match &self.raw {
-            Raw::Sqlite(raw) => raw.execute_batch(sql).map_err(|e| classify(e, "")),
+            Raw::Sqlite(raw) => raw
+                .connection()
+                .execute_batch(sql)
+                .map_err(|e| classify(e, "")),
             #[cfg(feature = "postgres")]
             Raw::Postgres(client) => client.borrow_mut().batch(sql),
         };
@@ -345,9 +368,9 @@ impl Conn {
     }
 
     /// Runs a query and hands each row to `each`.
-    pub(crate) fn query(
+    pub(crate) fn query<'s>(
         &self,
-        sql: &str,
+        sql: impl Into<Sql<'s>>,
         params: &[Param<'_>],
         table: &str,
         each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
@@ -357,19 +380,20 @@ impl Conn {
 
     /// Runs a query and hands at most `limit` rows to `each`, stepping no
     /// further (a lookup by primary key stops at its one row).
-    pub(crate) fn query_rows(
+    pub(crate) fn query_rows<'s>(
         &self,
-        sql: &str,
+        sql: impl Into<Sql<'s>>,
         params: &[Param<'_>],
         table: &str,
         limit: usize,
         mut each: impl FnMut(&DbRow<'_, '_>) -> Result<()>,
     ) -> Result<()> {
+        let sql = sql.into();
         match &self.raw {
-            Raw::Sqlite(_) => {
+            Raw::Sqlite(raw) => raw.run(sql, table, |stmt| {
+                bind(stmt, params, table)?;
                 let Some(mut watch) = self.watch(params) else {
                     // Unobserved: the loop hand-written code would write.
-                    let mut stmt = self.bound(sql, params, table)?;
                     let mut rows = stmt.raw_query();
                     for _ in 0..limit {
                         let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
@@ -379,7 +403,6 @@ impl Conn {
                     }
                     return Ok(());
                 };
-                let mut stmt = self.bound(sql, params, table)?;
                 let mut rows = stmt.raw_query();
                 let mut stepped = || -> Result<()> {
                     for _ in 0..limit {
@@ -394,11 +417,12 @@ impl Conn {
                     Ok(())
                 };
                 let result = stepped();
-                self.done(Some(watch), sql, false);
+                self.done(Some(watch), sql.as_str(), false);
                 result
-            }
+            }),
             #[cfg(feature = "postgres")]
             Raw::Postgres(client) => {
+                let sql = sql.as_str();
                 let watch = self.watch(params);
                 let values = self.checked(params, table)?;
                 // Rows are read whole before `each` runs, so that `each`
@@ -411,19 +435,6 @@ impl Conn {
                 Ok(())
             }
         }
-    }
-
-    /// `sql` prepared (through the cache) with `params` bound.
-    fn bound(
-        &self,
-        sql: &str,
-        params: &[Param<'_>],
-        table: &str,
-    ) -> Result<rusqlite::CachedStatement<'_>> {
-        let raw = self.sqlite("this statement")?;
-        let mut stmt = raw.prepare_cached(sql).map_err(|e| classify(e, table))?;
-        bind(&mut stmt, params, table)?;
-        Ok(stmt)
     }
 
     /// The values of `params`, checked as SQLite's binding checks them
@@ -442,7 +453,10 @@ impl Conn {
     pub(crate) fn describe(&self, sql: &str) -> Result<(usize, Vec<String>)> {
         match &self.raw {
             Raw::Sqlite(raw) => {
-                let stmt = raw.prepare_cached(sql).map_err(|e| classify(e, ""))?;
+                let stmt = raw
+                    .connection()
+                    .prepare_cached(sql)
+                    .map_err(|e| classify(e, ""))?;
                 let names = stmt.column_names().map(str::to_owned).collect();
                 Ok((stmt.parameter_count(), names))
             }
@@ -461,7 +475,7 @@ impl Conn {
     ) -> Result<()> {
         match &self.raw {
             Raw::Sqlite(raw) => {
-                let mut stmt = raw.prepare(sql).map_err(|e| classify(e, ""))?;
+                let mut stmt = raw.connection().prepare(sql).map_err(|e| classify(e, ""))?;
                 bind(&mut stmt, params, "")?;
                 let mut rows = stmt.raw_query();
                 while let Some(row) = rows.next().map_err(|e| classify(e, ""))? {
@@ -648,7 +662,11 @@ mod tests {
     fn no_cause_is_built_while_nobody_observes() {
         let raw = rusqlite::Connection::open_in_memory().expect("an in-memory connection");
         let observers = Arc::new(Observers::default());
-        let conn = Conn::new(Raw::Sqlite(raw), Arc::clone(&observers), Texts::default());
+        let conn = Conn::new(
+            Raw::Sqlite(SqliteConn::open(raw)),
+            Arc::clone(&observers),
+            Texts::default(),
+        );
         let built = Cell::new(0);
         let cause = || {
             built.set(built.get() + 1);
