@@ -958,6 +958,29 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_relationship_field_taken_out_of_its_object_is_part_of_no_object(db) -> orm::Result<()> {
+        shop(&db)?;
+        let session = db.session();
+        let alice = session.get::<User>(1)?;
+        let order = session.get::<Order>(3)?;
+        let recorder = db.recorder();
+
+        // The field finds its object by where it lies: moved out, it has
+        // none, and the empty field left in its place was never wired.
+        let taken = std::mem::take(&mut alice.write()?.orders);
+        let misuse = |e: &Error| {
+            matches!(e, Error::Misuse(m) if m.to_string().contains("not part of an object"))
+        };
+        assert!(taken.load().is_err_and(|e| misuse(&e)));
+        assert!(taken.push(&order).is_err_and(|e| misuse(&e)));
+        assert!(alice.read()?.orders.load().is_err_and(|e| misuse(&e)));
+        assert_eq!(recorder.count(), 0, "nothing loaded");
+        assert_eq!(order.read()?.user.key(), Some(2), "the order kept its user");
+        // A field of the order, still inside it, works as before.
+        assert_eq!(order.read()?.user.load()?.read()?.id, 2);
+        Ok(())
+    }
+
     // ---------------------------------------------------------- eager loading
 
     fn lazy_orders_and_lazy_items_cost_one_plus_n_plus_m_statements(db) -> orm::Result<()> {

@@ -4,6 +4,7 @@
 //!
 //! Does not hold objects (see `state`) or run SQL (see `session`).
 
+use std::any::Any;
 use std::fmt::Debug;
 use std::hash::Hash;
 
@@ -83,6 +84,15 @@ pub trait Model: Sized + 'static {
     /// Connects the relationship fields to the object that owns them.
     fn wire(&self, owner: &Owner) {
         let _ = owner;
+    }
+
+    /// Writes into `out` the description of the relationship field that
+    /// lies `offset` bytes into the struct, if `out` is what that field
+    /// asks with: a field finds its description through its object this
+    /// way, instead of holding a pointer to it. Nothing for any other
+    /// offset.
+    fn describe_field(offset: usize, out: &mut dyn Any) {
+        let _ = (offset, out);
     }
 
     /// Calls `visit` with each relationship field.

@@ -284,6 +284,7 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
         .collect();
     if !relations.is_empty() {
         out.extend(wire_fn(&relations));
+        out.extend(describe_field_fn(&checked.model.ident, &relations));
         out.extend(for_each_relation_fn(&relations));
     }
     out
@@ -472,16 +473,37 @@ fn from_row_fn(checked: &Checked<'_>) -> TokenStream {
     }
 }
 
-/// `wire`: hands each relationship field its owner and its definition.
+/// `wire`: hands each relationship field its owner.
 fn wire_fn(relations: &[&Field]) -> TokenStream {
     let wire = relations.iter().map(|f| {
         let ident = &f.ident;
-        let def = def_ident(f);
-        quote!(::orm::__private::Wire::wire(&self.#ident, owner, &#def);)
+        quote!(::orm::RelationField::wire(&self.#ident, owner);)
     });
     quote! {
         fn wire(&self, owner: &::orm::__private::Owner) {
             #(#wire)*
+        }
+    }
+}
+
+/// `describe_field`: the description of the relationship field whose
+/// bytes hold `offset` (a field asks with an address inside itself).
+fn describe_field_fn(model: &Ident, relations: &[&Field]) -> TokenStream {
+    let describe = relations.iter().map(|f| {
+        let ident = &f.ident;
+        let ty = &f.ty;
+        let def = def_ident(f);
+        quote! {
+            if offset.wrapping_sub(::core::mem::offset_of!(#model, #ident))
+                < ::core::mem::size_of::<#ty>()
+            {
+                return <#ty as ::orm::__private::Wire<_>>::describe(&#def, out);
+            }
+        }
+    });
+    quote! {
+        fn describe_field(offset: usize, out: &mut dyn ::core::any::Any) {
+            #(#describe)*
         }
     }
 }

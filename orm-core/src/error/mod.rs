@@ -464,7 +464,8 @@ pub enum Misuse {
         model: &'static str,
     },
     /// A relationship field was used outside of an object (a bare
-    /// `BelongsTo::new()` not inside a model held by a handle).
+    /// `BelongsTo::new()` not inside a model held by a handle, or a field
+    /// moved out of its object, as `mem::take` does).
     #[error(
         "this `{kind}<{target}>` is not part of an object yet; wrap the object in a Handle or add it to a session first"
     )]

@@ -1,5 +1,6 @@
 //! `BelongsTo<P>`: the many-to-one side, which owns the foreign key.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -403,6 +404,10 @@ impl<P: Model> BelongsTo<P> {
 const KIND: &str = "BelongsTo";
 
 impl<P: Model> RelationField for BelongsTo<P> {
+    fn wire(&self, owner: &Owner) {
+        self.link.wire(owner);
+    }
+
     fn as_foreign_key(&self) -> Option<&dyn ForeignKeyField> {
         Some(self)
     }
@@ -464,8 +469,8 @@ impl<P: Model> ForeignKeyField for BelongsTo<P> {
 }
 
 impl<C: Model, P: Model> Wire<BelongsToDef<C, P>> for BelongsTo<P> {
-    fn wire(&self, owner: &Owner, def: &'static BelongsToDef<C, P>) {
-        self.link.wire(owner, def);
+    fn describe(def: &'static BelongsToDef<C, P>, out: &mut dyn Any) {
+        Link::<P, dyn ParentSide<P>>::offer(def, out);
     }
 }
 

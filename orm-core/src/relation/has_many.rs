@@ -1,6 +1,7 @@
 //! `HasMany<C>`: the one-to-many side, a collection with no column; and
 //! the description shared with `HasOne`.
 
+use std::any::Any;
 use std::rc::Rc;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -333,12 +334,16 @@ impl<C: Model> Backref<C> for HasMany<C> {
 }
 
 impl<P: Model, C: Model> Wire<HasManyDef<P, C>> for HasMany<C> {
-    fn wire(&self, owner: &Owner, def: &'static HasManyDef<P, C>) {
-        self.link.wire(owner, def);
+    fn describe(def: &'static HasManyDef<P, C>, out: &mut dyn Any) {
+        ChildLink::<C>::offer(def, out);
     }
 }
 
 impl<C: Model> RelationField for HasMany<C> {
+    fn wire(&self, owner: &Owner) {
+        self.link.wire(owner);
+    }
+
     fn as_collection(&self) -> Option<&dyn CollectionField> {
         Some(self)
     }

@@ -1,6 +1,7 @@
 //! `HasOne<C>`: the one-to-one side opposite a `BelongsTo`, holding at most
 //! one child. No column.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
@@ -208,12 +209,16 @@ impl<C: Model> Backref<C> for HasOne<C> {
 }
 
 impl<P: Model, C: Model> Wire<HasManyDef<P, C>> for HasOne<C> {
-    fn wire(&self, owner: &Owner, def: &'static HasManyDef<P, C>) {
-        self.link.wire(owner, def);
+    fn describe(def: &'static HasManyDef<P, C>, out: &mut dyn Any) {
+        ChildLink::<C>::offer(def, out);
     }
 }
 
 impl<C: Model> RelationField for HasOne<C> {
+    fn wire(&self, owner: &Owner) {
+        self.link.wire(owner);
+    }
+
     fn as_collection(&self) -> Option<&dyn CollectionField> {
         Some(self)
     }

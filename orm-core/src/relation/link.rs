@@ -1,7 +1,14 @@
 //! What every relationship field knows of its place, whatever its kind: the
-//! object that owns it and the generated description of the relationship;
-//! and the one lazy-load path.
+//! object that owns it, and through it the generated description of the
+//! relationship; and the one lazy-load path.
+//!
+//! A field holds only a weak pointer to its owner (16 bytes), not the
+//! description too (16 more, in every field of every loaded object). The
+//! owner's model finds the description by where the field lies in the
+//! struct (`Model::describe_field`, generated with `offset_of!`): a
+//! field's address minus its object's is its offset.
 
+use std::any::Any;
 use std::cell::OnceCell;
 use std::marker::PhantomData;
 use std::rc::{Rc, Weak};
@@ -33,51 +40,98 @@ pub(super) trait Loader: Describe {
 /// erased (`dyn ParentSide<P>`, ...). `kind` arguments name the field's
 /// type (`HasMany`, ...) in messages.
 pub(super) struct Link<T: Model, D: ?Sized + 'static> {
-    cell: OnceCell<(Weak<dyn AnyNode>, &'static D)>,
+    owner: OnceCell<Weak<dyn AnyNode>>,
     _target: PhantomData<fn() -> T>,
+    _described: PhantomData<&'static D>,
 }
 
 impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
     pub(super) const fn new() -> Self {
         Link {
-            cell: OnceCell::new(),
+            owner: OnceCell::new(),
             _target: PhantomData,
+            _described: PhantomData,
         }
     }
 
-    pub(super) fn wire(&self, owner: &Owner, def: &'static D) {
-        let _ = self.cell.set((owner.node.clone(), def));
+    pub(super) fn wire(&self, owner: &Owner) {
+        let _ = self.owner.set(owner.node.clone());
+    }
+
+    /// Hands `def` to a field asking for its description (`out` is the
+    /// `Option<&'static D>` that [`Link::described`] passes); the generated
+    /// `describe_field` calls it through `Wire::describe`.
+    pub(super) fn offer(def: &'static D, out: &mut dyn Any) {
+        if let Some(slot) = out.downcast_mut::<Option<&'static D>>() {
+            *slot = Some(def);
+        }
+    }
+
+    /// The description of this field, asked of `owner`: `None` if the
+    /// field does not lie inside it (taken out of its object).
+    fn described(&self, owner: &dyn AnyNode) -> Option<&'static D> {
+        let mut slot: Option<&'static D> = None;
+        owner.describe_field(std::ptr::from_ref(self).addr(), &mut slot);
+        slot
+    }
+
+    /// The owner and the description, once the field is part of an object.
+    fn parts(&self) -> Option<(Rc<dyn AnyNode>, &'static D)> {
+        let owner = self.owner.get()?.upgrade()?;
+        let def = self.described(&*owner)?;
+        Some((owner, def))
+    }
+
+    /// Whether the field was made part of an object (its owner may be gone).
+    fn wired(&self) -> bool {
+        self.owner.get().is_some()
+    }
+
+    fn unattached(&self, kind: &'static str) -> Error {
+        Misuse::Unattached {
+            kind,
+            target: T::TABLE.model,
+        }
+        .into()
     }
 
     /// The description, once the field is part of an object.
     pub(super) fn def(&self, kind: &'static str) -> Result<&'static D> {
-        self.cell.get().map(|(_, def)| *def).ok_or_else(|| {
-            Misuse::Unattached {
-                kind,
-                target: T::TABLE.model,
-            }
-            .into()
-        })
+        self.owner_and_def(kind).map(|(_, def)| def)
     }
 
     /// The description, if the field is part of an object.
     pub(super) fn get(&self) -> Option<&'static D> {
-        self.cell.get().map(|(_, def)| *def)
+        self.parts().map(|(_, def)| def)
     }
 
     /// The object owning the field.
     pub(super) fn owner(&self, kind: &'static str) -> Result<Rc<dyn AnyNode>> {
-        self.def(kind)?;
-        self.cell
+        self.owner_and_def(kind).map(|(owner, _)| owner)
+    }
+
+    /// The object owning the field and the field's description.
+    pub(super) fn owner_and_def(
+        &self,
+        kind: &'static str,
+    ) -> Result<(Rc<dyn AnyNode>, &'static D)> {
+        if !self.wired() {
+            return Err(self.unattached(kind));
+        }
+        let owner = self
+            .owner
             .get()
-            .and_then(|(owner, _)| owner.upgrade())
-            .ok_or_else(|| self.closed())
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| self.closed())?;
+        let def = self
+            .described(&*owner)
+            .ok_or_else(|| self.unattached(kind))?;
+        Ok((owner, def))
     }
 
     /// The owner's session, ready for a lazy load (or the reason not to).
     pub(super) fn session_for_load(&self, kind: &'static str) -> Result<Rc<SessionInner>> {
-        let def = self.def(kind)?;
-        let owner = self.owner(kind)?;
+        let (owner, def) = self.owner_and_def(kind)?;
         let session = owner.meta().session().ok_or_else(|| self.closed())?;
         if owner.meta().lazy().unwrap_or(def.lazy()) == Lazy::Raise {
             return Err(refused(def));
@@ -88,42 +142,37 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
     /// Whether lazy loading is refused for this field: by the owner's
     /// override (a query's), else by the relationship's rule.
     pub(super) fn raises(&self) -> bool {
-        let Some((owner, def)) = self.cell.get() else {
+        let Some((owner, def)) = self.parts() else {
             return false;
         };
-        let chosen = owner.upgrade().and_then(|o| o.meta().lazy());
-        chosen.unwrap_or(def.lazy()) == Lazy::Raise
+        owner.meta().lazy().unwrap_or(def.lazy()) == Lazy::Raise
     }
 
     /// Tells the session's N+1 watch that this field is about to load.
     pub(super) fn watch(&self, session: &SessionInner) -> Result<()> {
-        let Some((owner, def)) = self.cell.get() else {
+        let Some((owner, def)) = self.parts() else {
             return Ok(());
         };
-        let table = owner.upgrade().map_or(T::TABLE.name, |o| o.table().name);
-        session.lazy_load(def.model(), def.field(), table)
+        session.lazy_load(def.model(), def.field(), owner.table().name)
     }
 
     /// Why a lazy load of this field runs: `lazy load of Order.user
     /// (orders 7)`, the owner named by table and key.
     pub(super) fn lazy_cause(&self) -> String {
-        let Some((owner, def)) = self.cell.get() else {
+        let Some((owner, def)) = self.parts() else {
             return "lazy load".to_owned();
         };
-        let owner = owner
-            .upgrade()
-            .map(|o| format!(" ({})", crate::state::row_name(&*o)))
-            .unwrap_or_default();
-        format!("lazy load of {}.{}{owner}", def.model(), def.field())
+        let owner = crate::state::row_name(&*owner);
+        format!("lazy load of {}.{} ({owner})", def.model(), def.field())
     }
 
     /// The error of a field whose owner or session is gone.
     pub(super) fn closed(&self) -> Error {
         Error::SessionClosed {
             table: self
-                .cell
+                .owner
                 .get()
-                .and_then(|(owner, _)| owner.upgrade())
+                .and_then(Weak::upgrade)
                 .map_or(T::TABLE.name, |o| o.table().name)
                 .to_owned(),
         }

@@ -2,6 +2,7 @@
 //! model (SQLAlchemy's `secondary`). The unit of work inserts and deletes
 //! the link rows; either end's deletion removes its links (`ON DELETE CASCADE`).
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -293,12 +294,16 @@ impl<C: Model> ManyToMany<C> {
 }
 
 impl<P: Model, C: Model> Wire<ManyToManyDef<P, C>> for ManyToMany<C> {
-    fn wire(&self, owner: &Owner, def: &'static ManyToManyDef<P, C>) {
-        self.link.wire(owner, def);
+    fn describe(def: &'static ManyToManyDef<P, C>, out: &mut dyn Any) {
+        Link::<C, dyn LinkSide<C>>::offer(def, out);
     }
 }
 
 impl<C: Model> RelationField for ManyToMany<C> {
+    fn wire(&self, owner: &Owner) {
+        self.link.wire(owner);
+    }
+
     fn as_collection(&self) -> Option<&dyn CollectionField> {
         Some(self)
     }

@@ -99,8 +99,8 @@ pub enum Lazy {
     Raise,
 }
 
-/// The object that owns a relationship field. Generated code passes it
-/// from `Model::wire`; it has no public use.
+/// The object that owns a relationship field, as the field is given it
+/// when the object is made ([`RelationField::wire`]); it has no public use.
 #[doc(hidden)]
 pub struct Owner {
     node: Weak<dyn AnyNode>,
@@ -125,6 +125,10 @@ pub struct ParentRef(pub(crate) Rc<dyn AnyNode>);
 /// [`BelongsTo`], [`HasMany`], [`HasOne`] and [`ManyToMany`]; generated
 /// code lists them.
 pub trait RelationField {
+    /// Connects the field to the object that owns it, when the object is
+    /// made.
+    #[doc(hidden)]
+    fn wire(&self, owner: &Owner);
     /// The field as a foreign key, if it is a `BelongsTo`.
     #[doc(hidden)]
     fn as_foreign_key(&self) -> Option<&dyn ForeignKeyField> {
@@ -179,12 +183,12 @@ pub trait CollectionField {
     }
 }
 
-/// Connects a relationship field to the object owning it and to its
-/// generated description (`Model::wire`). Not part of the public API.
+/// Gives a relationship field its generated description when it asks its
+/// owner for it (`Model::describe_field`). Not part of the public API.
 #[doc(hidden)]
 pub trait Wire<D: ?Sized> {
-    /// Called once, when the object is made.
-    fn wire(&self, owner: &Owner, def: &'static D);
+    /// Writes `def` into `out` if `out` is what this field kind asks with.
+    fn describe(def: &'static D, out: &mut dyn std::any::Any);
 }
 
 /// The column a `BelongsTo` owns, as the generated row mapping binds and

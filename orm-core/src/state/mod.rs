@@ -365,8 +365,7 @@ impl<T: Model> Node<T> {
     /// [`Meta::attach`], since every add and every loaded row makes a node.
     pub(crate) fn new(value: T, state: State, session: Weak<SessionInner>) -> Rc<Node<T>> {
         Rc::new_cyclic(|me: &Weak<Node<T>>| {
-            let erased: Weak<dyn AnyNode> = me.clone();
-            value.wire(&Owner::new(erased));
+            value.wire(&Owner::new(me.clone()));
             Node {
                 meta: Meta::new(state, session),
                 value: RefCell::new(value),
@@ -457,11 +456,22 @@ pub(crate) trait AnyNode: Any {
     fn unregister(&self, identity: &mut IdentityMap) -> Result<Option<Rc<dyn AnyNode>>>;
     /// Re-reads the row into the object (`loading`); false if it is gone.
     fn reread(self: Rc<Self>, session: &SessionInner) -> Result<bool>;
+    /// Writes into `out` the description of the relationship field at
+    /// address `field`, if it lies inside the object's values
+    /// ([`Model::describe_field`]).
+    fn describe_field(&self, field: usize, out: &mut dyn Any);
 }
 
 impl<T: Model> AnyNode for Node<T> {
     fn table(&self) -> &'static TableDef {
         T::TABLE
+    }
+
+    fn describe_field(&self, field: usize, out: &mut dyn Any) {
+        // Addresses compared, nothing read: the values need no borrow, so a
+        // field finds its description while its object is being written.
+        let values = self.value.as_ptr().addr();
+        T::describe_field(field.wrapping_sub(values), out);
     }
 
     fn meta(&self) -> &Meta {
