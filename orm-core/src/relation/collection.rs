@@ -9,17 +9,21 @@
 use std::cell::{RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
+use thin_vec::ThinVec;
+
 use super::link::{Link, Loader};
 use crate::error::Result;
 use crate::model::Model;
 use crate::state::{Handle, Node, State};
 
-/// The members, or what changed while they are not loaded. One cell of
-/// the size of a `Vec`: every loaded object has one per collection field.
+/// The members, or what changed while they are not loaded. Three words
+/// (the borrow flag, the variant, one pointer): every loaded object has
+/// one per collection field.
 pub(super) struct Collection<C: Model>(RefCell<Members<C>>);
 
 enum Members<C: Model> {
-    Loaded(Vec<Weak<Node<C>>>),
+    /// A `ThinVec`: one pointer, and an empty one allocates nothing.
+    Loaded(ThinVec<Weak<Node<C>>>),
     /// Boxed: most collections never change while not loaded.
     Unloaded(Option<Box<Unloaded<C>>>),
 }
@@ -48,7 +52,7 @@ fn is<C: Model>(weak: &Weak<Node<C>>, node: &Rc<Node<C>>) -> bool {
 impl<C: Model> Collection<C> {
     /// Loaded and empty (a new object's).
     pub(super) fn empty() -> Self {
-        Collection(RefCell::new(Members::Loaded(Vec::new())))
+        Collection(RefCell::new(Members::Loaded(ThinVec::new())))
     }
 
     /// Not loaded (an object read from the database).
@@ -132,7 +136,7 @@ impl<C: Model> Collection<C> {
         &self,
         node: &Rc<Node<C>>,
         added: bool,
-    ) -> Option<RefMut<'_, Vec<Weak<Node<C>>>>> {
+    ) -> Option<RefMut<'_, ThinVec<Weak<Node<C>>>>> {
         let mut members = self.0.borrow_mut();
         if let Members::Unloaded(changes) = &mut *members {
             Self::note_unloaded(changes, node, added);
@@ -178,7 +182,7 @@ impl<C: Model> Collection<C> {
         members: impl Iterator<Item = Weak<Node<C>>>,
         still_member: impl Fn(&Rc<Node<C>>) -> bool,
     ) {
-        let mut members: Vec<Weak<Node<C>>> = members.collect();
+        let mut members: ThinVec<Weak<Node<C>>> = members.collect();
         let changes = match &mut *self.0.borrow_mut() {
             Members::Unloaded(changes) => changes.take(),
             Members::Loaded(_) => None,
@@ -217,7 +221,7 @@ impl<C: Model> Collection<C> {
 
     /// Loaded and empty again.
     pub(super) fn reset_empty(&self) {
-        *self.0.borrow_mut() = Members::Loaded(Vec::new());
+        *self.0.borrow_mut() = Members::Loaded(ThinVec::new());
     }
 
     /// The members, loaded first if need be (the lazy load of `HasMany` and
