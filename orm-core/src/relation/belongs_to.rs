@@ -1,7 +1,7 @@
 //! `BelongsTo<P>`: the many-to-one side, which owns the foreign key.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
 
 use super::link::{Describe, Link};
@@ -108,6 +108,39 @@ impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
     }
 }
 
+/// The foreign key a [`BelongsTo`] holds, read by copy: a `Cell` costs
+/// no borrow flag (8 bytes in every `BelongsTo` of every loaded object),
+/// and a key is a small value (an integer, a short string) whose `Clone`
+/// cannot reach back here.
+struct KeyCell<K>(Cell<Option<K>>);
+
+impl<K: Clone + PartialEq> KeyCell<K> {
+    fn get(&self) -> Option<K> {
+        let key = self.0.take();
+        let copy = key.clone();
+        self.0.set(key);
+        copy
+    }
+
+    fn set(&self, key: Option<K>) {
+        self.0.set(key);
+    }
+
+    fn is_none(&self) -> bool {
+        let key = self.0.take();
+        let none = key.is_none();
+        self.0.set(key);
+        none
+    }
+
+    fn is(&self, other: &K) -> bool {
+        let key = self.0.take();
+        let same = key.as_ref() == Some(other);
+        self.0.set(key);
+        same
+    }
+}
+
 /// A many-to-one relationship: this object's foreign key points at a `P`.
 ///
 /// The field owns the foreign-key column (`<field>_id` unless renamed), so
@@ -136,7 +169,7 @@ impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
 /// # Ok(()) }
 /// ```
 pub struct BelongsTo<P: Model> {
-    key: RefCell<Option<P::Key>>,
+    key: KeyCell<P::Key>,
     target: WeakCell<Node<P>>,
     link: Link<P, dyn ParentSide<P>>,
 }
@@ -187,7 +220,7 @@ impl<P: Model> BelongsTo<P> {
     /// mapping builds from a row read (see [`BelongsTo::with_key`]).
     pub fn from_key(key: Option<P::Key>) -> Self {
         BelongsTo {
-            key: RefCell::new(key),
+            key: KeyCell(Cell::new(key)),
             target: WeakCell::new(),
             link: Link::new(),
         }
@@ -196,7 +229,7 @@ impl<P: Model> BelongsTo<P> {
     /// Sets the foreign key read back from the database (rollback, refresh);
     /// the parent object is looked up again on next access.
     fn restore_key(&self, key: Option<P::Key>) {
-        *self.key.borrow_mut() = key;
+        self.key.set(key);
         self.target.clear();
     }
 
@@ -211,13 +244,13 @@ impl<P: Model> BelongsTo<P> {
             }
             return None;
         }
-        self.key.borrow().clone()
+        self.key.get()
     }
 
     /// Whether loading it costs no SQL: the parent object is at hand, or
     /// the relationship is unset (a NULL key loads as `None`).
     pub fn is_loaded(&self) -> bool {
-        self.has_target() || self.key.borrow().is_none()
+        self.has_target() || self.key.is_none()
     }
 
     /// Whether the parent object is at hand.
@@ -251,7 +284,7 @@ impl<P: Model> BelongsTo<P> {
         if let Some(node) = self.target.upgrade() {
             return Ok(Some(Handle::from_node(node)));
         }
-        let Some(key) = self.key.borrow().clone() else {
+        let Some(key) = self.key.get() else {
             return Ok(None);
         };
         let session = self.session()?;
@@ -309,7 +342,7 @@ impl<P: Model> BelongsTo<P> {
         }
         let def = self.link.def(KIND)?;
         let old = self.current_parent(owner.meta().session().as_ref());
-        if old.is_none() && self.key.borrow().as_ref() == Some(&key) {
+        if old.is_none() && self.key.is(&key) {
             return Ok(());
         }
         owner.check_touchable()?;
@@ -339,7 +372,7 @@ impl<P: Model> BelongsTo<P> {
         let joining = Joining::plan(&owner, new_erased.as_ref(), Holder::Other)?;
         let old = self.current_parent(joining.session.as_ref());
         let same = matches!((&old, new), (Some(o), Some(n)) if Rc::ptr_eq(o, n));
-        if !same && old.is_none() && new.is_none() && self.key.borrow().is_none() {
+        if !same && old.is_none() && new.is_none() && self.key.is_none() {
             return Ok(());
         }
         if let Some(new) = new {
@@ -360,13 +393,14 @@ impl<P: Model> BelongsTo<P> {
             old.meta().release(&owner);
         }
         self.target.set(new.map(Rc::downgrade).unwrap_or_default());
-        *self.key.borrow_mut() = match new {
+        let key = match new {
             Some(node) => {
                 let value = node.borrow()?;
                 (!value.key_unassigned()).then(|| value.key())
             }
             None => None,
         };
+        self.key.set(key);
         def.moved(&owner, None, new.map(|n| &**n))
     }
 
@@ -379,7 +413,7 @@ impl<P: Model> BelongsTo<P> {
         if let Some(node) = self.target.upgrade() {
             return Some(node);
         }
-        let key = self.key.borrow().clone()?;
+        let key = self.key.get()?;
         session?.identity().get::<P>(&key)
     }
 
@@ -423,7 +457,7 @@ impl<P: Model> ForeignKeyField for BelongsTo<P> {
     fn sync_key(&self) -> Result<()> {
         if let Some(target) = self.target.upgrade() {
             let key = target.key()?;
-            *self.key.borrow_mut() = Some(key);
+            self.key.set(Some(key));
         }
         Ok(())
     }
@@ -443,7 +477,7 @@ impl<P: Model> ForeignKeyField for BelongsTo<P> {
         if self.has_target() {
             return;
         }
-        let Some(key) = self.key.borrow().clone() else {
+        let Some(key) = self.key.get() else {
             return;
         };
         let (Ok(owner), Ok(def)) = (self.link.owner(KIND), self.link.def(KIND)) else {
@@ -464,7 +498,7 @@ impl<P: Model> ForeignKeyField for BelongsTo<P> {
     }
 
     fn orphaned(&self, field: &str) -> Option<bool> {
-        (self.field() == field).then(|| !self.has_target() && self.key.borrow().is_none())
+        (self.field() == field).then(|| !self.has_target() && self.key.is_none())
     }
 }
 
