@@ -93,18 +93,22 @@ impl IdentityMap {
         self.table_mut::<T>()?.rows.insert(key, node)
     }
 
-    /// The object with `key`, or the one `make` builds, registered under it.
+    /// The object with `key`, or the one `make` builds (given the key),
+    /// registered under it.
     pub(crate) fn get_or_try_insert<T: Model>(
         &mut self,
         key: T::Key,
-        make: impl FnOnce() -> Result<Rc<Node<T>>>,
+        make: impl FnOnce(&T::Key) -> Result<Rc<Node<T>>>,
     ) -> Result<Rc<Node<T>>> {
         let Some(table) = self.table_mut::<T>() else {
-            return make();
+            return make(&key);
         };
         match table.rows.entry(key) {
             Entry::Occupied(found) => Ok(Rc::clone(found.get())),
-            Entry::Vacant(slot) => Ok(Rc::clone(slot.insert(make()?))),
+            Entry::Vacant(slot) => {
+                let node = make(slot.key())?;
+                Ok(Rc::clone(slot.insert(node)))
+            }
         }
     }
 

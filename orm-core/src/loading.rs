@@ -103,8 +103,9 @@ impl SessionInner {
             read(row, table.primary_key).map_err(|e| conversion_error(table, row, e))?;
         let mut fresh = false;
         // One lookup: the object already loaded, or a new one in its place.
-        let node = self.identity_mut().get_or_try_insert::<T>(key, || {
-            let value = T::from_row(row).map_err(|e| conversion_error(table, row, e))?;
+        let node = self.identity_mut().get_or_try_insert::<T>(key, |key| {
+            let value =
+                T::from_keyed_row(row, key.clone()).map_err(|e| conversion_error(table, row, e))?;
             fresh = true;
             Ok(Node::new(value, State::Persistent, Rc::downgrade(self)))
         })?;

@@ -79,7 +79,18 @@ pub trait Model: Sized + 'static {
     ///
     /// # Errors
     /// [`ReadError`] naming the first column that does not fit its field.
-    fn from_row<R: Row + ?Sized>(row: &R) -> Result<Self, ReadError>;
+    fn from_row<R: Row + ?Sized>(row: &R) -> Result<Self, ReadError> {
+        let key = crate::value::read(row, Self::TABLE.primary_key)?;
+        Self::from_keyed_row(row, key)
+    }
+
+    /// Like [`Model::from_row`], with the primary key already read (loading
+    /// reads it first, to look the row up in the identity map): every
+    /// column but the key's.
+    ///
+    /// # Errors
+    /// [`ReadError`] naming the first column that does not fit its field.
+    fn from_keyed_row<R: Row + ?Sized>(row: &R, key: Self::Key) -> Result<Self, ReadError>;
 
     /// Connects the relationship fields to the object that owns them.
     fn wire(&self, owner: &Owner) {

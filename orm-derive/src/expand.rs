@@ -274,7 +274,7 @@ fn model_impl(checked: &Checked<'_>) -> TokenStream {
         out.extend(unset_columns_fn(checked));
         out.extend(unset_column_fn(checked));
     }
-    out.extend(from_row_fn(checked));
+    out.extend(from_keyed_row_fn(checked));
     // A model without relationships keeps the trait's empty defaults.
     let relations: Vec<&Field> = checked
         .model
@@ -439,11 +439,15 @@ fn defaulted_columns<'a>(checked: &'a Checked<'_>) -> impl Iterator<Item = (usiz
         .map(|(i, c)| (i, &c.field.ident))
 }
 
-/// `from_row`: columns read by position, relationships unloaded, skipped
-/// fields defaulted.
-fn from_row_fn(checked: &Checked<'_>) -> TokenStream {
+/// `from_keyed_row`: the key given, the other columns read by position,
+/// relationships unloaded, skipped fields defaulted.
+fn from_keyed_row_fn(checked: &Checked<'_>) -> TokenStream {
+    let pk = checked.columns[checked.primary_key].field;
     let inits = checked.model.fields.iter().map(|field| {
         let f = &field.ident;
+        if field.ident == pk.ident {
+            return quote!(#f: key,);
+        }
         match &field.kind {
             FieldKind::Column(c) if c.skip.is_some() => {
                 quote!(#f: ::core::default::Default::default(),)
@@ -465,7 +469,10 @@ fn from_row_fn(checked: &Checked<'_>) -> TokenStream {
         }
     });
     quote! {
-        fn from_row<R: ::orm::Row + ?::core::marker::Sized>(row: &R) -> ::core::result::Result<Self, ::orm::ReadError> {
+        fn from_keyed_row<R: ::orm::Row + ?::core::marker::Sized>(
+            row: &R,
+            key: Self::Key,
+        ) -> ::core::result::Result<Self, ::orm::ReadError> {
             ::core::result::Result::Ok(Self {
                 #(#inits)*
             })
@@ -935,7 +942,10 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 ) -> ::core::result::Result<(), ::orm::FromValueError> {
                     ::core::unreachable!()
                 }
-                fn from_row<R: ::orm::Row + ?::core::marker::Sized>(_: &R) -> ::core::result::Result<Self, ::orm::ReadError> {
+                fn from_keyed_row<R: ::orm::Row + ?::core::marker::Sized>(
+                    _: &R,
+                    _: Self::Key,
+                ) -> ::core::result::Result<Self, ::orm::ReadError> {
                     ::core::unreachable!()
                 }
             }
