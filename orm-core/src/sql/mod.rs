@@ -111,7 +111,37 @@ impl<'a> Param<'a> {
 }
 
 /// A cached statement text: table, model (its module and name), kind.
-type TextKey = (&'static str, &'static str, &'static str, Kind);
+/// Hashed by table name and kind only, and compared name by name with a
+/// pointer check first: every statement built from metadata looks its
+/// text up here, and the names are `&'static str`s of the generated
+/// tables, nearly always the same pointers. Two models of one table
+/// share a hash, not an entry.
+#[derive(Debug, Clone, Copy, Eq)]
+pub(crate) struct TextKey {
+    table: &'static str,
+    module: &'static str,
+    model: &'static str,
+    kind: Kind,
+}
+
+impl PartialEq for TextKey {
+    fn eq(&self, other: &Self) -> bool {
+        fn same(a: &str, b: &str) -> bool {
+            std::ptr::eq(a, b) || a == b
+        }
+        self.kind == other.kind
+            && same(self.table, other.table)
+            && same(self.model, other.model)
+            && same(self.module, other.module)
+    }
+}
+
+impl std::hash::Hash for TextKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.table.hash(state);
+        self.kind.hash(state);
+    }
+}
 
 /// How many texts a connection keeps (see [`Conn::text`]).
 const TEXTS_KEPT: usize = 512;
@@ -169,7 +199,12 @@ impl Conn {
     /// The SQL text of `kind` for `table`, built once per connection (and
     /// kept with it while it waits in the pool).
     pub(crate) fn text(&self, table: &'static crate::schema::TableDef, kind: Kind) -> Arc<str> {
-        let key = (table.name, table.module, table.model, kind);
+        let key = TextKey {
+            table: table.name,
+            module: table.module,
+            model: table.model,
+            kind,
+        };
         let dialect = self.dialect();
         // One lookup (the key hashes two names): building the text calls
         // nothing that could reach this cache again.
@@ -657,6 +692,36 @@ mod tests {
     use std::cell::Cell;
 
     use echo::Observers;
+
+    #[test]
+    fn text_keys_are_equal_by_their_names_not_where_the_names_lie() {
+        let key = |table, module, model| TextKey {
+            table,
+            module,
+            model,
+            kind: Kind::Get,
+        };
+        let copied = String::from("users");
+        let copied: &'static str = Box::leak(copied.into_boxed_str());
+        assert!(key("users", "app", "User") == key(copied, "app", "User"));
+        assert!(key("users", "app", "User") != key("users", "app", "Admin"));
+        assert!(key("users", "app", "User") != key("users", "other", "User"));
+        assert!(
+            key("users", "app", "User")
+                != TextKey {
+                    kind: Kind::Delete,
+                    ..key("users", "app", "User")
+                }
+        );
+        let mut texts = Texts::default();
+        texts.insert(key("users", "app", "User"), "a".into());
+        texts.insert(key("users", "app", "Admin"), "b".into());
+        assert_eq!(texts.len(), 2, "two models of one table: two texts");
+        assert_eq!(
+            texts.get(&key(copied, "app", "User")).map(|t| &**t),
+            Some("a")
+        );
+    }
 
     #[test]
     fn no_cause_is_built_while_nobody_observes() {
