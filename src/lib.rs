@@ -161,8 +161,9 @@
 //!
 //! For `User` above the derive generates, inside `const _: () = { ... }`:
 //! - `impl orm::Model for User`: `type Key = i64`, `const TABLE` (the
-//!   metadata behind [`Model::ddl`]), and the row mapping: `from_row` reads
-//!   columns by position, `column(i)` binds them, `set_column` restores one.
+//!   metadata behind [`Model::ddl`]), and the row mapping: `from_keyed_row`
+//!   reads columns by position (the key read first, for the identity map),
+//!   `column(i)` binds them, `set_column` restores one.
 //! - Column constants for queries, typed by the field:
 //!   `User::ID: Column<User, i64>`, `User::NAME`, `User::EMAIL`,
 //!   `User::NICKNAME: Column<User, Option<String>>`; for `Order`,

@@ -978,6 +978,13 @@ backend_tests! {
         assert_eq!(order.read()?.user.key(), Some(2), "the order kept its user");
         // A field of the order, still inside it, works as before.
         assert_eq!(order.read()?.user.load()?.read()?.id, 2);
+
+        // Moved into a new object, the field is that object's.
+        let mut cy = User::new("Cy");
+        cy.orders = taken;
+        let cy = session.add(cy);
+        cy.read()?.orders.push(&order)?;
+        assert_eq!(order.read()?.user.load()?, cy);
         Ok(())
     }
 

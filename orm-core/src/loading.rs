@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::schema::TableDef;
 use crate::session::SessionInner;
-use crate::sql::{DbRow, Kind, Param, render};
+use crate::sql::{DbRow, Kind, Param, Sql, render};
 use crate::state::{AnyNode, Node, State, copy_columns};
 use crate::value::{ReadError, Row, ToValue, Value, read};
 
@@ -51,9 +51,9 @@ impl SessionInner {
 
     /// Runs a SELECT of `T`'s columns (in table order) and hands each row's
     /// object to `each`: the one already in the identity map, or a new one.
-    pub(crate) fn select<T: Model>(
+    pub(crate) fn select<'s, T: Model>(
         self: &Rc<Self>,
-        sql: &str,
+        sql: impl Into<Sql<'s>>,
         params: &[Param<'_>],
         mut each: impl FnMut(Rc<Node<T>>) -> Result<()>,
     ) -> Result<()> {
@@ -61,9 +61,9 @@ impl SessionInner {
     }
 
     /// Like `select`, also handing over the row, for columns after `T`'s.
-    pub(crate) fn select_rows<T: Model>(
+    pub(crate) fn select_rows<'s, T: Model>(
         self: &Rc<Self>,
-        sql: &str,
+        sql: impl Into<Sql<'s>>,
         params: &[Param<'_>],
         each: impl FnMut(Rc<Node<T>>, &DbRow<'_, '_>) -> Result<()>,
     ) -> Result<()> {
@@ -72,9 +72,9 @@ impl SessionInner {
 
     /// Like `select_rows`; with `populate`, a row whose object is loaded
     /// and unchanged overwrites it (SQLAlchemy's `populate_existing`).
-    pub(crate) fn select_into<T: Model>(
+    pub(crate) fn select_into<'s, T: Model>(
         self: &Rc<Self>,
-        sql: &str,
+        sql: impl Into<Sql<'s>>,
         params: &[Param<'_>],
         populate: bool,
         mut each: impl FnMut(Rc<Node<T>>, &DbRow<'_, '_>) -> Result<()>,

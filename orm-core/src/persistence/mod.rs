@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::schema::TableDef;
-use crate::sql::{Conn, Kind, Param, render, text};
+use crate::sql::{Conn, Kind, Param, Sql, render, text};
 use crate::state::{AnyModel, AnyNode, columns, conversion};
 use crate::value::Value;
 
@@ -75,9 +75,18 @@ pub(crate) fn update(node: &Rc<dyn AnyNode>, conn: &Conn) -> Result<Option<Value
     if let Some((v, old, _)) = &versions {
         params.push(Param::new(old.as_ref(), table.columns[*v].name));
     }
-    let sql = match text::changed_mask(&changed) {
-        Some(mask) => conn.text(table, Kind::Update(mask)),
-        None => text::update_in(table, &changed, conn.dialect()).into(),
+    // Past the 64th column the UPDATE is built for this one use (and its
+    // statement not kept).
+    let (built, once);
+    let sql: Sql<'_> = match text::changed_mask(&changed) {
+        Some(mask) => {
+            built = conn.text(table, Kind::Update(mask));
+            Sql::from(&built)
+        }
+        None => {
+            once = text::update_in(table, &changed, conn.dialect());
+            Sql::from(&once)
+        }
     };
     // The cause names the columns, and the version the row must still have.
     let cause = || {
@@ -89,7 +98,7 @@ pub(crate) fn update(node: &Rc<dyn AnyNode>, conn: &Conn) -> Result<Option<Value
             .collect::<Vec<_>>()
             .join("; ")
     };
-    let rows = conn.because(false, cause, || conn.execute(&sql, &params, table.name))?;
+    let rows = conn.because(false, cause, || conn.execute(sql, &params, table.name))?;
     if rows == 0 {
         return Err(stale(table, &current[pk]));
     }

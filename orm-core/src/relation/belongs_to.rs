@@ -335,12 +335,11 @@ impl<P: Model> BelongsTo<P> {
         let Some(key) = key else {
             return self.clear();
         };
-        let owner = self.link.owner(KIND)?;
+        let (owner, def) = self.link.owner_and_def(KIND)?;
         let session = owner.meta().session();
         if let Some(parent) = session.and_then(|s| s.identity().get::<P>(&key)) {
             return self.point_at(Some(&parent));
         }
-        let def = self.link.def(KIND)?;
         let old = self.current_parent(owner.meta().session().as_ref());
         if old.is_none() && self.key.is(&key) {
             return Ok(());
@@ -366,8 +365,7 @@ impl<P: Model> BelongsTo<P> {
     /// first, so that an error leaves both objects and both sessions as
     /// they were.
     pub(crate) fn point_at(&self, new: Option<&Rc<Node<P>>>) -> Result<()> {
-        let def = self.link.def(KIND)?;
-        let owner = self.link.owner(KIND)?;
+        let (owner, def) = self.link.owner_and_def(KIND)?;
         let new_erased = new.map(|n| Rc::clone(n) as Rc<dyn AnyNode>);
         let joining = Joining::plan(&owner, new_erased.as_ref(), Holder::Other)?;
         let old = self.current_parent(joining.session.as_ref());
@@ -480,7 +478,7 @@ impl<P: Model> ForeignKeyField for BelongsTo<P> {
         let Some(key) = self.key.get() else {
             return;
         };
-        let (Ok(owner), Ok(def)) = (self.link.owner(KIND), self.link.def(KIND)) else {
+        let Ok((owner, def)) = self.link.owner_and_def(KIND) else {
             return;
         };
         let Some(parent) = owner

@@ -207,8 +207,7 @@ pub(super) fn unlink<C: Model>(
     kind: &'static str,
     child: &Rc<Node<C>>,
 ) -> Result<()> {
-    let def = link.def(kind)?;
-    let owner = link.owner(kind)?;
+    let (owner, def) = link.owner_and_def(kind)?;
     def.link_child(child, &owner, false)?;
     if def.delete_orphan()
         && let Some(session) = owner.meta().session()
@@ -298,8 +297,8 @@ impl<C: Model> HasMany<C> {
     /// # Errors
     /// As [`BelongsTo::set`]; nothing changed then.
     pub fn push(&self, child: &Handle<C>) -> Result<()> {
-        let owner = self.link.owner(KIND)?;
-        self.link.def(KIND)?.link_child(&child.node, &owner, true)
+        let (owner, def) = self.link.owner_and_def(KIND)?;
+        def.link_child(&child.node, &owner, true)
     }
 
     /// Takes `child` out of the collection: its foreign key becomes NULL on
@@ -355,8 +354,8 @@ impl<C: Model> CollectionField for HasMany<C> {
     }
 
     fn keep_linked(&self) {
-        match (self.link.def(KIND), self.link.owner(KIND)) {
-            (Ok(def), Ok(owner)) => self.items.keep(|child| def.points_at(child, &owner)),
+        match self.link.owner_and_def(KIND) {
+            Ok((owner, def)) => self.items.keep(|child| def.points_at(child, &owner)),
             _ => self.items.reset_empty(),
         }
     }

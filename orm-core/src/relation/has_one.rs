@@ -99,8 +99,8 @@ impl<C: Model> HasOne<C> {
     /// # Errors
     /// As [`BelongsTo::set`](super::BelongsTo::set).
     pub fn set(&self, child: &Handle<C>) -> Result<()> {
-        let owner = self.link.owner(KIND)?;
-        self.link.def(KIND)?.link_child(&child.node, &owner, true)
+        let (owner, def) = self.link.owner_and_def(KIND)?;
+        def.link_child(&child.node, &owner, true)
     }
 
     /// Lets go of the child: its foreign key becomes NULL on flush, or it is
@@ -138,7 +138,7 @@ impl<C: Model> HasOne<C> {
         if self.is_loaded() {
             return self.current();
         }
-        let (Ok(owner), Ok(def)) = (self.link.owner(KIND), self.link.def(KIND)) else {
+        let Ok((owner, def)) = self.link.owner_and_def(KIND) else {
             return None;
         };
         let session = owner.meta().session()?;
@@ -230,8 +230,8 @@ impl<C: Model> CollectionField for HasOne<C> {
     }
 
     fn keep_linked(&self) {
-        let kept = match (self.link.def(KIND), self.link.owner(KIND), self.current()) {
-            (Ok(def), Ok(owner), Some(child)) if def.points_at(&child, &owner) => {
+        let kept = match (self.link.owner_and_def(KIND), self.current()) {
+            (Ok((owner, def)), Some(child)) if def.points_at(&child, &owner) => {
                 Some(Rc::downgrade(&child))
             }
             _ => None,

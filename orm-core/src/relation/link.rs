@@ -6,10 +6,13 @@
 //! description too (16 more, in every field of every loaded object). The
 //! owner's model finds the description by where the field lies in the
 //! struct (`Model::describe_field`, generated with `offset_of!`): a
-//! field's address minus its object's is its offset.
+//! field's address minus its object's is its offset. So a field belongs
+//! to the object it lies in: moved out (`mem::take`), it belongs to none
+//! until it is part of a new object; two fields of one type swapped
+//! within their object swap their relationships with their places.
 
 use std::any::Any;
-use std::cell::OnceCell;
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::rc::{Rc, Weak};
 
@@ -40,7 +43,8 @@ pub(super) trait Loader: Describe {
 /// erased (`dyn ParentSide<P>`, ...). `kind` arguments name the field's
 /// type (`HasMany`, ...) in messages.
 pub(super) struct Link<T: Model, D: ?Sized + 'static> {
-    owner: OnceCell<Weak<dyn AnyNode>>,
+    /// A `Cell`: a field moved into another object is wired again.
+    owner: Cell<Option<Weak<dyn AnyNode>>>,
     _target: PhantomData<fn() -> T>,
     _described: PhantomData<&'static D>,
 }
@@ -48,14 +52,22 @@ pub(super) struct Link<T: Model, D: ?Sized + 'static> {
 impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
     pub(super) const fn new() -> Self {
         Link {
-            owner: OnceCell::new(),
+            owner: Cell::new(None),
             _target: PhantomData,
             _described: PhantomData,
         }
     }
 
     pub(super) fn wire(&self, owner: &Owner) {
-        let _ = self.owner.set(owner.node.clone());
+        self.owner.set(Some(owner.node.clone()));
+    }
+
+    /// The owner, if it was wired to one that is still alive.
+    fn upgraded(&self) -> Option<Rc<dyn AnyNode>> {
+        let owner = self.owner.take();
+        let alive = owner.as_ref().and_then(Weak::upgrade);
+        self.owner.set(owner);
+        alive
     }
 
     /// Hands `def` to a field asking for its description (`out` is the
@@ -77,14 +89,17 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
 
     /// The owner and the description, once the field is part of an object.
     fn parts(&self) -> Option<(Rc<dyn AnyNode>, &'static D)> {
-        let owner = self.owner.get()?.upgrade()?;
+        let owner = self.upgraded()?;
         let def = self.described(&*owner)?;
         Some((owner, def))
     }
 
     /// Whether the field was made part of an object (its owner may be gone).
     fn wired(&self) -> bool {
-        self.owner.get().is_some()
+        let owner = self.owner.take();
+        let wired = owner.is_some();
+        self.owner.set(owner);
+        wired
     }
 
     fn unattached(&self, kind: &'static str) -> Error {
@@ -93,11 +108,6 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
             target: T::TABLE.model,
         }
         .into()
-    }
-
-    /// The description, once the field is part of an object.
-    pub(super) fn def(&self, kind: &'static str) -> Result<&'static D> {
-        self.owner_and_def(kind).map(|(_, def)| def)
     }
 
     /// The description, if the field is part of an object.
@@ -118,11 +128,7 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
         if !self.wired() {
             return Err(self.unattached(kind));
         }
-        let owner = self
-            .owner
-            .get()
-            .and_then(Weak::upgrade)
-            .ok_or_else(|| self.closed())?;
+        let owner = self.upgraded().ok_or_else(|| self.closed())?;
         let def = self
             .described(&*owner)
             .ok_or_else(|| self.unattached(kind))?;
@@ -170,9 +176,7 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
     pub(super) fn closed(&self) -> Error {
         Error::SessionClosed {
             table: self
-                .owner
-                .get()
-                .and_then(Weak::upgrade)
+                .upgraded()
                 .map_or(T::TABLE.name, |o| o.table().name)
                 .to_owned(),
         }
@@ -207,7 +211,7 @@ impl<T: Model, D: ?Sized + Loader + 'static> Link<T, D> {
             }
             return Ok(());
         }
-        let owner = self.owner(kind)?;
+        let (owner, def) = self.owner_and_def(kind)?;
         if owner.state() == State::Pending {
             mark_empty();
             return Ok(());
@@ -220,7 +224,7 @@ impl<T: Model, D: ?Sized + Loader + 'static> Link<T, D> {
             || {
                 session.autoflush()?;
                 if !loaded() {
-                    self.def(kind)?.load(&session, &owner)?;
+                    def.load(&session, &owner)?;
                 }
                 Ok(())
             },

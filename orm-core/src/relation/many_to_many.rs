@@ -262,8 +262,8 @@ impl<C: Model> ManyToMany<C> {
     /// [`Error::Misuse`] if the objects are in different sessions. Nothing
     /// changed then.
     pub fn add(&self, other: &Handle<C>) -> Result<()> {
-        let owner = self.link.owner(KIND)?;
-        self.link.def(KIND)?.change(&owner, &other.node, true)
+        let (owner, def) = self.link.owner_and_def(KIND)?;
+        def.change(&owner, &other.node, true)
     }
 
     /// Unlinks `other`; the link row is deleted on flush.
@@ -271,8 +271,8 @@ impl<C: Model> ManyToMany<C> {
     /// # Errors
     /// As [`ManyToMany::add`].
     pub fn remove(&self, other: &Handle<C>) -> Result<()> {
-        let owner = self.link.owner(KIND)?;
-        self.link.def(KIND)?.change(&owner, &other.node, false)
+        let (owner, def) = self.link.owner_and_def(KIND)?;
+        def.change(&owner, &other.node, false)
     }
 
     /// Adds or removes `other` in the loaded collection. Returns false when

@@ -14,7 +14,7 @@ pub(crate) mod text;
 pub(crate) mod trace;
 pub(crate) mod tree;
 
-pub(crate) use statements::{Sql, SqliteConn};
+pub(crate) use statements::{Sql, SqliteConn, Text};
 pub(crate) use text::Kind;
 
 use std::cell::RefCell;
@@ -149,7 +149,7 @@ const TEXTS_KEPT: usize = 512;
 /// The SQL texts built from table metadata, by table, model and kind.
 /// They go back to the pool with their connection, so that a session
 /// (often one per request, doing one lookup) finds them built.
-pub(crate) type Texts = HashMap<TextKey, Arc<str>>;
+pub(crate) type Texts = HashMap<TextKey, Text>;
 
 /// A backend's connection, as a session holds it.
 pub(crate) enum Raw {
@@ -198,7 +198,7 @@ impl Conn {
 
     /// The SQL text of `kind` for `table`, built once per connection (and
     /// kept with it while it waits in the pool).
-    pub(crate) fn text(&self, table: &'static crate::schema::TableDef, kind: Kind) -> Arc<str> {
+    pub(crate) fn text(&self, table: &'static crate::schema::TableDef, kind: Kind) -> Text {
         let key = TextKey {
             table: table.name,
             module: table.module,
@@ -222,8 +222,8 @@ impl Conn {
         }
         let text = texts
             .entry(key)
-            .or_insert_with(|| text::build(table, kind, dialect).into());
-        Arc::clone(text)
+            .or_insert_with(|| Text::built(text::build(table, kind, dialect)));
+        text.clone()
     }
 
     /// Runs `run` with `cause` as the reason for the statements it sends:
@@ -342,13 +342,16 @@ impl Conn {
     ) -> Result<usize> {
         let sql = sql.into();
         match &self.raw {
-            Raw::Sqlite(raw) => raw.run(sql, table, |stmt| {
-                bind(stmt, params, table)?;
+            Raw::Sqlite(raw) => {
+                // Watched from before the prepare, as on PostgreSQL.
                 let watch = self.watch(params);
-                let changed = stmt.raw_execute().map_err(|e| classify(e, table));
-                self.done(watch, sql.as_str(), false);
-                changed
-            }),
+                raw.run(sql, table, |stmt| {
+                    bind(stmt, params, table)?;
+                    let changed = stmt.raw_execute().map_err(|e| classify(e, table));
+                    self.done(watch, sql.as_str(), false);
+                    changed
+                })
+            }
             #[cfg(feature = "postgres")]
             Raw::Postgres(client) => {
                 let sql = sql.as_str();
@@ -425,36 +428,39 @@ impl Conn {
     ) -> Result<()> {
         let sql = sql.into();
         match &self.raw {
-            Raw::Sqlite(raw) => raw.run(sql, table, |stmt| {
-                bind(stmt, params, table)?;
-                let Some(mut watch) = self.watch(params) else {
-                    // Unobserved: the loop hand-written code would write.
+            Raw::Sqlite(raw) => {
+                let watch = self.watch(params);
+                raw.run(sql, table, |stmt| {
+                    bind(stmt, params, table)?;
+                    let Some(mut watch) = watch else {
+                        // Unobserved: the loop hand-written code would write.
+                        let mut rows = stmt.raw_query();
+                        for _ in 0..limit {
+                            let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
+                                break;
+                            };
+                            each(&DbRow::Sqlite(SqliteRow(row)))?;
+                        }
+                        return Ok(());
+                    };
                     let mut rows = stmt.raw_query();
-                    for _ in 0..limit {
-                        let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
-                            break;
-                        };
-                        each(&DbRow::Sqlite(SqliteRow(row)))?;
-                    }
-                    return Ok(());
-                };
-                let mut rows = stmt.raw_query();
-                let mut stepped = || -> Result<()> {
-                    for _ in 0..limit {
-                        let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
-                            break;
-                        };
-                        // The time `each` takes is the caller's, not the statement's.
-                        let paused = Instant::now();
-                        each(&DbRow::Sqlite(SqliteRow(row)))?;
-                        watch.paused += paused.elapsed();
-                    }
-                    Ok(())
-                };
-                let result = stepped();
-                self.done(Some(watch), sql.as_str(), false);
-                result
-            }),
+                    let mut stepped = || -> Result<()> {
+                        for _ in 0..limit {
+                            let Some(row) = rows.next().map_err(|e| classify(e, table))? else {
+                                break;
+                            };
+                            // The time `each` takes is the caller's, not the statement's.
+                            let paused = Instant::now();
+                            each(&DbRow::Sqlite(SqliteRow(row)))?;
+                            watch.paused += paused.elapsed();
+                        }
+                        Ok(())
+                    };
+                    let result = stepped();
+                    self.done(Some(watch), sql.as_str(), false);
+                    result
+                })
+            }
             #[cfg(feature = "postgres")]
             Raw::Postgres(client) => {
                 let sql = sql.as_str();
@@ -714,8 +720,8 @@ mod tests {
                 }
         );
         let mut texts = Texts::default();
-        texts.insert(key("users", "app", "User"), "a".into());
-        texts.insert(key("users", "app", "Admin"), "b".into());
+        texts.insert(key("users", "app", "User"), Text::built("a".into()));
+        texts.insert(key("users", "app", "Admin"), Text::built("b".into()));
         assert_eq!(texts.len(), 2, "two models of one table: two texts");
         assert_eq!(
             texts.get(&key(copied, "app", "User")).map(|t| &**t),

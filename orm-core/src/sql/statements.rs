@@ -5,14 +5,16 @@
 //! rusqlite's statement cache finds a statement by its text: it trims and
 //! hashes the text and moves the statement out of and back into an LRU
 //! list on every use, about 1,000 instructions a statement, a tenth of a
-//! lookup by key. A built text is an `Arc<str>` the connection keeps, so
-//! its address names it: the session keeps each such statement under that
+//! lookup by key. A built text ([`Text`]: lookups by key, lazy loads,
+//! UPDATEs and DELETEs of a flush) is an `Arc<str>` the connection keeps,
+//! so its address names it: the session keeps each such statement under that
 //! address after its first use, and finds it again by a hash of one word.
 //! Holding the `Arc` keeps the address from being reused by another text.
 //! The statements stay with the connection in the pool, with the texts,
 //! so that the next session (often one per request, doing one lookup)
-//! finds them prepared. Statements of other texts (user queries) go
-//! through rusqlite's cache.
+//! finds them prepared. Statements of other texts (user queries, preloads)
+//! go through rusqlite's cache, and so do a flush's INSERTs, prepared once
+//! per run of rows (`Conn::batch`).
 //!
 //! Does not build texts, bind values or step rows: [`super::Conn`] does.
 
@@ -26,12 +28,32 @@ use self_cell::self_cell;
 use crate::backend::sqlite::classify;
 use crate::error::Result;
 
+/// A statement text built from table metadata and kept by its connection
+/// ([`super::Conn::text`] makes them, and nothing else can: a text made
+/// once per use, kept statement and all, would pile up).
+#[derive(Debug, Clone)]
+pub(crate) struct Text(Arc<str>);
+
+impl Text {
+    pub(crate) fn built(sql: String) -> Text {
+        Text(sql.into())
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The text of a statement to run: any text, or one built from metadata
-/// and kept by the connection (whose statement the session keeps prepared).
+/// and kept by the connection (whose statement it keeps prepared).
 #[derive(Clone, Copy)]
 pub(crate) enum Sql<'a> {
     Given(&'a str),
-    Built(&'a Arc<str>),
+    Built(&'a Text),
 }
 
 impl Sql<'_> {
@@ -55,8 +77,8 @@ impl<'a> From<&'a String> for Sql<'a> {
     }
 }
 
-impl<'a> From<&'a Arc<str>> for Sql<'a> {
-    fn from(sql: &'a Arc<str>) -> Self {
+impl<'a> From<&'a Text> for Sql<'a> {
+    fn from(sql: &'a Text) -> Self {
         Sql::Built(sql)
     }
 }
@@ -141,7 +163,7 @@ impl SqliteConn {
                     .map_err(|e| classify(e, table))?;
                 return run(&mut statement);
             };
-            let key = Arc::as_ptr(text).cast::<u8>() as usize;
+            let key = Arc::as_ptr(&text.0).cast::<u8>().addr();
             let taken = kept
                 .0
                 .borrow_mut()
@@ -150,18 +172,19 @@ impl SqliteConn {
             let mut statement = match taken {
                 Some(statement) => statement,
                 None => connection
-                    .prepare_cached(text)
+                    .prepare_cached(&text.0)
                     .map_err(|e| classify(e, table))?,
             };
             let result = run(&mut statement);
             statement.clear_bindings();
             let mut kept = kept.0.borrow_mut();
             let slot = kept.entry(key).or_insert_with(|| Kept {
-                _text: Arc::clone(text),
+                _text: Arc::clone(&text.0),
                 statement: None,
             });
-            // A second statement of the same text (prepared while the
-            // first ran) goes back to rusqlite's cache on drop.
+            // Where the same text ran again while this statement did, the
+            // inner run's statement was kept already: this one goes back
+            // to rusqlite's cache on drop.
             if slot.statement.is_none() {
                 slot.statement = Some(statement);
             }
@@ -201,7 +224,7 @@ mod tests {
     #[test]
     fn a_built_text_runs_its_kept_statement_again() -> Result<()> {
         let conn = connection();
-        let text: Arc<str> = "SELECT a FROM t ORDER BY a".into();
+        let text = Text::built("SELECT a FROM t ORDER BY a".into());
         let first = conn.run(Sql::Built(&text), "t", runs_and_rows)?;
         let second = conn.run(Sql::Built(&text), "t", runs_and_rows)?;
         assert_eq!(first, (0, vec![1, 2]), "prepared for the first run");
@@ -226,7 +249,7 @@ mod tests {
     #[test]
     fn a_text_sent_while_its_statement_runs_gets_a_statement_of_its_own() -> Result<()> {
         let conn = connection();
-        let text: Arc<str> = "SELECT a FROM t ORDER BY a".into();
+        let text = Text::built("SELECT a FROM t ORDER BY a".into());
         conn.run(Sql::Built(&text), "t", runs_and_rows)?;
         let (outer, inner) = conn.run(Sql::Built(&text), "t", |stmt| {
             let mut rows = stmt.raw_query();
@@ -253,7 +276,7 @@ mod tests {
     #[test]
     fn a_kept_statement_follows_a_schema_change() -> Result<()> {
         let conn = connection();
-        let text: Arc<str> = "SELECT * FROM t".into();
+        let text = Text::built("SELECT * FROM t".into());
         conn.run(Sql::Built(&text), "t", runs_and_rows)?;
         conn.connection()
             .execute_batch("DROP TABLE t; CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (7);")
@@ -266,7 +289,7 @@ mod tests {
     #[test]
     fn forgetting_lets_go_of_every_kept_statement() -> Result<()> {
         let conn = connection();
-        let text: Arc<str> = "SELECT a FROM t".into();
+        let text = Text::built("SELECT a FROM t".into());
         conn.run(Sql::Built(&text), "t", runs_and_rows)?;
         conn.forget();
         assert_eq!(kept(&conn), 0);
@@ -278,7 +301,7 @@ mod tests {
     #[test]
     fn a_kept_statement_holds_no_bound_value() -> Result<()> {
         let conn = connection();
-        let text: Arc<str> = "SELECT ?1".into();
+        let text = Text::built("SELECT ?1".into());
         conn.run(Sql::Built(&text), "t", |stmt| {
             stmt.raw_bind_parameter(1, "a long value")
                 .map_err(|e| classify(e, "t"))?;

@@ -125,8 +125,10 @@ pub(crate) fn classify(err: rusqlite::Error, table: &str) -> Error {
     Error::Sqlite(err)
 }
 
-/// Prepared statements each connection keeps (the flush and loads reuse a
-/// handful per table).
+/// Prepared statements rusqlite's cache keeps per connection (user queries,
+/// preloads, INSERTs; the flush and loads reuse a handful per table).
+/// Beside them a connection keeps the statements of its built texts, as
+/// many as it keeps texts (`sql::statements`).
 const STATEMENT_CACHE: usize = 128;
 
 /// How SQLite keeps the journal that makes a transaction atomic
