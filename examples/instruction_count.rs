@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo build --release --example instruction_count
-//! for phase in setup insert setup_raw insert_raw load get join_seed join_select join_raw; do
+//! for phase in setup insert setup_raw insert_raw load get join_seed join_select join_raw \
+//!     tree_seed tree_preload tree_lazy; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     target/release/examples/instruction_count $phase 2>&1 | grep Collected
 //! done
@@ -26,9 +27,22 @@
 //! `join_select` then runs the ORM's query `JOIN_RUNS` times (a new session
 //! each, as the benchmark does), and `join_raw` the hand-written one as many
 //! times: one run costs a phase's difference divided by `JOIN_RUNS`.
+//!
+//! The tree (the benchmark's `tree_preload` and `tree_lazy` at 1,000 users:
+//! 10 posts each, 5 comments a post, 61,000 objects) also has a database of
+//! its own: `tree_seed` fills it and walks the preloaded tree once;
+//! `tree_preload` then loads and walks it `TREE_RUNS` times with
+//! `preload` (3 statements a run), and `tree_lazy`, instead, as many times
+//! by lazy loading (11,001 statements a run). Each is compared with
+//! `tree_seed`, for the ORM's cost between two commits (the hand-written
+//! trees are the benchmark's).
 
 use orm::prelude::*;
 use rusqlite::Connection;
+
+/// The benchmarks' models, for the tree phases.
+#[path = "../benches/shared/models.rs"]
+mod tree;
 
 #[derive(Model, Debug)]
 #[orm(table = "users")]
@@ -211,5 +225,63 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if phase == "get" {
         return Ok(());
     }
+    if phase.starts_with("tree") {
+        return trees(&phase);
+    }
     joins(&phase)
+}
+
+const TREE_RUNS: usize = 3;
+
+/// The benchmark's tree: 1,000 users, 10 posts each, 5 comments a post.
+const TREE_SEED: &str = "BEGIN;
+    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000)
+    INSERT INTO users (id, name, email, age)
+    SELECT x, 'user ' || x, 'user' || x || '@example.com', x % 80 + 18 FROM c;
+    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000)
+    INSERT INTO posts (id, title, score, user_id)
+    SELECT x, 'post ' || x, x % 100, (x - 1) / 10 + 1 FROM c;
+    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000)
+    INSERT INTO comments (id, body, post_id)
+    SELECT x, 'comment number ' || x, (x - 1) / 5 + 1 FROM c;
+    COMMIT;";
+
+/// Loads the users (with both levels preloaded, or not) in a new session
+/// and walks every level; returns the comments' total body length.
+fn walk_tree(db: &Database, preload: bool) -> orm::Result<usize> {
+    let session = db.session();
+    let query = session.query::<tree::User>();
+    let users = if preload {
+        query
+            .preload(tree::User::POSTS.then(tree::Post::COMMENTS))
+            .all()?
+    } else {
+        query.all()?
+    };
+    let mut length = 0;
+    for user in &users {
+        for post in user.read()?.posts.load()? {
+            for comment in post.read()?.comments.load()? {
+                length += comment.read()?.body.len();
+            }
+        }
+    }
+    Ok(length)
+}
+
+/// The phases from `tree_seed` on.
+fn trees(phase: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let db = Database::in_memory()?;
+    db.create_all::<(tree::User, tree::Post, tree::Comment)>()?;
+    db.execute_batch(TREE_SEED)?;
+    let length = walk_tree(&db, true)?;
+    assert!(length > 0, "every comment read");
+    if phase == "tree_seed" {
+        return Ok(());
+    }
+    let preload = phase == "tree_preload";
+    for _ in 0..TREE_RUNS {
+        assert_eq!(walk_tree(&db, preload)?, length, "the same tree");
+    }
+    Ok(())
 }
