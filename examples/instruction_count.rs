@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo build --release --example instruction_count
-//! for phase in setup insert setup_raw insert_raw load get join_seed join_select join_raw \
+//! for phase in setup insert setup_raw insert_raw load_raw get_raw load get \
+//!     join_seed join_select join_raw \
 //!     tree_seed tree_preload tree_lazy; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     target/release/examples/instruction_count $phase 2>&1 | grep Collected
@@ -18,7 +19,10 @@
 //! argument changes the 10,000. `insert_raw` is the insert by hand
 //! (rusqlite, one cached INSERT per row) and `setup_raw` all of it but the
 //! rows: `(insert - setup) / (insert_raw - setup_raw)` is the ORM's cost
-//! against hand-written code.
+//! against hand-written code. `load_raw` and `get_raw` go on by hand as
+//! `load` and `get` do (one SELECT of all users into a `Vec`; a cached
+//! SELECT by key per user): `(load - insert) / (load_raw - insert_raw)` and
+//! `(get - load) / (get_raw - load_raw)`.
 //!
 //! The filtered join (the benchmark's `join_select`) runs on a database of
 //! its own, 1,000 users with 10 posts each. `join_seed` fills it and, by
@@ -154,7 +158,8 @@ fn joins(phase: &str) -> Result<(), Box<dyn std::error::Error>> {
 /// The `insert` phase by hand, for the ratio: the same users into a plain
 /// connection with the same table, one cached INSERT per row, each key read
 /// back into its struct (as the benchmark's hand-written side).
-fn raw_insert(rows: i64) -> Result<(), Box<dyn std::error::Error>> {
+fn raw_insert(rows: i64, phase: &str) -> Result<(), Box<dyn std::error::Error>> {
+    #[derive(Debug)]
     struct Plain {
         id: i64,
         name: String,
@@ -182,6 +187,31 @@ fn raw_insert(rows: i64) -> Result<(), Box<dyn std::error::Error>> {
     }
     tx.commit()?;
     assert_eq!(users.last().map(|u| u.id), Some(rows), "keys 1..n");
+    drop(users);
+    if phase == "insert_raw" {
+        return Ok(());
+    }
+    let plain = |row: &rusqlite::Row<'_>| {
+        Ok(Plain {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            email: row.get(2)?,
+        })
+    };
+    let users: Vec<Plain> = conn
+        .prepare_cached("SELECT id, name, email FROM users")?
+        .query_map([], plain)?
+        .collect::<rusqlite::Result<_>>()?;
+    assert_eq!(users.len() as i64, rows, "every user loads");
+    drop(users);
+    if phase == "load_raw" {
+        return Ok(());
+    }
+    let mut get = conn.prepare_cached("SELECT id, name, email FROM users WHERE id = ?1")?;
+    for key in 1..=rows {
+        let user = get.query_row([key], plain)?;
+        assert_eq!(user.id, key, "the right row");
+    }
     Ok(())
 }
 
@@ -198,8 +228,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     match phase.as_str() {
-        "setup_raw" => return raw_insert(0),
-        "insert_raw" => return raw_insert(rows),
+        "setup_raw" => return raw_insert(0, &phase),
+        "insert_raw" | "load_raw" | "get_raw" => return raw_insert(rows, &phase),
         _ => {}
     }
     let session = db.session();
