@@ -27,9 +27,12 @@ use criterion::measurement::{Measurement, WallTime};
 use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode};
 use orm::prelude::*;
 use rusqlite::{Connection, Row, TransactionBehavior};
+#[path = "shared/seed.rs"]
+mod seed;
 #[path = "shared/mod.rs"]
 mod shared;
 
+use seed::seed_sql;
 use shared::{Comment, Post, ThreadCpuTime, User};
 
 const POSTS_PER_USER: usize = 10;
@@ -45,28 +48,6 @@ const MIN_SCORE: i64 = 89;
 
 // ---------------------------------------------------------------------------
 // Setup shared by both sides
-
-/// The rows of both sides: `users` users, each with `posts` posts, each with
-/// `comments` comments. Keys are 1..n in each table.
-fn seed_sql(users: usize, posts: usize, comments: usize) -> String {
-    let n_posts = users * posts;
-    let n_comments = n_posts * comments;
-    format!(
-        "BEGIN;
-         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {users})
-         INSERT INTO users (id, name, email, age)
-         SELECT x, 'user ' || x, 'user' || x || '@example.com', x % 80 + 18 FROM c;
-         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n_posts})
-         INSERT INTO posts (id, title, score, user_id)
-         SELECT x, 'post ' || x, x % 100, (x - 1) / {posts} + 1 FROM c WHERE {n_posts} > 0;
-         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n_comments})
-         INSERT INTO comments (id, body, post_id)
-         SELECT x, 'comment number ' || x, (x - 1) / {comments} + 1 FROM c WHERE {n_comments} > 0;
-         COMMIT;",
-        posts = posts.max(1),
-        comments = comments.max(1),
-    )
-}
 
 /// An ORM database with the schema and, if `users > 0`, the seeded rows.
 fn orm_db(users: usize, posts: usize, comments: usize) -> Database {

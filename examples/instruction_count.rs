@@ -44,6 +44,9 @@
 use orm::prelude::*;
 use rusqlite::Connection;
 
+/// The benchmarks' rows.
+#[path = "../benches/shared/seed.rs"]
+mod seed;
 /// The benchmarks' models, for the tree phases.
 #[path = "../benches/shared/models.rs"]
 mod tree;
@@ -95,16 +98,6 @@ const JOIN_RUNS: usize = 10;
 const MIN_SCORE: i64 = 89;
 const JOIN_ROWS: usize = 1_000;
 
-/// The benchmark's rows: 1,000 users with 10 posts each.
-const BLOG_SEED: &str = "BEGIN;
-    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000)
-    INSERT INTO users (id, name, email, age)
-    SELECT x, 'user ' || x, 'user' || x || '@example.com', x % 80 + 18 FROM c;
-    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000)
-    INSERT INTO posts (id, title, score, user_id)
-    SELECT x, 'post ' || x, x % 100, (x - 1) / 10 + 1 FROM c;
-    COMMIT;";
-
 fn orm_join_select(db: &Database) -> orm::Result<Vec<(String, String)>> {
     let session = db.session();
     session
@@ -129,10 +122,17 @@ fn raw_join_select(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>>
 fn joins(phase: &str) -> Result<(), Box<dyn std::error::Error>> {
     let db = Database::in_memory()?;
     db.create_all::<(blog::User, Post)>()?;
-    db.execute_batch(BLOG_SEED)?;
+    // The seed's script names the comments table too (with no rows here).
+    db.execute_batch(&tree::Comment::ddl())?;
+    db.execute_batch(&seed::seed_sql(1_000, 10, 0))?;
     let conn = Connection::open_in_memory()?;
-    conn.execute_batch(&format!("{}{}", blog::User::ddl(), Post::ddl()))?;
-    conn.execute_batch(BLOG_SEED)?;
+    conn.execute_batch(&format!(
+        "{}{}{}",
+        blog::User::ddl(),
+        Post::ddl(),
+        tree::Comment::ddl()
+    ))?;
+    conn.execute_batch(&seed::seed_sql(1_000, 10, 0))?;
     let rows = orm_join_select(&db)?;
     assert_eq!(rows.len(), JOIN_ROWS, "posts scoring over {MIN_SCORE}");
     assert_eq!(
@@ -263,19 +263,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 const TREE_RUNS: usize = 3;
 
-/// The benchmark's tree: 1,000 users, 10 posts each, 5 comments a post.
-const TREE_SEED: &str = "BEGIN;
-    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000)
-    INSERT INTO users (id, name, email, age)
-    SELECT x, 'user ' || x, 'user' || x || '@example.com', x % 80 + 18 FROM c;
-    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000)
-    INSERT INTO posts (id, title, score, user_id)
-    SELECT x, 'post ' || x, x % 100, (x - 1) / 10 + 1 FROM c;
-    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000)
-    INSERT INTO comments (id, body, post_id)
-    SELECT x, 'comment number ' || x, (x - 1) / 5 + 1 FROM c;
-    COMMIT;";
-
 /// Loads the users (with both levels preloaded, or not) in a new session
 /// and walks every level; returns the comments' total body length.
 fn walk_tree(db: &Database, preload: bool) -> orm::Result<usize> {
@@ -303,7 +290,7 @@ fn walk_tree(db: &Database, preload: bool) -> orm::Result<usize> {
 fn trees(phase: &str) -> Result<(), Box<dyn std::error::Error>> {
     let db = Database::in_memory()?;
     db.create_all::<(tree::User, tree::Post, tree::Comment)>()?;
-    db.execute_batch(TREE_SEED)?;
+    db.execute_batch(&seed::seed_sql(1_000, 10, 5))?;
     let length = walk_tree(&db, true)?;
     assert!(length > 0, "every comment read");
     if phase == "tree_seed" {

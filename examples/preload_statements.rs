@@ -25,29 +25,13 @@
 
 use rusqlite::Connection;
 
-/// The benchmarks' models, for their DDL.
+/// The benchmarks' models, for their DDL, and their rows.
 #[path = "../benches/shared/models.rs"]
 mod models;
+#[path = "../benches/shared/seed.rs"]
+mod seed;
 
 use orm::prelude::*;
-
-fn seed(users: usize) -> String {
-    let posts = users * 10;
-    let comments = posts * 5;
-    format!(
-        "BEGIN;
-         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {users})
-         INSERT INTO users (id, name, email, age)
-         SELECT x, 'user ' || x, 'user' || x || '@example.com', x % 80 + 18 FROM c;
-         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {posts})
-         INSERT INTO posts (id, title, score, user_id)
-         SELECT x, 'post ' || x, x % 100, (x - 1) / 10 + 1 FROM c;
-         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {comments})
-         INSERT INTO comments (id, body, post_id)
-         SELECT x, 'comment number ' || x, (x - 1) / 5 + 1 FROM c;
-         COMMIT;"
-    )
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shape = std::env::args().nth(1).unwrap_or_default();
@@ -62,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         models::Post::ddl(),
         models::Comment::ddl()
     ))?;
-    conn.execute_batch(&seed(users))?;
+    conn.execute_batch(&seed::seed_sql(users, 10, 5))?;
     let posts = users * 10;
     let keys = (1..=posts)
         .map(|k| k.to_string())
