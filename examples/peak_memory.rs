@@ -25,9 +25,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use orm::prelude::*;
 use rusqlite::Connection;
 
-/// The benchmarks' models (users with posts, posts with comments).
+/// The benchmarks' models (users with posts, posts with comments), and
+/// their rows.
 #[path = "../benches/shared/models.rs"]
 mod models;
+#[path = "../benches/shared/seed.rs"]
+mod seed;
 
 use models::{Comment, Post, User};
 
@@ -120,11 +123,7 @@ fn seed(path: &Path, rows: usize) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let ddl = format!("{}{}{}", User::ddl(), Post::ddl(), Comment::ddl());
     conn.execute_batch(&ddl)?;
-    conn.execute_batch(&format!(
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {rows})
-         INSERT INTO users (id, name, email, age)
-         SELECT x, 'user ' || x, 'user' || x || '@example.com', x % 80 + 18 FROM c;"
-    ))
+    conn.execute_batch(&seed::seed_sql(rows, 0, 0))
 }
 
 /// The peak resident set size so far, in KiB (`VmHWM`), where Linux says.

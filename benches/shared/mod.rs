@@ -1,6 +1,8 @@
 //! What both benchmarks share: the workloads' models (users, posts,
-//! comments; `models.rs`, which the memory example uses too) and a
+//! comments; `models.rs`, which the examples that measure use too) and a
 //! criterion measurement of the thread's CPU time (`ORM_BENCH_CLOCK=cpu`).
+//! The SQLite benchmark and those examples also share the rows' seeding
+//! script, `seed.rs`.
 
 mod models;
 

@@ -467,7 +467,7 @@ pub enum Misuse {
     /// `BelongsTo::new()` not inside a model held by a handle, or a field
     /// moved out of its object, as `mem::take` does).
     #[error(
-        "this `{kind}<{target}>` is not part of an object: wrap the object in a Handle or add it to a session first (a field moved out of its object is part of none until it is in one that is)"
+        "this `{kind}<{target}>` is not part of an object: wrap the object in a Handle or add it to a session first (a field moved out of its object is part of none, until the object it is moved into is wrapped in a Handle or added to a session)"
     )]
     Unattached {
         /// `BelongsTo`, `HasMany`, `HasOne` or `ManyToMany`.

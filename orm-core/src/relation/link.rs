@@ -94,14 +94,6 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
         Some((owner, def))
     }
 
-    /// Whether the field was made part of an object (its owner may be gone).
-    fn wired(&self) -> bool {
-        let owner = self.owner.take();
-        let wired = owner.is_some();
-        self.owner.set(owner);
-        wired
-    }
-
     fn unattached(&self, kind: &'static str) -> Error {
         Misuse::Unattached {
             kind,
@@ -125,10 +117,14 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
         &self,
         kind: &'static str,
     ) -> Result<(Rc<dyn AnyNode>, &'static D)> {
-        if !self.wired() {
-            return Err(self.unattached(kind));
-        }
-        let owner = self.upgraded().ok_or_else(|| self.closed())?;
+        let owner = self.owner.take();
+        let alive = owner.as_ref().map(Weak::upgrade);
+        self.owner.set(owner);
+        let owner = match alive {
+            None => return Err(self.unattached(kind)),
+            Some(None) => return Err(self.closed()),
+            Some(Some(owner)) => owner,
+        };
         let def = self
             .described(&*owner)
             .ok_or_else(|| self.unattached(kind))?;
@@ -136,8 +132,7 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
     }
 
     /// The owner's session, ready for a lazy load (or the reason not to).
-    pub(super) fn session_for_load(&self, kind: &'static str) -> Result<Rc<SessionInner>> {
-        let (owner, def) = self.owner_and_def(kind)?;
+    fn session_for_load(&self, owner: &Rc<dyn AnyNode>, def: &D) -> Result<Rc<SessionInner>> {
         let session = owner.meta().session().ok_or_else(|| self.closed())?;
         if owner.meta().lazy().unwrap_or(def.lazy()) == Lazy::Raise {
             return Err(refused(def));
@@ -216,8 +211,8 @@ impl<T: Model, D: ?Sized + Loader + 'static> Link<T, D> {
             mark_empty();
             return Ok(());
         }
-        let session = self.session_for_load(kind)?;
-        self.watch(&session)?;
+        let session = self.session_for_load(&owner, def)?;
+        session.lazy_load(def.model(), def.field(), owner.table().name)?;
         session.conn()?.because(
             true,
             || self.lazy_cause(),

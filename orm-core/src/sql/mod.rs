@@ -206,8 +206,8 @@ impl Conn {
             kind,
         };
         let dialect = self.dialect();
-        // One lookup (the key hashes two names): building the text calls
-        // nothing that could reach this cache again.
+        // Building the text calls nothing that could reach this cache
+        // again, so one borrow serves the lookup and the insert.
         let mut texts = self.texts.borrow_mut();
         // UPDATEs are built per set of changed columns, so a long-lived
         // connection could gather many: start over past a bound.

@@ -1,20 +1,22 @@
-//! A SQLite connection as a session holds it: the connection, and the
-//! statements of the texts built from table metadata ([`super::text`])
-//! kept prepared while the session lasts.
+//! A SQLite connection as the pool and its sessions hold it: the
+//! connection, and the statements of the texts built from table metadata
+//! ([`super::text`]) kept prepared with it.
 //!
 //! rusqlite's statement cache finds a statement by its text: it trims and
 //! hashes the text and moves the statement out of and back into an LRU
 //! list on every use, about 1,000 instructions a statement, a tenth of a
-//! lookup by key. A built text ([`Text`]: lookups by key, lazy loads,
-//! UPDATEs and DELETEs of a flush) is an `Arc<str>` the connection keeps,
-//! so its address names it: the session keeps each such statement under that
-//! address after its first use, and finds it again by a hash of one word.
-//! Holding the `Arc` keeps the address from being reused by another text.
-//! The statements stay with the connection in the pool, with the texts,
-//! so that the next session (often one per request, doing one lookup)
-//! finds them prepared. Statements of other texts (user queries, preloads)
-//! go through rusqlite's cache, and so do a flush's INSERTs, prepared once
-//! per run of rows (`Conn::batch`).
+//! lookup by key. A built text ([`Text`], from [`super::Conn::text`]:
+//! lookups by key, loads of a `BelongsTo`, `HasMany` or `HasOne` (lazy or
+//! preloaded), a flush's UPDATEs, DELETEs and key reads) is an `Arc<str>`
+//! the connection keeps, so its address names it: the connection keeps
+//! each such statement under that address after its first use, and finds
+//! it again by a hash of one word. Holding the `Arc` keeps the address from
+//! being reused by another text. The statements stay with the connection
+//! in the pool, with the texts, so that the next session (often one per
+//! request, doing one lookup) finds them prepared. Statements of other
+//! texts (user queries, many-to-many loads) go through rusqlite's cache,
+//! and so do a flush's INSERTs, prepared once per run of rows
+//! (`Conn::batch`).
 //!
 //! Does not build texts, bind values or step rows: [`super::Conn`] does.
 
@@ -35,7 +37,8 @@ use crate::error::Result;
 pub(crate) struct Text(Arc<str>);
 
 impl Text {
-    pub(crate) fn built(sql: String) -> Text {
+    /// Only the `sql` module makes texts (`Conn::text`, and tests).
+    pub(super) fn built(sql: String) -> Text {
         Text(sql.into())
     }
 }

@@ -126,7 +126,7 @@ pub(crate) fn classify(err: rusqlite::Error, table: &str) -> Error {
 }
 
 /// Prepared statements rusqlite's cache keeps per connection (user queries,
-/// preloads, INSERTs; the flush and loads reuse a handful per table).
+/// many-to-many loads, a flush's INSERTs; a handful per table).
 /// Beside them a connection keeps the statements of its built texts, as
 /// many as it keeps texts (`sql::statements`).
 const STATEMENT_CACHE: usize = 128;
