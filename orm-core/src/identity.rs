@@ -112,6 +112,14 @@ impl IdentityMap {
         }
     }
 
+    /// Makes room for `additional` more objects of `T` at once (a flush
+    /// registering the objects it inserted), instead of growing as they come.
+    pub(crate) fn reserve<T: Model>(&mut self, additional: usize) {
+        if let Some(table) = self.table_mut::<T>() {
+            table.rows.reserve(additional);
+        }
+    }
+
     pub(crate) fn remove<T: Model>(&mut self, key: &T::Key) -> Option<Rc<Node<T>>> {
         self.table_mut::<T>()?.rows.remove(key)
     }

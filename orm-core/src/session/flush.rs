@@ -6,8 +6,10 @@ use std::rc::Rc;
 
 use super::SessionInner;
 use crate::error::{Error, Misuse, Result};
+use crate::identity::IdentityMap;
 use crate::persistence::{Rows, Stop};
 use crate::relation::cascade;
+use crate::schema::TableDef;
 use crate::sql::Conn;
 use crate::state::{AnyNode, State, row_name};
 use crate::transaction::{self, Scope, Undone, Written};
@@ -144,6 +146,7 @@ impl SessionInner {
     /// After a successful flush: the objects now match their rows.
     fn flushed(&self, written: Vec<Written>, effects: Vec<cascade::Effect>) -> Result<()> {
         let done = self.unit_of_work.flushed();
+        reserve_for_inserted(&written, &mut self.identity.borrow_mut());
         let mut released = Vec::new();
         for w in &written {
             match w {
@@ -339,5 +342,30 @@ impl SessionInner {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Room in the identity map for the objects a flush inserted, a run of one
+/// model at a time (the flush inserts a table's objects together), so that
+/// registering them does not grow the map again and again.
+fn reserve_for_inserted(written: &[Written], identity: &mut IdentityMap) {
+    let mut rest = written;
+    while let Some((first, after)) = rest.split_first() {
+        let Written::Inserted { node, .. } = first else {
+            rest = after;
+            continue;
+        };
+        let table = node.table();
+        // Same table, and the same model (a table's address is not unique
+        // to it, and two models may share a table).
+        let same = |t: &TableDef| {
+            std::ptr::eq(t, table) || (t.module == table.module && t.model == table.model)
+        };
+        let run = rest
+            .iter()
+            .take_while(|w| matches!(w, Written::Inserted { node, .. } if same(node.table())))
+            .count();
+        node.reserve(identity, run);
+        rest = &rest[run..];
     }
 }

@@ -460,11 +460,18 @@ pub(crate) trait AnyNode: Any {
     /// address `field`, if it lies inside the object's values
     /// ([`Model::describe_field`]).
     fn describe_field(&self, field: usize, out: &mut dyn Any);
+    /// Makes room in `identity` for `additional` more objects of this
+    /// object's model.
+    fn reserve(&self, identity: &mut IdentityMap, additional: usize);
 }
 
 impl<T: Model> AnyNode for Node<T> {
     fn table(&self) -> &'static TableDef {
         T::TABLE
+    }
+
+    fn reserve(&self, identity: &mut IdentityMap, additional: usize) {
+        identity.reserve::<T>(additional);
     }
 
     fn describe_field(&self, field: usize, out: &mut dyn Any) {
