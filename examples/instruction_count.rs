@@ -5,7 +5,7 @@
 //! ```text
 //! cargo build --release --example instruction_count
 //! for phase in setup insert setup_raw insert_raw load_raw get_raw load get get_session \
-//!     join_seed join_select join_raw tree_seed tree_preload tree_lazy; do
+//!     join_seed join_select join_raw tree_seed tree_preload tree_lazy tree_raw; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     target/release/examples/instruction_count $phase 2>&1 | grep Collected
 //! done
@@ -37,12 +37,18 @@
 //!
 //! The tree (the benchmark's `tree_preload` and `tree_lazy` at 1,000 users:
 //! 10 posts each, 5 comments a post, 61,000 objects) also has a database of
-//! its own: `tree_seed` fills it and walks the preloaded tree once;
+//! its own: `tree_seed` fills it and, by hand, an `open_in_memory`
+//! connection with the same rows, and walks each side's preloaded tree
+//! once;
 //! `tree_preload` then loads and walks it `TREE_RUNS` times with
 //! `preload` (3 statements a run), and `tree_lazy`, instead, as many times
-//! by lazy loading (11,001 statements a run). Each is compared with
-//! `tree_seed`, for the ORM's cost between two commits (the hand-written
-//! trees are the benchmark's).
+//! by lazy loading (11,001 statements a run), and `tree_raw`, instead, as
+//! many times by hand (rusqlite, the same three statements as the
+//! preload, plain structs with their children in `Vec`s; the benchmark's
+//! hand-written side maps into the models' structs instead). Each is
+//! compared with `tree_seed`.
+
+use std::collections::HashMap;
 
 use orm::prelude::*;
 use rusqlite::Connection;
@@ -293,19 +299,127 @@ fn walk_tree(db: &Database, preload: bool) -> orm::Result<usize> {
     Ok(length)
 }
 
+/// The tree by hand, as plain structs: each level's rows with their
+/// children in `Vec`s. Every column is read into them, as the ORM reads
+/// its objects; the walk, like the ORM's, reads only the comments' bodies.
+#[allow(dead_code)]
+struct PlainUser {
+    id: i64,
+    name: String,
+    email: String,
+    age: i64,
+    posts: Vec<PlainPost>,
+}
+
+#[allow(dead_code)]
+struct PlainPost {
+    id: i64,
+    title: String,
+    score: i64,
+    comments: Vec<PlainComment>,
+}
+
+#[allow(dead_code)]
+struct PlainComment {
+    id: i64,
+    body: String,
+}
+
+/// `[1,2,3]`: keys for `IN (SELECT value FROM json_each(?1))`, as the
+/// ORM's preload binds them.
+fn json_keys(keys: impl Iterator<Item = i64>) -> String {
+    let keys: Vec<String> = keys.map(|k| k.to_string()).collect();
+    format!("[{}]", keys.join(","))
+}
+
+/// The preloaded tree by hand: the same three statements as the ORM's, the
+/// rows grouped under their parents by key; returns the comments' total
+/// body length.
+fn walk_tree_by_hand(conn: &Connection) -> rusqlite::Result<usize> {
+    let mut users: Vec<PlainUser> = conn
+        .prepare_cached("SELECT id, name, email, age FROM users")?
+        .query_map([], |row| {
+            Ok(PlainUser {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                email: row.get(2)?,
+                age: row.get(3)?,
+                posts: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let user_at: HashMap<i64, usize> = users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
+    let mut post_at: HashMap<i64, (usize, usize)> = HashMap::new();
+    let mut posts = conn.prepare_cached(
+        "SELECT id, title, score, user_id FROM posts \
+         WHERE user_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let mut rows = posts.query([json_keys(users.iter().map(|u| u.id))])?;
+    while let Some(row) = rows.next()? {
+        let Some(&u) = user_at.get(&row.get::<_, i64>(3)?) else {
+            continue;
+        };
+        let post = PlainPost {
+            id: row.get(0)?,
+            title: row.get(1)?,
+            score: row.get(2)?,
+            comments: Vec::new(),
+        };
+        post_at.insert(post.id, (u, users[u].posts.len()));
+        users[u].posts.push(post);
+    }
+    let keys = json_keys(users.iter().flat_map(|u| u.posts.iter().map(|p| p.id)));
+    let mut comments = conn.prepare_cached(
+        "SELECT id, body, post_id FROM comments \
+         WHERE post_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let mut rows = comments.query([keys])?;
+    while let Some(row) = rows.next()? {
+        if let Some(&(u, p)) = post_at.get(&row.get::<_, i64>(2)?) {
+            users[u].posts[p].comments.push(PlainComment {
+                id: row.get(0)?,
+                body: row.get(1)?,
+            });
+        }
+    }
+    let length = users
+        .iter()
+        .flat_map(|u| &u.posts)
+        .flat_map(|p| &p.comments)
+        .map(|c| c.body.len())
+        .sum();
+    Ok(length)
+}
+
 /// The phases from `tree_seed` on.
 fn trees(phase: &str) -> Result<(), Box<dyn std::error::Error>> {
     let db = Database::in_memory()?;
     db.create_all::<(tree::User, tree::Post, tree::Comment)>()?;
     db.execute_batch(&seed::seed_sql(1_000, 10, 5))?;
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON;{}{}{}",
+        tree::User::ddl(),
+        tree::Post::ddl(),
+        tree::Comment::ddl()
+    ))?;
+    conn.execute_batch(&seed::seed_sql(1_000, 10, 5))?;
     let length = walk_tree(&db, true)?;
     assert!(length > 0, "every comment read");
+    assert_eq!(
+        walk_tree_by_hand(&conn)?,
+        length,
+        "both sides read the same tree"
+    );
     if phase == "tree_seed" {
         return Ok(());
     }
-    let preload = phase == "tree_preload";
     for _ in 0..TREE_RUNS {
-        assert_eq!(walk_tree(&db, preload)?, length, "the same tree");
+        let walked = match phase {
+            "tree_raw" => walk_tree_by_hand(&conn)?,
+            _ => walk_tree(&db, phase == "tree_preload")?,
+        };
+        assert_eq!(walked, length, "the same tree");
     }
     Ok(())
 }
