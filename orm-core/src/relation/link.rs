@@ -154,7 +154,7 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
         let Some((owner, def)) = self.parts() else {
             return Ok(());
         };
-        session.lazy_load(def.model(), def.field(), owner.table().name)
+        watch_load(session, &*owner, def)
     }
 
     /// Why a lazy load of this field runs: `lazy load of Order.user
@@ -212,7 +212,7 @@ impl<T: Model, D: ?Sized + Loader + 'static> Link<T, D> {
             return Ok(());
         }
         let session = self.session_for_load(&owner, def)?;
-        session.lazy_load(def.model(), def.field(), owner.table().name)?;
+        watch_load(&session, &*owner, def)?;
         session.conn()?.because(
             true,
             || self.lazy_cause(),
@@ -225,6 +225,15 @@ impl<T: Model, D: ?Sized + Loader + 'static> Link<T, D> {
             },
         )
     }
+}
+
+/// Tells the session's N+1 watch that `owner`'s field `def` is about to load.
+fn watch_load<D: ?Sized + Describe>(
+    session: &SessionInner,
+    owner: &dyn AnyNode,
+    def: &D,
+) -> Result<()> {
+    session.lazy_load(def.model(), def.field(), owner.table().name)
 }
 
 fn refused<D: ?Sized + Describe>(def: &D) -> Error {
