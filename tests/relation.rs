@@ -1579,3 +1579,15 @@ fn linking_two_objects_in_no_session_links_them_in_memory_only() -> orm::Result<
     assert_eq!(user.state(), State::Transient);
     Ok(())
 }
+
+// ------------------------------------------------------------------ sizes
+
+#[test]
+fn relationship_fields_take_four_or_five_words() {
+    // Every loaded object carries its relationship fields, so their size is
+    // what memory per row is made of: a `HasMany` is its owner's pointer
+    // (two words) and its members (two), a `BelongsTo` the owner's pointer,
+    // the parent's and the key.
+    assert_eq!(std::mem::size_of::<HasMany<Order>>(), 32);
+    assert_eq!(std::mem::size_of::<BelongsTo<User>>(), 40);
+}

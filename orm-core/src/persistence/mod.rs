@@ -32,9 +32,9 @@ fn unset_indexes(table: &TableDef, unset: u64) -> impl Iterator<Item = usize> {
 /// Returns the old version when it bumped one, for [`undo_update`].
 pub(crate) fn update(node: &Rc<dyn AnyNode>, conn: &Conn) -> Result<Option<Value>> {
     let table = node.table();
-    let Some(snapshot) = node.meta().snapshot() else {
+    if !node.meta().has_snapshot() {
         return Ok(None);
-    };
+    }
     let value = node.value()?;
     let unset = value.unset_columns();
     if unset != 0 {
@@ -42,27 +42,36 @@ pub(crate) fn update(node: &Rc<dyn AnyNode>, conn: &Conn) -> Result<Option<Value
     }
     sync_foreign_keys(&*value)?;
     let current = columns(table, &*value);
-    let changed: Vec<usize> = (0..current.len())
-        .filter(|&i| current[i] != snapshot[i] && Some(i) != table.version)
-        .collect();
+    let pk = table.primary_key;
+    // What changed, and the values before it that the statement needs: the
+    // key's (an error if it changed) and the version's.
+    let (changed, key_before, version_before) = node.meta().with_snapshot(|snapshot| {
+        let Some(snapshot) = snapshot else {
+            return (Vec::new(), None, None);
+        };
+        let changed: Vec<usize> = (0..current.len())
+            .filter(|&i| current[i] != snapshot[i] && Some(i) != table.version)
+            .collect();
+        let key_before = changed.contains(&pk).then(|| snapshot[pk].clone());
+        let version_before = table.version.map(|v| snapshot[v].clone());
+        (changed, key_before, version_before)
+    });
     if changed.is_empty() {
         return Ok(None);
     }
-    let pk = table.primary_key;
-    if changed.contains(&pk) {
+    if let Some(before) = key_before {
         return Err(Error::Misuse(crate::error::Misuse::KeyChanged {
             model: table.model,
-            from: render(&snapshot[pk]),
+            from: render(&before),
             to: render(&current[pk]),
         }));
     }
-    let versions = match table.version {
-        Some(v) => Some((
-            v,
-            snapshot[v].clone(),
-            next_version(table, v, &snapshot[v])?,
-        )),
-        None => None,
+    let versions = match (table.version, version_before) {
+        (Some(v), Some(old)) => {
+            let next = next_version(table, v, &old)?;
+            Some((v, old, next))
+        }
+        _ => None,
     };
     let mut params: Vec<Param<'_>> = changed
         .iter()

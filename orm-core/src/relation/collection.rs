@@ -6,7 +6,7 @@
 //! by a link row not written yet) is not lost, and one removed is not
 //! brought back.
 
-use std::cell::{RefCell, RefMut};
+use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
 use thin_vec::ThinVec;
@@ -16,16 +16,25 @@ use crate::error::Result;
 use crate::model::Model;
 use crate::state::{Handle, Node, State};
 
-/// The members, or what changed while they are not loaded. Three words
-/// (the borrow flag, the variant, one pointer): every loaded object has
-/// one per collection field.
-pub(super) struct Collection<C: Model>(RefCell<Members<C>>);
+/// The members, or what changed while they are not loaded. Two words (the
+/// variant, one pointer): every loaded object has one per collection
+/// field. A `Cell` and not a `RefCell`, one word less: every access takes
+/// the members out, works on them and puts them back, and none lets a
+/// reference out or runs code that could reach this collection meanwhile.
+pub(super) struct Collection<C: Model>(Cell<Members<C>>);
 
 enum Members<C: Model> {
     /// A `ThinVec`: one pointer, and an empty one allocates nothing.
     Loaded(ThinVec<Weak<Node<C>>>),
     /// Boxed: most collections never change while not loaded.
     Unloaded(Option<Box<Unloaded<C>>>),
+}
+
+impl<C: Model> Default for Members<C> {
+    /// What the cell holds while its members are taken out: not loaded.
+    fn default() -> Self {
+        Members::Unloaded(None)
+    }
 }
 
 /// Members added and removed while the collection was not loaded.
@@ -52,12 +61,33 @@ fn is<C: Model>(weak: &Weak<Node<C>>, node: &Rc<Node<C>>) -> bool {
 impl<C: Model> Collection<C> {
     /// Loaded and empty (a new object's).
     pub(super) fn empty() -> Self {
-        Collection(RefCell::new(Members::Loaded(ThinVec::new())))
+        Collection(Cell::new(Members::Loaded(ThinVec::new())))
     }
 
     /// Not loaded (an object read from the database).
     pub(super) fn unloaded() -> Self {
-        Collection(RefCell::new(Members::Unloaded(None)))
+        Collection(Cell::new(Members::Unloaded(None)))
+    }
+
+    /// Runs `work` on the members, in place (see [`Collection`]).
+    fn with<R>(&self, work: impl FnOnce(&mut Members<C>) -> R) -> R {
+        let mut members = self.0.take();
+        let result = work(&mut members);
+        self.0.set(members);
+        result
+    }
+
+    /// Replaces the members; the old ones are dropped outside the cell.
+    fn replace(&self, members: Members<C>) {
+        drop(self.0.replace(members));
+    }
+
+    /// A copy of the loaded members' pointers (none when not loaded).
+    fn loaded(&self) -> ThinVec<Weak<Node<C>>> {
+        self.with(|members| match members {
+            Members::Loaded(items) => items.clone(),
+            Members::Unloaded(_) => ThinVec::new(),
+        })
     }
 
     /// Notes in `unloaded` a change made while not loaded, for the load to
@@ -81,38 +111,31 @@ impl<C: Model> Collection<C> {
     }
 
     pub(super) fn is_loaded(&self) -> bool {
-        matches!(*self.0.borrow(), Members::Loaded(_))
-    }
-
-    /// The loaded members, if loaded.
-    fn loaded(&self) -> std::cell::Ref<'_, [Weak<Node<C>>]> {
-        std::cell::Ref::map(self.0.borrow(), |members| match members {
-            Members::Loaded(items) => items.as_slice(),
-            Members::Unloaded(_) => &[],
-        })
+        self.with(|members| matches!(members, Members::Loaded(_)))
     }
 
     /// The live members (pending or persistent; transient ones too when
     /// `transient`, for an owner in no session), if loaded.
     pub(super) fn handles(&self, transient: bool) -> Option<Vec<Handle<C>>> {
-        if !self.is_loaded() {
-            return None;
-        }
-        let items = self.loaded();
-        Some(
-            items
-                .iter()
-                .filter_map(Weak::upgrade)
-                .filter(|n| live(n.meta().state(), transient))
-                .map(Handle::from_node)
-                .collect(),
-        )
+        // Upgrading and dropping again a pointer to a live member drops no
+        // object: safe inside the cell.
+        self.with(|members| match members {
+            Members::Loaded(items) => Some(
+                items
+                    .iter()
+                    .filter_map(Weak::upgrade)
+                    .filter(|n| live(n.meta().state(), transient))
+                    .map(Handle::from_node)
+                    .collect(),
+            ),
+            Members::Unloaded(_) => None,
+        })
     }
 
     /// Every member held now, whatever its state: the loaded ones, or
     /// those added while not loaded.
     pub(super) fn members(&self) -> Vec<Rc<Node<C>>> {
-        match &*self.0.borrow() {
+        self.with(|members| match members {
             Members::Loaded(items) => items
                 .iter()
                 .filter_map(Weak::upgrade)
@@ -122,55 +145,57 @@ impl<C: Model> Collection<C> {
                 .as_ref()
                 .map(|u| u.added.iter().filter_map(Weak::upgrade).collect())
                 .unwrap_or_default(),
-        }
+        })
     }
 
     /// Whether members were freed (their session is gone).
     pub(super) fn lost_any(&self) -> bool {
-        self.loaded().iter().any(|w| w.strong_count() == 0)
+        self.with(|members| match members {
+            Members::Loaded(items) => items.iter().any(|w| w.strong_count() == 0),
+            Members::Unloaded(_) => false,
+        })
     }
 
-    /// The loaded members, to change; `None` when not loaded, after noting
-    /// that `node` was `added` (or removed) for the load to apply.
-    fn loaded_or_note(
+    /// Runs `change` on the loaded members; when not loaded, notes instead
+    /// that `node` was `added` (or removed) for the load to apply, and
+    /// returns true (whether it is a member is unknown).
+    fn change_loaded(
         &self,
         node: &Rc<Node<C>>,
         added: bool,
-    ) -> Option<RefMut<'_, ThinVec<Weak<Node<C>>>>> {
-        let mut members = self.0.borrow_mut();
-        if let Members::Unloaded(changes) = &mut *members {
-            Self::note_unloaded(changes, node, added);
-            return None;
-        }
-        RefMut::filter_map(members, |members| match members {
-            Members::Loaded(items) => Some(items),
-            Members::Unloaded(_) => None,
+        change: impl FnOnce(&mut ThinVec<Weak<Node<C>>>) -> bool,
+    ) -> bool {
+        // Dropping the pointer `retain` takes out frees at most the memory
+        // of an object already dropped: safe inside the cell.
+        self.with(|members| match members {
+            Members::Loaded(items) => change(items),
+            Members::Unloaded(changes) => {
+                Self::note_unloaded(changes, node, added);
+                true
+            }
         })
-        .ok()
     }
 
     /// Adds `node` if loaded and absent; true when the collection changed
     /// or is not loaded (so whether it is a member is unknown).
     pub(super) fn insert(&self, node: &Rc<Node<C>>) -> bool {
-        let Some(mut items) = self.loaded_or_note(node, true) else {
-            return true;
-        };
-        if items.iter().any(|w| is(w, node)) {
-            return false;
-        }
-        items.push(Rc::downgrade(node));
-        true
+        self.change_loaded(node, true, |items| {
+            if items.iter().any(|w| is(w, node)) {
+                return false;
+            }
+            items.push(Rc::downgrade(node));
+            true
+        })
     }
 
     /// Takes `node` out if loaded and present; true when the collection
     /// changed or is not loaded.
     pub(super) fn remove(&self, node: &Rc<Node<C>>) -> bool {
-        let Some(mut items) = self.loaded_or_note(node, false) else {
-            return true;
-        };
-        let before = items.len();
-        items.retain(|w| !is(w, node));
-        items.len() != before
+        self.change_loaded(node, false, |items| {
+            let before = items.len();
+            items.retain(|w| !is(w, node));
+            items.len() != before
+        })
     }
 
     /// Marks it loaded with these members (the rows read), with the
@@ -183,10 +208,10 @@ impl<C: Model> Collection<C> {
         still_member: impl Fn(&Rc<Node<C>>) -> bool,
     ) {
         let mut members: ThinVec<Weak<Node<C>>> = members.collect();
-        let changes = match &mut *self.0.borrow_mut() {
+        let changes = self.with(|members| match members {
             Members::Unloaded(changes) => changes.take(),
             Members::Loaded(_) => None,
-        };
+        });
         if let Some(changes) = changes {
             members.retain(|m| !changes.removed.iter().any(|r| r.ptr_eq(m)));
             for added in changes.added {
@@ -198,13 +223,13 @@ impl<C: Model> Collection<C> {
                 }
             }
         }
-        *self.0.borrow_mut() = Members::Loaded(members);
+        self.replace(Members::Loaded(members));
     }
 
     /// Forgets the members, and changes made while not loaded: the next
     /// access loads them as the database has them.
     pub(super) fn expire(&self) {
-        *self.0.borrow_mut() = Members::Unloaded(None);
+        self.replace(Members::Unloaded(None));
     }
 
     /// Loaded with the members `linked` keeps (none when not loaded), and
@@ -212,16 +237,15 @@ impl<C: Model> Collection<C> {
     pub(super) fn keep(&self, linked: impl Fn(&Rc<Node<C>>) -> bool) {
         let kept = self
             .loaded()
-            .iter()
+            .into_iter()
             .filter(|w| w.upgrade().is_some_and(|n| linked(&n)))
-            .cloned()
             .collect();
-        *self.0.borrow_mut() = Members::Loaded(kept);
+        self.replace(Members::Loaded(kept));
     }
 
     /// Loaded and empty again.
     pub(super) fn reset_empty(&self) {
-        *self.0.borrow_mut() = Members::Loaded(ThinVec::new());
+        self.replace(Members::Loaded(ThinVec::new()));
     }
 
     /// The members, loaded first if need be (the lazy load of `HasMany` and
@@ -243,9 +267,9 @@ impl<C: Model> Collection<C> {
 
     /// For `Debug`: how many members are loaded, if loaded.
     pub(super) fn loaded_len(&self) -> Option<usize> {
-        match &*self.0.borrow() {
+        self.with(|members| match members {
             Members::Loaded(items) => Some(items.len()),
             Members::Unloaded(_) => None,
-        }
+        })
     }
 }

@@ -136,21 +136,24 @@ impl<T: Model> Handle<T> {
     /// [`Error::Borrowed`] while a `write` guard of it is alive.
     pub fn changes(&self) -> Result<Vec<Change>> {
         let value = self.node.borrow()?;
-        let Some(snapshot) = self.node.meta().snapshot() else {
-            return Ok(Vec::new());
-        };
         let current = columns(T::TABLE, &*value);
-        Ok(T::TABLE
-            .columns
-            .iter()
-            .zip(snapshot.iter().zip(current.iter()))
-            .filter(|(_, (old, new))| old != new)
-            .map(|(column, (old, new))| Change {
-                column: column.name,
-                database: old.clone(),
-                current: new.clone(),
-            })
-            .collect())
+        drop(value);
+        Ok(self.node.meta().with_snapshot(|snapshot| {
+            let Some(snapshot) = snapshot else {
+                return Vec::new();
+            };
+            T::TABLE
+                .columns
+                .iter()
+                .zip(snapshot.iter().zip(current.iter()))
+                .filter(|(_, (old, new))| old != new)
+                .map(|(column, (old, new))| Change {
+                    column: column.name,
+                    database: old.clone(),
+                    current: new.clone(),
+                })
+                .collect()
+        }))
     }
 }
 

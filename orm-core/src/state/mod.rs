@@ -78,7 +78,7 @@ pub(crate) type Restore = Option<Box<[Value]>>;
 /// only read cost no memory for it.
 pub(crate) struct Meta {
     state: Cell<State>,
-    saved: RefCell<Option<Box<Saved>>>,
+    saved: Cell<Option<Box<Saved>>>,
     session: WeakCell<SessionInner>,
     /// Whether the object waits in the unit of work's dirty list.
     listed_dirty: Cell<bool>,
@@ -95,7 +95,7 @@ impl Meta {
     fn new(state: State, session: Weak<SessionInner>) -> Meta {
         Meta {
             state: Cell::new(state),
-            saved: RefCell::new(None),
+            saved: Cell::new(None),
             session: WeakCell::from_weak(session),
             listed_dirty: Cell::new(false),
             expired: Cell::new(false),
@@ -113,48 +113,59 @@ impl Meta {
         self.lazy.set(Some(lazy));
     }
 
+    /// Runs `work` on the saved values, in place. The cell is empty while
+    /// `work` runs, so `work` must not reach this object's change tracking:
+    /// every caller passes plain work on values (no SQL, no user code, no
+    /// drop of an object). A `Cell` and not a `RefCell`: one word less on
+    /// every object.
+    fn with_saved<R>(&self, work: impl FnOnce(&mut Option<Box<Saved>>) -> R) -> R {
+        let mut saved = self.saved.take();
+        let result = work(&mut saved);
+        self.saved.set(saved);
+        result
+    }
+
     /// What it keeps alive now (see `Saved::held`).
     pub(crate) fn held(&self) -> Vec<Rc<dyn AnyNode>> {
-        self.saved
-            .borrow()
-            .as_ref()
-            .map(|s| s.held.clone())
-            .unwrap_or_default()
+        self.with_saved(|saved| saved.as_ref().map(|s| s.held.clone()).unwrap_or_default())
     }
 
     /// Keeps `node` alive as long as this object.
     pub(crate) fn hold(&self, node: Rc<dyn AnyNode>) {
-        let mut saved = self.saved.borrow_mut();
-        let held = &mut saved.get_or_insert_default().held;
-        if !held.iter().any(|h| same_node(h, &node)) {
-            held.push(node);
-        }
+        self.with_saved(|saved| {
+            let held = &mut saved.get_or_insert_default().held;
+            if !held.iter().any(|h| same_node(h, &node)) {
+                held.push(node);
+            }
+        });
     }
 
-    /// Stops keeping `node` alive; returns it, to drop outside the borrow.
+    /// Stops keeping `node` alive; returns it, to drop outside the cell.
     pub(crate) fn release(&self, node: &Rc<dyn AnyNode>) -> Vec<Rc<dyn AnyNode>> {
-        let mut saved = self.saved.borrow_mut();
-        let Some(s) = saved.as_mut() else {
-            return Vec::new();
-        };
-        let (gone, kept) = std::mem::take(&mut s.held)
-            .into_iter()
-            .partition(|h| same_node(h, node));
-        s.held = kept;
-        tidy(&mut saved);
-        gone
+        self.with_saved(|saved| {
+            let Some(s) = saved.as_mut() else {
+                return Vec::new();
+            };
+            let (gone, kept) = std::mem::take(&mut s.held)
+                .into_iter()
+                .partition(|h| same_node(h, node));
+            s.held = kept;
+            tidy(saved);
+            gone
+        })
     }
 
     /// Stops keeping anything alive; returns what it held, to drop outside
-    /// the borrow.
+    /// the cell.
     pub(crate) fn release_all(&self) -> Vec<Rc<dyn AnyNode>> {
-        let mut saved = self.saved.borrow_mut();
-        let held = saved
-            .as_mut()
-            .map(|s| std::mem::take(&mut s.held))
-            .unwrap_or_default();
-        tidy(&mut saved);
-        held
+        self.with_saved(|saved| {
+            let held = saved
+                .as_mut()
+                .map(|s| std::mem::take(&mut s.held))
+                .unwrap_or_default();
+            tidy(saved);
+            held
+        })
     }
 
     pub(crate) fn is_expired(&self) -> bool {
@@ -195,57 +206,64 @@ impl Meta {
     }
 
     pub(crate) fn has_snapshot(&self) -> bool {
-        self.saved
-            .borrow()
-            .as_ref()
-            .is_some_and(|s| s.snapshot.is_some())
+        self.with_saved(|saved| saved.as_ref().is_some_and(|s| s.snapshot.is_some()))
     }
 
-    /// The column values before the unflushed changes, if any, borrowed
-    /// (no copy: `has_work` asks this of every dirty object before each
-    /// autoflush).
-    pub(crate) fn snapshot(&self) -> Option<Ref<'_, [Value]>> {
-        Ref::filter_map(self.saved.borrow(), |saved| {
-            saved.as_ref().and_then(|s| s.snapshot.as_deref())
-        })
-        .ok()
+    /// Runs `look` on the column values before the unflushed changes, if
+    /// any, in place (no copy: `has_work` asks this of every dirty object
+    /// before each autoflush). As for every access to the saved values,
+    /// `look` must not reach this object's change tracking.
+    pub(crate) fn with_snapshot<R>(&self, look: impl FnOnce(Option<&[Value]>) -> R) -> R {
+        self.with_saved(|saved| look(saved.as_ref().and_then(|s| s.snapshot.as_deref())))
+    }
+
+    /// A copy of the column values before the unflushed changes, if any.
+    pub(crate) fn snapshot_copy(&self) -> Option<Box<[Value]>> {
+        self.with_snapshot(|snapshot| snapshot.map(Box::from))
     }
 
     pub(crate) fn snapshot_value(&self, column: usize) -> Option<Value> {
-        let saved = self.saved.borrow();
-        saved.as_ref()?.snapshot.as_ref()?.get(column).cloned()
+        self.with_snapshot(|snapshot| snapshot?.get(column).cloned())
     }
 
     fn set_snapshot(&self, values: Box<[Value]>) {
-        let mut saved = self.saved.borrow_mut();
-        let saved = saved.get_or_insert_default();
-        if saved.snapshot.is_none() {
-            saved.snapshot = Some(values);
-        }
+        self.with_saved(|saved| {
+            let saved = saved.get_or_insert_default();
+            if saved.snapshot.is_none() {
+                saved.snapshot = Some(values);
+            }
+        });
     }
 
     /// Keeps `values` as the state to restore on rollback, unless an
     /// earlier write of this transaction already did.
     pub(crate) fn keep_before_transaction(&self, values: impl FnOnce() -> Box<[Value]>) {
-        let mut saved = self.saved.borrow_mut();
-        let saved = saved.get_or_insert_default();
-        if saved.before_transaction.is_none() {
-            saved.before_transaction = Some(values());
+        if self.with_saved(|saved| {
+            saved
+                .as_ref()
+                .is_some_and(|s| s.before_transaction.is_some())
+        }) {
+            return;
         }
+        // Made outside the cell: `values` is the caller's.
+        let values = values();
+        self.with_saved(|saved| {
+            saved.get_or_insert_default().before_transaction = Some(values);
+        });
     }
 
     /// Sets one column of the snapshot (the database changed it itself,
     /// as `ON DELETE SET NULL` does).
     pub(crate) fn patch_snapshot(&self, column: usize, value: Value) {
-        if let Some(snapshot) = self
-            .saved
-            .borrow_mut()
-            .as_mut()
-            .and_then(|s| s.snapshot.as_mut())
-            && let Some(slot) = snapshot.get_mut(column)
-        {
-            *slot = value;
-        }
+        self.with_saved(|saved| {
+            if let Some(slot) = saved
+                .as_mut()
+                .and_then(|s| s.snapshot.as_mut())
+                .and_then(|snapshot| snapshot.get_mut(column))
+            {
+                *slot = value;
+            }
+        });
     }
 
     /// The object waits in the dirty list (or not any more).
@@ -256,48 +274,53 @@ impl Meta {
     /// After a successful flush: the database holds the current values; the
     /// snapshot becomes what a rollback restores.
     pub(crate) fn flushed(&self) {
-        let mut saved = self.saved.borrow_mut();
-        if let Some(s) = saved.as_mut() {
-            if let Some(snapshot) = s.snapshot.take() {
-                s.before_transaction.get_or_insert(snapshot);
+        self.with_saved(|saved| {
+            if let Some(s) = saved.as_mut() {
+                if let Some(snapshot) = s.snapshot.take() {
+                    s.before_transaction.get_or_insert(snapshot);
+                }
+                tidy(saved);
             }
-            tidy(&mut saved);
-        }
+        });
     }
 
     /// After commit: nothing to restore any more.
     pub(crate) fn committed(&self) {
-        let mut saved = self.saved.borrow_mut();
-        if let Some(s) = saved.as_mut() {
-            s.before_transaction = None;
-            tidy(&mut saved);
-        }
+        self.with_saved(|saved| {
+            if let Some(s) = saved.as_mut() {
+                s.before_transaction = None;
+                tidy(saved);
+            }
+        });
     }
 
     /// Forgets unflushed changes (the values stay until overwritten).
     pub(crate) fn discard_changes(&self) {
-        let mut saved = self.saved.borrow_mut();
-        if let Some(s) = saved.as_mut() {
-            s.snapshot = None;
-            tidy(&mut saved);
-        }
+        self.with_saved(|saved| {
+            if let Some(s) = saved.as_mut() {
+                s.snapshot = None;
+                tidy(saved);
+            }
+        });
     }
 
     /// Forgets all change tracking: the object left the database's view.
     pub(crate) fn forget_changes(&self) {
-        let mut saved = self.saved.borrow_mut();
-        if let Some(s) = saved.as_mut() {
-            s.snapshot = None;
-            s.before_transaction = None;
-            tidy(&mut saved);
-        }
+        self.with_saved(|saved| {
+            if let Some(s) = saved.as_mut() {
+                s.snapshot = None;
+                s.before_transaction = None;
+                tidy(saved);
+            }
+        });
     }
 
     /// What a rollback would restore, without forgetting it.
     pub(crate) fn restore_point(&self) -> Restore {
-        let saved = self.saved.borrow();
-        let s = saved.as_ref()?;
-        s.before_transaction.clone().or_else(|| s.snapshot.clone())
+        self.with_saved(|saved| {
+            let s = saved.as_ref()?;
+            s.before_transaction.clone().or_else(|| s.snapshot.clone())
+        })
     }
 }
 
@@ -582,11 +605,13 @@ impl dyn AnyNode {
 
     /// Whether changed columns wait for a flush.
     pub(crate) fn has_changes(&self) -> bool {
-        let Some(snapshot) = self.meta().snapshot() else {
+        if !self.meta().has_snapshot() {
             return false;
-        };
+        }
         match self.columns() {
-            Ok(current) => *current != *snapshot,
+            Ok(current) => self
+                .meta()
+                .with_snapshot(|snapshot| snapshot.is_some_and(|s| *current != *s)),
             // Being written right now: assume it changed.
             Err(_) => true,
         }
@@ -594,13 +619,20 @@ impl dyn AnyNode {
 
     /// Whether a changed column is set to NULL (a key let go).
     pub(crate) fn releases(&self) -> bool {
-        let (Some(snapshot), Ok(current)) = (self.meta().snapshot(), self.columns()) else {
+        if !self.meta().has_snapshot() {
+            return false;
+        }
+        let Ok(current) = self.columns() else {
             return false;
         };
-        current
-            .iter()
-            .zip(snapshot.iter())
-            .any(|(now, before)| *now == Value::Null && *before != Value::Null)
+        self.meta().with_snapshot(|snapshot| {
+            snapshot.is_some_and(|snapshot| {
+                current
+                    .iter()
+                    .zip(snapshot.iter())
+                    .any(|(now, before)| *now == Value::Null && *before != Value::Null)
+            })
+        })
     }
 
     /// The loaded objects this one's foreign keys point to.
@@ -677,4 +709,16 @@ pub(crate) fn same_node(a: &Rc<dyn AnyNode>, b: &Rc<dyn AnyNode>) -> bool {
 pub(crate) fn downcast<T: Model>(node: Rc<dyn AnyNode>) -> Option<Rc<Node<T>>> {
     let any: Rc<dyn Any> = node;
     any.downcast::<Node<T>>().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_session_knows_of_an_object_takes_three_words() {
+        // The session pointer, the change tracking's pointer, the flags:
+        // every loaded object pays this, so it is pinned here.
+        assert_eq!(std::mem::size_of::<Meta>(), 24);
+    }
 }

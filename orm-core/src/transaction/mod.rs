@@ -124,7 +124,7 @@ impl RollbackTo {
             RollbackTo::Start => node.meta().restore_point(),
             RollbackTo::Savepoint { values, .. } => match values.get(&address(node)) {
                 Some((_, kept)) => Some(kept.clone()),
-                None => node.meta().snapshot().map(|s| Box::from(&*s)),
+                None => node.meta().snapshot_copy(),
             },
         }
     }

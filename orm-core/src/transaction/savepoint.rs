@@ -215,7 +215,7 @@ impl Transaction {
             }
             // No unflushed change is older than the savepoint: the values
             // before the first change since are the savepoint's.
-            let snapshot = node.meta().snapshot().map(|s| Box::from(&*s));
+            let snapshot = node.meta().snapshot_copy();
             let values = match snapshot {
                 Some(values) => values,
                 None => node.columns()?,
