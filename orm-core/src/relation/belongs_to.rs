@@ -12,7 +12,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
-use crate::state::{AnyNode, Handle, Node, State, WeakCell, downcast};
+use crate::state::{AnyNode, Handle, Node, State, WeakCell, downcast, in_place};
 use crate::value::{Bound, ColumnType, FromValueError, ToValue, Value, ValueRef};
 
 /// The generated description of a `BelongsTo` field: child `C`, parent `P`.
@@ -111,15 +111,14 @@ impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
 /// The foreign key a [`BelongsTo`] holds, read by copy: a `Cell` costs
 /// no borrow flag (8 bytes in every `BelongsTo` of every loaded object),
 /// and a key is a small value (an integer, a short string) whose `Clone`
-/// cannot reach back here.
+/// has no way back to this field.
 struct KeyCell<K>(Cell<Option<K>>);
 
 impl<K: Clone + PartialEq> KeyCell<K> {
+    // The key's `clone` and `eq` are the user's code, and may panic:
+    // `in_place` puts the key back all the same.
     fn get(&self) -> Option<K> {
-        let key = self.0.take();
-        let copy = key.clone();
-        self.0.set(key);
-        copy
+        in_place(&self.0, |key| key.clone())
     }
 
     fn set(&self, key: Option<K>) {
@@ -127,17 +126,11 @@ impl<K: Clone + PartialEq> KeyCell<K> {
     }
 
     fn is_none(&self) -> bool {
-        let key = self.0.take();
-        let none = key.is_none();
-        self.0.set(key);
-        none
+        in_place(&self.0, |key| key.is_none())
     }
 
     fn is(&self, other: &K) -> bool {
-        let key = self.0.take();
-        let same = key.as_ref() == Some(other);
-        self.0.set(key);
-        same
+        in_place(&self.0, |key| key.as_ref() == Some(other))
     }
 }
 

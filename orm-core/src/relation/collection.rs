@@ -14,13 +14,13 @@ use thin_vec::ThinVec;
 use super::link::{Link, Loader};
 use crate::error::Result;
 use crate::model::Model;
-use crate::state::{Handle, Node, State};
+use crate::state::{Handle, Node, State, in_place};
 
 /// The members, or what changed while they are not loaded. Two words (the
 /// variant, one pointer): every loaded object has one per collection
-/// field. A `Cell` and not a `RefCell`, one word less: every access takes
-/// the members out, works on them and puts them back, and none lets a
-/// reference out or runs code that could reach this collection meanwhile.
+/// field. A `Cell` and not a `RefCell`, one word less: every access works
+/// on the members in place (`in_place`), and none lets a reference out or
+/// runs code that could reach this collection meanwhile.
 pub(super) struct Collection<C: Model>(Cell<Members<C>>);
 
 enum Members<C: Model> {
@@ -71,10 +71,7 @@ impl<C: Model> Collection<C> {
 
     /// Runs `work` on the members, in place (see [`Collection`]).
     fn with<R>(&self, work: impl FnOnce(&mut Members<C>) -> R) -> R {
-        let mut members = self.0.take();
-        let result = work(&mut members);
-        self.0.set(members);
-        result
+        in_place(&self.0, work)
     }
 
     /// Replaces the members; the old ones are dropped outside the cell.

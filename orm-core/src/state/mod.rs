@@ -14,8 +14,10 @@
 //! guards, is in `handle`.
 
 mod handle;
+mod in_place;
 mod weak_cell;
 
+pub(crate) use in_place::in_place;
 pub(crate) use weak_cell::WeakCell;
 
 pub use handle::{Change, Handle, Write};
@@ -113,16 +115,10 @@ impl Meta {
         self.lazy.set(Some(lazy));
     }
 
-    /// Runs `work` on the saved values, in place. The cell is empty while
-    /// `work` runs, so `work` must not reach this object's change tracking:
-    /// every caller passes plain work on values (no SQL, no user code, no
-    /// drop of an object). A `Cell` and not a `RefCell`: one word less on
-    /// every object.
+    /// Runs `work` on the saved values, in place (see `in_place`: `work`
+    /// must not reach this object's change tracking).
     fn with_saved<R>(&self, work: impl FnOnce(&mut Option<Box<Saved>>) -> R) -> R {
-        let mut saved = self.saved.take();
-        let result = work(&mut saved);
-        self.saved.set(saved);
-        result
+        in_place(&self.saved, work)
     }
 
     /// What it keeps alive now (see `Saved::held`).

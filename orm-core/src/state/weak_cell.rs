@@ -23,10 +23,7 @@ impl<T> WeakCell<T> {
 
     /// Runs `look` on the pointer, in place.
     fn with<R>(&self, look: impl FnOnce(&Weak<T>) -> R) -> R {
-        let weak = self.0.take();
-        let result = look(&weak);
-        self.0.set(weak);
-        result
+        super::in_place(&self.0, |weak| look(weak))
     }
 
     /// The object, if it is alive.
