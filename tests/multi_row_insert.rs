@@ -444,4 +444,57 @@ mod postgres_keys {
         assert_eq!(sent, expected, "no sequence of the key's own: row by row");
         assert_objects_match_rows(&db, &objects)
     }
+
+    /// A role made for one test, dropped at its end (roles belong to the
+    /// whole server, not to the test's schema).
+    #[cfg(feature = "postgres")]
+    struct Role<'db> {
+        name: String,
+        db: &'db Database,
+    }
+
+    #[cfg(feature = "postgres")]
+    impl Drop for Role<'_> {
+        fn drop(&mut self) {
+            let name = &self.name;
+            let _ = self
+                .db
+                .execute_batch(&format!("DROP OWNED BY \"{name}\"; DROP ROLE \"{name}\""));
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn keys_the_session_may_not_take_from_the_sequence_go_one_row_per_insert() -> orm::Result<()> {
+        let Some(db) = backend::postgres() else {
+            return Ok(());
+        };
+        db.create_all::<Member>()?;
+        // May insert into the table, not use its key's sequence: an INSERT
+        // that leaves the key to its identity column needs no right on the
+        // sequence, `nextval` does.
+        let role = Role {
+            name: format!("orm_test_no_sequence_{}", std::process::id()),
+            db: &db,
+        };
+        let name = &role.name;
+        let schema = db.schema().expect("a PostgreSQL test");
+        db.execute_batch(&format!(
+            "DROP ROLE IF EXISTS \"{name}\";
+             CREATE ROLE \"{name}\";
+             GRANT USAGE ON SCHEMA \"{schema}\" TO \"{name}\";
+             GRANT SELECT, INSERT ON members TO \"{name}\";"
+        ))?;
+        let restricted = db.open_as(name).expect("a PostgreSQL test")?;
+
+        let (sent, objects) = commit_new_members(&restricted, 5)?;
+        // The keys' read refused, the flush ran again: one INSERT a row,
+        // each reading its key back.
+        let mut expected = vec!["SELECT members"];
+        expected.extend(["INSERT members"; 5]);
+        assert_eq!(sent, expected, "nextval refused: row by row");
+        assert_objects_match_rows(&db, &objects)?;
+        drop(restricted);
+        Ok(())
+    }
 }

@@ -78,6 +78,25 @@ pub fn postgres() -> Option<TestDb> {
     })
 }
 
+#[cfg(feature = "postgres")]
+impl TestDb {
+    /// Another database on this test's PostgreSQL schema, whose connections
+    /// act as `role` (`SET ROLE` at connect: the tests' user may, being
+    /// the server's superuser). `None` on SQLite.
+    pub fn open_as(&self, role: &str) -> Option<orm::Result<Database>> {
+        let (url, schema) = self.schema.as_ref()?;
+        let separator = if url.contains('?') { '&' } else { '?' };
+        Some(Database::open(format!(
+            "{url}{separator}options=-csearch_path%3D{schema}%20-crole%3D{role}"
+        )))
+    }
+
+    /// The name of this test's PostgreSQL schema; `None` on SQLite.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_ref().map(|(_, schema)| schema.as_str())
+    }
+}
+
 /// Runs `sql` on the server at `url` through one connection the tests
 /// share (a connection per schema made and dropped would cost each test
 /// two connects).
