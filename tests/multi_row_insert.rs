@@ -457,9 +457,12 @@ mod postgres_keys {
     impl Drop for Role<'_> {
         fn drop(&mut self) {
             let name = &self.name;
-            let _ = self
+            let dropped = self
                 .db
                 .execute_batch(&format!("DROP OWNED BY \"{name}\"; DROP ROLE \"{name}\""));
+            if let Err(e) = dropped {
+                eprintln!("the test role {name} is left on the server: {e}");
+            }
         }
     }
 
@@ -486,15 +489,32 @@ mod postgres_keys {
              GRANT SELECT, INSERT ON members TO \"{name}\";"
         ))?;
         let restricted = db.open_as(name).expect("a PostgreSQL test")?;
+        assert!(
+            restricted
+                .execute_batch("SELECT nextval(pg_get_serial_sequence('members', 'id'))")
+                .is_err(),
+            "the role may not take keys from the sequence"
+        );
 
+        let whole = restricted.recorder();
         let (sent, objects) = commit_new_members(&restricted, 5)?;
-        // The keys' read refused, the flush ran again: one INSERT a row,
-        // each reading its key back.
+        // The keys' read refused, the transaction rolled back and the
+        // flush ran again: one INSERT a row, each reading its key back.
         let mut expected = vec!["SELECT members"];
         expected.extend(["INSERT members"; 5]);
         assert_eq!(sent, expected, "nextval refused: row by row");
+        let control: Vec<String> = whole
+            .statements()
+            .into_iter()
+            .filter(|s| s.is_transaction_control())
+            .map(|s| s.sql)
+            .collect();
+        assert_eq!(
+            control,
+            ["BEGIN", "ROLLBACK", "BEGIN", "COMMIT"],
+            "the refusal ended the first attempt; the second committed"
+        );
         assert_objects_match_rows(&db, &objects)?;
-        drop(restricted);
         Ok(())
     }
 }

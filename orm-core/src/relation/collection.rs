@@ -162,8 +162,8 @@ impl<C: Model> Collection<C> {
         added: bool,
         change: impl FnOnce(&mut ThinVec<Weak<Node<C>>>) -> bool,
     ) -> bool {
-        // Dropping the pointer `retain` takes out frees at most the memory
-        // of an object already dropped: safe inside the cell.
+        // `retain` takes out only pointers to `node`, which the caller
+        // keeps alive: nothing is freed inside the cell.
         self.with(|members| match members {
             Members::Loaded(items) => change(items),
             Members::Unloaded(changes) => {

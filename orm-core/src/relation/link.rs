@@ -20,7 +20,7 @@ use super::{Lazy, Owner};
 use crate::error::{Error, Misuse, Result};
 use crate::model::Model;
 use crate::session::SessionInner;
-use crate::state::{AnyNode, State};
+use crate::state::{AnyNode, State, in_place};
 
 /// What every generated relationship description tells about itself.
 pub(super) trait Describe {
@@ -64,10 +64,7 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
 
     /// The owner, if it was wired to one that is still alive.
     fn upgraded(&self) -> Option<Rc<dyn AnyNode>> {
-        let owner = self.owner.take();
-        let alive = owner.as_ref().and_then(Weak::upgrade);
-        self.owner.set(owner);
-        alive
+        in_place(&self.owner, |owner| owner.as_ref().and_then(Weak::upgrade))
     }
 
     /// Hands `def` to a field asking for its description (`out` is the
@@ -117,9 +114,7 @@ impl<T: Model, D: ?Sized + Describe + 'static> Link<T, D> {
         &self,
         kind: &'static str,
     ) -> Result<(Rc<dyn AnyNode>, &'static D)> {
-        let owner = self.owner.take();
-        let alive = owner.as_ref().map(Weak::upgrade);
-        self.owner.set(owner);
+        let alive = in_place(&self.owner, |owner| owner.as_ref().map(Weak::upgrade));
         let owner = match alive {
             None => return Err(self.unattached(kind)),
             Some(None) => return Err(self.closed()),

@@ -136,6 +136,9 @@ impl<T: Model> Handle<T> {
     /// [`Error::Borrowed`] while a `write` guard of it is alive.
     pub fn changes(&self) -> Result<Vec<Change>> {
         let value = self.node.borrow()?;
+        if !self.node.meta().has_snapshot() {
+            return Ok(Vec::new());
+        }
         let current = columns(T::TABLE, &*value);
         drop(value);
         Ok(self.node.meta().with_snapshot(|snapshot| {
