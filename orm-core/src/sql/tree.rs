@@ -171,6 +171,10 @@ impl Node {
     /// Whether a subquery is anywhere inside (walked with a stack of its
     /// own: an expression may nest deeper than recursion should go).
     fn has_subquery(&self) -> bool {
+        // A leaf (a selected column, most often) needs no stack.
+        if self.is_leaf() {
+            return false;
+        }
         let mut stack = vec![self];
         while let Some(node) = stack.pop() {
             match node {
@@ -194,6 +198,18 @@ impl Node {
             }
         }
         false
+    }
+
+    /// Whether the node has no parts: a column, a value, a constant.
+    fn is_leaf(&self) -> bool {
+        matches!(
+            self,
+            Node::Column { .. }
+                | Node::OuterColumn { .. }
+                | Node::Value { .. }
+                | Node::One
+                | Node::Truth(_)
+        )
     }
 
     /// Whether the node is compound (so it needs parentheses as an operand).
@@ -220,13 +236,24 @@ pub(crate) fn and(clause: &mut Option<Node>, condition: Node) {
 }
 
 /// A statement's text and its parameters, in placeholder order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Rendered {
     pub sql: String,
     pub params: Vec<(Value, &'static str)>,
 }
 
 impl Rendered {
+    /// Room for a statement's text: most fit, so the text grows at most
+    /// once instead of five times from empty.
+    const TEXT_ROOM: usize = 256;
+
+    fn new() -> Rendered {
+        Rendered {
+            sql: String::with_capacity(Self::TEXT_ROOM),
+            params: Vec::new(),
+        }
+    }
+
     /// The parameters, bound by position with the column each is for.
     pub(crate) fn params(&self) -> Vec<crate::sql::Param<'_>> {
         self.params
@@ -244,7 +271,7 @@ impl Rendered {
 /// allows.
 pub(crate) fn render(select: &Select, dialect: Backend) -> Result<Rendered> {
     let mut renderer = Renderer {
-        out: Rendered::default(),
+        out: Rendered::new(),
         qualify: !select.joins.is_empty() || select.has_subquery(),
         levels: Vec::new(),
         depth: 0,
@@ -287,7 +314,7 @@ pub(crate) fn render_delete(delete: &Delete, dialect: Backend) -> Result<Rendere
 /// Renders one expression as it reads in a SQLite statement over one table.
 pub(crate) fn render_expr(node: &Node) -> Result<Rendered> {
     let mut renderer = Renderer {
-        out: Rendered::default(),
+        out: Rendered::new(),
         qualify: node.has_subquery(),
         levels: Vec::new(),
         depth: 0,
@@ -316,7 +343,7 @@ impl Renderer {
     /// A renderer for a statement that writes `table`, filtered by `filter`.
     fn over(table: &'static str, filter: Option<&Node>, dialect: Backend) -> Renderer {
         Renderer {
-            out: Rendered::default(),
+            out: Rendered::new(),
             qualify: filter.is_some_and(Node::has_subquery),
             levels: vec![vec![(table, None)]],
             depth: 0,
@@ -468,8 +495,11 @@ impl Renderer {
     /// of a thread should go. Only subqueries recurse, one level each.
     fn node(&mut self, node: &Node) -> Result<()> {
         let base = self.depth;
-        let mut tasks = vec![Task::Node(node, base + 1)];
-        while let Some(task) = tasks.pop() {
+        // The node itself is taken before the list: a leaf queues nothing,
+        // so the list allocates only for a compound node.
+        let mut first = Some(Task::Node(node, base + 1));
+        let mut tasks = Vec::new();
+        while let Some(task) = first.take().or_else(|| tasks.pop()) {
             match task {
                 Task::Text(text) => self.push(text),
                 Task::Node(node, depth) => {
