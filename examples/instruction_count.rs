@@ -5,7 +5,8 @@
 //! ```text
 //! cargo build --release --example instruction_count
 //! for phase in setup insert setup_raw insert_raw load_raw get_raw load get get_session \
-//!     join_seed join_select join_raw tree_seed tree_preload tree_lazy tree_raw; do
+//!     join_seed join_select join_raw tree_seed tree_preload tree_lazy tree_raw \
+//!     one_seed one_load one_raw; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     target/release/examples/instruction_count $phase 2>&1 | grep Collected
 //! done
@@ -47,6 +48,13 @@
 //! preload, plain structs with their children in `Vec`s; the benchmark's
 //! hand-written side maps into the models' structs instead). Each is
 //! compared with `tree_seed`.
+//!
+//! The one-row load (the benchmark's `load_all` at one user: a new session
+//! and a query each time, where the session and the query's text cost
+//! most) has a database of its own too: `one_seed` seeds one user on each
+//! side and loads it once; `one_load` then loads it `ONE_RUNS` times
+//! through the ORM, and `one_raw`, instead, as many times by hand. Each is
+//! compared with `one_seed`.
 
 use std::collections::HashMap;
 
@@ -235,6 +243,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if phase.starts_with("tree") {
         return trees(&phase);
     }
+    if phase.starts_with("one") {
+        return one_row(&phase);
+    }
     match phase.as_str() {
         "setup_raw" => return raw_insert(0, &phase),
         "insert_raw" | "load_raw" | "get_raw" => return raw_insert(rows, &phase),
@@ -420,6 +431,69 @@ fn trees(phase: &str) -> Result<(), Box<dyn std::error::Error>> {
             _ => walk_tree(&db, phase == "tree_preload")?,
         };
         assert_eq!(walked, length, "the same tree");
+    }
+    Ok(())
+}
+
+const ONE_RUNS: usize = 10_000;
+
+/// The benchmark's `load_all` at one user: a new session, every user loaded.
+fn load_all(db: &Database) -> orm::Result<i64> {
+    let session = db.session();
+    let users = session.query::<tree::User>().all()?;
+    users.iter().map(|u| Ok(u.read()?.age)).sum()
+}
+
+/// The same by hand, as the benchmark writes it: the text made and the
+/// statement found in rusqlite's cache per load, each row into a struct.
+fn load_all_by_hand(conn: &Connection) -> rusqlite::Result<i64> {
+    struct Plain {
+        #[allow(dead_code)] // read only to make the row
+        id: i64,
+        #[allow(dead_code)]
+        name: String,
+        #[allow(dead_code)]
+        email: String,
+        age: i64,
+    }
+    let mut stmt = conn.prepare_cached(&format!("SELECT {} FROM users", "id, name, email, age"))?;
+    let users = stmt
+        .query_map([], |row| {
+            Ok(Plain {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                email: row.get(2)?,
+                age: row.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<Plain>>>()?;
+    Ok(users.iter().map(|u| u.age).sum())
+}
+
+/// The phases from `one_seed` on: one user on each side, loaded once;
+/// then `ONE_RUNS` loads of one side or the other.
+fn one_row(phase: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let db = Database::in_memory()?;
+    db.create_all::<(tree::User, tree::Post, tree::Comment)>()?;
+    db.execute_batch(&seed::seed_sql(1, 0, 0))?;
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch(&tree::User::ddl())?;
+    conn.execute_batch(&seed::seed_sql(1, 0, 0))?;
+    let age = load_all(&db)?;
+    assert_eq!(
+        load_all_by_hand(&conn)?,
+        age,
+        "both sides read the same user"
+    );
+    if phase == "one_seed" {
+        return Ok(());
+    }
+    for _ in 0..ONE_RUNS {
+        let read = match phase {
+            "one_raw" => load_all_by_hand(&conn)?,
+            _ => load_all(&db)?,
+        };
+        assert_eq!(read, age, "the same user");
     }
     Ok(())
 }
