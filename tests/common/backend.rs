@@ -69,9 +69,8 @@ pub fn postgres() -> Option<TestDb> {
     );
     admin(&url, &format!("CREATE SCHEMA \"{schema}\""))
         .unwrap_or_else(|e| panic!("{POSTGRES_URL}={url}: a test schema cannot be created: {e}"));
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!("{url}{separator}options=-csearch_path%3D{schema}");
-    let db = Database::open(&scoped).expect("the test schema opens");
+    let db = Database::open(with_options(&url, &format!("-csearch_path%3D{schema}")))
+        .expect("the test schema opens");
     Some(TestDb {
         db: Some(db),
         schema: Some((url, schema)),
@@ -85,9 +84,9 @@ impl TestDb {
     /// the server's superuser). `None` on SQLite.
     pub fn open_as(&self, role: &str) -> Option<orm::Result<Database>> {
         let (url, schema) = self.schema.as_ref()?;
-        let separator = if url.contains('?') { '&' } else { '?' };
-        Some(Database::open(format!(
-            "{url}{separator}options=-csearch_path%3D{schema}%20-crole%3D{role}"
+        Some(Database::open(with_options(
+            url,
+            &format!("-csearch_path%3D{schema}%20-crole%3D{role}"),
         )))
     }
 
@@ -95,6 +94,14 @@ impl TestDb {
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_ref().map(|(_, schema)| schema.as_str())
     }
+}
+
+/// `url` with the server settings `options` (URL-encoded `-c` flags) for
+/// every connection it opens.
+#[cfg(feature = "postgres")]
+fn with_options(url: &str, options: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options={options}")
 }
 
 /// Runs `sql` on the server at `url` through one connection the tests
