@@ -412,4 +412,69 @@ backend_tests! {
         assert_eq!(recorder.count(), 2, "autoflush INSERT, then the SELECT");
         Ok(())
     }
+
+    fn a_query_run_again_binds_its_new_values(db) -> orm::Result<()> {
+        seed(&db)?;
+        // One shape, each time in a new session (on the pooled connection
+        // that ran it before, which keeps its text) with other values.
+        let recorder = db.recorder();
+        assert_eq!(matching(&db, Person::AGE.gt(31))?, ["Cid", "Eve"]);
+        assert_eq!(matching(&db, Person::AGE.gt(50))?, ["Eve"]);
+        assert_eq!(
+            matching(&db, Person::AGE.gt(10))?,
+            ["Ann", "Bob", "Cid", "Dee", "Eve"]
+        );
+        let texts = backend::sql(&recorder);
+        assert_eq!(texts.len(), 3);
+        assert!(texts.iter().all(|t| *t == texts[0]), "{texts:?}");
+        // A limit's value is a parameter too.
+        for limit in [1, 3, 0, 5] {
+            let session = db.session();
+            let found = session
+                .query::<Person>()
+                .order_by(Person::ID.asc())
+                .limit(limit)
+                .all()?;
+            let all = ["Ann", "Bob", "Cid", "Dee", "Eve"];
+            assert_eq!(names(&found)?, all[..limit as usize]);
+        }
+        Ok(())
+    }
+
+    fn more_query_shapes_than_a_connection_keeps_all_run_right(db) -> orm::Result<()> {
+        seed(&db)?;
+        let people = [(1, "Ann", 31), (2, "Bob", 17), (3, "Cid", 45), (4, "Dee", 31), (5, "Eve", 62)];
+        let session = db.session();
+        let recorder = db.recorder();
+        // 280 shapes (a connection keeps 256), lists of up to 70 values
+        // (one of more than 64 is rendered each time).
+        let mut shapes = 0;
+        for n in 1..=70_i64 {
+            for descending in [false, true] {
+                for limit in [None, Some(2)] {
+                    let order = if descending { Person::ID.desc() } else { Person::ID.asc() };
+                    let mut query = session
+                        .query::<Person>()
+                        .filter(Person::AGE.in_(0..n))
+                        .order_by(order);
+                    if let Some(limit) = limit {
+                        query = query.limit(limit);
+                    }
+                    let mut expected: Vec<&str> = people
+                        .iter()
+                        .filter(|(_, _, age)| *age < n)
+                        .map(|(_, name, _)| *name)
+                        .collect();
+                    if descending {
+                        expected.reverse();
+                    }
+                    expected.truncate(limit.unwrap_or(5) as usize);
+                    assert_eq!(names(&query.all()?)?, expected, "n {n}, {descending}, {limit:?}");
+                    shapes += 1;
+                }
+            }
+        }
+        assert_eq!(recorder.count(), shapes);
+        Ok(())
+    }
 }

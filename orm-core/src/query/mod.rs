@@ -287,11 +287,11 @@ impl<'s, T: Model, J> Query<'s, T, J> {
     fn run(&mut self) -> Result<Vec<Handle<T>>> {
         let inner = self.session.inner();
         inner.autoflush()?;
-        let rendered = tree::render(&self.statement(), inner.conn()?.dialect())?;
-        let params = rendered.params();
+        let text = inner.conn()?.query_text(&self.statement())?;
+        let params = text.params();
         let mut found: Vec<Rc<crate::state::Node<T>>> = Vec::new();
         let repeats = self.repeats;
-        inner.select_into::<T>(&rendered.sql, &params, self.populate, |node, _| {
+        inner.select_into::<T>(text.sql(), &params, self.populate, |node, _| {
             if !(repeats && found.iter().any(|f| Rc::ptr_eq(f, &node))) {
                 found.push(node);
             }
@@ -377,20 +377,19 @@ impl<'s, T: Model, J> Query<'s, T, J> {
             distinct: self.repeats,
             arg: self.repeats.then(|| Box::new(key)),
         }];
-        let rendered = tree::render(&tree, inner.conn()?.dialect())?;
-        let params = rendered.params();
+        let conn = inner.conn()?;
+        let text = conn.query_text(&tree)?;
+        let params = text.params();
         let mut count = 0usize;
-        inner
-            .conn()?
-            .query(&rendered.sql, &params, T::TABLE.name, |row| {
-                let n: i64 = row.get(0)?;
-                count = usize::try_from(n).map_err(|_| Error::OutOfRange {
-                    what: "a row count".to_owned(),
-                    value: n.to_string(),
-                    limit: "usize".to_owned(),
-                })?;
-                Ok(())
+        conn.query(text.sql(), &params, T::TABLE.name, |row| {
+            let n: i64 = row.get(0)?;
+            count = usize::try_from(n).map_err(|_| Error::OutOfRange {
+                what: "a row count".to_owned(),
+                value: n.to_string(),
+                limit: "usize".to_owned(),
             })?;
+            Ok(())
+        })?;
         Ok(count)
     }
 }

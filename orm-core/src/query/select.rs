@@ -278,21 +278,20 @@ impl<'s, J, R: FromRow> Select<'s, J, R> {
     fn each_now(self, mut each: impl FnMut(R) -> Result<()>) -> Result<()> {
         let inner = self.session.inner();
         inner.autoflush()?;
-        let rendered = tree::render(&self.tree, inner.conn()?.dialect())?;
-        let params = rendered.params();
+        let conn = inner.conn()?;
+        let text = conn.query_text(&self.tree)?;
+        let params = text.params();
         let mut n = 0usize;
-        inner
-            .conn()?
-            .query(&rendered.sql, &params, self.tree.from, |row| {
-                n += 1;
-                let values = R::from_row(row).map_err(|e| Error::Conversion {
-                    table: self.tree.from.to_owned(),
-                    column: column_label(&self.tree.columns, e.index),
-                    key: format!("row #{n} of the query"),
-                    detail: e.error.to_string(),
-                })?;
-                each(values)
-            })
+        conn.query(text.sql(), &params, self.tree.from, |row| {
+            n += 1;
+            let values = R::from_row(row).map_err(|e| Error::Conversion {
+                table: self.tree.from.to_owned(),
+                column: column_label(&self.tree.columns, e.index),
+                key: format!("row #{n} of the query"),
+                detail: e.error.to_string(),
+            })?;
+            each(values)
+        })
     }
 }
 

@@ -1,14 +1,17 @@
 //! SQL execution: the one place statements reach the backend (SQLite, or
 //! PostgreSQL with the `postgres` feature). Every statement is prepared
-//! through a cache (on SQLite, the statements of texts built from table
-//! metadata are kept by the connection itself, `statements`), bound by position
-//! (values are never spliced into SQL text), echoed and recorded when asked,
-//! and its errors classified into [`Error`](crate::Error).
+//! through a cache (on SQLite, the statements of texts the connection
+//! keeps are kept by the connection itself, `statements`), bound by
+//! position (values are never spliced into SQL text), echoed and recorded
+//! when asked, and its errors classified into [`Error`](crate::Error).
 //!
 //! The text of statements built from table metadata comes from [`text`];
-//! `query` builds the text of user queries.
+//! `query` builds user queries as trees, [`tree`] renders them, and the
+//! connection keeps each query shape's text ([`shape`]), so that a query
+//! run again is not rendered again.
 
 pub mod echo;
+pub(crate) mod shape;
 pub(crate) mod statements;
 pub(crate) mod text;
 pub(crate) mod trace;
@@ -146,10 +149,43 @@ impl std::hash::Hash for TextKey {
 /// How many texts a connection keeps (see [`Conn::text`]).
 const TEXTS_KEPT: usize = 512;
 
-/// The SQL texts built from table metadata, by table, model and kind.
-/// They go back to the pool with their connection, so that a session
-/// (often one per request, doing one lookup) finds them built.
-pub(crate) type Texts = HashMap<TextKey, Text>;
+/// The SQL texts a connection keeps: those built from table metadata, by
+/// table, model and kind, and those of queries, by shape. They go back
+/// to the pool with their connection, so that a session (often one per
+/// request, doing one lookup) finds them built.
+#[derive(Debug, Default)]
+pub(crate) struct Texts {
+    built: HashMap<TextKey, Text>,
+    shapes: shape::Shapes,
+}
+
+/// A query's text and its parameters, in placeholder order (see
+/// [`Conn::query_text`]).
+pub(crate) struct QueryText {
+    text: Shaped,
+    params: Vec<(Value, &'static str)>,
+}
+
+/// A query's text: kept for its shape, or rendered for one run.
+enum Shaped {
+    Kept(Text),
+    Once(String),
+}
+
+impl QueryText {
+    /// The text, to run.
+    pub(crate) fn sql(&self) -> Sql<'_> {
+        match &self.text {
+            Shaped::Kept(text) => Sql::Built(text),
+            Shaped::Once(text) => Sql::Given(text),
+        }
+    }
+
+    /// The parameters, bound by position with the column each is for.
+    pub(crate) fn params(&self) -> Vec<Param<'_>> {
+        tree::params(&self.params)
+    }
+}
 
 /// A backend's connection, as a session holds it.
 pub(crate) enum Raw {
@@ -211,19 +247,67 @@ impl Conn {
         let mut texts = self.texts.borrow_mut();
         // UPDATEs are built per set of changed columns, so a long-lived
         // connection could gather many: start over past a bound.
-        if texts.len() >= TEXTS_KEPT && !texts.contains_key(&key) {
-            texts.clear();
-            // The statements kept for the texts go with them.
-            match &self.raw {
-                Raw::Sqlite(raw) => raw.forget(),
-                #[cfg(feature = "postgres")]
-                Raw::Postgres(_) => {}
-            }
+        if texts.built.len() >= TEXTS_KEPT && !texts.built.contains_key(&key) {
+            texts.built.clear();
+            self.forget_statements();
         }
         let text = texts
+            .built
             .entry(key)
             .or_insert_with(|| Text::built(text::build(table, kind, dialect)));
         text.clone()
+    }
+
+    /// The text and parameters of the query `select`: the text kept for
+    /// its shape where this connection ran one of the same shape before
+    /// (and its statement with it), else rendered, and kept
+    /// ([`shape`]).
+    ///
+    /// # Errors
+    /// As [`tree::render`].
+    pub(crate) fn query_text(&self, select: &tree::Select) -> Result<QueryText> {
+        let dialect = self.dialect();
+        let (hash, fingerprinted) = tree::fingerprint(select, dialect)?;
+        let found = self
+            .texts
+            .borrow()
+            .shapes
+            .find(select, hash, fingerprinted.params.len());
+        let keep = match found {
+            shape::Lookup::Found(text) => {
+                return Ok(QueryText {
+                    text: Shaped::Kept(text),
+                    params: fingerprinted.params,
+                });
+            }
+            shape::Lookup::Keep => true,
+            shape::Lookup::Skip => false,
+        };
+        let rendered = tree::render(select, dialect)?;
+        if !keep {
+            return Ok(QueryText {
+                text: Shaped::Once(rendered.sql),
+                params: rendered.params,
+            });
+        }
+        let mut texts = self.texts.borrow_mut();
+        if texts.shapes.full() {
+            texts.shapes.clear();
+            self.forget_statements();
+        }
+        Ok(QueryText {
+            text: Shaped::Kept(texts.shapes.keep(hash, select, rendered.sql)),
+            params: rendered.params,
+        })
+    }
+
+    /// Lets go of the statements kept for texts being forgotten.
+    fn forget_statements(&self) {
+        match &self.raw {
+            Raw::Sqlite(raw) => raw.forget(),
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(_) => {}
+        }
     }
 
     /// Runs `run` with `cause` as the reason for the statements it sends:
@@ -720,13 +804,79 @@ mod tests {
                 }
         );
         let mut texts = Texts::default();
-        texts.insert(key("users", "app", "User"), Text::built("a".into()));
-        texts.insert(key("users", "app", "Admin"), Text::built("b".into()));
-        assert_eq!(texts.len(), 2, "two models of one table: two texts");
+        texts
+            .built
+            .insert(key("users", "app", "User"), Text::built("a".into()));
+        texts
+            .built
+            .insert(key("users", "app", "Admin"), Text::built("b".into()));
+        assert_eq!(texts.built.len(), 2, "two models of one table: two texts");
         assert_eq!(
-            texts.get(&key(copied, "app", "User")).map(|t| &**t),
+            texts.built.get(&key(copied, "app", "User")).map(|t| &**t),
             Some("a")
         );
+    }
+
+    #[test]
+    fn a_query_run_again_finds_its_text_and_statement_kept() -> Result<()> {
+        let raw = rusqlite::Connection::open_in_memory().expect("an in-memory connection");
+        raw.execute_batch(
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, age INTEGER);
+             INSERT INTO people (age) VALUES (35), (45);",
+        )
+        .expect("a table");
+        let conn = Conn::new(
+            Raw::Sqlite(SqliteConn::open(raw)),
+            Arc::new(Observers::default()),
+            Texts::default(),
+        );
+        let older_than = |age: i64| {
+            let mut select = tree::Select::from("people");
+            select.columns = vec![tree::Node::Column {
+                table: "people",
+                name: "id",
+            }];
+            select.and_where(tree::Node::binary(
+                tree::Node::Column {
+                    table: "people",
+                    name: "age",
+                },
+                ">",
+                tree::Node::Value {
+                    value: Value::Integer(age),
+                    column: "age",
+                },
+            ));
+            select
+        };
+        let run = |select: &tree::Select| -> Result<(QueryText, usize)> {
+            let text = conn.query_text(select)?;
+            let mut rows = 0;
+            conn.query(text.sql(), &text.params(), "people", |_| {
+                rows += 1;
+                Ok(())
+            })?;
+            Ok((text, rows))
+        };
+        let (first, rows) = run(&older_than(30))?;
+        assert_eq!(rows, 2);
+        let (again, rows) = run(&older_than(40))?;
+        assert_eq!(rows, 1, "the new value bound, not the first");
+        assert_eq!(again.params, [(Value::Integer(40), "age")]);
+        let (Shaped::Kept(first), Shaped::Kept(again)) = (&first.text, &again.text) else {
+            panic!("both texts kept");
+        };
+        assert!(std::ptr::eq(&**first, &**again), "one text for one shape");
+        assert_eq!(conn.texts.borrow().shapes.len(), 1);
+        let mut limited = older_than(40);
+        limited.limit = Some(1);
+        run(&limited)?;
+        assert_eq!(
+            conn.texts.borrow().shapes.len(),
+            2,
+            "a LIMIT: another shape"
+        );
+        Ok(())
     }
 
     #[test]

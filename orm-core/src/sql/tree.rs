@@ -10,6 +10,10 @@
 //! relationship of a model to itself) gives its own copy an alias
 //! (`"users_1"`), so the inner and outer rows stay apart.
 
+use std::hash::Hasher;
+
+use rustc_hash::FxHasher;
+
 use crate::backend::Backend;
 use crate::error::{Error, Misuse, Result};
 use crate::sql::push_quoted;
@@ -256,11 +260,16 @@ impl Rendered {
 
     /// The parameters, bound by position with the column each is for.
     pub(crate) fn params(&self) -> Vec<crate::sql::Param<'_>> {
-        self.params
-            .iter()
-            .map(|(v, c)| crate::sql::Param::new(v.as_ref(), c))
-            .collect()
+        params(&self.params)
     }
+}
+
+/// Parameters to bind by position, each with the column it is for.
+pub(crate) fn params<'v>(params: &'v [(Value, &'static str)]) -> Vec<crate::sql::Param<'v>> {
+    params
+        .iter()
+        .map(|(v, c)| crate::sql::Param::new(v.as_ref(), c))
+        .collect()
 }
 
 /// Renders `select` into SQL text and parameters.
@@ -272,6 +281,7 @@ impl Rendered {
 pub(crate) fn render(select: &Select, dialect: Backend) -> Result<Rendered> {
     let mut renderer = Renderer {
         out: Rendered::new(),
+        fingerprint: None,
         qualify: !select.joins.is_empty() || select.has_subquery(),
         levels: Vec::new(),
         depth: 0,
@@ -279,6 +289,38 @@ pub(crate) fn render(select: &Select, dialect: Backend) -> Result<Rendered> {
     };
     renderer.select(select)?;
     Ok(renderer.out)
+}
+
+/// A hash of the text `select` renders into, and its parameters in
+/// placeholder order, without writing the text: the way a query finds its
+/// text kept for its shape ([`super::shape`]). The walk is the
+/// renderer's own, so the parameters come in the order the text's
+/// placeholders do.
+///
+/// Two statements of one shape hash alike; two of different shapes
+/// nearly always do not, but only [`super::shape::same`] says for sure.
+/// Checks nothing a full render checks but the depth (a shape that
+/// rendered once renders again).
+///
+/// # Errors
+/// [`Error::TooDeep`] for an expression nested deeper than SQLite allows.
+pub(crate) fn fingerprint(select: &Select, dialect: Backend) -> Result<(u64, Rendered)> {
+    let mut renderer = Renderer {
+        out: Rendered {
+            sql: String::new(),
+            params: Vec::new(),
+        },
+        fingerprint: Some(FxHasher::default()),
+        // Qualified or not, and aliased or not, follow from the tree's
+        // shape: the same for every statement that hashes alike.
+        qualify: false,
+        levels: Vec::new(),
+        depth: 0,
+        dialect,
+    };
+    renderer.select(select)?;
+    let hash = renderer.fingerprint.map_or(0, |hasher| hasher.finish());
+    Ok((hash, renderer.out))
 }
 
 /// Renders an UPDATE (its filter may hold subqueries, such as `any`).
@@ -291,7 +333,7 @@ pub(crate) fn render_update(update: &Update, dialect: Backend) -> Result<Rendere
     renderer.table(update.table);
     for (i, (column, value)) in update.set.iter().enumerate() {
         renderer.push(if i == 0 { " SET " } else { ", " });
-        push_quoted(&mut renderer.out.sql, column);
+        renderer.quoted(column);
         renderer.push(" = ");
         renderer.node(value)?;
     }
@@ -315,6 +357,7 @@ pub(crate) fn render_delete(delete: &Delete, dialect: Backend) -> Result<Rendere
 pub(crate) fn render_expr(node: &Node) -> Result<Rendered> {
     let mut renderer = Renderer {
         out: Rendered::new(),
+        fingerprint: None,
         qualify: node.has_subquery(),
         levels: Vec::new(),
         depth: 0,
@@ -333,6 +376,9 @@ const MAX_DEPTH: usize = 1000;
 
 struct Renderer {
     out: Rendered,
+    /// Set while fingerprinting: the text's pieces are hashed, not
+    /// written, and only the parameters are collected.
+    fingerprint: Option<FxHasher>,
     qualify: bool,
     levels: Vec<Level>,
     depth: usize,
@@ -344,6 +390,7 @@ impl Renderer {
     fn over(table: &'static str, filter: Option<&Node>, dialect: Backend) -> Renderer {
         Renderer {
             out: Rendered::new(),
+            fingerprint: None,
             qualify: filter.is_some_and(Node::has_subquery),
             levels: vec![vec![(table, None)]],
             depth: 0,
@@ -358,13 +405,28 @@ impl Renderer {
         }
         for (i, column) in returning.iter().enumerate() {
             self.push(if i == 0 { " RETURNING " } else { ", " });
-            push_quoted(&mut self.out.sql, column);
+            self.quoted(column);
         }
         Ok(())
     }
 
     fn push(&mut self, text: &str) {
-        self.out.sql.push_str(text);
+        match &mut self.fingerprint {
+            Some(hasher) => hasher.write(text.as_bytes()),
+            None => self.out.sql.push_str(text),
+        }
+    }
+
+    /// An identifier, quoted.
+    fn quoted(&mut self, identifier: &str) {
+        match &mut self.fingerprint {
+            Some(hasher) => {
+                hasher.write(identifier.as_bytes());
+                // Ends the name, so that `"ab"` and `"a" "b"` differ.
+                hasher.write_u8(0xff);
+            }
+            None => push_quoted(&mut self.out.sql, identifier),
+        }
     }
 
     fn select(&mut self, select: &Select) -> Result<()> {
@@ -415,6 +477,10 @@ impl Renderer {
     /// Opens a statement level: its tables, aliased where an outer level
     /// reads them too.
     fn enter(&mut self, select: &Select) -> Result<()> {
+        // A fingerprint writes no alias: the tables hashed say them.
+        if self.fingerprint.is_some() {
+            return Ok(());
+        }
         let depth = self.levels.len();
         let mut level: Level = Vec::new();
         for table in select.tables() {
@@ -430,10 +496,10 @@ impl Renderer {
 
     /// `"table"`, or `"table" AS "alias"`.
     fn table(&mut self, table: &'static str) {
-        push_quoted(&mut self.out.sql, table);
+        self.quoted(table);
         if let Some(alias) = self.alias(table, 0) {
             self.push(" AS ");
-            push_quoted(&mut self.out.sql, &alias);
+            self.quoted(&alias);
         }
     }
 
@@ -450,17 +516,20 @@ impl Renderer {
     fn column(&mut self, table: &'static str, name: &'static str, skip: usize) {
         if self.qualify {
             let alias = self.alias(table, skip);
-            push_quoted(&mut self.out.sql, alias.as_deref().unwrap_or(table));
+            self.quoted(alias.as_deref().unwrap_or(table));
             self.push(".");
         }
-        push_quoted(&mut self.out.sql, name);
+        self.quoted(name);
     }
 
     /// A bound value. The one place a placeholder is written.
     fn param(&mut self, value: Value, column: &'static str) {
         self.out.params.push((value, column));
         let n = self.out.params.len();
-        self.dialect.push_placeholder(&mut self.out.sql, n);
+        match &mut self.fingerprint {
+            Some(hasher) => hasher.write_u8(b'?'),
+            None => self.dialect.push_placeholder(&mut self.out.sql, n),
+        }
     }
 
     fn list(&mut self, nodes: &[Node]) -> Result<()> {
