@@ -7,14 +7,16 @@
 //! list on every use, about 1,000 instructions a statement, a tenth of a
 //! lookup by key. A built text ([`Text`], from [`super::Conn::text`]:
 //! lookups by key, loads of a `BelongsTo`, `HasMany` or `HasOne` (lazy or
-//! preloaded), a flush's UPDATEs, DELETEs and key reads) is an `Arc<str>`
+//! preloaded), a flush's UPDATEs, DELETEs and key reads; and from
+//! [`super::Conn::query_text`]: queries, kept per shape) is an `Arc<str>`
 //! the connection keeps, so its address names it: the connection keeps
 //! each such statement under that address after its first use, and finds
 //! it again by a hash of one word. Holding the `Arc` keeps the address from
 //! being reused by another text. The statements stay with the connection
 //! in the pool, with the texts, so that the next session (often one per
 //! request, doing one lookup) finds them prepared. Statements of other
-//! texts (user queries, many-to-many loads) go through rusqlite's cache,
+//! texts (queries with long key lists, many-to-many loads) go through
+//! rusqlite's cache,
 //! and so do a flush's INSERTs, prepared once per run of rows
 //! (`Conn::batch`).
 //!
@@ -30,14 +32,15 @@ use self_cell::self_cell;
 use crate::backend::sqlite::classify;
 use crate::error::Result;
 
-/// A statement text built from table metadata and kept by its connection
-/// ([`super::Conn::text`] makes them, and nothing else can: a text made
-/// once per use, kept statement and all, would pile up).
+/// A statement text kept by its connection, built from table metadata
+/// or kept for a query's shape ([`super::Conn::text`] and
+/// [`super::Conn::query_text`] make them, and nothing else can: a text
+/// made once per use, kept statement and all, would pile up).
 #[derive(Debug, Clone)]
 pub(crate) struct Text(Arc<str>);
 
 impl Text {
-    /// Only the `sql` module makes texts (`Conn::text`, and tests).
+    /// Only the `sql` module makes texts (`Conn::text`, `shape`, and tests).
     pub(super) fn built(sql: String) -> Text {
         Text(sql.into())
     }
