@@ -564,8 +564,12 @@ impl Renderer {
     /// of a thread should go. Only subqueries recurse, one level each.
     fn node(&mut self, node: &Node) -> Result<()> {
         let base = self.depth;
-        // The node itself is taken before the list: a leaf queues nothing,
-        // so the list allocates only for a compound node.
+        // A leaf (a selected column, most often) needs no work list.
+        if base < MAX_DEPTH && self.leaf(node) {
+            return Ok(());
+        }
+        // The node itself is taken before the list: a compound node
+        // allocates the list when it queues its parts.
         let mut first = Some(Task::Node(node, base + 1));
         let mut tasks = Vec::new();
         while let Some(task) = first.take().or_else(|| tasks.pop()) {
@@ -592,13 +596,18 @@ impl Renderer {
     /// Writes what of `node` is text now, and queues its parts (pushed in
     /// reverse, as the list is a stack).
     fn expand<'n>(&mut self, node: &'n Node, depth: usize, tasks: &mut Vec<Task<'n>>) {
+        if self.leaf(node) {
+            return;
+        }
         let inner = depth + 1;
         let start = tasks.len();
         let mut queue = Queue { tasks, start };
         match node {
-            Node::Column { table, name } => self.column(table, name, 0),
-            Node::OuterColumn { table, name } => self.column(table, name, 1),
-            Node::Value { value, column } => self.param(value.clone(), column),
+            Node::Column { .. }
+            | Node::OuterColumn { .. }
+            | Node::Value { .. }
+            | Node::One
+            | Node::Truth(_) => {}
             Node::Binary { left, op, right } => {
                 queue.operand(left, inner);
                 queue.text(" ");
@@ -684,11 +693,23 @@ impl Renderer {
                 queue.node(default, inner);
                 queue.text(")");
             }
+        }
+        queue.finish();
+    }
+
+    /// Writes `node` if it is a leaf (see [`Node::is_leaf`]); returns
+    /// whether it was.
+    fn leaf(&mut self, node: &Node) -> bool {
+        match node {
+            Node::Column { table, name } => self.column(table, name, 0),
+            Node::OuterColumn { table, name } => self.column(table, name, 1),
+            Node::Value { value, column } => self.param(value.clone(), column),
             Node::One => self.push("1"),
             Node::Truth(true) => self.push("1 = 1"),
             Node::Truth(false) => self.push("0 = 1"),
+            _ => return false,
         }
-        queue.finish();
+        true
     }
 }
 
