@@ -437,7 +437,7 @@ impl Database {
         let (raw, texts) = match idle {
             Some((raw, texts)) => {
                 // The timeout may have changed since the connection was opened.
-                raw.set_busy_timeout(self.busy_timeout())?;
+                raw.connection().busy_timeout(self.busy_timeout())?;
                 (raw, texts)
             }
             None => (SqliteConn::open(self.open_raw()?), Texts::default()),

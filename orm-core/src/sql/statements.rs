@@ -22,9 +22,8 @@
 //!
 //! Does not build texts, bind values or step rows: [`super::Conn`] does.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rusqlite::{CachedStatement, Connection, Statement};
 use rustc_hash::FxHashMap as HashMap;
@@ -109,29 +108,11 @@ impl std::fmt::Debug for Statements<'_> {
     }
 }
 
-/// A connection, with the busy timeout last set on it here: a session
-/// checks its connection out with the database's timeout, nearly always
-/// the one set the last time, and setting it again costs a call into
-/// SQLite (a mutex, a handler).
-#[derive(Debug)]
-pub(crate) struct Opened {
-    connection: Connection,
-    busy_timeout: Cell<Option<Duration>>,
-}
-
-impl std::ops::Deref for Opened {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        &self.connection
-    }
-}
-
 self_cell!(
     /// A SQLite connection with the statements it keeps prepared; see the
     /// [module docs](self).
     pub(crate) struct SqliteConn {
-        owner: Opened,
+        owner: Connection,
         #[not_covariant]
         dependent: Statements,
     }
@@ -153,31 +134,12 @@ unsafe impl Send for SqliteConn {}
 impl SqliteConn {
     /// The connection, keeping nothing prepared yet.
     pub(crate) fn open(connection: Connection) -> SqliteConn {
-        let opened = Opened {
-            connection,
-            busy_timeout: Cell::new(None),
-        };
-        SqliteConn::new(opened, |_| Statements::default())
-    }
-
-    /// Sets how long a statement waits for a lock, unless it was set to
-    /// `timeout` here before (a `PRAGMA busy_timeout` sent as SQL is not
-    /// seen, and lasts until the database's timeout changes).
-    ///
-    /// # Errors
-    /// What SQLite returns setting it.
-    pub(crate) fn set_busy_timeout(&self, timeout: Duration) -> Result<()> {
-        let opened = self.borrow_owner();
-        if opened.busy_timeout.get() != Some(timeout) {
-            opened.connection.busy_timeout(timeout)?;
-            opened.busy_timeout.set(Some(timeout));
-        }
-        Ok(())
+        SqliteConn::new(connection, |_| Statements::default())
     }
 
     /// The connection itself.
     pub(crate) fn connection(&self) -> &Connection {
-        &self.borrow_owner().connection
+        self.borrow_owner()
     }
 
     /// Lets go of every kept statement (the texts they were built from are
@@ -278,26 +240,6 @@ mod tests {
             "the same statement, run once before"
         );
         assert_eq!(kept(&conn), 1);
-        Ok(())
-    }
-
-    #[test]
-    fn a_busy_timeout_is_set_only_when_it_changes() -> Result<()> {
-        let conn = connection();
-        let pragma = |conn: &SqliteConn| -> Result<i64> {
-            Ok(conn
-                .connection()
-                .query_row("PRAGMA busy_timeout", [], |row| row.get(0))?)
-        };
-        conn.set_busy_timeout(Duration::from_millis(100))?;
-        assert_eq!(pragma(&conn)?, 100);
-        // Set behind its back, then asked for the same timeout: not set
-        // again (as documented).
-        conn.connection().execute_batch("PRAGMA busy_timeout = 5")?;
-        conn.set_busy_timeout(Duration::from_millis(100))?;
-        assert_eq!(pragma(&conn)?, 5);
-        conn.set_busy_timeout(Duration::from_millis(200))?;
-        assert_eq!(pragma(&conn)?, 200);
         Ok(())
     }
 
