@@ -415,8 +415,9 @@ backend_tests! {
 
     fn a_query_run_again_binds_its_new_values(db) -> orm::Result<()> {
         seed(&db)?;
-        // One shape, each time in a new session (on the pooled connection
-        // that ran it before, which keeps its text) with other values.
+        // One shape, each time in a new session (on SQLite, on the pooled
+        // connection that ran it before, which keeps its text) with other
+        // values.
         let recorder = db.recorder();
         assert_eq!(matching(&db, Person::AGE.gt(31))?, ["Cid", "Eve"]);
         assert_eq!(matching(&db, Person::AGE.gt(50))?, ["Eve"]);
@@ -446,12 +447,13 @@ backend_tests! {
         let people = [(1, "Ann", 31), (2, "Bob", 17), (3, "Cid", 45), (4, "Dee", 31), (5, "Eve", 62)];
         let session = db.session();
         let recorder = db.recorder();
-        // 280 shapes (a connection keeps 256), lists of up to 70 values
-        // (one of more than 64 is rendered each time).
+        // 420 shapes, 384 of them kept (a connection keeps 256, then
+        // starts over), lists of up to 70 values (one of more than 64 is
+        // rendered each time, never kept).
         let mut shapes = 0;
         for n in 1..=70_i64 {
             for descending in [false, true] {
-                for limit in [None, Some(2)] {
+                for limit in [None, Some(2), Some(4)] {
                     let order = if descending { Person::ID.desc() } else { Person::ID.asc() };
                     let mut query = session
                         .query::<Person>()

@@ -197,14 +197,14 @@ pub(crate) enum Raw {
 }
 
 /// A session's connection, with the database's echo and recorders, and
-/// the SQL text already built for each table (so that a thousand inserts
-/// format their statement once).
+/// the SQL texts it keeps: built for each table (so that a thousand
+/// inserts format their statement once) and kept per query shape.
 pub(crate) struct Conn {
     raw: Raw,
     observers: Arc<Observers>,
-    /// Keyed by table, module and model name: a `&'static TableDef`'s
-    /// address is not unique (a constant may be inlined at several
-    /// addresses).
+    /// Built texts keyed by table, module and model name (a
+    /// `&'static TableDef`'s address is not unique: a constant may be
+    /// inlined at several addresses); query texts by shape.
     texts: RefCell<Texts>,
     /// Why the statements being sent run, innermost last, each marked
     /// whether it stands alone (a root) or refines the one around it.
@@ -267,6 +267,16 @@ impl Conn {
     /// As [`tree::render`].
     pub(crate) fn query_text(&self, select: &tree::Select) -> Result<QueryText> {
         let dialect = self.dialect();
+        // A PostgreSQL connection's texts do not go back to the pool with
+        // it, and its client finds statements by text itself: a shape
+        // kept for one session would cost more than it saves.
+        if dialect == Backend::Postgres {
+            let rendered = tree::render(select, dialect)?;
+            return Ok(QueryText {
+                text: Shaped::Once(rendered.sql),
+                params: rendered.params,
+            });
+        }
         let (hash, fingerprinted) = tree::fingerprint(select, dialect)?;
         let found = self
             .texts

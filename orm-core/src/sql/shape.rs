@@ -470,6 +470,84 @@ mod tests {
     }
 
     #[test]
+    fn filters_that_differ_in_one_part_are_other_shapes_and_other_texts() {
+        let filtered = |filter: Node| {
+            let mut select = Select::from("people");
+            select.columns = vec![column("id")];
+            select.filter = Some(filter);
+            select
+        };
+        let like = |escaped| Node::Like {
+            subject: boxed(column("name")),
+            pattern: boxed(value(Value::Text("a".into()))),
+            escaped,
+        };
+        let call = |func, distinct| Node::Call {
+            func,
+            distinct,
+            arg: Some(boxed(column("age"))),
+        };
+        let exists = |outer: &'static str| {
+            let mut inner = Select::from("people");
+            inner.columns = vec![Node::One];
+            inner.and_where(Node::binary(
+                column("id"),
+                "=",
+                Node::OuterColumn {
+                    table: "people",
+                    name: outer,
+                },
+            ));
+            Node::Exists(Box::new(inner))
+        };
+        let coalesce = |default: Node| Node::Coalesce {
+            value: boxed(column("age")),
+            default: boxed(default),
+        };
+        let in_select = |scalar: bool| {
+            let mut inner = Select::from("pets");
+            inner.columns = vec![Node::Column {
+                table: "pets",
+                name: "owner_id",
+            }];
+            if scalar {
+                Node::binary(column("id"), "=", Node::Scalar(Box::new(inner)))
+            } else {
+                Node::InSelect {
+                    subject: boxed(column("id")),
+                    select: Box::new(inner),
+                }
+            }
+        };
+        let pairs = [
+            ("escaped", like(true), like(false)),
+            ("a function", call("max", false), call("min", false)),
+            ("distinct", call("count", false), call("count", true)),
+            ("an outer column", exists("id"), exists("manager_id")),
+            (
+                "a value for a column",
+                coalesce(value(Value::Integer(1))),
+                coalesce(column("id")),
+            ),
+            ("a subquery's kind", in_select(false), in_select(true)),
+            ("a negation", Node::Not(boxed(like(false))), like(false)),
+            (
+                "a postfix",
+                Node::Postfix(boxed(column("age")), "IS NULL"),
+                Node::Postfix(boxed(column("age")), "IS NOT NULL"),
+            ),
+        ];
+        for (what, a, b) in pairs {
+            let (a, b) = (filtered(a), filtered(b));
+            assert!(!same(&a, &b), "{what}: another shape");
+            for dialect in [Backend::Sqlite, Backend::Postgres] {
+                assert_ne!(sql(&a, dialect), sql(&b, dialect), "{what}: another text");
+            }
+            assert!(same(&a, &a.clone()), "{what}: a shape is its own");
+        }
+    }
+
+    #[test]
     fn the_fingerprint_collects_the_parameters_of_the_render_in_its_order() {
         let select = statement(3, "b_%", &[4, 5, 6], Some(2), Some(1));
         for dialect in [Backend::Sqlite, Backend::Postgres] {

@@ -1,6 +1,7 @@
 //! A SQLite connection as the pool and its sessions hold it: the
-//! connection, and the statements of the texts built from table metadata
-//! ([`super::text`]) kept prepared with it.
+//! connection, and the statements of the texts it keeps (built from table
+//! metadata, [`super::text`], and per query shape, [`super::shape`])
+//! kept prepared with it.
 //!
 //! rusqlite's statement cache finds a statement by its text: it trims and
 //! hashes the text and moves the statement out of and back into an LRU
@@ -54,8 +55,9 @@ impl std::ops::Deref for Text {
     }
 }
 
-/// The text of a statement to run: any text, or one built from metadata
-/// and kept by the connection (whose statement it keeps prepared).
+/// The text of a statement to run: any text, or one the connection keeps
+/// (built from metadata or kept for a query's shape), whose statement it
+/// keeps prepared.
 #[derive(Clone, Copy)]
 pub(crate) enum Sql<'a> {
     Given(&'a str),

@@ -125,10 +125,11 @@ pub(crate) fn classify(err: rusqlite::Error, table: &str) -> Error {
     Error::Sqlite(err)
 }
 
-/// Prepared statements rusqlite's cache keeps per connection (user queries,
-/// many-to-many loads, a flush's INSERTs; a handful per table).
-/// Beside them a connection keeps the statements of its built texts, as
-/// many as it keeps texts (`sql::statements`).
+/// Prepared statements rusqlite's cache keeps per connection (queries
+/// with long key lists, many-to-many loads, a flush's INSERTs; a handful
+/// per table). Beside them a connection keeps the statements of the
+/// texts it keeps (built from metadata, and per query shape), as many as
+/// it keeps texts (`sql::statements`).
 const STATEMENT_CACHE: usize = 128;
 
 /// How SQLite keeps the journal that makes a transaction atomic
