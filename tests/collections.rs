@@ -150,6 +150,40 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_preload_gives_each_parent_its_children_in_any_order_of_rows(db) -> orm::Result<()> {
+        seeded(&db)?;
+        db.execute_batch("INSERT INTO authors (name) VALUES ('Cid');")?;
+        let session = db.session();
+        let recorder = db.recorder();
+        // Cid (no books), Bob, Ann: the books come by year across
+        // authors (E Bob's, C A B Ann's, D Bob's), not author by author.
+        let authors = session
+            .query::<Author>()
+            .order_by(Author::ID.desc())
+            .preload(Author::BOOKS)
+            .all()?;
+        assert_eq!(recorder.count(), 2);
+        let names: Vec<String> = authors
+            .iter()
+            .map(|a| Ok(a.read()?.name.clone()))
+            .collect::<orm::Result<_>>()?;
+        assert_eq!(names, ["Cid", "Bob", "Ann"]);
+        let books: Vec<Vec<Handle<Book>>> = authors
+            .iter()
+            .map(|a| a.read()?.books.load())
+            .collect::<orm::Result<_>>()?;
+        assert_eq!(titles(&books[0])?, Vec::<String>::new());
+        assert_eq!(titles(&books[1])?, ["E", "D"]);
+        assert_eq!(titles(&books[2])?, ["C", "A", "B"]);
+        for (author, books) in authors.iter().zip(&books) {
+            for book in books {
+                assert_eq!(&book.read()?.author.load()?, author);
+            }
+        }
+        assert_eq!(recorder.count(), 2, "no SQL for the loaded sides");
+        Ok(())
+    }
+
     fn members_added_before_the_load_survive_it_with_autoflush_off(db) -> orm::Result<()> {
         seeded(&db)?;
         let session = db.session();

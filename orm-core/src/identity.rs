@@ -124,7 +124,6 @@ impl IdentityMap {
         self.table_mut::<T>()?.rows.remove(key)
     }
 
-    /// Every object in the map, of every model.
     /// Every object of `T` the map holds.
     pub(crate) fn all<T: Model>(&self) -> Vec<Rc<Node<T>>> {
         self.table::<T>()
@@ -132,6 +131,7 @@ impl IdentityMap {
             .unwrap_or_default()
     }
 
+    /// Every object in the map, of every model.
     pub(crate) fn nodes(&self) -> Vec<Rc<dyn AnyNode>> {
         self.tables.iter().flat_map(|(_, t)| t.nodes()).collect()
     }

@@ -117,14 +117,19 @@ impl<C: Model> Collection<C> {
         // Upgrading and dropping again a pointer to a live member drops no
         // object: safe inside the cell.
         self.with(|members| match members {
-            Members::Loaded(items) => Some(
-                items
-                    .iter()
-                    .filter_map(Weak::upgrade)
-                    .filter(|n| live(n.meta().state(), transient))
-                    .map(Handle::from_node)
-                    .collect(),
-            ),
+            Members::Loaded(items) => {
+                // Room for all at once: almost every member is live, and a
+                // filtered iterator would grow the vector a step at a time.
+                let mut handles = Vec::with_capacity(items.len());
+                handles.extend(
+                    items
+                        .iter()
+                        .filter_map(Weak::upgrade)
+                        .filter(|n| live(n.meta().state(), transient))
+                        .map(Handle::from_node),
+                );
+                Some(handles)
+            }
             Members::Unloaded(_) => None,
         })
     }

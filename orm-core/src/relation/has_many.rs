@@ -41,8 +41,82 @@ pub struct HasManyDef<P: Model, C: Model> {
     pub lazy: Lazy,
 }
 
-/// Children loaded for several parents, by the parent's key.
-pub(super) type Children<P, C> = HashMap<<P as Model>::Key, Vec<Rc<Node<C>>>>;
+/// Children loaded for several parents, grouped by parent in the order
+/// the parents were given: one list for all, so that a preload of 10,000
+/// posts for 1,000 users grows one vector, not one per user.
+pub(super) struct Children<C: Model> {
+    /// The children, in the order they came until `group` puts them in
+    /// their parents' order.
+    nodes: Vec<Handle<C>>,
+    /// How many children each parent has, by its position.
+    counts: Vec<usize>,
+    /// Each child's parent position, kept only once a child came after a
+    /// child of a later parent (an `order_by` sorts across parents); until
+    /// then the counts say it.
+    parent: Option<Vec<usize>>,
+    /// The parent position of the child that came last.
+    last: usize,
+}
+
+impl<C: Model> Children<C> {
+    fn new(parents: usize) -> Children<C> {
+        Children {
+            nodes: Vec::new(),
+            counts: vec![0; parents],
+            parent: None,
+            last: 0,
+        }
+    }
+
+    /// Adds a child of the parent at position `at`.
+    fn push(&mut self, at: usize, child: Handle<C>) {
+        if at >= self.counts.len() {
+            return;
+        }
+        if self.parent.is_none() && at < self.last {
+            let so_far = self
+                .counts
+                .iter()
+                .enumerate()
+                .flat_map(|(position, &n)| std::iter::repeat_n(position, n));
+            self.parent = Some(so_far.collect());
+        }
+        if let Some(parent) = &mut self.parent {
+            parent.push(at);
+        }
+        self.counts[at] += 1;
+        self.last = at;
+        self.nodes.push(child);
+    }
+
+    /// Puts the children in their parents' order, keeping the order they
+    /// came in within each parent.
+    fn group(&mut self) {
+        let Some(parent) = self.parent.take() else {
+            return;
+        };
+        let mut order: Vec<usize> = (0..self.nodes.len()).collect();
+        order.sort_by_key(|&i| parent[i]);
+        let mut came: Vec<Option<Handle<C>>> = self.nodes.drain(..).map(Some).collect();
+        self.nodes = order.iter().filter_map(|&i| came[i].take()).collect();
+    }
+
+    /// The children of each parent in turn (an empty slice for a parent
+    /// without any).
+    fn groups(&self) -> impl Iterator<Item = &[Handle<C>]> {
+        let mut start = 0;
+        self.counts.iter().map(move |&n| {
+            let group = &self.nodes[start..start + n];
+            start += n;
+            group
+        })
+    }
+
+    /// Every child loaded, whatever its parent.
+    pub(super) fn nodes(&self) -> &[Handle<C>] {
+        &self.nodes
+    }
+}
 
 impl<P: Model, C: Model> HasManyDef<P, C> {
     /// The position of the children's foreign-key column (the derive
@@ -59,17 +133,19 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
         &self,
         session: &Rc<SessionInner>,
         parents: &[Rc<Node<P>>],
-    ) -> Result<Children<P, C>> {
+    ) -> Result<Children<C>> {
+        let mut children = Children::new(parents.len());
         let Some(column) = self.fk_column() else {
-            return Ok(HashMap::default());
+            return Ok(children);
         };
         let fk = &C::TABLE.columns[column];
-        let mut by_parent: Children<P, C> = HashMap::default();
+        let mut position: HashMap<P::Key, usize> = HashMap::default();
+        position.reserve(parents.len());
         let mut keys = Vec::with_capacity(parents.len());
-        for parent in parents {
+        for (at, parent) in parents.iter().enumerate() {
             let key = parent.key()?;
             keys.push(Value::from(key.to_value()));
-            by_parent.entry(key).or_default();
+            position.entry(key).or_insert(at);
         }
         // One parent (a lazy load): a plain `= ?`, which SQLite answers
         // from the index. Several (a preload): one statement for all keys.
@@ -91,21 +167,30 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
             );
             session.select::<C>(&sql, &[Param::new(param.as_ref(), fk.name)], |child| {
                 let key = (self.back)(&*child.borrow()?).key();
-                if let Some(list) = key.and_then(|k| by_parent.get_mut(&k)) {
-                    list.push(child);
+                if let Some(&at) = key.and_then(|k| position.get(&k)) {
+                    children.push(at, Handle::from_node(child));
                 }
                 Ok(())
             })?;
         }
-        Ok(by_parent)
+        children.group();
+        Ok(children)
+    }
+
+    /// Fills each parent's field with its children and points each child
+    /// back at it.
+    pub(super) fn fill_all(&self, parents: &[Rc<Node<P>>], children: &Children<C>) -> Result<()> {
+        for (parent, group) in parents.iter().zip(children.groups()) {
+            self.fill(parent, group)?;
+        }
+        Ok(())
     }
 
     /// Fills the parent's field and points each child back at it.
-    pub(super) fn fill(&self, parent: &Rc<Node<P>>, children: Vec<Rc<Node<C>>>) -> Result<()> {
-        for child in &children {
-            (self.back)(&*child.borrow()?).loaded_with(parent);
+    fn fill(&self, parent: &Rc<Node<P>>, children: &[Handle<C>]) -> Result<()> {
+        for child in children {
+            (self.back)(&*child.node.borrow()?).loaded_with(parent);
         }
-        let children: Vec<Handle<C>> = children.into_iter().map(Handle::from_node).collect();
         let session = parent.meta().session();
         let points_here = |child: &Handle<C>| {
             child.node.borrow().is_ok_and(|c| {
@@ -114,7 +199,7 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
                     .is_some_and(|p| Rc::ptr_eq(&p, parent))
             })
         };
-        (self.this)(&*parent.borrow()?).set_loaded(&children, &points_here);
+        (self.this)(&*parent.borrow()?).set_loaded(children, &points_here);
         Ok(())
     }
 }
@@ -151,9 +236,9 @@ impl<P: Model, C: Model> Loader for HasManyDef<P, C> {
         let Some(parent) = downcast::<P>(Rc::clone(owner)) else {
             return Ok(());
         };
-        let mut groups = self.load_children(session, std::slice::from_ref(&parent))?;
-        let children = groups.remove(&parent.key()?).unwrap_or_default();
-        self.fill(&parent, children)
+        let parents = std::slice::from_ref(&parent);
+        let children = self.load_children(session, parents)?;
+        self.fill_all(parents, &children)
     }
 }
 

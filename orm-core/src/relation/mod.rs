@@ -221,10 +221,9 @@ pub trait Backref<C: Model> {
     /// Takes a child out if the field is loaded.
     #[doc(hidden)]
     fn forget(&self, child: &Handle<C>);
-    /// Marks the field loaded with these children.
-    #[doc(hidden)]
     /// Marks the field loaded with these children; of the children added
     /// while it was not loaded, those `still_here` keeps join them.
+    #[doc(hidden)]
     fn set_loaded(&self, children: &[Handle<C>], still_here: &dyn Fn(&Handle<C>) -> bool);
     /// Checks that `remember(child)` can run now (a one-to-one field lets
     /// go of its previous child, which must not be being written).

@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::model::Model;
 use crate::session::SessionInner;
 use crate::sql::{Param, text};
-use crate::state::{AnyNode, Node, downcast, same_node};
+use crate::state::{AnyNode, Handle, Node, downcast, same_node};
 use crate::value::{ToValue, Value, ValueRef};
 
 /// One level of eager loading, with its models erased.
@@ -54,14 +54,9 @@ impl<P: Model, C: Model> PreloadStep for HasManyDef<P, C> {
         if parents.is_empty() {
             return Ok(Vec::new());
         }
-        let mut groups = self.load_children(session, &parents)?;
-        let mut loaded = Vec::new();
-        for parent in &parents {
-            let children = groups.remove(&parent.key()?).unwrap_or_default();
-            loaded.extend(children.iter().map(|c| Rc::clone(c) as Rc<dyn AnyNode>));
-            self.fill(parent, children)?;
-        }
-        Ok(loaded)
+        let children = self.load_children(session, &parents)?;
+        self.fill_all(&parents, &children)?;
+        Ok(children.nodes().iter().map(Handle::erased).collect())
     }
 }
 
