@@ -4,9 +4,8 @@
 use std::any::Any;
 use std::rc::Rc;
 
-use rustc_hash::FxHashMap as HashMap;
-
 use super::collection::Collection;
+use super::groups::Groups;
 use super::link::{Describe, Link, Loader};
 use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, ParentRef, RelationField, Wire};
 use crate::backend::{KeyForm, key_lists};
@@ -41,82 +40,8 @@ pub struct HasManyDef<P: Model, C: Model> {
     pub lazy: Lazy,
 }
 
-/// Children loaded for several parents, grouped by parent in the order
-/// the parents were given: one list for all, so that a preload of 10,000
-/// posts for 1,000 users grows one vector, not one per user.
-pub(super) struct Children<C: Model> {
-    /// The children, in the order they came until `group` puts them in
-    /// their parents' order.
-    nodes: Vec<Handle<C>>,
-    /// How many children each parent has, by its position.
-    counts: Vec<usize>,
-    /// Each child's parent position, kept only once a child came after a
-    /// child of a later parent (an `order_by` sorts across parents); until
-    /// then the counts say it.
-    parent: Option<Vec<usize>>,
-    /// The parent position of the child that came last.
-    last: usize,
-}
-
-impl<C: Model> Children<C> {
-    fn new(parents: usize) -> Children<C> {
-        Children {
-            nodes: Vec::new(),
-            counts: vec![0; parents],
-            parent: None,
-            last: 0,
-        }
-    }
-
-    /// Adds a child of the parent at position `at`.
-    fn push(&mut self, at: usize, child: Handle<C>) {
-        if at >= self.counts.len() {
-            return;
-        }
-        if self.parent.is_none() && at < self.last {
-            let so_far = self
-                .counts
-                .iter()
-                .enumerate()
-                .flat_map(|(position, &n)| std::iter::repeat_n(position, n));
-            self.parent = Some(so_far.collect());
-        }
-        if let Some(parent) = &mut self.parent {
-            parent.push(at);
-        }
-        self.counts[at] += 1;
-        self.last = at;
-        self.nodes.push(child);
-    }
-
-    /// Puts the children in their parents' order, keeping the order they
-    /// came in within each parent.
-    fn group(&mut self) {
-        let Some(parent) = self.parent.take() else {
-            return;
-        };
-        let mut order: Vec<usize> = (0..self.nodes.len()).collect();
-        order.sort_by_key(|&i| parent[i]);
-        let mut came: Vec<Option<Handle<C>>> = self.nodes.drain(..).map(Some).collect();
-        self.nodes = order.iter().filter_map(|&i| came[i].take()).collect();
-    }
-
-    /// The children of each parent in turn (an empty slice for a parent
-    /// without any).
-    fn groups(&self) -> impl Iterator<Item = &[Handle<C>]> {
-        let mut start = 0;
-        self.counts.iter().map(move |&n| {
-            let group = &self.nodes[start..start + n];
-            start += n;
-            group
-        })
-    }
-
-    /// Every child loaded, whatever its parent.
-    pub(super) fn nodes(&self) -> &[Handle<C>] {
-        &self.nodes
-    }
-}
+/// Children loaded for several parents, grouped by parent.
+pub(super) type Children<P, C> = Groups<<P as Model>::Key, C>;
 
 impl<P: Model, C: Model> HasManyDef<P, C> {
     /// The position of the children's foreign-key column (the derive
@@ -133,20 +58,18 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
         &self,
         session: &Rc<SessionInner>,
         parents: &[Rc<Node<P>>],
-    ) -> Result<Children<C>> {
-        let mut children = Children::new(parents.len());
+    ) -> Result<Children<P, C>> {
+        let mut children = Groups::new(parents.len());
+        let mut keys = Vec::with_capacity(parents.len());
+        for parent in parents {
+            let key = parent.key()?;
+            keys.push(Value::from(key.to_value()));
+            children.owner(key);
+        }
         let Some(column) = self.fk_column() else {
             return Ok(children);
         };
         let fk = &C::TABLE.columns[column];
-        let mut position: HashMap<P::Key, usize> = HashMap::default();
-        position.reserve(parents.len());
-        let mut keys = Vec::with_capacity(parents.len());
-        for (at, parent) in parents.iter().enumerate() {
-            let key = parent.key()?;
-            keys.push(Value::from(key.to_value()));
-            position.entry(key).or_insert(at);
-        }
         // One parent (a lazy load): a plain `= ?`, which SQLite answers
         // from the index. Several (a preload): one statement for all keys.
         let statements: Vec<(Option<KeyForm>, Value)> = match keys.as_slice() {
@@ -167,20 +90,23 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
             );
             session.select::<C>(&sql, &[Param::new(param.as_ref(), fk.name)], |child| {
                 let key = (self.back)(&*child.borrow()?).key();
-                if let Some(&at) = key.and_then(|k| position.get(&k)) {
-                    children.push(at, Handle::from_node(child));
+                if let Some(key) = key {
+                    children.push(&key, Handle::from_node(child));
                 }
                 Ok(())
             })?;
         }
-        children.group();
-        Ok(children)
+        Ok(children.finish())
     }
 
     /// Fills each parent's field with its children and points each child
     /// back at it.
-    pub(super) fn fill_all(&self, parents: &[Rc<Node<P>>], children: &Children<C>) -> Result<()> {
-        for (parent, group) in parents.iter().zip(children.groups()) {
+    pub(super) fn fill_all(
+        &self,
+        parents: &[Rc<Node<P>>],
+        children: &Children<P, C>,
+    ) -> Result<()> {
+        for (parent, group) in parents.iter().zip(children.each()) {
             self.fill(parent, group)?;
         }
         Ok(())

@@ -3,10 +3,10 @@
 //! the link rows; either end's deletion removes its links (`ON DELETE CASCADE`).
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::collection::Collection;
+use super::groups::Groups;
 use super::link::{Describe, Link, Loader};
 use super::{
     CollectionField, Holder, Joining, Lazy, NewLink, Owner, ParentRef, RelationField, Wire,
@@ -47,8 +47,8 @@ pub struct ManyToManyDef<P: Model, C: Model> {
     pub order_by: &'static [SortKey],
 }
 
-/// Objects of `C` linked to several owners, by the owner's key.
-type Linked<P, C> = HashMap<<P as Model>::Key, Vec<Rc<Node<C>>>>;
+/// Objects of `C` linked to several owners, grouped by owner.
+pub(super) type Linked<P, C> = Groups<<P as Model>::Key, C>;
 
 impl<P: Model, C: Model> ManyToManyDef<P, C> {
     /// One SELECT of the objects linked to all `owners`, grouped by owner.
@@ -57,12 +57,12 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
         session: &Rc<SessionInner>,
         owners: &[Rc<Node<P>>],
     ) -> Result<Linked<P, C>> {
-        let mut by_owner: Linked<P, C> = HashMap::new();
+        let mut linked = Groups::new(owners.len());
         let mut keys = Vec::with_capacity(owners.len());
         for owner in owners {
             let key = owner.key()?;
             keys.push(Value::from(key.to_value()));
-            by_owner.entry(key).or_default();
+            linked.owner(key);
         }
         let table = C::TABLE;
         let owner_column = table.columns.len();
@@ -82,18 +82,19 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
                 &[Param::new(ValueRef::Text(&list.json), self.this_column)],
                 |node, row| {
                     let owner: P::Key = row.get(owner_column)?;
-                    if let Some(list) = by_owner.get_mut(&owner) {
-                        list.push(node);
-                    }
+                    linked.push(&owner, Handle::from_node(node));
                     Ok(())
                 },
             )?;
         }
-        Ok(by_owner)
+        Ok(linked.finish())
     }
 
-    pub(super) fn fill(&self, owner: &Rc<Node<P>>, linked: Vec<Rc<Node<C>>>) -> Result<()> {
-        (self.this)(&*owner.borrow()?).set_loaded(linked);
+    /// Fills each owner's field with the objects linked to it.
+    pub(super) fn fill_all(&self, owners: &[Rc<Node<P>>], linked: &Linked<P, C>) -> Result<()> {
+        for (owner, group) in owners.iter().zip(linked.each()) {
+            (self.this)(&*owner.borrow()?).set_loaded(group);
+        }
         Ok(())
     }
 }
@@ -126,9 +127,9 @@ impl<P: Model, C: Model> Loader for ManyToManyDef<P, C> {
         let Some(owner) = downcast::<P>(Rc::clone(owner)) else {
             return Ok(());
         };
-        let mut groups = self.load_linked(session, std::slice::from_ref(&owner))?;
-        let linked = groups.remove(&owner.key()?).unwrap_or_default();
-        self.fill(&owner, linked)
+        let owners = std::slice::from_ref(&owner);
+        let linked = self.load_linked(session, owners)?;
+        self.fill_all(owners, &linked)
     }
 }
 
@@ -286,10 +287,11 @@ impl<C: Model> ManyToMany<C> {
         }
     }
 
-    fn set_loaded(&self, linked: Vec<Rc<Node<C>>>) {
+    fn set_loaded(&self, linked: &[Handle<C>]) {
         // A link's end that let go of it calls `forget`: what was added
         // while not loaded is still linked.
-        self.items.set(linked.iter().map(Rc::downgrade), |_| true);
+        self.items
+            .set(linked.iter().map(|h| Rc::downgrade(&h.node)), |_| true);
     }
 }
 

@@ -63,6 +63,7 @@
 mod belongs_to;
 pub(crate) mod cascade;
 mod collection;
+mod groups;
 mod has_many;
 mod has_one;
 mod link;

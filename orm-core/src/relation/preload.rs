@@ -1,9 +1,10 @@
 //! Eager loading: one statement per relationship level, for any number of
 //! parents, and the `Relation` constants that name what to preload.
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::rc::Rc;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::path::{Hop, Path};
 use super::{BelongsToDef, HasManyDef, ManyToManyDef};
@@ -12,7 +13,7 @@ use crate::error::Result;
 use crate::model::Model;
 use crate::session::SessionInner;
 use crate::sql::{Param, text};
-use crate::state::{AnyNode, Handle, Node, downcast, same_node};
+use crate::state::{AnyNode, Handle, Node, downcast};
 use crate::value::{ToValue, Value, ValueRef};
 
 /// One level of eager loading, with its models erased.
@@ -56,7 +57,7 @@ impl<P: Model, C: Model> PreloadStep for HasManyDef<P, C> {
         }
         let children = self.load_children(session, &parents)?;
         self.fill_all(&parents, &children)?;
-        Ok(children.nodes().iter().map(Handle::erased).collect())
+        Ok(children.all().iter().map(Handle::erased).collect())
     }
 }
 
@@ -76,7 +77,7 @@ impl<C: Model, P: Model> PreloadStep for BelongsToDef<C, P> {
             .filter_map(|c| downcast::<C>(Rc::clone(c)))
             .collect();
         let mut wanted: Vec<Value> = Vec::new();
-        let mut parents: HashMap<P::Key, Rc<Node<P>>> = HashMap::new();
+        let mut parents: HashMap<P::Key, Rc<Node<P>>> = HashMap::default();
         for child in &children {
             let Some(key) = (self.this)(&*child.borrow()?).key() else {
                 continue;
@@ -135,21 +136,17 @@ impl<P: Model, C: Model> PreloadStep for ManyToManyDef<P, C> {
         if owners.is_empty() {
             return Ok(Vec::new());
         }
-        let mut groups = self.load_linked(session, &owners)?;
-        let mut loaded: Vec<Rc<dyn AnyNode>> = Vec::new();
-        for owner in &owners {
-            let linked = groups.remove(&owner.key()?).unwrap_or_default();
-            for node in &linked {
-                if !loaded
-                    .iter()
-                    .any(|l| same_node(l, &(Rc::clone(node) as Rc<dyn AnyNode>)))
-                {
-                    loaded.push(Rc::clone(node) as Rc<dyn AnyNode>);
-                }
-            }
-            self.fill(owner, linked)?;
-        }
-        Ok(loaded)
+        let linked = self.load_linked(session, &owners)?;
+        self.fill_all(&owners, &linked)?;
+        // The next level's objects, each once however many owners it is
+        // linked to.
+        let mut seen = HashSet::default();
+        Ok(linked
+            .all()
+            .iter()
+            .filter(|h| seen.insert(Rc::as_ptr(&h.node)))
+            .map(Handle::erased)
+            .collect())
     }
 }
 
