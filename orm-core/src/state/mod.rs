@@ -696,6 +696,13 @@ pub(crate) fn row_name(node: &dyn AnyNode) -> String {
     }
 }
 
+/// The address an object is known by in sets and maps of objects (the
+/// data pointer alone: two `Rc<dyn AnyNode>`s of one object may carry
+/// different vtable pointers).
+pub(crate) fn address(node: &Rc<dyn AnyNode>) -> *const () {
+    Rc::as_ptr(node).cast::<()>()
+}
+
 /// Whether two erased objects are the same object.
 pub(crate) fn same_node(a: &Rc<dyn AnyNode>, b: &Rc<dyn AnyNode>) -> bool {
     std::ptr::addr_eq(Rc::as_ptr(a), Rc::as_ptr(b))

@@ -23,7 +23,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::error::Result;
 use crate::identity::IdentityMap;
 use crate::persistence::{self, Inserted};
-use crate::state::{AnyNode, State, same_node};
+use crate::state::{AnyNode, State, address};
 use crate::value::Value;
 
 use savepoint::Level;
@@ -72,6 +72,11 @@ pub(crate) struct Transaction {
     /// Objects whose values may be ones this transaction wrote: rollback
     /// re-reads them.
     read: RefCell<Vec<Rc<dyn AnyNode>>>,
+    /// The addresses of the objects in `read` since the innermost
+    /// savepoint's mark (all of it when none is open): a load of 10,000
+    /// rows in an open transaction notes each with a lookup, not a scan of
+    /// those noted before it.
+    noted: RefCell<HashSet<*const ()>>,
     /// The open savepoints, outermost first.
     savepoints: RefCell<Vec<Level>>,
     /// The id the next savepoint gets: a guard names its savepoint by id,
@@ -110,11 +115,6 @@ pub(crate) enum RollbackTo {
         values: HashMap<*const (), Kept>,
         earlier: HashSet<*const ()>,
     },
-}
-
-/// The address an object is known by in the savepoints' maps.
-fn address(node: &Rc<dyn AnyNode>) -> *const () {
-    Rc::as_ptr(node).cast::<()>()
 }
 
 impl RollbackTo {
@@ -165,15 +165,21 @@ impl Transaction {
         if self.open.get() {
             // Noted once per savepoint: rolling back to the innermost one
             // re-reads what was read since it, even if read before too.
-            let since = self.marks().1;
-            let mut read = self.read.borrow_mut();
-            if !read[since.min(read.len())..]
-                .iter()
-                .any(|n| same_node(n, &node))
-            {
-                read.push(node);
+            if self.noted.borrow_mut().insert(address(&node)) {
+                self.read.borrow_mut().push(node);
             }
         }
+    }
+
+    /// Makes `noted` hold the objects read since the innermost mark again,
+    /// after the log or the marks changed (a savepoint begun, released or
+    /// rolled back to, the log taken).
+    fn renote(&self) {
+        let since = self.marks().1;
+        let read = self.read.borrow();
+        let mut noted = self.noted.borrow_mut();
+        noted.clear();
+        noted.extend(read[since.min(read.len())..].iter().map(address));
     }
 
     /// Commit succeeded: nothing to restore any more.
@@ -183,6 +189,7 @@ impl Transaction {
         written.iter().for_each(Written::committed);
         let read = std::mem::take(&mut *self.read.borrow_mut());
         let closed = std::mem::take(&mut *self.savepoints.borrow_mut());
+        self.renote();
         drop((written, read, closed));
     }
 
@@ -218,12 +225,14 @@ impl Transaction {
     /// closes every savepoint in it too.
     pub(crate) fn take(&self) -> Undone {
         self.open.set(false);
-        Undone {
+        let undone = Undone {
             written: std::mem::take(&mut *self.written.borrow_mut()),
             read: std::mem::take(&mut *self.read.borrow_mut()),
             to: RollbackTo::Start,
             _closed: std::mem::take(&mut *self.savepoints.borrow_mut()),
-        }
+        };
+        self.renote();
+        undone
     }
 
     /// Forgets everything (the session let go of its objects). The
@@ -231,11 +240,13 @@ impl Transaction {
     /// Returns what it forgot, to drop outside the borrows.
     pub(crate) fn clear(&self) -> (Vec<Written>, Vec<Rc<dyn AnyNode>>, Vec<Kept>) {
         let kept = self.forget_savepoint_values();
-        (
+        let forgotten = (
             std::mem::take(&mut *self.written.borrow_mut()),
             std::mem::take(&mut *self.read.borrow_mut()),
             kept,
-        )
+        );
+        self.renote();
+        forgotten
     }
 }
 

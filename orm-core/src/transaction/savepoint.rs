@@ -14,8 +14,9 @@ use std::rc::Rc;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use super::{RollbackTo, Transaction, Undone, address};
+use super::{RollbackTo, Transaction, Undone};
 use crate::error::{Misuse, Result};
+use crate::state::address;
 use crate::state::{AnyNode, State};
 use crate::value::Value;
 
@@ -72,6 +73,7 @@ impl Transaction {
             abandoned: false,
         };
         self.savepoints.borrow_mut().push(level);
+        self.renote();
         id
     }
 
@@ -157,6 +159,7 @@ impl Transaction {
             read.extend(once);
             twice
         };
+        self.renote();
         drop((dropped, duplicates));
     }
 
@@ -174,6 +177,7 @@ impl Transaction {
             let mark = level.read.min(log.len());
             log.split_off(mark)
         };
+        self.renote();
         let earlier = self
             .written
             .borrow()
