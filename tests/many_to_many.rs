@@ -761,6 +761,35 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_change_cancelled_among_others_leaves_the_others_to_find_and_cancel(db) -> orm::Result<()> {
+        shop(&db)?;
+        let recorder = db.recorder();
+        let session = db.session();
+        let cup = session.get::<Item>(3)?;
+        let [blue, office, red] = [1, 2, 4].map(|k| session.get::<Keyword>(k));
+        let (blue, office, red) = (blue?, office?, red?);
+        cup.read()?.keywords.load()?;
+        recorder.clear();
+
+        for keyword in [&blue, &office, &red] {
+            cup.read()?.keywords.add(keyword)?;
+        }
+        // The first change cancelled, then the second: the one left is
+        // found where it moved to.
+        cup.read()?.keywords.remove(&blue)?;
+        cup.read()?.keywords.remove(&office)?;
+        cup.read()?.keywords.add(&blue)?;
+        cup.read()?.keywords.remove(&blue)?;
+        session.commit()?;
+        assert_eq!(
+            backend::sql(&recorder),
+            [insert_link(&db)],
+            "one link row written"
+        );
+        assert_eq!(links(&db), [(1, 1), (1, 2), (2, 1), (3, 3), (3, 4)]);
+        Ok(())
+    }
+
     fn adding_a_link_that_exists_is_harmless_loaded_or_not(db) -> orm::Result<()> {
         shop(&db)?;
         for loaded in [true, false] {
