@@ -24,6 +24,8 @@ pub use select::{Select, SelectItem, Selection};
 use std::marker::PhantomData;
 use std::rc::Rc;
 
+use rustc_hash::FxHashSet as HashSet;
+
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::relation::{Lazy, Preload, PreloadStep, Relation};
@@ -290,9 +292,12 @@ impl<'s, T: Model, J> Query<'s, T, J> {
         let text = inner.conn()?.query_text(&self.statement())?;
         let params = text.params();
         let mut found: Vec<Rc<crate::state::Node<T>>> = Vec::new();
-        let repeats = self.repeats;
+        // Each object once, in the order first met, where a join repeats
+        // rows: a set of those met, not a scan of them per row.
+        let mut met: Option<HashSet<*const crate::state::Node<T>>> =
+            self.repeats.then(HashSet::default);
         inner.select_into::<T>(text.sql(), &params, self.populate, |node, _| {
-            if !(repeats && found.iter().any(|f| Rc::ptr_eq(f, &node))) {
+            if met.as_mut().is_none_or(|met| met.insert(Rc::as_ptr(&node))) {
                 found.push(node);
             }
             Ok(())
