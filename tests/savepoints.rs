@@ -358,6 +358,42 @@ backend_tests! {
         Ok(())
     }
 
+    fn an_object_read_in_nested_savepoints_is_read_again_once_per_rollback(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        let outer = session.begin_nested()?;
+        let ann = session.get::<User>(1)?;
+        let inner = session.begin_nested()?;
+        let bob = session.get::<User>(2)?;
+        session.refresh(&ann)?;
+        // Both are the outer savepoint's reads now, Ann once.
+        inner.release()?;
+        let inner = session.begin_nested()?;
+        session.refresh(&bob)?;
+        let recorder = db.recorder();
+        inner.rollback()?;
+        assert_eq!(
+            log(&recorder),
+            ["ROLLBACK TO orm_sp_2", "RELEASE orm_sp_2", "SELECT users"],
+            "Bob, read since the inner savepoint"
+        );
+        // Read again, but noted since the outer savepoint already.
+        session.refresh(&ann)?;
+        recorder.clear();
+        outer.rollback()?;
+        assert_eq!(
+            log(&recorder),
+            [
+                "ROLLBACK TO orm_sp_1",
+                "RELEASE orm_sp_1",
+                "SELECT users",
+                "SELECT users"
+            ],
+            "Ann and Bob, once each"
+        );
+        Ok(())
+    }
+
     // ---------------------------------------------------- nesting and guards
 
     fn nested_savepoints_roll_back_each_to_its_own_values(db) -> orm::Result<()> {

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use crate::error::Result;
 use crate::identity::IdentityMap;
 use crate::schema::OnDelete;
-use crate::state::{AnyNode, State};
+use crate::state::{AnyNode, State, address};
 use crate::transaction::Written;
 use crate::value::Value;
 
@@ -37,14 +37,14 @@ pub(crate) fn plan(
     while !deleted.is_empty() {
         let mut next = Vec::new();
         for node in nodes {
-            let address = Rc::as_ptr(node).cast::<()>();
+            let at = address(node);
             let loaded = matches!(node.state(), State::Persistent | State::Pending);
-            if !loaded || gone.contains(&address) {
+            if !loaded || gone.contains(&at) {
                 continue;
             }
             match effect_on(node, &deleted)? {
                 Some(Effect::Deleted(node)) => {
-                    gone.insert(address);
+                    gone.insert(at);
                     next.push((node.table().name, node.key_value()?));
                     effects.push(Effect::Deleted(node));
                 }

@@ -1,9 +1,9 @@
-//! Objects loaded for several owners in one statement (a preload, or the
-//! one owner of a lazy load), grouped by owner in the order the owners
-//! were given. One vector for all: a preload of 10,000 posts for 1,000
-//! users grows one, not one per user, and finds each row's owner with one
-//! hash lookup. Used by `HasMany`/`HasOne` and `ManyToMany`; filling the
-//! fields is theirs.
+//! Objects loaded for several owners at once (a preload, one statement
+//! per key list, or the one owner of a lazy load), grouped by owner in the
+//! order the owners were given. One vector for all: a preload of 10,000
+//! posts for 1,000 users grows one, not one per user, and finds each row's
+//! owner with one hash lookup. Used by `HasMany`/`HasOne` and
+//! `ManyToMany`; filling the fields is theirs.
 
 use std::hash::Hash;
 
@@ -12,11 +12,12 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::model::Model;
 use crate::state::Handle;
 
+/// The objects as they come, each with its owner: [`Groups::finish`]
+/// turns them into [`Grouped`].
 pub(super) struct Groups<K, C: Model> {
     /// Each owner's key and its position among the owners.
     position: HashMap<K, usize>,
-    /// The objects, in the order they came until `finish` puts them in
-    /// their owners' order.
+    /// The objects, in the order they came.
     nodes: Vec<Handle<C>>,
     /// How many objects each owner has, by its position.
     counts: Vec<usize>,
@@ -73,17 +74,31 @@ impl<K: Hash + Eq, C: Model> Groups<K, C> {
 
     /// Puts the objects in their owners' order, keeping the order they
     /// came in within each owner.
-    pub(super) fn finish(mut self) -> Groups<K, C> {
-        let Some(owner) = self.owner.take() else {
-            return self;
-        };
-        let mut order: Vec<usize> = (0..self.nodes.len()).collect();
-        order.sort_by_key(|&i| owner[i]);
-        let mut came: Vec<Option<Handle<C>>> = self.nodes.drain(..).map(Some).collect();
-        self.nodes = order.iter().filter_map(|&i| came[i].take()).collect();
-        self
+    pub(super) fn finish(self) -> Grouped<C> {
+        let Groups {
+            mut nodes,
+            counts,
+            owner,
+            ..
+        } = self;
+        if let Some(owner) = owner {
+            let mut order: Vec<usize> = (0..nodes.len()).collect();
+            order.sort_by_key(|&i| owner[i]);
+            let mut came: Vec<Option<Handle<C>>> = nodes.into_iter().map(Some).collect();
+            nodes = order.iter().filter_map(|&i| came[i].take()).collect();
+        }
+        Grouped { nodes, counts }
     }
+}
 
+/// The objects grouped by owner, in the owners' order.
+pub(super) struct Grouped<C: Model> {
+    nodes: Vec<Handle<C>>,
+    /// How many objects each owner has, by its position.
+    counts: Vec<usize>,
+}
+
+impl<C: Model> Grouped<C> {
     /// The objects of each owner in turn (an empty slice for an owner
     /// without any).
     pub(super) fn each(&self) -> impl Iterator<Item = &[Handle<C>]> {

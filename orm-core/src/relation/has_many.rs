@@ -5,7 +5,7 @@ use std::any::Any;
 use std::rc::Rc;
 
 use super::collection::Collection;
-use super::groups::Groups;
+use super::groups::{Grouped, Groups};
 use super::link::{Describe, Link, Loader};
 use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, ParentRef, RelationField, Wire};
 use crate::backend::{KeyForm, key_lists};
@@ -40,9 +40,6 @@ pub struct HasManyDef<P: Model, C: Model> {
     pub lazy: Lazy,
 }
 
-/// Children loaded for several parents, grouped by parent.
-pub(super) type Children<P, C> = Groups<<P as Model>::Key, C>;
-
 impl<P: Model, C: Model> HasManyDef<P, C> {
     /// The position of the children's foreign-key column (the derive
     /// checked that `back_field` names a `BelongsTo`, which has one).
@@ -58,7 +55,7 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
         &self,
         session: &Rc<SessionInner>,
         parents: &[Rc<Node<P>>],
-    ) -> Result<Children<P, C>> {
+    ) -> Result<Grouped<C>> {
         let mut children = Groups::new(parents.len());
         let mut keys = Vec::with_capacity(parents.len());
         for parent in parents {
@@ -67,7 +64,7 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
             children.owner(key);
         }
         let Some(column) = self.fk_column() else {
-            return Ok(children);
+            return Ok(children.finish());
         };
         let fk = &C::TABLE.columns[column];
         // One parent (a lazy load): a plain `= ?`, which SQLite answers
@@ -101,11 +98,7 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
 
     /// Fills each parent's field with its children and points each child
     /// back at it.
-    pub(super) fn fill_all(
-        &self,
-        parents: &[Rc<Node<P>>],
-        children: &Children<P, C>,
-    ) -> Result<()> {
+    pub(super) fn fill_all(&self, parents: &[Rc<Node<P>>], children: &Grouped<C>) -> Result<()> {
         for (parent, group) in parents.iter().zip(children.each()) {
             self.fill(parent, group)?;
         }

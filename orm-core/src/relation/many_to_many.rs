@@ -6,7 +6,7 @@ use std::any::Any;
 use std::rc::Rc;
 
 use super::collection::Collection;
-use super::groups::Groups;
+use super::groups::{Grouped, Groups};
 use super::link::{Describe, Link, Loader};
 use super::{
     CollectionField, Holder, Joining, Lazy, NewLink, Owner, ParentRef, RelationField, Wire,
@@ -47,16 +47,13 @@ pub struct ManyToManyDef<P: Model, C: Model> {
     pub order_by: &'static [SortKey],
 }
 
-/// Objects of `C` linked to several owners, grouped by owner.
-pub(super) type Linked<P, C> = Groups<<P as Model>::Key, C>;
-
 impl<P: Model, C: Model> ManyToManyDef<P, C> {
     /// One SELECT of the objects linked to all `owners`, grouped by owner.
     pub(super) fn load_linked(
         &self,
         session: &Rc<SessionInner>,
         owners: &[Rc<Node<P>>],
-    ) -> Result<Linked<P, C>> {
+    ) -> Result<Grouped<C>> {
         let mut linked = Groups::new(owners.len());
         let mut keys = Vec::with_capacity(owners.len());
         for owner in owners {
@@ -91,7 +88,7 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
     }
 
     /// Fills each owner's field with the objects linked to it.
-    pub(super) fn fill_all(&self, owners: &[Rc<Node<P>>], linked: &Linked<P, C>) -> Result<()> {
+    pub(super) fn fill_all(&self, owners: &[Rc<Node<P>>], linked: &Grouped<C>) -> Result<()> {
         for (owner, group) in owners.iter().zip(linked.each()) {
             (self.this)(&*owner.borrow()?).set_loaded(group);
         }

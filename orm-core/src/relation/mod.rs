@@ -1,7 +1,8 @@
 //! Relationships: [`BelongsTo`] (many-to-one, owns the foreign key),
 //! [`HasMany`] (one-to-many, the other side), [`HasOne`] and [`ManyToMany`],
 //! as fields of the models. What all four share lives once: their place
-//! and the lazy-load path in `link`, loaded lists in `collection`, the
+//! and the lazy-load path in `link`, loaded lists in `collection`, what
+//! one load reads for several owners, grouped by owner, in `groups`, the
 //! session they join in [`Joining`], cascades in `cascade`, eager loading in
 //! `preload`; each kind's file keeps only what differs.
 //!
@@ -84,11 +85,13 @@ pub use watch::NPlusOne;
 
 use std::rc::{Rc, Weak};
 
+use rustc_hash::FxHashSet as HashSet;
+
 use crate::error::{Misuse, Result};
 use crate::model::Model;
 use crate::schema::TableDef;
 use crate::session::SessionInner;
-use crate::state::{AnyNode, Handle};
+use crate::state::{AnyNode, Handle, address};
 use crate::value::Value;
 
 /// How a relationship behaves when read before it is loaded.
@@ -315,14 +318,12 @@ impl Joining {
 /// own manager, two objects each other's), and the link stays weak.
 fn keeps_alive(from: &Rc<dyn AnyNode>, to: &Rc<dyn AnyNode>) -> bool {
     let mut stack = vec![Rc::clone(from)];
-    let mut seen: Vec<*const ()> = Vec::new();
+    let mut seen: HashSet<*const ()> = HashSet::default();
     while let Some(node) = stack.pop() {
         if crate::state::same_node(&node, to) {
             return true;
         }
-        let address = Rc::as_ptr(&node).cast::<()>();
-        if !seen.contains(&address) {
-            seen.push(address);
+        if seen.insert(address(&node)) {
             stack.extend(node.meta().held());
         }
     }

@@ -13,7 +13,7 @@ use rustc_hash::FxHashSet as HashSet;
 
 use crate::error::Result;
 use crate::relation::ParentRef;
-use crate::state::{AnyNode, State};
+use crate::state::{AnyNode, State, address};
 use crate::unit_of_work::LinkChange;
 
 use super::SessionInner;
@@ -58,10 +58,7 @@ impl SessionInner {
             // (deleted, detached) stays where it is; the object added must
             // itself be able to join.
             let gone = matches!(node.state(), State::Deleted | State::Detached);
-            if !seen.insert(Rc::as_ptr(&node).cast())
-                || (gone && !root)
-                || !self.check_adoptable(&node)?
-            {
+            if !seen.insert(address(&node)) || (gone && !root) || !self.check_adoptable(&node)? {
                 root = false;
                 continue;
             }

@@ -171,15 +171,10 @@ impl Transaction {
         }
     }
 
-    /// Makes `noted` hold the objects read since the innermost mark again,
-    /// after the log or the marks changed (a savepoint begun, released or
-    /// rolled back to, the log taken).
-    fn renote(&self) {
-        let since = self.marks().1;
-        let read = self.read.borrow();
-        let mut noted = self.noted.borrow_mut();
-        noted.clear();
-        noted.extend(read[since.min(read.len())..].iter().map(address));
+    /// The read log was emptied: nothing is noted (and the set's room,
+    /// perhaps for a large load, is given back).
+    fn forget_noted(&self) {
+        *self.noted.borrow_mut() = HashSet::default();
     }
 
     /// Commit succeeded: nothing to restore any more.
@@ -189,7 +184,7 @@ impl Transaction {
         written.iter().for_each(Written::committed);
         let read = std::mem::take(&mut *self.read.borrow_mut());
         let closed = std::mem::take(&mut *self.savepoints.borrow_mut());
-        self.renote();
+        self.forget_noted();
         drop((written, read, closed));
     }
 
@@ -231,7 +226,7 @@ impl Transaction {
             to: RollbackTo::Start,
             _closed: std::mem::take(&mut *self.savepoints.borrow_mut()),
         };
-        self.renote();
+        self.forget_noted();
         undone
     }
 
@@ -245,7 +240,7 @@ impl Transaction {
             std::mem::take(&mut *self.read.borrow_mut()),
             kept,
         );
-        self.renote();
+        self.forget_noted();
         forgotten
     }
 }

@@ -16,8 +16,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{RollbackTo, Transaction, Undone};
 use crate::error::{Misuse, Result};
-use crate::state::address;
-use crate::state::{AnyNode, State};
+use crate::state::{AnyNode, State, address};
 use crate::value::Value;
 
 /// An object and its column values when a savepoint began.
@@ -30,6 +29,9 @@ pub(crate) struct Level {
     written: usize,
     /// How long the read log was when it began.
     read: usize,
+    /// The transaction's `noted` when it began: the objects read since the
+    /// mark around it, which are noted again when it closes.
+    noted_before: HashSet<*const ()>,
     /// The values, when it began, of the objects flushes wrote since.
     values: HashMap<*const (), Kept>,
     /// Its guard went away without closing it: it is rolled back as soon
@@ -69,11 +71,11 @@ impl Transaction {
             id,
             written: self.written.borrow().len(),
             read: self.read.borrow().len(),
+            noted_before: std::mem::take(&mut *self.noted.borrow_mut()),
             values: HashMap::default(),
             abandoned: false,
         };
         self.savepoints.borrow_mut().push(level);
-        self.renote();
         id
     }
 
@@ -127,7 +129,6 @@ impl Transaction {
         };
         let mut levels = self.savepoints.borrow_mut();
         let parent = levels.last_mut();
-        let parent_read = parent.as_ref().map_or(0, |p| p.read);
         let mut dropped: Vec<Kept> = Vec::new();
         match parent {
             Some(parent) => {
@@ -145,22 +146,19 @@ impl Transaction {
         drop(levels);
         // An object read both before and after the mark is noted once in
         // the log it belongs to now.
+        let mut noted = level.noted_before;
         let duplicates = {
             let mut read = self.read.borrow_mut();
             let mark = level.read.min(read.len());
-            let before: HashSet<*const ()> = read[parent_read.min(mark)..mark]
-                .iter()
-                .map(address)
-                .collect();
             let since = read.split_off(mark);
-            let (twice, once): (Vec<_>, Vec<_>) = since
-                .into_iter()
-                .partition(|n| before.contains(&address(n)));
+            let (twice, once): (Vec<_>, Vec<_>) =
+                since.into_iter().partition(|n| noted.contains(&address(n)));
+            noted.extend(once.iter().map(address));
             read.extend(once);
             twice
         };
-        self.renote();
-        drop((dropped, duplicates));
+        let since = std::mem::replace(&mut *self.noted.borrow_mut(), noted);
+        drop((dropped, duplicates, since));
     }
 
     /// Takes the logs after the innermost savepoint's marks out for a
@@ -177,7 +175,9 @@ impl Transaction {
             let mark = level.read.min(log.len());
             log.split_off(mark)
         };
-        self.renote();
+        // What was read since the mark is taken out: the log around it is
+        // the one noted now, as it was when the savepoint began.
+        *self.noted.borrow_mut() = level.noted_before;
         let earlier = self
             .written
             .borrow()
@@ -246,15 +246,6 @@ impl Transaction {
         drop(unkept);
     }
 
-    /// Where the innermost savepoint's marks stand (the logs' starts when
-    /// none is open).
-    pub(super) fn marks(&self) -> (usize, usize) {
-        self.savepoints
-            .borrow()
-            .last()
-            .map_or((0, 0), |l| (l.written, l.read))
-    }
-
     /// Where the marks of savepoint `id` stand.
     pub(super) fn marks_of(&self, id: u64) -> (usize, usize) {
         self.savepoints
@@ -277,9 +268,12 @@ impl Transaction {
     /// borrow.
     pub(super) fn forget_savepoint_values(&self) -> Vec<Kept> {
         let mut forgotten = Vec::new();
+        // Its one caller, `Transaction::clear`, empties the logs and the
+        // transaction's own `noted` too.
         for level in self.savepoints.borrow_mut().iter_mut() {
             level.written = 0;
             level.read = 0;
+            level.noted_before = HashSet::default();
             forgotten.extend(std::mem::take(&mut level.values).into_values());
         }
         forgotten

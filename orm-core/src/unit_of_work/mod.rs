@@ -185,8 +185,8 @@ impl UnitOfWork {
     /// cancels out; otherwise the database's state is unknown and the last
     /// change wins.
     pub(crate) fn record_link(&self, change: LinkChange, known: bool) {
-        let cancelled = self.links.borrow_mut().record(change, known);
-        drop(cancelled);
+        let let_go = self.links.borrow_mut().record(change, known);
+        drop(let_go);
     }
 
     /// Whether there are changes a flush would write. Never panics, even
@@ -291,6 +291,7 @@ impl Work {
 /// change before it (linking 10,000 objects in one session).
 #[derive(Default)]
 struct LinkChanges {
+    /// The changes, in the order they were made.
     changes: Vec<LinkChange>,
     /// Each change's position in `changes`, by its link.
     at: HashMap<LinkId, usize>,
@@ -301,31 +302,34 @@ struct LinkChanges {
 type LinkId = (&'static str, [(&'static str, *const ()); 2]);
 
 impl LinkChanges {
-    /// Records `change`; returns the change it cancelled, to drop outside
-    /// the borrow. See [`UnitOfWork::record_link`].
-    fn record(&mut self, change: LinkChange, known: bool) -> Option<LinkChange> {
+    /// Records `change` (see [`UnitOfWork::record_link`]); returns the
+    /// changes let go of (one cancelled, or `change` itself when not kept),
+    /// to drop outside the borrow.
+    fn record(&mut self, change: LinkChange, known: bool) -> [Option<LinkChange>; 2] {
         let id = change.id();
         let Some(&i) = self.at.get(&id) else {
             self.at.insert(id, self.changes.len());
             self.changes.push(change);
-            return None;
+            return [None, None];
         };
         if self.changes[i].link == change.link {
-            return None;
+            return [Some(change), None];
         }
         let cancelled = self.changes.remove(i);
-        if !known {
-            self.changes.push(change);
+        self.at.remove(&id);
+        // Those after it moved up one.
+        for (at, later) in self.changes.iter().enumerate().skip(i) {
+            self.at.insert(later.id(), at);
         }
-        // Those after it moved up one: rare enough (a link made and
-        // unmade before a flush) to renumber them all.
-        self.at.clear();
-        for (at, c) in self.changes.iter().enumerate() {
-            self.at.insert(c.id(), at);
+        if known {
+            return [Some(cancelled), Some(change)];
         }
-        Some(cancelled)
+        self.at.insert(id, self.changes.len());
+        self.changes.push(change);
+        [Some(cancelled), None]
     }
 
+    /// Every change, taken out, in the order they were made.
     fn take(&mut self) -> Vec<LinkChange> {
         self.at.clear();
         std::mem::take(&mut self.changes)

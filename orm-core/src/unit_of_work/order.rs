@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::{LinkChange, Orphan, Work};
 use crate::error::{Misuse, Result};
 use crate::schema::{TableDef, dependency_order};
-use crate::state::{AnyNode, State, same_node};
+use crate::state::{AnyNode, State, address, same_node};
 use crate::value::Value;
 
 /// One row a flush writes, in the order the flush writes them.
@@ -116,7 +116,6 @@ fn insert_order(pending: &[Rc<dyn AnyNode>]) -> Result<Vec<Rc<dyn AnyNode>>> {
         Visiting,
         Done,
     }
-    let address = |node: &Rc<dyn AnyNode>| Rc::as_ptr(node).cast::<()>();
     let mut ordered: Vec<Rc<dyn AnyNode>> = Vec::with_capacity(pending.len());
     let mut marks: HashMap<*const (), Mark> =
         HashMap::with_capacity_and_hasher(pending.len(), Default::default());
