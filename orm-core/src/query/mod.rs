@@ -31,7 +31,7 @@ use crate::model::Model;
 use crate::relation::{Lazy, Preload, PreloadStep, Relation};
 use crate::session::Session;
 use crate::sql::trace;
-use crate::sql::tree::{self, Join, Node};
+use crate::sql::tree::{self, ColumnNames, Join, Node};
 use crate::state::{AnyNode, Handle};
 use crate::value::RowExt;
 use scope::{Contains, InScope, Inner, Outer};
@@ -260,14 +260,10 @@ impl<'s, T: Model, J> Query<'s, T, J> {
     fn statement(&mut self) -> tree::Select {
         let mut tree = std::mem::take(&mut self.tree);
         let table = T::TABLE;
-        tree.columns = table
-            .columns
-            .iter()
-            .map(|c| Node::Column {
-                table: table.name,
-                name: c.name,
-            })
-            .collect();
+        tree.columns = vec![Node::Columns {
+            table: table.name,
+            names: ColumnNames(table.columns),
+        }];
         tree
     }
 

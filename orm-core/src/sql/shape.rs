@@ -179,6 +179,9 @@ fn same_node(a: &Node, b: &Node) -> bool {
         | (Node::OuterColumn { table, name }, Node::OuterColumn { table: t, name: n }) => {
             same_name(table, t) && same_name(name, n)
         }
+        (Node::Columns { table, names }, Node::Columns { table: t, names: n }) => {
+            same_name(table, t) && names == n
+        }
         // The value is a placeholder in the text; the column is for errors.
         (Node::Value { .. }, Node::Value { .. }) => true,
         (
@@ -303,7 +306,11 @@ fn blank_node(node: &mut Node) {
             blank_node(value);
             blank_node(default);
         }
-        Node::Column { .. } | Node::OuterColumn { .. } | Node::One | Node::Truth(_) => {}
+        Node::Column { .. }
+        | Node::Columns { .. }
+        | Node::OuterColumn { .. }
+        | Node::One
+        | Node::Truth(_) => {}
     }
 }
 
@@ -311,7 +318,8 @@ fn blank_node(node: &mut Node) {
 mod tests {
     use super::*;
     use crate::backend::Backend;
-    use crate::sql::tree::{fingerprint, render};
+    use crate::schema::ColumnDef;
+    use crate::sql::tree::{ColumnNames, fingerprint, render};
 
     fn column(name: &'static str) -> Node {
         Node::Column {
@@ -467,6 +475,54 @@ mod tests {
             ..base.clone()
         };
         assert!(!same(&truth(true), &truth(false)));
+    }
+
+    const fn named(name: &'static str) -> ColumnDef {
+        ColumnDef {
+            name,
+            field: name,
+            sql_type: "INTEGER",
+            postgres_type: None,
+            nullable: false,
+            primary_key: false,
+            unique: false,
+            default: None,
+            references: None,
+        }
+    }
+
+    static PEOPLE: [ColumnDef; 2] = [named("id"), named("name")];
+    static PEOPLE_AGAIN: [ColumnDef; 2] = [named("id"), named("name")];
+    static OTHER_PEOPLE: [ColumnDef; 2] = [named("id"), named("age")];
+
+    #[test]
+    fn a_models_columns_are_one_shape_by_their_names_wherever_listed() {
+        let of = |names: &'static [ColumnDef], table| {
+            let mut select = Select::from(table);
+            select.columns = vec![Node::Columns {
+                table,
+                names: ColumnNames(names),
+            }];
+            select
+        };
+        let people = of(&PEOPLE, "people");
+        // Equal lists at two addresses (a const copied into two places).
+        let again = of(&PEOPLE_AGAIN, "people");
+        assert!(same(&people, &again));
+        assert_eq!(hash(&people), hash(&again));
+        for other in [of(&OTHER_PEOPLE, "people"), of(&PEOPLE, "persons")] {
+            assert!(!same(&people, &other));
+            assert_ne!(hash(&people), hash(&other));
+            for dialect in [Backend::Sqlite, Backend::Postgres] {
+                assert_ne!(sql(&people, dialect), sql(&other, dialect));
+            }
+        }
+        // One node or a node per column: the same text.
+        let mut one_each = people.clone();
+        one_each.columns = vec![column("id"), column("name")];
+        for dialect in [Backend::Sqlite, Backend::Postgres] {
+            assert_eq!(sql(&people, dialect), sql(&one_each, dialect));
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use rustc_hash::FxHasher;
 
 use crate::backend::Backend;
 use crate::error::{Error, Misuse, Result};
+use crate::schema::ColumnDef;
 use crate::sql::push_quoted;
 use crate::value::Value;
 
@@ -26,6 +27,13 @@ pub enum Node {
     Column {
         table: &'static str,
         name: &'static str,
+    },
+    /// Every column of a model's table, in the order of its struct: what
+    /// a query of the model reads. One node rather than one per column, so
+    /// that finding the query's kept text hashes and compares them at once.
+    Columns {
+        table: &'static str,
+        names: ColumnNames,
     },
     /// A column of the statement around a correlated subquery.
     OuterColumn {
@@ -80,6 +88,28 @@ pub enum Node {
     /// A condition that always holds, or never (`1 = 1`, `0 = 1`: SQL
     /// both backends read as a truth value).
     Truth(bool),
+}
+
+/// The names of a table's columns, as its model's metadata lists them.
+#[derive(Clone, Copy)]
+pub struct ColumnNames(pub &'static [ColumnDef]);
+
+impl ColumnNames {
+    fn iter(self) -> impl Iterator<Item = &'static str> {
+        self.0.iter().map(|c| c.name)
+    }
+}
+
+impl PartialEq for ColumnNames {
+    fn eq(&self, other: &ColumnNames) -> bool {
+        std::ptr::eq(self.0, other.0) || self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for ColumnNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// A join along a relationship: `JOIN table ON table.column = other.other_column`.
@@ -195,6 +225,7 @@ impl Node {
                 Node::Call { arg, .. } => stack.extend(arg.as_deref()),
                 Node::Coalesce { value, default } => stack.extend([&**value, &**default]),
                 Node::Column { .. }
+                | Node::Columns { .. }
                 | Node::OuterColumn { .. }
                 | Node::Value { .. }
                 | Node::One
@@ -209,6 +240,7 @@ impl Node {
         matches!(
             self,
             Node::Column { .. }
+                | Node::Columns { .. }
                 | Node::OuterColumn { .. }
                 | Node::Value { .. }
                 | Node::One
@@ -522,6 +554,27 @@ impl Renderer {
         self.quoted(name);
     }
 
+    /// Every column of `table`, as `column` writes each. A fingerprint
+    /// hashes the names alone: qualifying them or not, and the table's
+    /// alias, follow from the rest of the shape.
+    fn columns(&mut self, table: &'static str, names: ColumnNames) {
+        if let Some(hasher) = &mut self.fingerprint {
+            hasher.write(table.as_bytes());
+            for name in names.iter() {
+                hasher.write_u8(0xff);
+                hasher.write(name.as_bytes());
+            }
+            hasher.write_u8(0xfe);
+            return;
+        }
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.column(table, name, 0);
+        }
+    }
+
     /// A bound value. The one place a placeholder is written.
     fn param(&mut self, value: Value, column: &'static str) {
         self.out.params.push((value, column));
@@ -604,6 +657,7 @@ impl Renderer {
         let mut queue = Queue { tasks, start };
         match node {
             Node::Column { .. }
+            | Node::Columns { .. }
             | Node::OuterColumn { .. }
             | Node::Value { .. }
             | Node::One
@@ -702,6 +756,7 @@ impl Renderer {
     fn leaf(&mut self, node: &Node) -> bool {
         match node {
             Node::Column { table, name } => self.column(table, name, 0),
+            Node::Columns { table, names } => self.columns(table, *names),
             Node::OuterColumn { table, name } => self.column(table, name, 1),
             Node::Value { value, column } => self.param(value.clone(), column),
             Node::One => self.push("1"),
@@ -782,6 +837,46 @@ mod tests {
             r#"SELECT "id", "name" FROM "users" WHERE "name" = ?"#
         );
         assert_eq!(rendered.params.len(), 1);
+    }
+
+    #[test]
+    fn a_models_columns_are_written_bare_or_qualified_as_single_columns_are() {
+        const fn named(name: &'static str) -> ColumnDef {
+            ColumnDef {
+                name,
+                field: name,
+                sql_type: "INTEGER",
+                postgres_type: None,
+                nullable: false,
+                primary_key: false,
+                unique: false,
+                default: None,
+                references: None,
+            }
+        }
+        static USERS: [ColumnDef; 3] = [named("id"), named("name"), named("city_id")];
+        let mut select = Select::from("users");
+        select.columns = vec![Node::Columns {
+            table: "users",
+            names: ColumnNames(&USERS),
+        }];
+        let rendered = render(&select, Backend::Sqlite).expect("renders");
+        assert_eq!(
+            rendered.sql,
+            r#"SELECT "id", "name", "city_id" FROM "users""#
+        );
+        select.joins.push(Join {
+            left: false,
+            table: "cities",
+            column: "id",
+            other_table: "users",
+            other_column: "city_id",
+        });
+        let rendered = render(&select, Backend::Postgres).expect("renders");
+        assert_eq!(
+            rendered.sql,
+            r#"SELECT "users"."id", "users"."name", "users"."city_id" FROM "users" JOIN "cities" ON "cities"."id" = "users"."city_id""#
+        );
     }
 
     #[test]
