@@ -161,6 +161,24 @@ backend_tests! {
         Ok(())
     }
 
+    fn an_object_an_idle_autoflush_let_go_of_is_written_once_changed(db) -> orm::Result<()> {
+        seed(&db)?;
+        let session = db.session();
+        let ann = session.get::<User>(1)?;
+        ann.write()?.name = "ann".into();
+        let recorder = db.recorder();
+        // Nothing to write: the query runs alone, and Ann is let go of.
+        session.query::<User>().all()?;
+        assert_eq!(statement_texts(&recorder).len(), 1);
+        // A later write lists her again.
+        ann.write()?.name = "anna".into();
+        recorder.clear();
+        session.commit()?;
+        assert_eq!(recorder.count(), 1, "the UPDATE: {:?}", recorder.sql());
+        assert_eq!(db.session().get::<User>(1)?.read()?.name, "anna");
+        Ok(())
+    }
+
     fn loaded_objects_have_no_changes_until_a_field_changes(db) -> orm::Result<()> {
         seed(&db)?;
         let session = db.session();

@@ -17,19 +17,27 @@ use crate::unit_of_work::{self, Work};
 
 impl SessionInner {
     /// Flushes first if autoflush is on and there is anything to write.
+    /// Objects written to but not changed are let go of when nothing is
+    /// to be written, so that the next autoflush does not compare them
+    /// again (a loop of writes that change little, each followed by a
+    /// query, would compare every one each time).
     pub(crate) fn autoflush(&self) -> Result<()> {
-        if self.autoflush.get() && !self.flushing.get() && self.unit_of_work.has_work() {
-            let conn = self.conn()?;
-            conn.because(
-                true,
-                || match conn.current_cause() {
-                    Some(before) => format!("autoflush before the {before}"),
-                    None => "autoflush".to_owned(),
-                },
-                || self.flush(),
-            )?;
+        if !self.autoflush.get() || self.flushing.get() {
+            return Ok(());
         }
-        Ok(())
+        if !self.unit_of_work.has_work() {
+            self.unit_of_work.forget_clean();
+            return Ok(());
+        }
+        let conn = self.conn()?;
+        conn.because(
+            true,
+            || match conn.current_cause() {
+                Some(before) => format!("autoflush before the {before}"),
+                None => "autoflush".to_owned(),
+            },
+            || self.flush(),
+        )
     }
 
     pub(crate) fn flush(&self) -> Result<()> {

@@ -223,9 +223,15 @@ impl UnitOfWork {
         }
     }
 
-    /// The dirty objects had nothing to write: let them go.
+    /// The dirty objects had nothing to write: let them go (a later
+    /// `write` lists an object again). Left as they are while the list is
+    /// being read: letting go is only a saving.
     pub(crate) fn forget_clean(&self) {
-        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+        let Ok(mut listed) = self.dirty.try_borrow_mut() else {
+            return;
+        };
+        let dirty = std::mem::take(&mut *listed);
+        drop(listed);
         dirty.iter().for_each(|n| {
             n.meta().set_listed(false);
         });
