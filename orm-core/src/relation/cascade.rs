@@ -7,7 +7,6 @@
 //! so a guard the user holds on an affected object fails the flush before
 //! anything is written; applied after it succeeded.
 
-use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
 use rustc_hash::FxHashSet as HashSet;
@@ -17,7 +16,7 @@ use crate::identity::IdentityMap;
 use crate::schema::OnDelete;
 use crate::state::{AnyNode, State, address};
 use crate::transaction::Written;
-use crate::value::Value;
+use crate::value::{RowKey, Value};
 
 /// What a flush's deletes do to one loaded object.
 pub(crate) enum Effect {
@@ -36,7 +35,9 @@ pub(crate) fn plan(
 ) -> Result<Vec<Effect>> {
     let mut effects = Vec::new();
     let mut gone: HashSet<*const ()> = HashSet::default();
-    let mut deleted: HashSet<Row> = deleted.into_iter().map(|(t, k)| Row(t, k)).collect();
+    // A hash lookup per foreign key of each loaded object, not a scan of
+    // every deleted row.
+    let mut deleted: HashSet<RowKey> = deleted.into_iter().map(|(t, k)| RowKey(t, k)).collect();
     while !deleted.is_empty() {
         let mut next = HashSet::default();
         for node in nodes {
@@ -48,7 +49,7 @@ pub(crate) fn plan(
             match effect_on(node, &deleted)? {
                 Some(Effect::Deleted(node)) => {
                     gone.insert(at);
-                    next.insert(Row(node.table().name, node.key_value()?));
+                    next.insert(RowKey(node.table().name, node.key_value()?));
                     effects.push(Effect::Deleted(node));
                 }
                 Some(effect) => effects.push(effect),
@@ -62,7 +63,7 @@ pub(crate) fn plan(
 
 /// What deleting `deleted` does to `node`, by the `ON DELETE` of each of
 /// its foreign keys that points at one of them.
-fn effect_on(node: &Rc<dyn AnyNode>, deleted: &HashSet<Row>) -> Result<Option<Effect>> {
+fn effect_on(node: &Rc<dyn AnyNode>, deleted: &HashSet<RowKey>) -> Result<Option<Effect>> {
     let value = node.value()?;
     let mut set_null = Vec::new();
     for (i, column) in node.table().columns.iter().enumerate() {
@@ -70,7 +71,7 @@ fn effect_on(node: &Rc<dyn AnyNode>, deleted: &HashSet<Row>) -> Result<Option<Ef
             continue;
         };
         let key = Value::from(value.column(i).as_ref());
-        if key == Value::Null || !deleted.contains(&Row((fk.target)().name, key)) {
+        if key == Value::Null || !deleted.contains(&RowKey((fk.target)().name, key)) {
             continue;
         }
         match fk.on_delete {
@@ -80,43 +81,6 @@ fn effect_on(node: &Rc<dyn AnyNode>, deleted: &HashSet<Row>) -> Result<Option<Ef
         }
     }
     Ok((!set_null.is_empty()).then(|| Effect::SetNull(Rc::clone(node), set_null)))
-}
-
-/// A deleted row: its table and key, found by a hash lookup, so that
-/// planning the deletes of D rows for M loaded objects costs M lookups, not
-/// M times D comparisons.
-#[derive(PartialEq)]
-struct Row(&'static str, Value);
-
-/// Keys compare as values do; a REAL key that is NaN matches nothing, as
-/// in SQL.
-impl Eq for Row {}
-
-impl Hash for Row {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
-        match &self.1 {
-            Value::Null => state.write_u8(0),
-            Value::Integer(i) => {
-                state.write_u8(1);
-                i.hash(state);
-            }
-            Value::Real(r) => {
-                state.write_u8(2);
-                // 0.0 and -0.0 are equal, so they hash alike.
-                let r = if *r == 0.0 { 0.0 } else { *r };
-                r.to_bits().hash(state);
-            }
-            Value::Text(t) => {
-                state.write_u8(3);
-                t.hash(state);
-            }
-            Value::Blob(b) => {
-                state.write_u8(4);
-                b.hash(state);
-            }
-        }
-    }
 }
 
 /// What [`apply`] changed, and the objects it let go of.

@@ -2,13 +2,13 @@
 
 use std::rc::Rc;
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{LinkChange, Orphan, Work};
 use crate::error::{Misuse, Result};
 use crate::schema::{TableDef, dependency_order};
 use crate::state::{AnyNode, State, address, same_node};
-use crate::value::Value;
+use crate::value::RowKey;
 
 /// One row a flush writes, in the order the flush writes them.
 pub(super) enum Step<'w> {
@@ -38,7 +38,7 @@ pub(super) enum Step<'w> {
 pub(super) fn steps(work: &Work) -> Result<Vec<Step<'_>>> {
     let inserts = insert_order(&work.pending)?;
     let new_keys = if work.dirty.is_empty() {
-        Vec::new()
+        HashSet::default()
     } else {
         new_keys(&work.pending)?
     };
@@ -156,26 +156,26 @@ fn insert_order(pending: &[Rc<dyn AnyNode>]) -> Result<Vec<Rc<dyn AnyNode>>> {
 }
 
 /// The keys new objects were given (not left for the database to
-/// assign), by table.
-fn new_keys(pending: &[Rc<dyn AnyNode>]) -> Result<Vec<(&'static str, Value)>> {
-    let mut keys = Vec::new();
+/// assign), with their tables.
+fn new_keys(pending: &[Rc<dyn AnyNode>]) -> Result<HashSet<RowKey>> {
+    let mut keys = HashSet::default();
     for node in pending {
         if !node.value()?.key_unassigned() {
-            keys.push((node.table().name, node.key_value()?));
+            keys.insert(RowKey(node.table().name, node.key_value()?));
         }
     }
     Ok(keys)
 }
 
 /// Whether `node` holds, as a plain key, the key of a new object.
-fn points_at_new(node: &Rc<dyn AnyNode>, new_keys: &[(&'static str, Value)]) -> Result<bool> {
+fn points_at_new(node: &Rc<dyn AnyNode>, new_keys: &HashSet<RowKey>) -> Result<bool> {
     if new_keys.is_empty() {
         return Ok(false);
     }
     Ok(node
         .target_keys()?
-        .iter()
-        .any(|(table, key)| new_keys.iter().any(|(t, k)| *t == table.name && k == key)))
+        .into_iter()
+        .any(|(table, key)| new_keys.contains(&RowKey(table.name, key))))
 }
 
 /// Pending objects with parents' tables first (stable: in the order they

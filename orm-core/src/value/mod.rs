@@ -34,6 +34,43 @@ pub enum Value {
     Blob(Vec<u8>),
 }
 
+/// A row as a foreign key names it: its table and its key, hashable, so
+/// that sets of rows (deleted by a flush, inserted with keys given) are
+/// looked up, not scanned.
+#[derive(Debug, PartialEq)]
+pub(crate) struct RowKey(pub &'static str, pub Value);
+
+/// Keys compare as values do; a REAL key that is NaN matches nothing, as
+/// in SQL.
+impl Eq for RowKey {}
+
+impl std::hash::Hash for RowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+        match &self.1 {
+            Value::Null => state.write_u8(0),
+            Value::Integer(i) => {
+                state.write_u8(1);
+                i.hash(state);
+            }
+            Value::Real(r) => {
+                state.write_u8(2);
+                // 0.0 and -0.0 are equal, so they hash alike.
+                let r = if *r == 0.0 { 0.0 } else { *r };
+                r.to_bits().hash(state);
+            }
+            Value::Text(t) => {
+                state.write_u8(3);
+                t.hash(state);
+            }
+            Value::Blob(b) => {
+                state.write_u8(4);
+                b.hash(state);
+            }
+        }
+    }
+}
+
 /// A borrowed column value: what a model binds without copying, and what a
 /// row hands over to be converted.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -655,5 +692,36 @@ mod tests {
         assert_eq!(render(&Value::Text("O'Brien".into())), "'O''Brien'");
         assert_eq!(render(&Value::Blob(vec![1, 255])), "x'01ff'");
         assert_eq!(render(&Value::Null), "NULL");
+    }
+
+    #[test]
+    fn a_row_key_is_found_by_its_table_and_its_value() {
+        use rustc_hash::FxHashSet;
+        let rows: FxHashSet<RowKey> = [
+            RowKey("users", Value::Integer(1)),
+            RowKey("users", Value::Text("ann".into())),
+            RowKey("users", Value::Real(-0.0)),
+            RowKey("users", Value::Blob(vec![1])),
+            RowKey("users", Value::Null),
+        ]
+        .into_iter()
+        .collect();
+        for found in [
+            RowKey("users", Value::Integer(1)),
+            RowKey("users", Value::Text("ann".into())),
+            RowKey("users", Value::Real(0.0)),
+            RowKey("users", Value::Blob(vec![1])),
+        ] {
+            assert!(rows.contains(&found), "{found:?}");
+        }
+        for missing in [
+            RowKey("posts", Value::Integer(1)),
+            RowKey("users", Value::Integer(2)),
+            RowKey("users", Value::Real(1.0)),
+            RowKey("users", Value::Text("1".into())),
+            RowKey("users", Value::Real(f64::NAN)),
+        ] {
+            assert!(!rows.contains(&missing), "{missing:?}");
+        }
     }
 }
