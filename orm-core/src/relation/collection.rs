@@ -9,6 +9,7 @@
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use thin_vec::ThinVec;
 
 use super::link::{Link, Loader};
@@ -41,6 +42,15 @@ impl<C: Model> Default for Members<C> {
 struct Unloaded<C: Model> {
     added: Vec<Weak<Node<C>>>,
     removed: Vec<Weak<Node<C>>>,
+    /// Each object noted, by address: `true` when in `added`, `false` in
+    /// `removed`; so that noting 10,000 additions, and applying them to
+    /// the load, looks each up instead of scanning those before it. (A
+    /// `Weak` keeps its object's address from being reused.)
+    noted: HashMap<*const (), bool>,
+}
+
+fn address<C: Model>(weak: &Weak<Node<C>>) -> *const () {
+    weak.as_ptr().cast::<()>()
 }
 
 /// Whether a member in `state` counts: pending or persistent, and
@@ -94,17 +104,22 @@ impl<C: Model> Collection<C> {
             Box::new(Unloaded {
                 added: Vec::new(),
                 removed: Vec::new(),
+                noted: HashMap::default(),
             })
         });
+        let at = Rc::as_ptr(node).cast::<()>();
         let (to, from) = if added {
             (&mut changes.added, &mut changes.removed)
         } else {
             (&mut changes.removed, &mut changes.added)
         };
-        from.retain(|w| !is(w, node));
-        if !to.iter().any(|w| is(w, node)) {
-            to.push(Rc::downgrade(node));
+        match changes.noted.insert(at, added) {
+            Some(was) if was == added => return,
+            // Added, then removed (or the other way): rare enough to scan.
+            Some(_) => from.retain(|w| !is(w, node)),
+            None => {}
         }
+        to.push(Rc::downgrade(node));
     }
 
     pub(super) fn is_loaded(&self) -> bool {
@@ -215,13 +230,15 @@ impl<C: Model> Collection<C> {
             Members::Loaded(_) => None,
         });
         if let Some(changes) = changes {
-            members.retain(|m| !changes.removed.iter().any(|r| r.ptr_eq(m)));
-            for added in changes.added {
+            let removed = |m: &Weak<Node<C>>| changes.noted.get(&address(m)) == Some(&false);
+            members.retain(|m| !removed(m));
+            let mut present: HashSet<*const ()> = members.iter().map(address).collect();
+            for added in &changes.added {
                 let Some(node) = added.upgrade() else {
                     continue;
                 };
-                if still_member(&node) && !members.iter().any(|m| m.ptr_eq(&added)) {
-                    members.push(added);
+                if still_member(&node) && present.insert(address(added)) {
+                    members.push(Weak::clone(added));
                 }
             }
         }

@@ -69,6 +69,23 @@ pub struct ForeignKeyDef {
     pub on_delete: OnDelete,
 }
 
+/// A plain integer column of this name, for tests of what reads column
+/// lists.
+#[cfg(test)]
+pub(crate) const fn named(name: &'static str) -> ColumnDef {
+    ColumnDef {
+        name,
+        field: name,
+        sql_type: "INTEGER",
+        postgres_type: None,
+        nullable: false,
+        primary_key: false,
+        unique: false,
+        default: None,
+        references: None,
+    }
+}
+
 /// One column of a table.
 #[derive(Debug, Clone, Copy)]
 pub struct ColumnDef {

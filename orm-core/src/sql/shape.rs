@@ -318,7 +318,7 @@ fn blank_node(node: &mut Node) {
 mod tests {
     use super::*;
     use crate::backend::Backend;
-    use crate::schema::ColumnDef;
+    use crate::schema::{ColumnDef, named};
     use crate::sql::tree::{ColumnNames, fingerprint, render};
 
     fn column(name: &'static str) -> Node {
@@ -475,20 +475,6 @@ mod tests {
             ..base.clone()
         };
         assert!(!same(&truth(true), &truth(false)));
-    }
-
-    const fn named(name: &'static str) -> ColumnDef {
-        ColumnDef {
-            name,
-            field: name,
-            sql_type: "INTEGER",
-            postgres_type: None,
-            nullable: false,
-            primary_key: false,
-            unique: false,
-            default: None,
-            references: None,
-        }
     }
 
     static PEOPLE: [ColumnDef; 2] = [named("id"), named("name")];

@@ -555,8 +555,9 @@ impl Renderer {
     }
 
     /// Every column of `table`, as `column` writes each. A fingerprint
-    /// hashes the names alone: qualifying them or not, and the table's
-    /// alias, follow from the rest of the shape.
+    /// hashes the table and the names: qualifying them or not, and the
+    /// table's alias, follow from the rest of the shape, which
+    /// `shape::same` compares too.
     fn columns(&mut self, table: &'static str, names: ColumnNames) {
         if let Some(hasher) = &mut self.fingerprint {
             hasher.write(table.as_bytes());
@@ -814,6 +815,7 @@ impl<'n> Queue<'_, 'n> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::named;
 
     fn column(table: &'static str, name: &'static str) -> Node {
         Node::Column { table, name }
@@ -841,19 +843,6 @@ mod tests {
 
     #[test]
     fn a_models_columns_are_written_bare_or_qualified_as_single_columns_are() {
-        const fn named(name: &'static str) -> ColumnDef {
-            ColumnDef {
-                name,
-                field: name,
-                sql_type: "INTEGER",
-                postgres_type: None,
-                nullable: false,
-                primary_key: false,
-                unique: false,
-                default: None,
-                references: None,
-            }
-        }
         static USERS: [ColumnDef; 3] = [named("id"), named("name"), named("city_id")];
         let mut select = Select::from("users");
         select.columns = vec![Node::Columns {
