@@ -230,6 +230,9 @@ impl UnitOfWork {
         let Ok(mut listed) = self.dirty.try_borrow_mut() else {
             return;
         };
+        if listed.is_empty() {
+            return;
+        }
         let dirty = std::mem::take(&mut *listed);
         drop(listed);
         dirty.iter().for_each(|n| {
