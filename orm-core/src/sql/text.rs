@@ -418,19 +418,12 @@ pub(crate) fn upsert(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::ColumnDef;
+    use crate::schema::{ColumnDef, named};
 
     const fn column(name: &'static str, primary_key: bool) -> ColumnDef {
         ColumnDef {
-            name,
-            field: name,
-            sql_type: "INTEGER",
-            postgres_type: None,
-            nullable: false,
             primary_key,
-            unique: false,
-            default: None,
-            references: None,
+            ..named(name)
         }
     }
 
