@@ -15,7 +15,10 @@
 //! kept once), many-to-many links recorded before a flush (each change of
 //! a link cancelling an earlier one), a flush deleting parents whose
 //! children are loaded (`ON DELETE CASCADE` done to the objects too), and
-//! a query whose join repeats its rows (each object returned once).
+//! a query whose join repeats its rows (each object returned once). One
+//! more, children given to one parent whose collection is loaded, still
+//! grows with the square: each joins the collection after a check of the
+//! members already there.
 
 use std::time::{Duration, Instant};
 
@@ -148,6 +151,21 @@ fn repeated_join(db: &Database, n: i64) -> orm::Result<Duration> {
     Ok(took)
 }
 
+/// `n` new posts given one new user: each joins the user's loaded (new,
+/// empty) `posts`, which checks its members first.
+fn children_of_one_parent(db: &Database, n: i64) -> orm::Result<Duration> {
+    let session = db.session();
+    let user = session.add(User::new("new"));
+    let posts: Vec<Handle<Post>> = (0..n).map(|_| session.add(Post::new())).collect();
+    let start = Instant::now();
+    for post in &posts {
+        post.read()?.user.set(&user)?;
+    }
+    let took = start.elapsed();
+    assert_eq!(user.read()?.posts.load()?.len() as i64, n);
+    Ok(took)
+}
+
 type Scenario = fn(&Database, i64) -> orm::Result<Duration>;
 
 /// The fastest of three runs.
@@ -164,12 +182,13 @@ fn main() -> orm::Result<()> {
         Some(arg) => arg.parse().expect("N is a number of rows"),
         None => 10_000,
     };
-    let scenarios: [(&str, Scenario); 5] = [
+    let scenarios: [(&str, Scenario); 6] = [
         ("load in an open transaction", load_in_transaction),
         ("many-to-many preload", many_to_many_preload),
         ("many-to-many links recorded", link_changes),
         ("cascade delete of half", cascade_delete),
         ("join repeating its rows", repeated_join),
+        ("children of one loaded parent", children_of_one_parent),
     ];
     let (small, large) = (seeded(n)?, seeded(4 * n)?);
     println!(
