@@ -94,6 +94,10 @@ fn titles(books: &[Handle<Book>]) -> orm::Result<Vec<String>> {
     books.iter().map(|b| Ok(b.read()?.title.clone())).collect()
 }
 
+fn names(authors: &[Handle<Author>]) -> orm::Result<Vec<String>> {
+    authors.iter().map(|a| Ok(a.read()?.name.clone())).collect()
+}
+
 fn labels(tags: &[Handle<Tag>]) -> orm::Result<Vec<String>> {
     tags.iter().map(|t| Ok(t.read()?.label.clone())).collect()
 }
@@ -138,14 +142,7 @@ backend_tests! {
         );
         // The other side orders by its own declaration.
         let mango = session.get::<Tag>(3)?;
-        let names: Vec<String> = mango
-            .read()?
-            .authors
-            .load()?
-            .iter()
-            .map(|a| Ok(a.read()?.name.clone()))
-            .collect::<orm::Result<_>>()?;
-        assert_eq!(names, ["Bob", "Ann"]);
+        assert_eq!(names(&mango.read()?.authors.load()?)?, ["Bob", "Ann"]);
         assert_eq!(recorder.count(), 4, "no SQL for the loaded collections");
         Ok(())
     }
@@ -163,11 +160,7 @@ backend_tests! {
             .preload(Author::BOOKS)
             .all()?;
         assert_eq!(recorder.count(), 2);
-        let names: Vec<String> = authors
-            .iter()
-            .map(|a| Ok(a.read()?.name.clone()))
-            .collect::<orm::Result<_>>()?;
-        assert_eq!(names, ["Cid", "Bob", "Ann"]);
+        assert_eq!(names(&authors)?, ["Cid", "Bob", "Ann"]);
         let books: Vec<Vec<Handle<Book>>> = authors
             .iter()
             .map(|a| a.read()?.books.load())
