@@ -15,10 +15,9 @@
 //! kept once), many-to-many links recorded before a flush (each change of
 //! a link cancelling an earlier one), a flush deleting parents whose
 //! children are loaded (`ON DELETE CASCADE` done to the objects too), and
-//! a query whose join repeats its rows (each object returned once). One
-//! more, children given to one parent whose collection is loaded, still
-//! grows with the square: each joins the collection after a check of the
-//! members already there.
+//! a query whose join repeats its rows (each object returned once), and
+//! children given to one parent whose collection is loaded (each checked
+//! against the members already there).
 
 use std::time::{Duration, Instant};
 
@@ -152,7 +151,7 @@ fn repeated_join(db: &Database, n: i64) -> orm::Result<Duration> {
 }
 
 /// `n` new posts given one new user: each joins the user's loaded (new,
-/// empty) `posts`, which checks its members first.
+/// empty) `posts`, which looks it up among its members first.
 fn children_of_one_parent(db: &Database, n: i64) -> orm::Result<Duration> {
     let session = db.session();
     let user = session.add(User::new("new"));

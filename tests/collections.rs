@@ -212,6 +212,64 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_long_collection_keeps_each_member_once_in_the_order_they_joined(db) -> orm::Result<()> {
+        // Forty members: past the length from which a collection finds a
+        // member by its address instead of a scan; the rules stay the same.
+        db.create_all::<All>()?;
+        let session = db.session();
+        let ann = session.add(Author::new("Ann".to_owned()));
+        let books: Vec<Handle<Book>> = (0..40)
+            .map(|i| session.add(Book::new(format!("{i:02}"), 2000)))
+            .collect();
+        for book in books.iter().rev() {
+            book.read()?.author.set(&ann)?;
+            ann.read()?.books.push(book)?; // already a member: no change
+        }
+        ann.read()?.books.remove(&books[7])?;
+        ann.read()?.books.remove(&books[7])?; // no longer a member: no change
+        ann.read()?.books.push(&books[7])?; // joins again, at the end
+        let expected: Vec<String> = (0..40)
+            .rev()
+            .filter(|&i| i != 7)
+            .chain([7])
+            .map(|i| format!("{i:02}"))
+            .collect();
+        assert_eq!(titles(&ann.read()?.books.load()?)?, expected);
+
+        session.commit()?;
+        assert_eq!(
+            pairs(&db, "SELECT count(*), count(DISTINCT author_id) FROM books"),
+            [(40, Some(1))]
+        );
+        Ok(())
+    }
+
+    fn a_long_collection_loaded_after_changes_keeps_them_once(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let old: Vec<String> = (1..=20).map(|i| format!("('old {i}', 1990, 1)")).collect();
+        db.execute_batch(&format!(
+            "INSERT INTO books (title, year, author_id) VALUES {};",
+            old.join(", ")
+        ))?;
+        let session = db.session();
+        session.set_autoflush(false);
+        let ann = session.get::<Author>(1)?;
+        let a = session.get::<Book>(2)?;
+        let c = session.get::<Book>(3)?;
+        let new_book = session.add(Book::new("New".to_owned(), 2030));
+        ann.read()?.books.push(&new_book)?;
+        ann.read()?.books.push(&a)?; // a member already: once after the load
+        ann.read()?.books.remove(&c)?;
+        let books = ann.read()?.books.load()?;
+        assert_eq!(books.len(), 23 - 1 + 1, "22 rows kept, one added");
+        assert_eq!(books.iter().filter(|b| **b == a).count(), 1);
+        assert!(!books.contains(&c));
+        assert_eq!(books.last(), Some(&new_book));
+        ann.read()?.books.push(&new_book)?; // still a member: no change
+        assert_eq!(ann.read()?.books.load()?.len(), 23);
+        Ok(())
+    }
+
     fn members_added_before_a_preload_survive_it(db) -> orm::Result<()> {
         seeded(&db)?;
         let session = db.session();

@@ -1,5 +1,6 @@
 //! A loaded-or-not list of related objects, held weakly: what `HasMany`
-//! and `ManyToMany` keep. (`HasOne` keeps at most one.)
+//! and `ManyToMany` keep. (`HasOne` keeps at most one.) The loaded list
+//! itself, and finding a member in it, is `member_list`'s.
 //!
 //! Changes made while it is not loaded are kept aside and applied to what
 //! the load reads: a member added before the load (with autoflush off, or
@@ -9,13 +10,12 @@
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use thin_vec::ThinVec;
-
 use super::link::{Link, Loader};
+use super::member_list::MemberList;
 use crate::error::Result;
 use crate::model::Model;
 use crate::state::{Handle, Node, State, in_place};
+use rustc_hash::FxHashMap as HashMap;
 
 /// The members, or what changed while they are not loaded. Two words (the
 /// variant, one pointer): every loaded object has one per collection
@@ -25,8 +25,8 @@ use crate::state::{Handle, Node, State, in_place};
 pub(super) struct Collection<C: Model>(Cell<Members<C>>);
 
 enum Members<C: Model> {
-    /// A `ThinVec`: one pointer, and an empty one allocates nothing.
-    Loaded(ThinVec<Weak<Node<C>>>),
+    /// In the order they joined.
+    Loaded(MemberList<C>),
     /// Boxed: most collections never change while not loaded.
     Unloaded(Option<Box<Unloaded<C>>>),
 }
@@ -71,7 +71,7 @@ fn is<C: Model>(weak: &Weak<Node<C>>, node: &Rc<Node<C>>) -> bool {
 impl<C: Model> Collection<C> {
     /// Loaded and empty (a new object's).
     pub(super) fn empty() -> Self {
-        Collection(Cell::new(Members::Loaded(ThinVec::new())))
+        Collection(Cell::new(Members::Loaded(MemberList::new())))
     }
 
     /// Not loaded (an object read from the database).
@@ -90,10 +90,10 @@ impl<C: Model> Collection<C> {
     }
 
     /// A copy of the loaded members' pointers (none when not loaded).
-    fn loaded(&self) -> ThinVec<Weak<Node<C>>> {
+    fn loaded(&self) -> Vec<Weak<Node<C>>> {
         self.with(|members| match members {
-            Members::Loaded(items) => items.clone(),
-            Members::Unloaded(_) => ThinVec::new(),
+            Members::Loaded(items) => items.as_slice().to_vec(),
+            Members::Unloaded(_) => Vec::new(),
         })
     }
 
@@ -138,6 +138,7 @@ impl<C: Model> Collection<C> {
                 let mut handles = Vec::with_capacity(items.len());
                 handles.extend(
                     items
+                        .as_slice()
                         .iter()
                         .filter_map(Weak::upgrade)
                         .filter(|n| live(n.meta().state(), transient))
@@ -154,6 +155,7 @@ impl<C: Model> Collection<C> {
     pub(super) fn members(&self) -> Vec<Rc<Node<C>>> {
         self.with(|members| match members {
             Members::Loaded(items) => items
+                .as_slice()
                 .iter()
                 .filter_map(Weak::upgrade)
                 .filter(|n| live(n.meta().state(), true))
@@ -168,7 +170,7 @@ impl<C: Model> Collection<C> {
     /// Whether members were freed (their session is gone).
     pub(super) fn lost_any(&self) -> bool {
         self.with(|members| match members {
-            Members::Loaded(items) => items.iter().any(|w| w.strong_count() == 0),
+            Members::Loaded(items) => items.as_slice().iter().any(|w| w.strong_count() == 0),
             Members::Unloaded(_) => false,
         })
     }
@@ -180,10 +182,8 @@ impl<C: Model> Collection<C> {
         &self,
         node: &Rc<Node<C>>,
         added: bool,
-        change: impl FnOnce(&mut ThinVec<Weak<Node<C>>>) -> bool,
+        change: impl FnOnce(&mut MemberList<C>) -> bool,
     ) -> bool {
-        // `retain` takes out only pointers to `node`, which the caller
-        // keeps alive: nothing is freed inside the cell.
         self.with(|members| match members {
             Members::Loaded(items) => change(items),
             Members::Unloaded(changes) => {
@@ -196,23 +196,15 @@ impl<C: Model> Collection<C> {
     /// Adds `node` if loaded and absent; true when the collection changed
     /// or is not loaded (so whether it is a member is unknown).
     pub(super) fn insert(&self, node: &Rc<Node<C>>) -> bool {
-        self.change_loaded(node, true, |items| {
-            if items.iter().any(|w| is(w, node)) {
-                return false;
-            }
-            items.push(Rc::downgrade(node));
-            true
-        })
+        self.change_loaded(node, true, |items| items.insert(node))
     }
 
     /// Takes `node` out if loaded and present; true when the collection
     /// changed or is not loaded.
     pub(super) fn remove(&self, node: &Rc<Node<C>>) -> bool {
-        self.change_loaded(node, false, |items| {
-            let before = items.len();
-            items.retain(|w| !is(w, node));
-            items.len() != before
-        })
+        // Only pointers to `node` are taken out, which the caller keeps
+        // alive: nothing is freed inside the cell.
+        self.change_loaded(node, false, |items| items.remove(node))
     }
 
     /// Marks it loaded with these members (the rows read), with the
@@ -224,25 +216,24 @@ impl<C: Model> Collection<C> {
         members: impl Iterator<Item = Weak<Node<C>>>,
         still_member: impl Fn(&Rc<Node<C>>) -> bool,
     ) {
-        let mut members: ThinVec<Weak<Node<C>>> = members.collect();
         let changes = self.with(|members| match members {
             Members::Unloaded(changes) => changes.take(),
             Members::Loaded(_) => None,
         });
-        if let Some(changes) = changes {
-            let removed = |m: &Weak<Node<C>>| changes.noted.get(&address(m)) == Some(&false);
-            members.retain(|m| !removed(m));
-            let mut present: HashSet<*const ()> = members.iter().map(address).collect();
-            for added in &changes.added {
-                let Some(node) = added.upgrade() else {
-                    continue;
-                };
-                if still_member(&node) && present.insert(address(added)) {
-                    members.push(Weak::clone(added));
-                }
+        let Some(changes) = changes else {
+            self.replace(Members::Loaded(MemberList::from_vec(members.collect())));
+            return;
+        };
+        let removed = |m: &Weak<Node<C>>| changes.noted.get(&address(m)) == Some(&false);
+        let mut list = MemberList::from_vec(members.filter(|m| !removed(m)).collect());
+        for added in &changes.added {
+            if let Some(node) = added.upgrade()
+                && still_member(&node)
+            {
+                list.insert(&node);
             }
         }
-        self.replace(Members::Loaded(members));
+        self.replace(Members::Loaded(list));
     }
 
     /// Forgets the members, and changes made while not loaded: the next
@@ -259,12 +250,12 @@ impl<C: Model> Collection<C> {
             .into_iter()
             .filter(|w| w.upgrade().is_some_and(|n| linked(&n)))
             .collect();
-        self.replace(Members::Loaded(kept));
+        self.replace(Members::Loaded(MemberList::from_vec(kept)));
     }
 
     /// Loaded and empty again.
     pub(super) fn reset_empty(&self) {
-        self.replace(Members::Loaded(ThinVec::new()));
+        self.replace(Members::Loaded(MemberList::new()));
     }
 
     /// The members, loaded first if need be (the lazy load of `HasMany` and

@@ -69,6 +69,7 @@ mod has_many;
 mod has_one;
 mod link;
 mod many_to_many;
+mod member_list;
 mod path;
 mod preload;
 mod watch;
