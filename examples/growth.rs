@@ -21,6 +21,7 @@
 
 use std::time::{Duration, Instant};
 
+use orm::State;
 use orm::prelude::*;
 
 #[derive(Model, Debug)]
@@ -60,24 +61,48 @@ pub struct Tag {
     pub items: ManyToMany<Item>,
 }
 
-type All = (User, Post, Item, Tag);
+#[derive(Model, Debug)]
+#[orm(table = "orders")]
+pub struct Order {
+    #[orm(primary_key)]
+    pub id: i64,
+    #[orm(back_populates = "order", delete_orphan)]
+    pub lines: HasMany<Line>,
+}
 
-/// `n` users with a post each, and `n` items with a tag each.
+#[derive(Model, Debug)]
+#[orm(table = "lines")]
+pub struct Line {
+    #[orm(primary_key)]
+    pub id: i64,
+    #[orm(back_populates = "lines", index)]
+    pub order: BelongsTo<Order>,
+}
+
+type All = (User, Post, Item, Tag, Order, Line);
+
+/// `n` users with a post each, `n` items with a tag each, and one order
+/// of `n` lines.
 fn seeded(n: i64) -> orm::Result<Database> {
     let db = Database::in_memory()?;
     db.create_all::<All>()?;
-    let mut sql = String::from("BEGIN;");
-    for i in 1..=n {
-        sql.push_str(&format!(
-            "INSERT INTO users (id, name) VALUES ({i}, 'user {i}');
-             INSERT INTO posts (id, user_id) VALUES ({i}, {i});
-             INSERT INTO items (id) VALUES ({i});
-             INSERT INTO tags (id) VALUES ({i});
-             INSERT INTO item_tags (item_id, tag_id) VALUES ({i}, {i});"
-        ));
-    }
-    sql.push_str("COMMIT;");
-    db.execute_batch(&sql)?;
+    // A few statements over a counter, not one per row: SQLite copies
+    // the rest of a batch's text for each statement it prepares.
+    db.execute_batch(&format!(
+        "BEGIN;
+         CREATE TEMP TABLE counter AS
+             WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {n})
+             SELECT i FROM c;
+         INSERT INTO users (id, name) SELECT i, 'user ' || i FROM counter;
+         INSERT INTO posts (id, user_id) SELECT i, i FROM counter;
+         INSERT INTO items (id) SELECT i FROM counter;
+         INSERT INTO tags (id) SELECT i FROM counter;
+         INSERT INTO item_tags (item_id, tag_id) SELECT i, i FROM counter;
+         INSERT INTO orders (id) VALUES (1);
+         INSERT INTO lines (id, order_id) SELECT i, 1 FROM counter;
+         DROP TABLE counter;
+         COMMIT;"
+    ))?;
     Ok(db)
 }
 
@@ -165,6 +190,40 @@ fn children_of_one_parent(db: &Database, n: i64) -> orm::Result<Duration> {
     Ok(took)
 }
 
+/// `n` new users deleted again before any flush, in the order they were
+/// added: each taken out of the objects waiting to be inserted.
+fn new_objects_deleted(db: &Database, n: i64) -> orm::Result<Duration> {
+    let session = db.session();
+    let users: Vec<Handle<User>> = (0..n)
+        .map(|i| session.add(User::new(format!("new {i}"))))
+        .collect();
+    let start = Instant::now();
+    for user in &users {
+        session.delete(user)?;
+    }
+    let took = start.elapsed();
+    assert!(!session.has_changes());
+    Ok(took)
+}
+
+/// Every line taken out of its order, whose `lines` deletes orphans, and
+/// the flush that deletes them all; then rolled back.
+fn orphans_deleted(db: &Database, n: i64) -> orm::Result<Duration> {
+    let session = db.session();
+    let order = session.get::<Order>(1)?;
+    let lines = order.read()?.lines.load()?;
+    let start = Instant::now();
+    for line in &lines {
+        order.read()?.lines.remove(line)?;
+    }
+    session.flush()?;
+    let took = start.elapsed();
+    assert_eq!(lines.len() as i64, n);
+    assert!(lines.iter().all(|l| l.state() == State::Deleted));
+    session.rollback()?;
+    Ok(took)
+}
+
 type Scenario = fn(&Database, i64) -> orm::Result<Duration>;
 
 /// The fastest of three runs.
@@ -181,13 +240,15 @@ fn main() -> orm::Result<()> {
         Some(arg) => arg.parse().expect("N is a number of rows"),
         None => 10_000,
     };
-    let scenarios: [(&str, Scenario); 6] = [
+    let scenarios: [(&str, Scenario); 8] = [
         ("load in an open transaction", load_in_transaction),
         ("many-to-many preload", many_to_many_preload),
         ("many-to-many links recorded", link_changes),
         ("cascade delete of half", cascade_delete),
         ("join repeating its rows", repeated_join),
         ("children of one loaded parent", children_of_one_parent),
+        ("new objects deleted", new_objects_deleted),
+        ("orphans deleted in one flush", orphans_deleted),
     ];
     let (small, large) = (seeded(n)?, seeded(4 * n)?);
     println!(

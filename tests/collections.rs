@@ -236,10 +236,20 @@ backend_tests! {
             .collect();
         assert_eq!(titles(&ann.read()?.books.load()?)?, expected);
 
+        // Most taken out again: the rest keep their order.
+        for book in books.iter().filter(|b| b.read().is_ok_and(|b| b.title.as_str() < "30")) {
+            ann.read()?.books.remove(book)?;
+        }
+        let expected: Vec<String> = (30..40).rev().map(|i| format!("{i:02}")).collect();
+        assert_eq!(titles(&ann.read()?.books.load()?)?, expected);
+        ann.read()?.books.push(&books[0])?;
+        assert_eq!(ann.read()?.books.load()?.last(), Some(&books[0]));
+
         session.commit()?;
         assert_eq!(
-            pairs(&db, "SELECT count(*), count(DISTINCT author_id) FROM books"),
-            [(40, Some(1))]
+            pairs(&db, "SELECT count(*), count(author_id) FROM books"),
+            [(40, Some(11))],
+            "the books taken out have no author"
         );
         Ok(())
     }

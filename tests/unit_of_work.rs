@@ -369,6 +369,33 @@ backend_tests! {
         Ok(())
     }
 
+    fn new_objects_deleted_before_the_flush_are_not_inserted_and_the_rest_keep_their_order(db) -> orm::Result<()> {
+        db.create_all::<User>()?;
+        let session = db.session();
+        let users: Vec<Handle<User>> = (0..6)
+            .map(|i| session.add(User::new(format!("u{i}"), format!("u{i}@example.com"), i)))
+            .collect();
+        session.delete(&users[1])?;
+        session.delete(&users[4])?;
+        assert!(session.delete(&users[4]).is_err(), "no longer in the session");
+        session.add_handle(&users[1])?; // back, now the last one added
+        let recorder = db.recorder();
+        session.commit()?;
+        assert!(
+            data_statements(&recorder)
+                .iter()
+                .all(|(sql, _)| !sql.starts_with("DELETE")),
+            "nothing to delete: the deleted ones were never written"
+        );
+        let names: Vec<(String,)> = db
+            .session()
+            .sql_values("SELECT name FROM users ORDER BY id", &[])?;
+        let names: Vec<&str> = names.iter().map(|(n,)| n.as_str()).collect();
+        assert_eq!(names, ["u0", "u2", "u3", "u5", "u1"]);
+        assert_eq!(users[4].state(), orm::State::Transient);
+        Ok(())
+    }
+
     fn a_pending_object_written_before_the_flush_is_inserted_with_its_latest_values(db) -> orm::Result<()> {
         seed(&db)?;
         let session = db.session();

@@ -92,7 +92,7 @@ impl<C: Model> Collection<C> {
     /// A copy of the loaded members' pointers (none when not loaded).
     fn loaded(&self) -> Vec<Weak<Node<C>>> {
         self.with(|members| match members {
-            Members::Loaded(items) => items.as_slice().to_vec(),
+            Members::Loaded(items) => items.to_vec(),
             Members::Unloaded(_) => Vec::new(),
         })
     }
@@ -138,7 +138,6 @@ impl<C: Model> Collection<C> {
                 let mut handles = Vec::with_capacity(items.len());
                 handles.extend(
                     items
-                        .as_slice()
                         .iter()
                         .filter_map(Weak::upgrade)
                         .filter(|n| live(n.meta().state(), transient))
@@ -155,7 +154,6 @@ impl<C: Model> Collection<C> {
     pub(super) fn members(&self) -> Vec<Rc<Node<C>>> {
         self.with(|members| match members {
             Members::Loaded(items) => items
-                .as_slice()
                 .iter()
                 .filter_map(Weak::upgrade)
                 .filter(|n| live(n.meta().state(), true))
@@ -170,7 +168,7 @@ impl<C: Model> Collection<C> {
     /// Whether members were freed (their session is gone).
     pub(super) fn lost_any(&self) -> bool {
         self.with(|members| match members {
-            Members::Loaded(items) => items.as_slice().iter().any(|w| w.strong_count() == 0),
+            Members::Loaded(items) => items.iter().any(|w| w.strong_count() == 0),
             Members::Unloaded(_) => false,
         })
     }

@@ -1,13 +1,14 @@
 //! The loaded members of a collection, in the order they joined, held
-//! weakly; once the list is long, the members' addresses in a set beside
-//! it, so that adding one (which must not be there twice) looks it up
-//! instead of scanning every member before it: giving 10,000 children to
-//! one parent costs 10,000 lookups, not 50 million comparisons. Knows
-//! nothing of states or sessions; `collection` decides who counts.
+//! weakly; once the list is long, each member's position by address
+//! beside it, so that adding one (which must not be there twice) or
+//! taking one out looks it up instead of scanning every member: giving
+//! 10,000 children to one parent, or taking them all out again, costs
+//! 10,000 lookups, not 50 million comparisons. Knows nothing of states or
+//! sessions; `collection` decides who counts.
 
 use std::rc::{Rc, Weak};
 
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::FxHashMap as HashMap;
 use thin_vec::ThinVec;
 
 use crate::model::Model;
@@ -23,15 +24,20 @@ pub(super) enum MemberList<C: Model> {
     /// Few members. A `ThinVec`: one pointer, and an empty one allocates
     /// nothing.
     Short(ThinVec<Weak<Node<C>>>),
-    /// Many members, and their addresses.
+    /// Many members, and where each is.
     Long(Box<Indexed<C>>),
 }
 
 pub(super) struct Indexed<C: Model> {
+    /// The members in order, with holes (`Weak::new()`, which points at
+    /// nothing) where members were taken out: taking one out of 10,000
+    /// moves none of the others.
     items: Vec<Weak<Node<C>>>,
-    /// The address of each member of `items`. (A `Weak` keeps its object's
-    /// allocation, so an address is not reused while its member is here.)
-    addresses: HashSet<*const ()>,
+    /// Each member's position in `items`, by address. (A `Weak` keeps its
+    /// object's allocation, so an address is not reused while its member
+    /// is here.)
+    at: HashMap<*const (), usize>,
+    holes: usize,
 }
 
 fn address<C: Model>(weak: &Weak<Node<C>>) -> *const () {
@@ -40,6 +46,10 @@ fn address<C: Model>(weak: &Weak<Node<C>>) -> *const () {
 
 fn is<C: Model>(weak: &Weak<Node<C>>, node: &Rc<Node<C>>) -> bool {
     std::ptr::eq(weak.as_ptr(), Rc::as_ptr(node))
+}
+
+fn is_hole<C: Model>(weak: &Weak<Node<C>>) -> bool {
+    Weak::ptr_eq(weak, &Weak::new())
 }
 
 impl<C: Model> MemberList<C> {
@@ -53,26 +63,45 @@ impl<C: Model> MemberList<C> {
         if items.len() < INDEXED_FROM {
             return MemberList::Short(items.into_iter().collect());
         }
-        let addresses = items.iter().map(address).collect();
-        MemberList::Long(Box::new(Indexed { items, addresses }))
+        let at = items
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (address(w), i))
+            .collect();
+        MemberList::Long(Box::new(Indexed {
+            items,
+            at,
+            holes: 0,
+        }))
     }
 
     /// The members, in order.
-    pub(super) fn as_slice(&self) -> &[Weak<Node<C>>] {
-        match self {
-            MemberList::Short(items) => items,
-            MemberList::Long(indexed) => &indexed.items,
-        }
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Weak<Node<C>>> {
+        let (items, holes) = match self {
+            MemberList::Short(items) => (&items[..], false),
+            MemberList::Long(indexed) => (&indexed.items[..], indexed.holes > 0),
+        };
+        items.iter().filter(move |w| !(holes && is_hole(w)))
     }
 
     pub(super) fn len(&self) -> usize {
-        self.as_slice().len()
+        match self {
+            MemberList::Short(items) => items.len(),
+            MemberList::Long(indexed) => indexed.items.len() - indexed.holes,
+        }
+    }
+
+    /// A copy of the members' pointers, in order.
+    pub(super) fn to_vec(&self) -> Vec<Weak<Node<C>>> {
+        let mut copy = Vec::with_capacity(self.len());
+        copy.extend(self.iter().cloned());
+        copy
     }
 
     pub(super) fn contains(&self, node: &Rc<Node<C>>) -> bool {
         match self {
             MemberList::Short(items) => items.iter().any(|w| is(w, node)),
-            MemberList::Long(indexed) => indexed.addresses.contains(&Rc::as_ptr(node).cast()),
+            MemberList::Long(indexed) => indexed.at.contains_key(&Rc::as_ptr(node).cast()),
         }
     }
 
@@ -90,7 +119,7 @@ impl<C: Model> MemberList<C> {
                 *self = MemberList::from_vec(all);
             }
             MemberList::Long(indexed) => {
-                indexed.addresses.insert(address(&weak));
+                indexed.at.insert(address(&weak), indexed.items.len());
                 indexed.items.push(weak);
             }
         }
@@ -107,11 +136,16 @@ impl<C: Model> MemberList<C> {
                 items.len() != before
             }
             MemberList::Long(indexed) => {
-                if !indexed.addresses.remove(&Rc::as_ptr(node).cast()) {
+                let Some(i) = indexed.at.remove(&Rc::as_ptr(node).cast()) else {
                     return false;
+                };
+                indexed.items[i] = Weak::new();
+                indexed.holes += 1;
+                // Closed up once they are half the list: each member moves
+                // at most once per member taken out, on average.
+                if indexed.holes * 2 > indexed.items.len() {
+                    *self = MemberList::from_vec(self.to_vec());
                 }
-                // Order is kept, so the rest move up: a scan, as in a `Vec`.
-                indexed.items.retain(|w| !is(w, node));
                 true
             }
         }

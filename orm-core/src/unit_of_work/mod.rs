@@ -18,12 +18,12 @@ pub use plan::{Action, FlushPlan, PlanStep};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::error::Result;
 use crate::persistence::{self, Rows, Stop};
 use crate::sql::Conn;
-use crate::state::{AnyNode, State, address, row_name, same_node};
+use crate::state::{AnyNode, State, address, row_name};
 use crate::transaction::Written;
 
 use order::Step;
@@ -33,7 +33,7 @@ use order::Step;
 /// calling back into the session finds no list borrowed.
 #[derive(Default)]
 pub(crate) struct UnitOfWork {
-    pending: RefCell<Vec<Rc<dyn AnyNode>>>,
+    pending: RefCell<Pending>,
     dirty: RefCell<Vec<Rc<dyn AnyNode>>>,
     deleted: RefCell<Vec<Rc<dyn AnyNode>>>,
     /// Children let go by `delete_orphan` collections.
@@ -128,11 +128,7 @@ impl UnitOfWork {
 
     /// Takes a pending object out again (deleted before any flush).
     pub(crate) fn expunge(&self, node: &Rc<dyn AnyNode>) {
-        let taken = {
-            let mut pending = self.pending.borrow_mut();
-            let position = pending.iter().position(|n| same_node(n, node));
-            position.map(|i| pending.remove(i))
-        };
+        let taken = self.pending.borrow_mut().take_out(node);
         self.discarded.borrow_mut().push(Rc::clone(node));
         drop(taken);
     }
@@ -158,6 +154,7 @@ impl UnitOfWork {
     pub(crate) fn orphans_to_delete(&self) -> Result<Vec<Orphan>> {
         let orphans = self.orphans.borrow().clone();
         let mut found: Vec<Orphan> = Vec::new();
+        let mut at: HashMap<*const (), usize> = HashMap::default();
         for orphan in orphans {
             let counts = matches!(orphan.node.state(), State::Pending | State::Persistent)
                 && orphaned(&orphan.node, orphan.back_field)?;
@@ -165,9 +162,12 @@ impl UnitOfWork {
                 continue;
             }
             // A later collection that left the child orphaned is the reason.
-            match found.iter_mut().find(|o| same_node(&o.node, &orphan.node)) {
-                Some(listed) => *listed = orphan,
-                None => found.push(orphan),
+            match at.get(&address(&orphan.node)) {
+                Some(&i) => found[i] = orphan,
+                None => {
+                    at.insert(address(&orphan.node), found.len());
+                    found.push(orphan);
+                }
             }
         }
         Ok(found)
@@ -207,15 +207,19 @@ impl UnitOfWork {
     /// The work of the next flush, as it stands (nothing is taken).
     pub(crate) fn work(&self) -> Work {
         let orphans = self.orphan_deletes.borrow().clone();
-        let deleted = self
-            .deleted
-            .borrow()
-            .iter()
-            .filter(|n| !orphans.iter().any(|o| same_node(&o.node, n)))
-            .cloned()
-            .collect();
+        let deleted = if orphans.is_empty() {
+            self.deleted.borrow().clone()
+        } else {
+            let orphaned: HashSet<*const ()> = orphans.iter().map(|o| address(&o.node)).collect();
+            self.deleted
+                .borrow()
+                .iter()
+                .filter(|n| !orphaned.contains(&address(n)))
+                .cloned()
+                .collect()
+        };
         Work {
-            pending: self.pending.borrow().clone(),
+            pending: self.pending.borrow().to_vec(),
             dirty: self.dirty.borrow().clone(),
             deleted,
             orphans,
@@ -257,7 +261,7 @@ impl UnitOfWork {
         let mut rest = std::mem::take(&mut *self.orphan_deletes.borrow_mut());
         rest.extend(std::mem::take(&mut *self.orphans.borrow_mut()));
         Abandoned {
-            pending: std::mem::take(&mut *self.pending.borrow_mut()),
+            pending: self.pending.borrow_mut().take(),
             dirty: std::mem::take(&mut *self.dirty.borrow_mut()),
             deleted: std::mem::take(&mut *self.deleted.borrow_mut()),
             _rest: (rest, self.links.borrow_mut().take()),
@@ -267,6 +271,62 @@ impl UnitOfWork {
     /// The new objects deleted before a flush, taken out (rollback, commit).
     pub(crate) fn take_discarded(&self) -> Vec<Rc<dyn AnyNode>> {
         std::mem::take(&mut *self.discarded.borrow_mut())
+    }
+}
+
+/// The new objects, in the order they were added. One taken out again
+/// (deleted before any flush) leaves a hole instead of moving those after
+/// it, and is found by an index of positions made at the first such
+/// delete: deleting 10,000 new objects costs 10,000 lookups, not a scan
+/// each, and adding costs nothing more until then.
+#[derive(Default)]
+struct Pending {
+    slots: Vec<Option<Rc<dyn AnyNode>>>,
+    holes: usize,
+    /// Each object's slot, by address; made by the first `take_out`.
+    at: Option<HashMap<*const (), usize>>,
+}
+
+impl Pending {
+    fn push(&mut self, node: Rc<dyn AnyNode>) {
+        if let Some(at) = &mut self.at {
+            at.insert(address(&node), self.slots.len());
+        }
+        self.slots.push(Some(node));
+    }
+
+    /// Takes `node` out, if pending; returned to be dropped outside the
+    /// borrow.
+    fn take_out(&mut self, node: &Rc<dyn AnyNode>) -> Option<Rc<dyn AnyNode>> {
+        let slots = &self.slots;
+        let at = self.at.get_or_insert_with(|| {
+            let live = slots.iter().enumerate();
+            live.filter_map(|(i, slot)| Some((address(slot.as_ref()?), i)))
+                .collect()
+        });
+        let taken = self.slots.get_mut(at.remove(&address(node))?)?.take();
+        self.holes += usize::from(taken.is_some());
+        taken
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len() - self.holes
+    }
+
+    /// The objects, in order.
+    fn to_vec(&self) -> Vec<Rc<dyn AnyNode>> {
+        let mut nodes = Vec::with_capacity(self.len());
+        nodes.extend(self.slots.iter().flatten().cloned());
+        nodes
+    }
+
+    /// The objects, in order, taken out.
+    fn take(&mut self) -> Vec<Rc<dyn AnyNode>> {
+        let slots = std::mem::take(&mut self.slots);
+        self.holes = 0;
+        self.at = None;
+        // Collected in place: an `Option<Rc<_>>` is the size of an `Rc`.
+        slots.into_iter().flatten().collect()
     }
 }
 
