@@ -219,11 +219,11 @@ impl<C: Model> Collection<C> {
             Members::Loaded(_) => None,
         });
         let Some(changes) = changes else {
-            self.replace(Members::Loaded(MemberList::from_vec(members.collect())));
+            self.replace(Members::Loaded(MemberList::collect(members)));
             return;
         };
         let removed = |m: &Weak<Node<C>>| changes.noted.get(&address(m)) == Some(&false);
-        let mut list = MemberList::from_vec(members.filter(|m| !removed(m)).collect());
+        let mut list = MemberList::collect(members.filter(|m| !removed(m)));
         for added in &changes.added {
             if let Some(node) = added.upgrade()
                 && still_member(&node)
@@ -246,9 +246,8 @@ impl<C: Model> Collection<C> {
         let kept = self
             .loaded()
             .into_iter()
-            .filter(|w| w.upgrade().is_some_and(|n| linked(&n)))
-            .collect();
-        self.replace(Members::Loaded(MemberList::from_vec(kept)));
+            .filter(|w| w.upgrade().is_some_and(|n| linked(&n)));
+        self.replace(Members::Loaded(MemberList::collect(kept)));
     }
 
     /// Loaded and empty again.

@@ -59,10 +59,13 @@ impl<C: Model> MemberList<C> {
     }
 
     /// These members, in this order.
-    pub(super) fn from_vec(items: Vec<Weak<Node<C>>>) -> Self {
-        if items.len() < INDEXED_FROM {
-            return MemberList::Short(items.into_iter().collect());
+    pub(super) fn collect(members: impl IntoIterator<Item = Weak<Node<C>>>) -> Self {
+        // Straight into the short form, as most lists are.
+        let short: ThinVec<_> = members.into_iter().collect();
+        if short.len() < INDEXED_FROM {
+            return MemberList::Short(short);
         }
+        let items: Vec<_> = short.into_iter().collect();
         let at = items
             .iter()
             .enumerate()
@@ -114,9 +117,8 @@ impl<C: Model> MemberList<C> {
         match self {
             MemberList::Short(items) if items.len() + 1 < INDEXED_FROM => items.push(weak),
             MemberList::Short(items) => {
-                let mut all: Vec<_> = std::mem::take(items).into_iter().collect();
-                all.push(weak);
-                *self = MemberList::from_vec(all);
+                items.push(weak);
+                *self = MemberList::collect(std::mem::take(items));
             }
             MemberList::Long(indexed) => {
                 indexed.at.insert(address(&weak), indexed.items.len());
@@ -144,7 +146,7 @@ impl<C: Model> MemberList<C> {
                 // Closed up once they are half the list: each member moves
                 // at most once per member taken out, on average.
                 if indexed.holes * 2 > indexed.items.len() {
-                    *self = MemberList::from_vec(self.to_vec());
+                    *self = MemberList::collect(self.to_vec());
                 }
                 true
             }

@@ -117,8 +117,9 @@ pub(crate) struct Abandoned {
     pub pending: Vec<Rc<dyn AnyNode>>,
     pub dirty: Vec<Rc<dyn AnyNode>>,
     pub deleted: Vec<Rc<dyn AnyNode>>,
-    /// Orphans and link changes: only dropped.
-    _rest: (Vec<Orphan>, Vec<LinkChange>),
+    /// Orphans, link changes, and new objects taken out again: only
+    /// dropped.
+    _rest: (Vec<Orphan>, Vec<LinkChange>, Vec<Rc<dyn AnyNode>>),
 }
 
 impl UnitOfWork {
@@ -128,9 +129,8 @@ impl UnitOfWork {
 
     /// Takes a pending object out again (deleted before any flush).
     pub(crate) fn expunge(&self, node: &Rc<dyn AnyNode>) {
-        let taken = self.pending.borrow_mut().take_out(node);
+        self.pending.borrow_mut().take_out(node);
         self.discarded.borrow_mut().push(Rc::clone(node));
-        drop(taken);
     }
 
     pub(crate) fn mark_dirty(&self, node: Rc<dyn AnyNode>) {
@@ -260,11 +260,12 @@ impl UnitOfWork {
     pub(crate) fn take(&self) -> Abandoned {
         let mut rest = std::mem::take(&mut *self.orphan_deletes.borrow_mut());
         rest.extend(std::mem::take(&mut *self.orphans.borrow_mut()));
+        let (pending, taken_out) = self.pending.borrow_mut().take();
         Abandoned {
-            pending: self.pending.borrow_mut().take(),
+            pending,
             dirty: std::mem::take(&mut *self.dirty.borrow_mut()),
             deleted: std::mem::take(&mut *self.deleted.borrow_mut()),
-            _rest: (rest, self.links.borrow_mut().take()),
+            _rest: (rest, self.links.borrow_mut().take(), taken_out),
         }
     }
 
@@ -275,58 +276,88 @@ impl UnitOfWork {
 }
 
 /// The new objects, in the order they were added. One taken out again
-/// (deleted before any flush) leaves a hole instead of moving those after
-/// it, and is found by an index of positions made at the first such
-/// delete: deleting 10,000 new objects costs 10,000 lookups, not a scan
-/// each, and adding costs nothing more until then.
+/// (deleted before any flush) stays in the list, its place noted as taken,
+/// and is found by an index of places made at the first such delete:
+/// deleting 10,000 new objects costs 10,000 lookups, not a scan and a
+/// shift each, and adding costs nothing more until then. (A taken object
+/// is kept alive no longer than the session's `discarded` keeps it.)
+/// Objects in a list of the unit of work.
+type Nodes = Vec<Rc<dyn AnyNode>>;
+
 #[derive(Default)]
 struct Pending {
-    slots: Vec<Option<Rc<dyn AnyNode>>>,
-    holes: usize,
-    /// Each object's slot, by address; made by the first `take_out`.
-    at: Option<HashMap<*const (), usize>>,
+    nodes: Vec<Rc<dyn AnyNode>>,
+    /// Made by the first `take_out`; boxed, as most sessions never take
+    /// one out, and each new session makes an empty list.
+    taken: Option<Box<Taken>>,
+}
+
+#[derive(Default)]
+struct Taken {
+    /// Each object's place in `nodes`, by address.
+    at: HashMap<*const (), usize>,
+    /// The places of the objects taken out.
+    places: HashSet<usize>,
 }
 
 impl Pending {
     fn push(&mut self, node: Rc<dyn AnyNode>) {
-        if let Some(at) = &mut self.at {
-            at.insert(address(&node), self.slots.len());
+        if let Some(taken) = &mut self.taken {
+            taken.at.insert(address(&node), self.nodes.len());
         }
-        self.slots.push(Some(node));
+        self.nodes.push(node);
     }
 
-    /// Takes `node` out, if pending; returned to be dropped outside the
-    /// borrow.
-    fn take_out(&mut self, node: &Rc<dyn AnyNode>) -> Option<Rc<dyn AnyNode>> {
-        let slots = &self.slots;
-        let at = self.at.get_or_insert_with(|| {
-            let live = slots.iter().enumerate();
-            live.filter_map(|(i, slot)| Some((address(slot.as_ref()?), i)))
-                .collect()
+    /// Takes `node` out, if pending.
+    fn take_out(&mut self, node: &Rc<dyn AnyNode>) {
+        let nodes = &self.nodes;
+        let taken = self.taken.get_or_insert_with(|| {
+            let at = nodes.iter().enumerate().map(|(i, n)| (address(n), i));
+            Box::new(Taken {
+                at: at.collect(),
+                places: HashSet::default(),
+            })
         });
-        let taken = self.slots.get_mut(at.remove(&address(node))?)?.take();
-        self.holes += usize::from(taken.is_some());
-        taken
+        if let Some(place) = taken.at.remove(&address(node)) {
+            taken.places.insert(place);
+        }
+    }
+
+    /// The places taken out, when any.
+    fn holes(&self) -> Option<&HashSet<usize>> {
+        self.taken
+            .as_ref()
+            .map(|t| &t.places)
+            .filter(|p| !p.is_empty())
     }
 
     fn len(&self) -> usize {
-        self.slots.len() - self.holes
+        self.nodes.len() - self.holes().map_or(0, HashSet::len)
     }
 
     /// The objects, in order.
     fn to_vec(&self) -> Vec<Rc<dyn AnyNode>> {
-        let mut nodes = Vec::with_capacity(self.len());
-        nodes.extend(self.slots.iter().flatten().cloned());
-        nodes
+        let Some(holes) = self.holes() else {
+            return self.nodes.clone();
+        };
+        let places = self.nodes.iter().enumerate();
+        let left = places.filter(|(i, _)| !holes.contains(i));
+        left.map(|(_, n)| Rc::clone(n)).collect()
     }
 
-    /// The objects, in order, taken out.
-    fn take(&mut self) -> Vec<Rc<dyn AnyNode>> {
-        let slots = std::mem::take(&mut self.slots);
-        self.holes = 0;
-        self.at = None;
-        // Collected in place: an `Option<Rc<_>>` is the size of an `Rc`.
-        slots.into_iter().flatten().collect()
+    /// The objects, in order, taken out; and those taken out before, to
+    /// drop with them.
+    fn take(&mut self) -> (Nodes, Nodes) {
+        let nodes = std::mem::take(&mut self.nodes);
+        let Some(taken) = self.taken.take() else {
+            return (nodes, Vec::new());
+        };
+        let (gone, left) = nodes
+            .into_iter()
+            .enumerate()
+            .partition::<Vec<_>, _>(|(i, _)| taken.places.contains(i));
+        let strip = |v: Vec<(usize, Rc<dyn AnyNode>)>| v.into_iter().map(|(_, n)| n).collect();
+        (strip(left), strip(gone))
     }
 }
 
