@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::error::Result;
 
 use crate::model::Model;
+use crate::schema::TableDef;
 use crate::state::{AnyNode, Node};
 
 /// The objects of one model, by key.
@@ -24,11 +25,16 @@ struct TableMap<T: Model> {
 
 /// What the identity map needs from a [`TableMap`] of any model.
 trait AnyTableMap: Any {
+    fn table(&self) -> &'static TableDef;
     fn nodes(&self) -> Vec<Rc<dyn AnyNode>>;
     fn len(&self) -> usize;
 }
 
 impl<T: Model> AnyTableMap for TableMap<T> {
+    fn table(&self) -> &'static TableDef {
+        T::TABLE
+    }
+
     fn nodes(&self) -> Vec<Rc<dyn AnyNode>> {
         self.rows
             .values()
@@ -134,6 +140,17 @@ impl IdentityMap {
     /// Every object in the map, of every model.
     pub(crate) fn nodes(&self) -> Vec<Rc<dyn AnyNode>> {
         self.tables.iter().flat_map(|(_, t)| t.nodes()).collect()
+    }
+
+    /// The tables of the models it holds objects of.
+    pub(crate) fn tables(&self) -> impl Iterator<Item = &'static TableDef> + '_ {
+        self.tables.iter().map(|(_, t)| t.table())
+    }
+
+    /// Every object of the models whose table `wanted` picks.
+    pub(crate) fn nodes_of(&self, wanted: impl Fn(&TableDef) -> bool) -> Vec<Rc<dyn AnyNode>> {
+        let picked = self.tables.iter().filter(|(_, t)| wanted(t.table()));
+        picked.flat_map(|(_, t)| t.nodes()).collect()
     }
 
     pub(crate) fn len(&self) -> usize {

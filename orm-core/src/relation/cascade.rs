@@ -13,7 +13,7 @@ use rustc_hash::FxHashSet as HashSet;
 
 use crate::error::Result;
 use crate::identity::IdentityMap;
-use crate::schema::OnDelete;
+use crate::schema::{OnDelete, TableDef};
 use crate::state::{AnyNode, State, address};
 use crate::transaction::Written;
 use crate::value::{RowKey, Value};
@@ -24,6 +24,44 @@ pub(crate) enum Effect {
     Deleted(Rc<dyn AnyNode>),
     /// These foreign-key columns become NULL.
     SetNull(Rc<dyn AnyNode>, Vec<usize>),
+}
+
+/// The tables among `tables` whose rows a delete from `deleted` reaches
+/// through `ON DELETE CASCADE` or `SET NULL`, level after level (a child
+/// deleted by cascade deletes its own children): only their objects need
+/// planning, and where there are none, a flush's deletes look at no
+/// loaded object (deleting objects one by one, each flush on its own, then
+/// costs each flush its deletes, not the session's size).
+pub(crate) fn reached(
+    tables: &[&'static TableDef],
+    deleted: impl Iterator<Item = &'static str>,
+) -> HashSet<&'static str> {
+    let mut deleting: HashSet<&'static str> = deleted.collect();
+    let mut reached = HashSet::default();
+    loop {
+        let before = deleting.len();
+        for table in tables {
+            for fk in table.columns.iter().filter_map(|c| c.references) {
+                if !deleting.contains((fk.target)().name) {
+                    continue;
+                }
+                match fk.on_delete {
+                    OnDelete::Cascade => {
+                        reached.insert(table.name);
+                        deleting.insert(table.name);
+                    }
+                    OnDelete::SetNull => {
+                        reached.insert(table.name);
+                    }
+                    OnDelete::NoAction | OnDelete::Restrict => {}
+                }
+            }
+        }
+        // A handful of tables: until no cascade adds one.
+        if deleting.len() == before {
+            return reached;
+        }
+    }
 }
 
 /// The effects of deleting `deleted` (table, key) on `nodes` (loaded, or

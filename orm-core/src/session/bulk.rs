@@ -4,6 +4,8 @@
 
 use std::rc::Rc;
 
+use rustc_hash::FxHashSet as HashSet;
+
 use super::{Session, SessionInner};
 use crate::error::{Error, Misuse, Result};
 use crate::loading::conversion_error;
@@ -13,7 +15,7 @@ use crate::relation::cascade::{self, Effect};
 use crate::schema::TableDef;
 use crate::sql::tree::{self, Node};
 use crate::sql::{Conn, DbRow};
-use crate::state::{AnyNode, Node as ObjectNode, set_columns};
+use crate::state::{AnyNode, Node as ObjectNode, address, set_columns};
 use crate::value::{Row, Value, read};
 
 impl Session {
@@ -229,14 +231,20 @@ impl SessionInner {
         keys: Vec<(&'static str, Value)>,
     ) -> Result<Cascaded> {
         let deleted_rows = keys.len();
-        let nodes = self.identity.borrow().nodes();
+        let nodes = {
+            let identity = self.identity.borrow();
+            let tables: Vec<&'static TableDef> = identity.tables().collect();
+            let reached = cascade::reached(&tables, keys.iter().map(|(table, _)| *table));
+            identity.nodes_of(|t| reached.contains(t.name))
+        };
+        let matched: HashSet<*const ()> = matched.iter().map(address).collect();
         let effects: Vec<Effect> = cascade::plan(&nodes, keys)?
             .into_iter()
             .filter(|effect| {
                 let node = match effect {
                     Effect::Deleted(n) | Effect::SetNull(n, _) => n,
                 };
-                !matched.iter().any(|m| Rc::ptr_eq(m, node))
+                !matched.contains(&address(node))
             })
             .collect();
         for effect in &effects {
@@ -304,10 +312,13 @@ impl SessionInner {
         if parents.is_empty() {
             return;
         }
-        for node in self.identity.borrow().nodes() {
-            if parents.contains(&node.table().name)
-                && let Ok(value) = node.value()
-            {
+        // Only the parents' models: the rest of the session is not visited.
+        let nodes = self
+            .identity
+            .borrow()
+            .nodes_of(|t| parents.contains(&t.name));
+        for node in nodes {
+            if let Ok(value) = node.value() {
                 value.for_each_relation(&mut |field| {
                     if let Some(collection) = field.as_collection() {
                         collection.expire();
