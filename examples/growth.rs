@@ -242,6 +242,20 @@ fn deletes_flushed_one_by_one(db: &Database, n: i64) -> orm::Result<Duration> {
     Ok(took)
 }
 
+/// A graph built before any session: `n` new posts given one new user,
+/// who keeps them alive until the graph joins a session.
+fn graph_before_a_session(_db: &Database, n: i64) -> orm::Result<Duration> {
+    let user = Handle::new(User::new("new"));
+    let posts: Vec<Handle<Post>> = (0..n).map(|_| Handle::new(Post::new())).collect();
+    let start = Instant::now();
+    for post in &posts {
+        post.read()?.user.set(&user)?;
+    }
+    let took = start.elapsed();
+    assert_eq!(user.read()?.posts.load()?.len() as i64, n);
+    Ok(took)
+}
+
 type Scenario = fn(&Database, i64) -> orm::Result<Duration>;
 
 /// The fastest of three runs.
@@ -258,7 +272,7 @@ fn main() -> orm::Result<()> {
         Some(arg) => arg.parse().expect("N is a number of rows"),
         None => 10_000,
     };
-    let scenarios: [(&str, Scenario); 9] = [
+    let scenarios: [(&str, Scenario); 10] = [
         ("load in an open transaction", load_in_transaction),
         ("many-to-many preload", many_to_many_preload),
         ("many-to-many links recorded", link_changes),
@@ -268,6 +282,7 @@ fn main() -> orm::Result<()> {
         ("new objects deleted", new_objects_deleted),
         ("orphans deleted in one flush", orphans_deleted),
         ("deletes flushed one by one", deletes_flushed_one_by_one),
+        ("graph built before a session", graph_before_a_session),
     ];
     let (small, large) = (seeded(n)?, seeded(4 * n)?);
     println!(

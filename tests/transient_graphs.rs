@@ -315,3 +315,45 @@ fn a_graph_dropped_before_it_joins_a_session_is_freed() -> orm::Result<()> {
     assert_eq!(alive(), before, "every object freed");
     Ok(())
 }
+
+#[test]
+fn many_children_moved_between_parents_before_a_session_are_kept_by_their_new_parent()
+-> orm::Result<()> {
+    // Forty children: past the count from which a parent finds what it
+    // keeps alive by address instead of a scan; the rules stay the same.
+    let before = alive();
+    {
+        let alice = user("Alice");
+        let bob = user("Bob");
+        for total in 0..40 {
+            alice.read()?.orders.push(&order(total))?;
+        }
+        assert_eq!(alive() - before, 42, "alice keeps her orders alive");
+        let orders = alice.read()?.orders.load()?;
+        for o in orders
+            .iter()
+            .filter(|o| o.read().is_ok_and(|o| o.total_cents % 2 == 0))
+        {
+            o.read()?.user.set(&bob)?;
+            alice.read()?.orders.push(o)?; // and back: kept once, by alice
+            o.read()?.user.set(&bob)?;
+        }
+        alice.read()?.orders.remove(&orders[1])?;
+        drop(orders);
+        // Bob keeps the even ones, alice the odd ones but the one removed.
+        assert_eq!(alive() - before, 41);
+        let totals = |u: &Handle<User>| -> orm::Result<Vec<i64>> {
+            let mut t: Vec<i64> = (u.read()?.orders.load()?.iter())
+                .map(|o| o.read().map(|o| o.total_cents))
+                .collect::<orm::Result<_>>()?;
+            t.sort();
+            Ok(t)
+        };
+        assert_eq!(totals(&bob)?, (0..40).step_by(2).collect::<Vec<_>>());
+        assert_eq!(totals(&alice)?, (3..40).step_by(2).collect::<Vec<_>>());
+        drop(bob);
+        assert_eq!(alive() - before, 20, "bob's orders went with him");
+    }
+    assert_eq!(alive(), before, "every object freed");
+    Ok(())
+}

@@ -14,6 +14,7 @@
 //! guards, is in `handle`.
 
 mod handle;
+mod held;
 mod in_place;
 mod weak_cell;
 
@@ -68,7 +69,7 @@ struct Saved {
     /// them then). Kept here, beside change tracking, so that an object
     /// that holds nothing costs nothing: only objects in no session hold,
     /// and only objects in one track changes.
-    held: Vec<Rc<dyn AnyNode>>,
+    held: held::Held,
 }
 
 /// What a rollback restores an object from: its values at the start of the
@@ -123,16 +124,13 @@ impl Meta {
 
     /// What it keeps alive now (see `Saved::held`).
     pub(crate) fn held(&self) -> Vec<Rc<dyn AnyNode>> {
-        self.with_saved(|saved| saved.as_ref().map(|s| s.held.clone()).unwrap_or_default())
+        self.with_saved(|saved| saved.as_ref().map(|s| s.held.to_vec()).unwrap_or_default())
     }
 
     /// Keeps `node` alive as long as this object.
     pub(crate) fn hold(&self, node: Rc<dyn AnyNode>) {
         self.with_saved(|saved| {
-            let held = &mut saved.get_or_insert_default().held;
-            if !held.iter().any(|h| same_node(h, &node)) {
-                held.push(node);
-            }
+            saved.get_or_insert_default().held.insert(node);
         });
     }
 
@@ -142,12 +140,9 @@ impl Meta {
             let Some(s) = saved.as_mut() else {
                 return Vec::new();
             };
-            let (gone, kept) = std::mem::take(&mut s.held)
-                .into_iter()
-                .partition(|h| same_node(h, node));
-            s.held = kept;
+            let gone = s.held.remove(node);
             tidy(saved);
-            gone
+            gone.into_iter().collect()
         })
     }
 
@@ -155,10 +150,7 @@ impl Meta {
     /// the cell.
     pub(crate) fn release_all(&self) -> Vec<Rc<dyn AnyNode>> {
         self.with_saved(|saved| {
-            let held = saved
-                .as_mut()
-                .map(|s| std::mem::take(&mut s.held))
-                .unwrap_or_default();
+            let held = saved.as_mut().map(|s| s.held.take()).unwrap_or_default();
             tidy(saved);
             held
         })
