@@ -144,6 +144,25 @@ fn link_changes(db: &Database, n: i64) -> orm::Result<Duration> {
     Ok(took)
 }
 
+/// Every item tagged with tag 1 and untagged again, in the same order,
+/// before any flush; tag 1's `items` not loaded. Then rolled back.
+fn links_recorded_and_undone(db: &Database, n: i64) -> orm::Result<Duration> {
+    let session = db.session();
+    let items = session.query::<Item>().all()?;
+    let tag = session.get::<Tag>(1)?;
+    let start = Instant::now();
+    for item in &items {
+        tag.read()?.items.add(item)?;
+    }
+    for item in &items {
+        tag.read()?.items.remove(item)?;
+    }
+    let took = start.elapsed();
+    assert_eq!(items.len() as i64, n);
+    session.rollback()?;
+    Ok(took)
+}
+
 /// Half the users deleted in one flush, their posts loaded (and deleted
 /// with them), then rolled back.
 fn cascade_delete(db: &Database, n: i64) -> orm::Result<Duration> {
@@ -272,10 +291,11 @@ fn main() -> orm::Result<()> {
         Some(arg) => arg.parse().expect("N is a number of rows"),
         None => 10_000,
     };
-    let scenarios: [(&str, Scenario); 10] = [
+    let scenarios: [(&str, Scenario); 11] = [
         ("load in an open transaction", load_in_transaction),
         ("many-to-many preload", many_to_many_preload),
         ("many-to-many links recorded", link_changes),
+        ("links recorded, then undone", links_recorded_and_undone),
         ("cascade delete of half", cascade_delete),
         ("join repeating its rows", repeated_join),
         ("children of one loaded parent", children_of_one_parent),

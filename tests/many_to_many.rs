@@ -563,6 +563,42 @@ backend_tests! {
 
     // ------------------------------------------------------------ lazy loading
 
+    fn links_added_and_removed_many_times_before_a_flush_write_only_the_last_state(db) -> orm::Result<()> {
+        shop(&db)?;
+        let session = db.session();
+        session.set_autoflush(false);
+        let red = session.get::<Keyword>(4)?;
+        let new: Vec<Handle<Item>> = (0..30)
+            .map(|i| session.add(Item::new(format!("new {i}"))))
+            .collect();
+        // red's items not loaded: every change is noted for the load.
+        for item in &new {
+            red.read()?.items.add(item)?;
+        }
+        for item in &new[..25] {
+            red.read()?.items.remove(item)?;
+        }
+        red.read()?.items.add(&new[3])?; // back, now the last one added
+        let cup = session.get::<Item>(3)?;
+        red.read()?.items.add(&cup)?;
+        red.read()?.items.remove(&cup)?;
+        red.read()?.items.add(&cup)?;
+        let names: Vec<String> = (red.read()?.items.load()?.iter())
+            .map(|i| i.read().map(|i| i.name.clone()))
+            .collect::<orm::Result<_>>()?;
+        assert_eq!(
+            names,
+            ["new 25", "new 26", "new 27", "new 28", "new 29", "new 3", "cup"]
+        );
+        session.commit()?;
+        let mut expected = SEEDED_LINKS.to_vec();
+        expected.push((3, 4));
+        expected.extend([30, 31, 32, 33, 34, 8].map(|item| (item, 4)));
+        expected.sort();
+        assert_eq!(links(&db), expected, "new items numbered 5 to 34");
+        Ok(())
+    }
+
     fn first_access_of_item_keywords_is_one_join_select_and_later_accesses_none(db) -> orm::Result<()> {
         shop(&db)?;
         let recorder = db.recorder();

@@ -40,13 +40,35 @@ impl<C: Model> Default for Members<C> {
 
 /// Members added and removed while the collection was not loaded.
 struct Unloaded<C: Model> {
+    /// Each addition, in order. One later removed, or added again later,
+    /// stays here, out of date (`noted` says which entries hold): taking
+    /// it out would be a scan.
     added: Vec<Weak<Node<C>>>,
+    /// Each removal: kept only so that its object's address is not reused
+    /// while `noted` names it (a `Weak` keeps the allocation).
     removed: Vec<Weak<Node<C>>>,
-    /// Each object noted, by address: `true` when in `added`, `false` in
-    /// `removed`; so that noting 10,000 additions, and applying them to
-    /// the load, looks each up instead of scanning those before it. (A
-    /// `Weak` keeps its object's address from being reused.)
-    noted: HashMap<*const (), bool>,
+    /// Each object noted, by address: `Some(i)` when added last, at
+    /// `added[i]`; `None` when removed last. So noting 10,000 changes, and
+    /// applying them to the load, looks each up instead of scanning.
+    noted: HashMap<*const (), Option<usize>>,
+}
+
+impl<C: Model> Unloaded<C> {
+    /// The members added and not removed since, in the order of their
+    /// last addition.
+    fn still_added(&self) -> impl Iterator<Item = &Weak<Node<C>>> {
+        let current =
+            |(i, w): &(usize, &Weak<Node<C>>)| self.noted.get(&address(w)) == Some(&Some(*i));
+        self.added
+            .iter()
+            .enumerate()
+            .filter(current)
+            .map(|(_, w)| w)
+    }
+
+    fn is_removed(&self, member: &Weak<Node<C>>) -> bool {
+        self.noted.get(&address(member)) == Some(&None)
+    }
 }
 
 fn address<C: Model>(weak: &Weak<Node<C>>) -> *const () {
@@ -62,10 +84,6 @@ pub(super) fn live(state: State, transient: bool) -> bool {
         State::Transient => transient,
         State::Deleted | State::Detached => false,
     }
-}
-
-fn is<C: Model>(weak: &Weak<Node<C>>, node: &Rc<Node<C>>) -> bool {
-    std::ptr::eq(weak.as_ptr(), Rc::as_ptr(node))
 }
 
 impl<C: Model> Collection<C> {
@@ -108,18 +126,17 @@ impl<C: Model> Collection<C> {
             })
         });
         let at = Rc::as_ptr(node).cast::<()>();
-        let (to, from) = if added {
-            (&mut changes.added, &mut changes.removed)
-        } else {
-            (&mut changes.removed, &mut changes.added)
-        };
-        match changes.noted.insert(at, added) {
-            Some(was) if was == added => return,
-            // Added, then removed (or the other way): rare enough to scan.
-            Some(_) => from.retain(|w| !is(w, node)),
-            None => {}
+        let was_added = changes.noted.get(&at).map(Option::is_some);
+        if was_added == Some(added) {
+            return;
         }
-        to.push(Rc::downgrade(node));
+        if added {
+            changes.noted.insert(at, Some(changes.added.len()));
+            changes.added.push(Rc::downgrade(node));
+        } else {
+            changes.noted.insert(at, None);
+            changes.removed.push(Rc::downgrade(node));
+        }
     }
 
     pub(super) fn is_loaded(&self) -> bool {
@@ -160,7 +177,7 @@ impl<C: Model> Collection<C> {
                 .collect(),
             Members::Unloaded(changes) => changes
                 .as_ref()
-                .map(|u| u.added.iter().filter_map(Weak::upgrade).collect())
+                .map(|u| u.still_added().filter_map(Weak::upgrade).collect())
                 .unwrap_or_default(),
         })
     }
@@ -222,9 +239,8 @@ impl<C: Model> Collection<C> {
             self.replace(Members::Loaded(MemberList::collect(members)));
             return;
         };
-        let removed = |m: &Weak<Node<C>>| changes.noted.get(&address(m)) == Some(&false);
-        let mut list = MemberList::collect(members.filter(|m| !removed(m)));
-        for added in &changes.added {
+        let mut list = MemberList::collect(members.filter(|m| !changes.is_removed(m)));
+        for added in changes.still_added() {
             if let Some(node) = added.upgrade()
                 && still_member(&node)
             {

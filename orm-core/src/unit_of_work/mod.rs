@@ -196,7 +196,7 @@ impl UnitOfWork {
         let busy = |len: std::result::Result<usize, _>| len.map_or(true, |n| n > 0);
         busy(self.pending.try_borrow().map(|l| l.len()))
             || busy(self.deleted.try_borrow().map(|l| l.len()))
-            || busy(self.links.try_borrow().map(|l| l.changes.len()))
+            || busy(self.links.try_borrow().map(|l| l.len()))
             || busy(self.orphans.try_borrow().map(|l| l.len()))
             || self
                 .dirty
@@ -223,7 +223,7 @@ impl UnitOfWork {
             dirty: self.dirty.borrow().clone(),
             deleted,
             orphans,
-            links: self.links.borrow().changes.clone(),
+            links: self.links.borrow().to_vec(),
         }
     }
 
@@ -388,11 +388,14 @@ impl Work {
 
 /// The link changes, in the order they were made, each link once; a link
 /// is found by its table and ends with one lookup, not a scan of every
-/// change before it (linking 10,000 objects in one session).
+/// change before it (linking 10,000 objects in one session). A change
+/// cancelled leaves a hole, so that none after it moves: linking 10,000
+/// objects and unlinking them again costs 20,000 lookups.
 #[derive(Default)]
 struct LinkChanges {
-    /// The changes, in the order they were made.
-    changes: Vec<LinkChange>,
+    /// The changes, in the order they were made; `None` where one was
+    /// cancelled.
+    changes: Vec<Option<LinkChange>>,
     /// Each change's position in `changes`, by its link.
     at: HashMap<LinkId, usize>,
 }
@@ -408,31 +411,61 @@ impl LinkChanges {
     fn record(&mut self, change: LinkChange, known: bool) -> [Option<LinkChange>; 2] {
         let id = change.id();
         let Some(&i) = self.at.get(&id) else {
-            self.at.insert(id, self.changes.len());
-            self.changes.push(change);
+            self.push(id, change);
             return [None, None];
         };
-        if self.changes[i].link == change.link {
+        if self.changes[i]
+            .as_ref()
+            .is_some_and(|c| c.link == change.link)
+        {
             return [Some(change), None];
         }
-        let cancelled = self.changes.remove(i);
+        let cancelled = self.changes[i].take();
         self.at.remove(&id);
-        // Those after it moved up one.
-        for (at, later) in self.changes.iter().enumerate().skip(i) {
-            self.at.insert(later.id(), at);
-        }
+        self.close_up();
         if known {
-            return [Some(cancelled), Some(change)];
+            return [cancelled, Some(change)];
         }
+        self.push(id, change);
+        [cancelled, None]
+    }
+
+    fn push(&mut self, id: LinkId, change: LinkChange) {
         self.at.insert(id, self.changes.len());
-        self.changes.push(change);
-        [Some(cancelled), None]
+        self.changes.push(Some(change));
+    }
+
+    /// Once holes are half the list, the changes move up to fill them:
+    /// each change moves at most once per change cancelled, on average.
+    fn close_up(&mut self) {
+        if self.at.len() * 2 >= self.changes.len() {
+            return;
+        }
+        self.changes.retain(Option::is_some);
+        for (at, change) in self.changes.iter().enumerate() {
+            if let Some(change) = change {
+                self.at.insert(change.id(), at);
+            }
+        }
+    }
+
+    /// How many changes there are.
+    fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// A copy of the changes, in the order they were made.
+    fn to_vec(&self) -> Vec<LinkChange> {
+        self.changes.iter().flatten().cloned().collect()
     }
 
     /// Every change, taken out, in the order they were made.
     fn take(&mut self) -> Vec<LinkChange> {
         self.at.clear();
         std::mem::take(&mut self.changes)
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 
