@@ -13,11 +13,22 @@
 //! square of its size: rows loaded inside an open transaction (each noted
 //! for a rollback), a many-to-many preload (each object of the next level
 //! kept once), many-to-many links recorded before a flush (each change of
-//! a link cancelling an earlier one), a flush deleting parents whose
-//! children are loaded (`ON DELETE CASCADE` done to the objects too), and
-//! a query whose join repeats its rows (each object returned once), and
+//! a link cancelling an earlier one), and recorded then undone (each
+//! cancelled change moving those after it), a flush deleting parents
+//! whose children are loaded (`ON DELETE CASCADE` done to the objects
+//! too), a query whose join repeats its rows (each object returned once),
 //! children given to one parent whose collection is loaded (each checked
-//! against the members already there).
+//! against the members already there), new objects deleted before a flush
+//! (each searched for among those waiting), orphans deleted by one flush
+//! (each checked against those found before), deletes flushed one at a
+//! time (each flush looking at every loaded object for `ON DELETE`
+//! effects), and a graph built before any session (each child checked
+//! against those its parent keeps alive).
+//!
+//! One still grows with the square: savepoints rolled back in a session
+//! that holds many objects (an insert refused in a savepoint of its own,
+//! one in ten). Each rollback checks every loaded object for a guard and
+//! expires every loaded collection, as a rollback documents it does.
 
 use std::time::{Duration, Instant};
 
@@ -275,6 +286,33 @@ fn graph_before_a_session(_db: &Database, n: i64) -> orm::Result<Duration> {
     Ok(took)
 }
 
+/// Every user loaded, a flush to open the transaction, then one insert in
+/// ten tried in a savepoint of its own and refused (its key is taken):
+/// each refusal rolls its savepoint back. Then rolled back.
+fn savepoints_rolled_back(db: &Database, n: i64) -> orm::Result<Duration> {
+    let session = db.session();
+    let users = session.query::<User>().all()?;
+    session.add(User::new("new"));
+    session.flush()?;
+    let start = Instant::now();
+    for _ in 0..n / 10 {
+        let refused = session.transaction(|s| {
+            let taken = User {
+                id: 1,
+                name: "taken".into(),
+                posts: HasMany::default(),
+            };
+            s.add(taken);
+            s.flush()
+        });
+        assert!(refused.is_err());
+    }
+    let took = start.elapsed();
+    assert_eq!(users.len() as i64, n);
+    session.rollback()?;
+    Ok(took)
+}
+
 type Scenario = fn(&Database, i64) -> orm::Result<Duration>;
 
 /// The fastest of three runs.
@@ -291,7 +329,7 @@ fn main() -> orm::Result<()> {
         Some(arg) => arg.parse().expect("N is a number of rows"),
         None => 10_000,
     };
-    let scenarios: [(&str, Scenario); 11] = [
+    let scenarios: [(&str, Scenario); 12] = [
         ("load in an open transaction", load_in_transaction),
         ("many-to-many preload", many_to_many_preload),
         ("many-to-many links recorded", link_changes),
@@ -303,6 +341,7 @@ fn main() -> orm::Result<()> {
         ("orphans deleted in one flush", orphans_deleted),
         ("deletes flushed one by one", deletes_flushed_one_by_one),
         ("graph built before a session", graph_before_a_session),
+        ("savepoints rolled back", savepoints_rolled_back),
     ];
     let (small, large) = (seeded(n)?, seeded(4 * n)?);
     println!(
