@@ -583,12 +583,17 @@ backend_tests! {
         red.read()?.items.add(&cup)?;
         red.read()?.items.remove(&cup)?;
         red.read()?.items.add(&cup)?;
+        // Toggled many times: its latest addition counts, at the end.
+        for _ in 0..40 {
+            red.read()?.items.remove(&new[29])?;
+            red.read()?.items.add(&new[29])?;
+        }
         let names: Vec<String> = (red.read()?.items.load()?.iter())
             .map(|i| i.read().map(|i| i.name.clone()))
             .collect::<orm::Result<_>>()?;
         assert_eq!(
             names,
-            ["new 25", "new 26", "new 27", "new 28", "new 29", "new 3", "cup"]
+            ["new 25", "new 26", "new 27", "new 28", "new 3", "cup", "new 29"]
         );
         session.commit()?;
         let mut expected = SEEDED_LINKS.to_vec();
@@ -596,6 +601,36 @@ backend_tests! {
         expected.extend([30, 31, 32, 33, 34, 8].map(|item| (item, 4)));
         expected.sort();
         assert_eq!(links(&db), expected, "new items numbered 5 to 34");
+        Ok(())
+    }
+
+    fn most_links_cancelled_on_a_loaded_collection_leave_the_rest_to_write(db) -> orm::Result<()> {
+        shop(&db)?;
+        let session = db.session();
+        session.set_autoflush(false);
+        let red = session.get::<Keyword>(4)?;
+        assert!(red.read()?.items.load()?.is_empty(), "loaded: red has no items");
+        let new: Vec<Handle<Item>> = (0..10)
+            .map(|i| session.add(Item::new(format!("new {i}"))))
+            .collect();
+        for item in &new {
+            red.read()?.items.add(item)?;
+        }
+        // Each removal cancels its addition: most of the changes go, and
+        // those left are found where they moved to.
+        for item in &new[..8] {
+            red.read()?.items.remove(item)?;
+        }
+        red.read()?.items.remove(&new[8])?;
+        red.read()?.items.add(&new[0])?;
+        let pen = session.get::<Item>(1)?;
+        red.read()?.items.add(&pen)?;
+        session.commit()?;
+        let mut expected = SEEDED_LINKS.to_vec();
+        // pen is 1; the new items are numbered 5 to 14, new 9 is 14.
+        expected.extend([(1, 4), (5, 4), (14, 4)]);
+        expected.sort();
+        assert_eq!(links(&db), expected);
         Ok(())
     }
 

@@ -15,7 +15,7 @@ use super::member_list::MemberList;
 use crate::error::Result;
 use crate::model::Model;
 use crate::state::{Handle, Node, State, in_place};
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// The members, or what changed while they are not loaded. Two words (the
 /// variant, one pointer): every loaded object has one per collection
@@ -68,6 +68,27 @@ impl<C: Model> Unloaded<C> {
 
     fn is_removed(&self, member: &Weak<Node<C>>) -> bool {
         self.noted.get(&address(member)) == Some(&None)
+    }
+
+    /// Once out-of-date entries are half of them, keeps one entry per
+    /// object noted: one object added and removed 10,000 times keeps two
+    /// entries, not 10,000. Drops only pointers (no object), inside the
+    /// collection's cell.
+    fn close_up(&mut self) {
+        if self.added.len() + self.removed.len() <= 2 * self.noted.len() {
+            return;
+        }
+        let added: Vec<_> = self.still_added().cloned().collect();
+        for (i, member) in added.iter().enumerate() {
+            self.noted.insert(address(member), Some(i));
+        }
+        let mut kept = HashSet::default();
+        let removed = std::mem::take(&mut self.removed)
+            .into_iter()
+            .filter(|m| self.is_removed(m) && kept.insert(address(m)))
+            .collect();
+        self.added = added;
+        self.removed = removed;
     }
 }
 
@@ -137,6 +158,7 @@ impl<C: Model> Collection<C> {
             changes.noted.insert(at, None);
             changes.removed.push(Rc::downgrade(node));
         }
+        changes.close_up();
     }
 
     pub(super) fn is_loaded(&self) -> bool {
@@ -217,8 +239,9 @@ impl<C: Model> Collection<C> {
     /// Takes `node` out if loaded and present; true when the collection
     /// changed or is not loaded.
     pub(super) fn remove(&self, node: &Rc<Node<C>>) -> bool {
-        // Only pointers to `node` are taken out, which the caller keeps
-        // alive: nothing is freed inside the cell.
+        // Only pointers are dropped inside the cell, to `node` (which the
+        // caller keeps alive) or, closing up a long list, to members
+        // already freed: no object is dropped there.
         self.change_loaded(node, false, |items| items.remove(node))
     }
 

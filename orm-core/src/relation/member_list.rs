@@ -6,6 +6,7 @@
 //! 10,000 lookups, not 50 million comparisons. Knows nothing of states or
 //! sessions; `collection` decides who counts.
 
+use std::collections::hash_map::Entry;
 use std::rc::{Rc, Weak};
 
 use rustc_hash::FxHashMap as HashMap;
@@ -65,12 +66,16 @@ impl<C: Model> MemberList<C> {
         if short.len() < INDEXED_FROM {
             return MemberList::Short(short);
         }
-        let items: Vec<_> = short.into_iter().collect();
-        let at = items
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (address(w), i))
-            .collect();
+        // Each member once: a link table without a primary key may repeat
+        // a row, and a member is found (and taken out) by its one place.
+        let mut at = HashMap::default();
+        let mut items = Vec::with_capacity(short.len());
+        for member in short {
+            if let Entry::Vacant(place) = at.entry(address(&member)) {
+                place.insert(items.len());
+                items.push(member);
+            }
+        }
         MemberList::Long(Box::new(Indexed {
             items,
             at,
@@ -129,7 +134,9 @@ impl<C: Model> MemberList<C> {
     }
 
     /// Takes `node` out; true when it was a member. The pointers taken out
-    /// are to `node`, which the caller keeps alive: nothing is freed here.
+    /// are to `node`, which the caller keeps alive, and closing up drops
+    /// only pointers: no object is dropped here (the memory of members
+    /// already freed may be).
     pub(super) fn remove(&mut self, node: &Rc<Node<C>>) -> bool {
         match self {
             MemberList::Short(items) => {

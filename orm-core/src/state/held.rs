@@ -14,7 +14,10 @@ use super::{AnyNode, address};
 /// pointers costs less than hashing.
 const INDEXED_FROM: usize = 16;
 
-/// The objects held, each once, in no particular order.
+/// The objects held, each once, in no particular order: one let go of
+/// gives its place to the last (`swap_remove`), so those left are dropped,
+/// when the holder goes, in an order of their own. Nothing depends on it:
+/// the objects are freed with their holder, whatever the order.
 #[derive(Default)]
 pub(super) struct Held {
     nodes: Vec<Rc<dyn AnyNode>>,

@@ -275,18 +275,19 @@ impl UnitOfWork {
     }
 }
 
+/// Objects in a list of the unit of work.
+type Nodes = Vec<Rc<dyn AnyNode>>;
+
 /// The new objects, in the order they were added. One taken out again
 /// (deleted before any flush) stays in the list, its place noted as taken,
 /// and is found by an index of places made at the first such delete:
 /// deleting 10,000 new objects costs 10,000 lookups, not a scan and a
 /// shift each, and adding costs nothing more until then. (A taken object
 /// is kept alive no longer than the session's `discarded` keeps it.)
-/// Objects in a list of the unit of work.
-type Nodes = Vec<Rc<dyn AnyNode>>;
-
 #[derive(Default)]
 struct Pending {
-    nodes: Vec<Rc<dyn AnyNode>>,
+    /// Every object added, in order, those taken out included.
+    nodes: Nodes,
     /// Made by the first `take_out`; boxed, as most sessions never take
     /// one out, and each new session makes an empty list.
     taken: Option<Box<Taken>>,
