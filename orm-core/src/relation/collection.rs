@@ -10,12 +10,13 @@
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
 use super::link::{Link, Loader};
 use super::member_list::MemberList;
 use crate::error::Result;
 use crate::model::Model;
 use crate::state::{Handle, Node, State, in_place};
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// The members, or what changed while they are not loaded. Two words (the
 /// variant, one pointer): every loaded object has one per collection

@@ -15,8 +15,8 @@ use thin_vec::ThinVec;
 use crate::model::Model;
 use crate::state::Node;
 
-/// From this many members on, a list keeps its set of addresses: below
-/// it, a scan of a few pointers costs less than hashing.
+/// From this many members on, a list keeps its members' places by
+/// address: below it, a scan of a few pointers costs less than hashing.
 const INDEXED_FROM: usize = 16;
 
 /// One word of payload either way: most collections are short, and every
