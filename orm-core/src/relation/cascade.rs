@@ -32,7 +32,7 @@ pub(crate) enum Effect {
 /// planning, and where there are none, a flush's deletes look at no
 /// loaded object (deleting objects one by one, each flush on its own, then
 /// costs each flush its deletes, not the session's size).
-pub(crate) fn reached(
+fn reached(
     tables: &[&'static TableDef],
     deleted: impl Iterator<Item = &'static str>,
 ) -> HashSet<&'static str> {
@@ -62,6 +62,30 @@ pub(crate) fn reached(
             return reached;
         }
     }
+}
+
+/// The objects deleting `deleted` (table, key) may reach: those loaded in
+/// `identity`, and those of `new` (inserted by the same flush, loaded once
+/// it succeeds), whose models [`reached`] finds; for [`plan`] to look at.
+pub(crate) fn candidates(
+    identity: &IdentityMap,
+    new: &[Rc<dyn AnyNode>],
+    deleted: &[(&'static str, Value)],
+) -> Vec<Rc<dyn AnyNode>> {
+    let mut tables: Vec<&'static TableDef> = identity.tables().collect();
+    for node in new {
+        if !tables.iter().any(|t| std::ptr::eq(*t, node.table())) {
+            tables.push(node.table());
+        }
+    }
+    let reached = reached(&tables, deleted.iter().map(|(table, _)| *table));
+    if reached.is_empty() {
+        return Vec::new();
+    }
+    let mut nodes = identity.nodes_of(|t| reached.contains(t.name));
+    let new = new.iter().filter(|n| reached.contains(n.table().name));
+    nodes.extend(new.cloned());
+    nodes
 }
 
 /// The effects of deleting `deleted` (table, key) on `nodes` (loaded, or

@@ -13,7 +13,7 @@ use std::rc::{Rc, Weak};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::link::{Link, Loader};
-use super::member_list::MemberList;
+use super::member_list::{MemberList, address};
 use crate::error::Result;
 use crate::model::Model;
 use crate::state::{Handle, Node, State, in_place};
@@ -91,10 +91,6 @@ impl<C: Model> Unloaded<C> {
         self.added = added;
         self.removed = removed;
     }
-}
-
-fn address<C: Model>(weak: &Weak<Node<C>>) -> *const () {
-    weak.as_ptr().cast::<()>()
 }
 
 /// Whether a member in `state` counts: pending or persistent, and

@@ -41,7 +41,8 @@ pub(super) struct Indexed<C: Model> {
     holes: usize,
 }
 
-fn address<C: Model>(weak: &Weak<Node<C>>) -> *const () {
+/// A member's address: what `Unloaded` and `Indexed` find it by.
+pub(super) fn address<C: Model>(weak: &Weak<Node<C>>) -> *const () {
     weak.as_ptr().cast::<()>()
 }
 

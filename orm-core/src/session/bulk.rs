@@ -231,12 +231,7 @@ impl SessionInner {
         keys: Vec<(&'static str, Value)>,
     ) -> Result<Cascaded> {
         let deleted_rows = keys.len();
-        let nodes = {
-            let identity = self.identity.borrow();
-            let tables: Vec<&'static TableDef> = identity.tables().collect();
-            let reached = cascade::reached(&tables, keys.iter().map(|(table, _)| *table));
-            identity.nodes_of(|t| reached.contains(t.name))
-        };
+        let nodes = cascade::candidates(&self.identity.borrow(), &[], &keys);
         let matched: HashSet<*const ()> = matched.iter().map(address).collect();
         let effects: Vec<Effect> = cascade::plan(&nodes, keys)?
             .into_iter()

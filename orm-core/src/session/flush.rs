@@ -132,25 +132,7 @@ impl SessionInner {
         }
         // The objects this flush inserts are loaded once it succeeds: the
         // database cascades to them too.
-        let identity = self.identity.borrow();
-        let mut tables: Vec<&'static TableDef> = identity.tables().collect();
-        for node in &work.pending {
-            if !tables.iter().any(|t| std::ptr::eq(*t, node.table())) {
-                tables.push(node.table());
-            }
-        }
-        let reached = cascade::reached(&tables, deleted.iter().map(|(table, _)| *table));
-        if reached.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut nodes = identity.nodes_of(|t| reached.contains(t.name));
-        drop(identity);
-        let pending = work.pending.iter();
-        nodes.extend(
-            pending
-                .filter(|n| reached.contains(n.table().name))
-                .cloned(),
-        );
+        let nodes = cascade::candidates(&self.identity.borrow(), &work.pending, &deleted);
         cascade::plan(&nodes, deleted)
     }
 
