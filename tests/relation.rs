@@ -1152,6 +1152,129 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_cascade_reaches_loaded_grandchildren_whose_parents_are_not_loaded(db) -> orm::Result<()> {
+        blogs(&db)?;
+        let recorder = db.recorder();
+        let session = db.session();
+        let comments = session.query::<Comment>().order_by(Comment::ID.asc()).all()?;
+        let blog = session.get::<Blog>(1)?;
+        recorder.clear();
+
+        session.delete(&blog)?;
+        session.flush()?;
+        assert_eq!(
+            statements(&recorder),
+            ["SELECT posts", "DELETE blogs"],
+            "the keys of the posts the cascade deletes, read in the flush's transaction"
+        );
+        assert_eq!(comments[0].state(), State::Deleted, "under post 1, not loaded");
+        assert_eq!(comments[1].state(), State::Deleted, "under post 1, not loaded");
+        assert_eq!(comments[2].state(), State::Persistent, "under blog 2");
+
+        session.commit()?;
+        assert_eq!(comments[0].state(), State::Detached);
+        assert_eq!(pairs(&db, "SELECT id, post_id FROM comments"), [(3, Some(3))]);
+        recorder.clear();
+        assert_eq!(session.find::<Comment>(1)?, None);
+        assert_eq!(statements(&recorder), ["SELECT comments"], "not from the map");
+        Ok(())
+    }
+
+    fn a_cascade_past_rows_not_loaded_goes_by_the_loaded_ones_values(db) -> orm::Result<()> {
+        blogs(&db)?;
+        let session = db.session();
+        let comments = session.query::<Comment>().order_by(Comment::ID.asc()).all()?;
+        let blog = session.get::<Blog>(1)?;
+        let other = session.get::<Blog>(2)?;
+        // Post 1 (comments 1 and 2) moves to blog 2 in memory; the flush
+        // writes that before the delete, so the cascade spares it.
+        let post = session.get::<Post>(1)?;
+        post.read()?.blog.set(&other)?;
+        let stays = session.get::<Post>(2)?;
+
+        session.delete(&blog)?;
+        session.commit()?;
+        assert_eq!(stays.state(), State::Detached, "deleted by the cascade");
+        assert_eq!(post.state(), State::Persistent);
+        for comment in &comments {
+            assert_eq!(comment.state(), State::Persistent);
+        }
+        assert_eq!(
+            pairs(&db, "SELECT id, blog_id FROM posts ORDER BY id"),
+            [(1, Some(2)), (3, Some(2))]
+        );
+        assert_eq!(count(&db, "SELECT count(*) FROM comments"), 3);
+        Ok(())
+    }
+
+    fn a_guard_on_a_grandchild_past_rows_not_loaded_fails_the_flush_before_any_write(db) -> orm::Result<()> {
+        blogs(&db)?;
+        let session = db.session();
+        let comments = session.query::<Comment>().order_by(Comment::ID.asc()).all()?;
+        let blog = session.get::<Blog>(1)?;
+        session.delete(&blog)?;
+        let guard = comments[0].write()?;
+        let error = session.flush().expect_err("comment 1 is borrowed");
+        assert!(matches!(error, orm::Error::Borrowed { .. }), "{error:?}");
+        drop(guard);
+        assert_eq!(count(&db, "SELECT count(*) FROM blogs"), 2);
+        assert_eq!(comments[0].state(), State::Persistent);
+        assert_eq!(blog.state(), State::Deleted, "still to be flushed");
+
+        session.commit()?;
+        assert_eq!(comments[0].state(), State::Detached);
+        assert_eq!(count(&db, "SELECT count(*) FROM comments"), 1);
+        Ok(())
+    }
+
+    fn a_bulk_delete_reaches_loaded_grandchildren_whose_parents_are_not_loaded(db) -> orm::Result<()> {
+        blogs(&db)?;
+        let recorder = db.recorder();
+        let session = db.session();
+        let comments = session.query::<Comment>().order_by(Comment::ID.asc()).all()?;
+        recorder.clear();
+
+        let deleted = session
+            .delete_rows::<Blog>()
+            .filter(Blog::TITLE.eq("one"))
+            .execute()?;
+        assert_eq!(deleted, 1);
+        assert_eq!(
+            statements(&recorder),
+            ["SELECT blogs", "SELECT posts", "DELETE blogs"],
+            "the blogs' keys and their posts', read before the DELETE"
+        );
+        assert_eq!(comments[0].state(), State::Deleted);
+        assert_eq!(comments[1].state(), State::Deleted);
+        assert_eq!(comments[2].state(), State::Persistent);
+
+        session.rollback()?;
+        assert_eq!(count(&db, "SELECT count(*) FROM comments"), 3);
+        for comment in &comments {
+            assert_eq!(comment.state(), State::Persistent);
+        }
+        recorder.clear();
+        assert_eq!(session.get::<Comment>(1)?, comments[0]);
+        assert_eq!(recorder.count(), 0, "back in the identity map");
+        Ok(())
+    }
+
+    fn a_bulk_delete_reads_no_keys_where_nothing_below_is_loaded(db) -> orm::Result<()> {
+        blogs(&db)?;
+        let recorder = db.recorder();
+        let session = db.session();
+        let post = session.get::<Post>(1)?;
+        recorder.clear();
+        let deleted = session
+            .delete_rows::<Blog>()
+            .filter(Blog::TITLE.eq("one"))
+            .execute()?;
+        assert_eq!(deleted, 1);
+        assert_eq!(statements(&recorder), ["DELETE blogs"]);
+        assert_eq!(post.state(), State::Deleted);
+        Ok(())
+    }
+
     fn rollback_after_a_cascading_delete_restores_rows_and_objects(db) -> orm::Result<()> {
         blogs(&db)?;
         let recorder = db.recorder();

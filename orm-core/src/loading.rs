@@ -177,3 +177,17 @@ pub(crate) fn conversion_error(table: &TableDef, row: &dyn Row, err: ReadError) 
         detail: err.error.to_string(),
     }
 }
+
+/// The first column of a row that holds a key of `table` (a `RETURNING`
+/// of the key, a read of keys alone), as a value.
+pub(crate) fn key_in_first_column(table: &TableDef, row: &dyn Row) -> Result<Value> {
+    match row.value(0) {
+        Ok(key) => Ok(Value::from(key)),
+        Err(e) => Err(Error::Conversion {
+            table: table.name.to_owned(),
+            column: table.primary_key().name.to_owned(),
+            key: String::new(),
+            detail: e.to_string(),
+        }),
+    }
+}

@@ -3,20 +3,28 @@
 //! objects too, so that memory agrees with the database after a flush.
 //! (Delete-orphan is decided by the unit of work, which owns the orphans.)
 //!
-//! Planned before the flush runs, from the keys of the objects it deletes,
-//! so a guard the user holds on an affected object fails the flush before
-//! anything is written; applied after it succeeded.
+//! Planned before the flush writes, from the keys of the objects it
+//! deletes, so a guard the user holds on an affected object fails the
+//! flush before anything is written; applied after it succeeded. Where a
+//! cascade passes rows that are not loaded on its way to loaded objects
+//! (a deleted blog, its posts not loaded, one of their comments loaded),
+//! the plan reads those rows' keys: one `SELECT` per table and level,
+//! none where the loaded collections already hold every child, and none
+//! at all when no loaded object lies below.
 
 use std::rc::Rc;
 
 use rustc_hash::FxHashSet as HashSet;
 
+use crate::backend::key_lists;
 use crate::error::Result;
 use crate::identity::IdentityMap;
+use crate::loading::key_in_first_column;
 use crate::schema::{OnDelete, TableDef};
+use crate::sql::{Conn, Param, text};
 use crate::state::{AnyNode, State, address};
 use crate::transaction::Written;
-use crate::value::{RowKey, Value};
+use crate::value::{RowKey, Value, ValueRef};
 
 /// What a flush's deletes do to one loaded object.
 pub(crate) enum Effect {
@@ -64,63 +72,242 @@ fn reached(
     }
 }
 
-/// The objects deleting `deleted` (table, key) may reach: those loaded in
-/// `identity`, and those of `new` (inserted by the same flush, loaded once
-/// it succeeds), whose models [`reached`] finds; for [`plan`] to look at.
-pub(crate) fn candidates(
-    identity: &IdentityMap,
-    new: &[Rc<dyn AnyNode>],
-    deleted: &[(&'static str, Value)],
-) -> Vec<Rc<dyn AnyNode>> {
+/// The tables of the loaded objects and of the objects `new`, with the
+/// tables their foreign keys point at, and theirs, up to the top: a
+/// cascade reaches a loaded object through its parents' tables, whether
+/// any of their rows is loaded or not.
+fn tables_above(identity: &IdentityMap, new: &[Rc<dyn AnyNode>]) -> Vec<&'static TableDef> {
     let mut tables: Vec<&'static TableDef> = identity.tables().collect();
     for node in new {
-        if !tables.iter().any(|t| std::ptr::eq(*t, node.table())) {
+        if !tables.iter().any(|t| t.name == node.table().name) {
             tables.push(node.table());
         }
     }
-    let reached = reached(&tables, deleted.iter().map(|(table, _)| *table));
-    if reached.is_empty() {
-        return Vec::new();
-    }
-    let mut nodes = identity.nodes_of(|t| reached.contains(t.name));
-    let new = new.iter().filter(|n| reached.contains(n.table().name));
-    nodes.extend(new.cloned());
-    nodes
-}
-
-/// The effects of deleting `deleted` (table, key) on `nodes` (loaded, or
-/// inserted by the same flush), level after level (a cascade-deleted
-/// child's own children too).
-pub(crate) fn plan(
-    nodes: &[Rc<dyn AnyNode>],
-    deleted: Vec<(&'static str, Value)>,
-) -> Result<Vec<Effect>> {
-    let mut effects = Vec::new();
-    let mut gone: HashSet<*const ()> = HashSet::default();
-    // A hash lookup per foreign key of each loaded object, not a scan of
-    // every deleted row.
-    let mut deleted: HashSet<RowKey> = deleted.into_iter().map(|(t, k)| RowKey(t, k)).collect();
-    while !deleted.is_empty() {
-        let mut next = HashSet::default();
-        for node in nodes {
-            let at = address(node);
-            let loaded = matches!(node.state(), State::Persistent | State::Pending);
-            if !loaded || gone.contains(&at) {
-                continue;
-            }
-            match effect_on(node, &deleted)? {
-                Some(Effect::Deleted(node)) => {
-                    gone.insert(at);
-                    next.insert(RowKey(node.table().name, node.key_value()?));
-                    effects.push(Effect::Deleted(node));
-                }
-                Some(effect) => effects.push(effect),
-                None => {}
+    let mut i = 0;
+    while let Some(table) = tables.get(i) {
+        for fk in table.columns.iter().filter_map(|c| c.references) {
+            let target = (fk.target)();
+            if !tables.iter().any(|t| t.name == target.name) {
+                tables.push(target);
             }
         }
-        deleted = next;
+        i += 1;
     }
-    Ok(effects)
+    tables
+}
+
+/// A foreign key through which a cascade deletes rows whose own children
+/// (or theirs) are loaded: the keys of the rows it deletes are needed,
+/// loaded or not, and are read where the deleted parents' collections do
+/// not hold them all.
+struct Through {
+    /// The table of the rows the cascade deletes.
+    table: &'static TableDef,
+    /// Its foreign-key column, `ON DELETE CASCADE`.
+    column: usize,
+}
+
+/// The objects deleting rows of some tables may reach, and the foreign
+/// keys through which it may reach them past rows that are not loaded;
+/// for [`Reach::plan`].
+pub(crate) struct Reach {
+    /// Loaded objects (and objects of the same flush) of the tables reached.
+    nodes: Vec<Rc<dyn AnyNode>>,
+    /// Empty unless a cascade can pass a table to reach loaded objects.
+    through: Vec<Through>,
+}
+
+impl Reach {
+    /// What deleting rows of `deleted` may reach: the objects loaded in
+    /// `identity`, and those of `new` (inserted by the same flush, loaded
+    /// once it succeeds), whose tables [`reached`] finds.
+    pub(crate) fn of(
+        identity: &IdentityMap,
+        new: &[Rc<dyn AnyNode>],
+        deleted: &[&'static str],
+    ) -> Reach {
+        if deleted.is_empty() {
+            return Reach::nothing();
+        }
+        let tables = tables_above(identity, new);
+        let reached = reached(&tables, deleted.iter().copied());
+        if reached.is_empty() {
+            return Reach::nothing();
+        }
+        let mut nodes = identity.nodes_of(|t| reached.contains(t.name));
+        let new = new.iter().filter(|n| reached.contains(n.table().name));
+        nodes.extend(new.cloned());
+        let through = through(&tables, &reached, deleted, &nodes);
+        Reach { nodes, through }
+    }
+
+    fn nothing() -> Reach {
+        Reach {
+            nodes: Vec::new(),
+            through: Vec::new(),
+        }
+    }
+
+    /// Whether [`Reach::plan`] reads rows (the keys of rows a cascade
+    /// deletes on its way to loaded objects).
+    pub(crate) fn reads_rows(&self) -> bool {
+        !self.through.is_empty()
+    }
+
+    /// The effects of deleting `deleted` (table, key), whose objects
+    /// `parents` are where loaded, on the objects reached, level after
+    /// level (a cascade-deleted child's own children too). Where a cascade
+    /// passes through rows that are not loaded, their keys are read on
+    /// `conn`, one statement per table and level.
+    pub(crate) fn plan(
+        &self,
+        conn: &Conn,
+        deleted: Vec<(&'static str, Value)>,
+        parents: &[Rc<dyn AnyNode>],
+    ) -> Result<Vec<Effect>> {
+        let mut effects = Vec::new();
+        let mut gone: HashSet<*const ()> = HashSet::default();
+        let loaded = self.loaded_keys();
+        let mut parents: Vec<Rc<dyn AnyNode>> = match self.reads_rows() {
+            true => parents.to_vec(),
+            false => Vec::new(),
+        };
+        // A hash lookup per foreign key of each loaded object, not a scan of
+        // every deleted row.
+        let mut deleted: HashSet<RowKey> = deleted.into_iter().map(|(t, k)| RowKey(t, k)).collect();
+        while !deleted.is_empty() {
+            let mut next = HashSet::default();
+            let mut next_parents = Vec::new();
+            for node in &self.nodes {
+                let at = address(node);
+                let loaded = matches!(node.state(), State::Persistent | State::Pending);
+                if !loaded || gone.contains(&at) {
+                    continue;
+                }
+                match effect_on(node, &deleted)? {
+                    Some(Effect::Deleted(node)) => {
+                        gone.insert(at);
+                        next.insert(RowKey(node.table().name, node.key_value()?));
+                        if self.reads_rows() {
+                            next_parents.push(Rc::clone(&node));
+                        }
+                        effects.push(Effect::Deleted(node));
+                    }
+                    Some(effect) => effects.push(effect),
+                    None => {}
+                }
+            }
+            for through in &self.through {
+                for key in through.rows_deleted(conn, &deleted, &parents)? {
+                    // A loaded object's own values say where it points.
+                    let key = RowKey(through.table.name, key);
+                    if !loaded.contains(&key) {
+                        next.insert(key);
+                    }
+                }
+            }
+            deleted = next;
+            parents = next_parents;
+        }
+        Ok(effects)
+    }
+
+    /// The keys of the objects reached in the tables a cascade passes.
+    fn loaded_keys(&self) -> HashSet<RowKey> {
+        if !self.reads_rows() {
+            return HashSet::default();
+        }
+        let passed = |t: &TableDef| self.through.iter().any(|p| p.table.name == t.name);
+        let nodes = self.nodes.iter().filter(|n| passed(n.table()));
+        nodes
+            .filter_map(|n| Some(RowKey(n.table().name, n.key_value().ok()?)))
+            .collect()
+    }
+}
+
+/// The `ON DELETE CASCADE` foreign keys of `tables` that `reached` can
+/// delete through and below which some of `nodes` lie.
+fn through(
+    tables: &[&'static TableDef],
+    reached: &HashSet<&'static str>,
+    deleted: &[&'static str],
+    nodes: &[Rc<dyn AnyNode>],
+) -> Vec<Through> {
+    let mut with_nodes: HashSet<&'static str> = HashSet::default();
+    with_nodes.extend(nodes.iter().map(|n| n.table().name));
+    let mut through = Vec::new();
+    for table in tables.iter().filter(|t| reached.contains(t.name)) {
+        // Whether deleting its rows reaches a loaded object.
+        let below = self::reached(tables, std::iter::once(table.name));
+        if !below.iter().any(|t| with_nodes.contains(t)) {
+            continue;
+        }
+        for (column, c) in table.columns.iter().enumerate() {
+            let Some(fk) = c.references else { continue };
+            let parent = (fk.target)().name;
+            let deleting = deleted.contains(&parent) || reached.contains(parent);
+            if fk.on_delete == OnDelete::Cascade && deleting {
+                through.push(Through { table, column });
+            }
+        }
+    }
+    through
+}
+
+impl Through {
+    /// The keys of the rows this foreign key makes the database delete
+    /// with the `deleted` rows: read where a deleted parent's collection
+    /// of them is not loaded (none when every one is).
+    fn rows_deleted(
+        &self,
+        conn: &Conn,
+        deleted: &HashSet<RowKey>,
+        parents: &[Rc<dyn AnyNode>],
+    ) -> Result<Vec<Value>> {
+        let Some(fk) = self.table.columns[self.column].references else {
+            return Ok(Vec::new());
+        };
+        let parent = (fk.target)();
+        let mut complete: HashSet<RowKey> = HashSet::default();
+        for node in parents.iter().filter(|n| n.table().name == parent.name) {
+            let mut holds = false;
+            node.each_collection(|c| holds |= c.holds_every_child(self.table, self.column));
+            if holds {
+                complete.insert(RowKey(parent.name, node.key_value()?));
+            }
+        }
+        let keys: Vec<Value> = deleted
+            .iter()
+            .filter(|k| k.0 == parent.name && !complete.contains(k))
+            .map(|k| k.1.clone())
+            .collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(conn, &keys)
+    }
+
+    /// `SELECT <key> FROM <table> WHERE <column> IN (<keys>)`, one
+    /// statement per key list.
+    fn read(&self, conn: &Conn, keys: &[Value]) -> Result<Vec<Value>> {
+        let table = self.table;
+        let column = table.columns[self.column].name;
+        let mut found = Vec::new();
+        for list in key_lists(keys, conn.dialect()) {
+            let sql = text::keys_pointing_at(table, self.column, list.form, conn.dialect());
+            let param = [Param::new(ValueRef::Text(&list.json), column)];
+            conn.because_within(
+                || format!("keys of the {} rows a cascade deletes", table.name),
+                || {
+                    conn.query(sql.as_str(), &param, table.name, |row| {
+                        found.push(key_in_first_column(table, row)?);
+                        Ok(())
+                    })
+                },
+            )?;
+        }
+        Ok(found)
+    }
 }
 
 /// What deleting `deleted` does to `node`, by the `ON DELETE` of each of

@@ -11,7 +11,7 @@ use super::{Backref, BelongsTo, CollectionField, Lazy, Owner, ParentRef, Relatio
 use crate::backend::{KeyForm, key_lists};
 use crate::error::Result;
 use crate::model::Model;
-use crate::schema::SortKey;
+use crate::schema::{SortKey, TableDef};
 use crate::session::SessionInner;
 use crate::sql::{Kind, Param};
 use crate::state::{AnyNode, Handle, Node, downcast};
@@ -134,6 +134,20 @@ pub(super) trait ChildSide<C: Model>: Loader {
     fn link_child(&self, child: &Rc<Node<C>>, owner: &Rc<dyn AnyNode>, on: bool) -> Result<()>;
     /// Whether `child`'s `BelongsTo` points at `owner` in memory.
     fn points_at(&self, child: &Rc<Node<C>>, owner: &Rc<dyn AnyNode>) -> bool;
+}
+
+/// Whether `side` is the parents' side of `table`'s foreign key in
+/// `column`.
+pub(super) fn is_side_of<C: Model>(
+    side: &dyn ChildSide<C>,
+    table: &'static TableDef,
+    column: usize,
+) -> bool {
+    C::TABLE.name == table.name
+        && table
+            .columns
+            .get(column)
+            .is_some_and(|c| c.field == side.back_field())
 }
 
 impl<P: Model, C: Model> Describe for HasManyDef<P, C> {
@@ -362,6 +376,14 @@ impl<C: Model> CollectionField for HasMany<C> {
             Ok((owner, def)) => self.items.keep(|child| def.points_at(child, &owner)),
             _ => self.items.reset_empty(),
         }
+    }
+
+    fn holds_every_child(&self, table: &'static TableDef, column: usize) -> bool {
+        self.items.loaded_len().is_some()
+            && self
+                .link
+                .owner_and_def(KIND)
+                .is_ok_and(|(_, side)| is_side_of(side, table, column))
     }
 
     fn members(&self) -> Vec<ParentRef> {

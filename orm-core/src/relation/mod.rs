@@ -179,6 +179,14 @@ pub trait CollectionField {
     fn keep_linked(&self);
     /// The objects it holds now (loaded, or added while not loaded).
     fn members(&self) -> Vec<ParentRef>;
+    /// Whether it is loaded and is the one-to-many (or one-to-one) side
+    /// of the foreign key in column `column` of `table`: then it holds
+    /// every row that points at its owner, and a cascade from the owner
+    /// reaches no row that is not loaded.
+    fn holds_every_child(&self, table: &'static TableDef, column: usize) -> bool {
+        let _ = (table, column);
+        false
+    }
     /// The link rows its members need, as (link table, each link column
     /// with the object whose key goes there), for an owner joining a
     /// session with a graph built before (many-to-many only).

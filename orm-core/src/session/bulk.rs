@@ -8,7 +8,7 @@ use rustc_hash::FxHashSet as HashSet;
 
 use super::{Session, SessionInner};
 use crate::error::{Error, Misuse, Result};
-use crate::loading::conversion_error;
+use crate::loading::{conversion_error, key_in_first_column};
 use crate::model::Model;
 use crate::query::{DeleteRows, UpdateRows};
 use crate::relation::cascade::{self, Effect};
@@ -70,8 +70,12 @@ impl Session {
     /// each loaded object whose row is deleted becomes deleted (out of the
     /// identity map and of loaded collections; detached at commit); loaded
     /// objects the database changed through `ON DELETE CASCADE` or `SET
-    /// NULL` follow as they do after `Session::delete`. It runs in the
-    /// session's transaction: `rollback` brings everything back.
+    /// NULL` follow as they do after `Session::delete`. Where such an
+    /// object lies below rows that are not loaded (a loaded comment of a
+    /// post that is not, under a deleted blog), the keys those rows are
+    /// found by are read first: a `SELECT` of the matching keys, and one
+    /// per table and level the cascade passes. It runs in the session's
+    /// transaction: `rollback` brings everything back.
     ///
     /// ```
     /// # use orm::prelude::*;
@@ -162,36 +166,63 @@ impl SessionInner {
         mut delete: tree::Delete,
     ) -> Result<usize> {
         let table = T::TABLE;
-        delete.returning = vec![table.primary_key().name];
-        let rendered = tree::render_delete(&delete, self.conn()?.dialect())?;
+        let key = table.primary_key().name;
+        delete.returning = vec![key];
+        let dialect = self.conn()?.dialect();
+        let rendered = tree::render_delete(&delete, dialect)?;
         self.flush()?;
-        let mut keys = Vec::new();
+        let reach = cascade::Reach::of(&self.identity.borrow(), &[], &[table.name]);
+        // Where a cascade passes rows that are not loaded on its way to
+        // loaded objects, the keys it starts from are read before the
+        // DELETE, while the rows below them are still there to read.
+        let keys_first = match reach.reads_rows() {
+            true => Some(tree::render_delete_keys(&delete, key, dialect)?),
+            false => None,
+        };
+        let mut changed = 0;
         let mut matched: Vec<Rc<dyn AnyNode>> = Vec::new();
         let effects = self.bulk_statement(|conn| {
-            conn.query(&rendered.sql, &rendered.params(), table.name, |row| {
-                keys.push((
-                    table.name,
-                    Value::from(row.value(0).map_err(|e| Error::Conversion {
-                        table: table.name.to_owned(),
-                        column: table.primary_key().name.to_owned(),
-                        key: String::new(),
-                        detail: e.to_string(),
-                    })?),
-                ));
-                if let Some(node) = self.loaded::<T>(row, 0)? {
-                    matched.push(node);
+            let planned = match &keys_first {
+                Some(select) => {
+                    let rows = self.keys_and_loaded::<T>(conn, select)?;
+                    Some(self.bulk_cascade(conn, &reach, &rows.loaded, rows.keys)?)
                 }
-                Ok(())
-            })?;
-            self.bulk_cascade(&matched, keys)
+                None => None,
+            };
+            let rows = self.keys_and_loaded::<T>(conn, &rendered)?;
+            changed = rows.keys.len();
+            matched = rows.loaded;
+            match planned {
+                Some(effects) => Ok(effects),
+                None => self.bulk_cascade(conn, &reach, &matched, rows.keys),
+            }
         })?;
-        let changed = effects.deleted_rows;
         let mut all = matched.into_iter().map(Effect::Deleted).collect::<Vec<_>>();
-        all.extend(effects.effects);
+        all.extend(effects);
         let (written, released) = cascade::apply(all, &self.identity)?;
         self.transaction().log(written);
         drop(released);
         Ok(changed)
+    }
+
+    /// Runs `statement`, whose rows hold one key of `T` each: the keys,
+    /// and the loaded objects among them.
+    fn keys_and_loaded<T: Model>(
+        &self,
+        conn: &Conn,
+        statement: &tree::Rendered,
+    ) -> Result<KeyedRows> {
+        let table = T::TABLE;
+        let mut keys = Vec::new();
+        let mut loaded: Vec<Rc<dyn AnyNode>> = Vec::new();
+        conn.query(&statement.sql, &statement.params(), table.name, |row| {
+            keys.push((table.name, key_in_first_column(table, row)?));
+            if let Some(node) = self.loaded::<T>(row, 0)? {
+                loaded.push(node);
+            }
+            Ok(())
+        })?;
+        Ok(KeyedRows { keys, loaded })
     }
 
     /// Loaded objects take the values their rows have now (checked free of
@@ -223,23 +254,25 @@ impl SessionInner {
         Ok(self.identity().get::<T>(&key))
     }
 
-    /// What the database's `ON DELETE` actions did to loaded objects, with
-    /// every object it will change checked free of the user's guards.
+    /// What the database's `ON DELETE` actions do to loaded objects other
+    /// than `matched` (the deleted rows' own), with every object they will
+    /// change checked free of the user's guards.
     fn bulk_cascade(
         &self,
+        conn: &Conn,
+        reach: &cascade::Reach,
         matched: &[Rc<dyn AnyNode>],
         keys: Vec<(&'static str, Value)>,
-    ) -> Result<Cascaded> {
-        let deleted_rows = keys.len();
-        let nodes = cascade::candidates(&self.identity.borrow(), &[], &keys);
-        let matched: HashSet<*const ()> = matched.iter().map(address).collect();
-        let effects: Vec<Effect> = cascade::plan(&nodes, keys)?
+    ) -> Result<Vec<Effect>> {
+        let own: HashSet<*const ()> = matched.iter().map(address).collect();
+        let effects: Vec<Effect> = reach
+            .plan(conn, keys, matched)?
             .into_iter()
             .filter(|effect| {
                 let node = match effect {
                     Effect::Deleted(n) | Effect::SetNull(n, _) => n,
                 };
-                !matched.contains(&address(node))
+                !own.contains(&address(node))
             })
             .collect();
         for effect in &effects {
@@ -247,10 +280,7 @@ impl SessionInner {
                 node.check_writable()?;
             }
         }
-        Ok(Cascaded {
-            effects,
-            deleted_rows,
-        })
+        Ok(effects)
     }
 
     /// Runs `statement` in the session's transaction (opened if need be)
@@ -324,10 +354,12 @@ impl SessionInner {
     }
 }
 
-/// The `ON DELETE` effects of a bulk delete on loaded objects.
-struct Cascaded {
-    effects: Vec<Effect>,
-    deleted_rows: usize,
+/// The rows a bulk delete reads or deletes, by key.
+struct KeyedRows {
+    /// (table, key) of each row.
+    keys: Vec<(&'static str, Value)>,
+    /// The loaded objects among them.
+    loaded: Vec<Rc<dyn AnyNode>>,
 }
 
 /// Every column of a returned row, owned.

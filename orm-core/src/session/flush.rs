@@ -87,9 +87,15 @@ impl SessionInner {
             work.dirty.len(),
             work.deleted.len() + work.orphans.len(),
         );
-        let effects = self.cascade_plan(&work)?;
-        let at_savepoint = self.values_at_savepoint(&work, &effects)?;
         let conn = self.conn()?;
+        let reach = self.cascade_reach(&work);
+        // Checked before anything is sent, unless the plan reads the keys
+        // of rows a cascade deletes on its way to loaded objects: then
+        // inside the flush's transaction, which holds them still.
+        let early = match reach.reads_rows() {
+            false => Some(self.prepare(conn, &work, &reach)?),
+            true => None,
+        };
         let outer = !self.transaction.is_open();
         conn.control(if outer {
             conn.dialect().begin()
@@ -103,6 +109,16 @@ impl SessionInner {
             },
             other => other,
         })?;
+        let (effects, at_savepoint) = match early {
+            Some(prepared) => prepared,
+            None => match self.prepare(conn, &work, &reach) {
+                Ok(prepared) => prepared,
+                Err(error) => {
+                    self.abandon_flush(conn, outer)?;
+                    return Err(error.into());
+                }
+            },
+        };
         match unit_of_work::execute(conn, &work, rows) {
             Ok(written) => {
                 if outer {
@@ -121,19 +137,44 @@ impl SessionInner {
         }
     }
 
+    /// What the flush's deletes may reach through `ON DELETE`.
+    fn cascade_reach(&self, work: &Work) -> cascade::Reach {
+        let deleted: Vec<&'static str> = work.deletes().map(|node| node.table().name).collect();
+        // The objects this flush inserts are loaded once it succeeds: the
+        // database cascades to them too.
+        cascade::Reach::of(&self.identity.borrow(), &work.pending, &deleted)
+    }
+
+    /// The flush's cascades in memory, and the values a rollback to the
+    /// innermost savepoint would restore.
+    fn prepare(
+        &self,
+        conn: &Conn,
+        work: &Work,
+        reach: &cascade::Reach,
+    ) -> Result<(Vec<cascade::Effect>, Vec<transaction::Kept>)> {
+        let effects = self.cascade_plan(conn, work, reach)?;
+        let at_savepoint = self.values_at_savepoint(work, &effects)?;
+        Ok((effects, at_savepoint))
+    }
+
     /// The loaded objects the flush's deletes reach through `ON DELETE`.
-    fn cascade_plan(&self, work: &Work) -> Result<Vec<cascade::Effect>> {
+    fn cascade_plan(
+        &self,
+        conn: &Conn,
+        work: &Work,
+        reach: &cascade::Reach,
+    ) -> Result<Vec<cascade::Effect>> {
         let mut deleted = Vec::new();
+        let mut parents = Vec::new();
         for node in work.deletes() {
             deleted.push((node.table().name, node.key_value()?));
+            parents.push(Rc::clone(node));
         }
         if deleted.is_empty() {
             return Ok(Vec::new());
         }
-        // The objects this flush inserts are loaded once it succeeds: the
-        // database cascades to them too.
-        let nodes = cascade::candidates(&self.identity.borrow(), &work.pending, &deleted);
-        cascade::plan(&nodes, deleted)
+        reach.plan(conn, deleted, &parents)
     }
 
     /// The values, as of the innermost savepoint, of the objects this flush

@@ -178,6 +178,12 @@ impl Session {
     /// Marks an object for deletion; the next flush deletes its row. A
     /// pending object is simply taken out of the session.
     ///
+    /// Loaded objects the database changes through `ON DELETE CASCADE` or
+    /// `SET NULL` follow in memory when the flush succeeds. Where one lies
+    /// below rows that are not loaded (a loaded comment of a post that is
+    /// not), the flush first reads the keys of the rows the cascade passes,
+    /// one `SELECT` per table and level.
+    ///
     /// # Errors
     /// [`Error::Misuse`] if the object is not in this session.
     pub fn delete<T: Model>(&self, handle: &Handle<T>) -> Result<()> {

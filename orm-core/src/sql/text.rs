@@ -120,6 +120,28 @@ pub(crate) fn select_keys(table: &TableDef, list: KeyForm, dialect: Backend) -> 
     dialect.placeholders(sql)
 }
 
+/// `SELECT "pk" FROM "table" WHERE "column" IN (a key list)`: the keys of
+/// the rows that point at any of the listed parents, for a cascade that
+/// passes through rows not loaded.
+pub(crate) fn keys_pointing_at(
+    table: &TableDef,
+    column: usize,
+    list: KeyForm,
+    dialect: Backend,
+) -> String {
+    let mut sql = String::with_capacity(96);
+    sql.push_str("SELECT ");
+    push_quoted(&mut sql, table.primary_key().name);
+    sql.push_str(" FROM ");
+    push_quoted(&mut sql, table.name);
+    push_where(
+        &mut sql,
+        table.columns[column].name,
+        list.condition(dialect),
+    );
+    dialect.placeholders(sql)
+}
+
 /// `INSERT INTO "table" (...)<overriding> VALUES (?, ...), ...` with every
 /// column, for `rows` rows.
 fn insert(table: &TableDef, rows: usize, overriding: &str) -> String {

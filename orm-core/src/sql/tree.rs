@@ -385,6 +385,19 @@ pub(crate) fn render_delete(delete: &Delete, dialect: Backend) -> Result<Rendere
     Ok(renderer.out)
 }
 
+/// Renders `SELECT <key> FROM <table> WHERE <the delete's filter>`: the
+/// keys of the rows `delete` would delete, read before it where a cascade
+/// must follow them past rows that are not loaded.
+pub(crate) fn render_delete_keys(delete: &Delete, key: &str, dialect: Backend) -> Result<Rendered> {
+    let mut renderer = Renderer::over(delete.table, delete.filter.as_ref(), dialect);
+    renderer.push("SELECT ");
+    renderer.quoted(key);
+    renderer.push(" FROM ");
+    renderer.table(delete.table);
+    renderer.filter_and_returning(delete.filter.as_ref(), &[])?;
+    Ok(renderer.out)
+}
+
 /// Renders one expression as it reads in a SQLite statement over one table.
 pub(crate) fn render_expr(node: &Node) -> Result<Rendered> {
     let mut renderer = Renderer {

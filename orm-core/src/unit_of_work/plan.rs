@@ -2,7 +2,8 @@
 //! each comes where it does. Built from the same steps as the flush. A step
 //! is one row: where the flush puts many new rows of one table into
 //! multi-row INSERTs (see `persistence::insert`), they keep the plan's
-//! order, and the read of their keys is no step.
+//! order, and the read of their keys is no step; nor is the read of the
+//! keys of rows a cascade passes (see `relation::cascade`).
 
 use std::fmt;
 use std::rc::Rc;
