@@ -22,16 +22,16 @@
 //! (each searched for among those waiting), orphans deleted by one flush
 //! (each checked against those found before), deletes flushed one at a
 //! time (each flush looking at every loaded object for `ON DELETE`
-//! effects), and a graph built before any session (each child checked
-//! against those its parent keeps alive).
+//! effects), a graph built before any session (each child checked
+//! against those its parent keeps alive), and savepoints rolled back in a
+//! session that holds many objects (an insert refused in a savepoint of
+//! its own, one in ten: each rollback visited every loaded object to
+//! expire its collections; now only those whose collections are loaded).
 //!
-//! One still grows with the square: savepoints rolled back in a session
-//! that holds many objects (an insert refused in a savepoint of its own,
-//! one in ten). Each rollback checks every loaded object for a guard and
-//! expires every loaded collection, as a rollback documents it does. (So
-//! would deletes flushed one at a time where `ON DELETE` reaches many
-//! loaded objects: each flush looks at all of them. The scenario here
-//! deletes items, which no cascade leads from.)
+//! One still grows with the square, and has no scenario here: deletes
+//! flushed one at a time where `ON DELETE` reaches many loaded objects
+//! (each flush looks at all of them; the deletes scenario deletes items,
+//! which no cascade leads from).
 
 use std::time::{Duration, Instant};
 

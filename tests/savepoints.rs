@@ -268,6 +268,77 @@ backend_tests! {
         Ok(())
     }
 
+    // ------------------------------------------------------ loaded collections
+
+    fn a_rollback_to_a_savepoint_expires_every_loaded_collection_old_or_new(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        // Inserted and committed by this session in an earlier transaction:
+        // its (empty) collection has been loaded since it was new.
+        let dan = session.add(User::new("dan"));
+        session.commit()?;
+        let ann = session.get::<User>(1)?;
+        assert_eq!(ann.read()?.posts.load()?.len(), 2);
+        let savepoint = session.begin_nested()?;
+        let bob = session.get::<User>(2)?;
+        assert!(bob.read()?.posts.load()?.is_empty());
+        let carl = session.add(User::new("carl"));
+        session.flush()?;
+        savepoint.rollback()?;
+
+        assert_eq!(carl.state(), State::Transient);
+        let recorder = db.recorder();
+        assert_eq!(ann.read()?.posts.load()?.len(), 2);
+        assert!(bob.read()?.posts.load()?.is_empty());
+        assert!(dan.read()?.posts.load()?.is_empty());
+        assert_eq!(
+            log(&recorder),
+            ["SELECT posts", "SELECT posts", "SELECT posts"],
+            "each collection expired, loaded again"
+        );
+        recorder.clear();
+        assert_eq!(ann.read()?.posts.load()?.len(), 2);
+        assert!(recorder.statements().is_empty(), "loaded now");
+        Ok(())
+    }
+
+    fn a_child_moved_between_parents_not_loaded_is_back_with_its_parent_after_a_rollback(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        let ann = session.get::<User>(1)?;
+        let bob = session.get::<User>(2)?;
+        let post = session.get::<Post>(1)?;
+        let savepoint = session.begin_nested()?;
+        // Neither parent's collection is loaded: each notes the move.
+        post.read()?.user.set(&bob)?;
+        session.flush()?;
+        savepoint.rollback()?;
+
+        assert_eq!(common::ids(&ann.read()?.posts.load()?), [1, 2]);
+        assert!(bob.read()?.posts.load()?.is_empty());
+        assert_eq!(post.read()?.user.load()?, ann);
+        session.commit()?;
+        assert_eq!(count(&db, "SELECT count(*) FROM posts WHERE user_id = 1"), 2);
+        Ok(())
+    }
+
+    fn a_child_moved_and_not_flushed_is_back_with_its_parent_after_a_rollback(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        session.set_autoflush(false);
+        let ann = session.get::<User>(1)?;
+        let bob = session.get::<User>(2)?;
+        let post = session.get::<Post>(2)?;
+        let savepoint = session.begin_nested()?;
+        post.read()?.user.set(&bob)?;
+        savepoint.rollback()?;
+
+        assert!(!session.has_changes());
+        assert_eq!(common::ids(&ann.read()?.posts.load()?), [1, 2]);
+        assert!(bob.read()?.posts.load()?.is_empty());
+        Ok(())
+    }
+
     fn unflushed_changes_made_since_the_savepoint_are_discarded_without_sql(db) -> orm::Result<()> {
         seeded(&db)?;
         let session = db.session();

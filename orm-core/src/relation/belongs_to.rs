@@ -41,12 +41,13 @@ trait ParentSide<P: Model>: Describe {
         old: Option<&Node<P>>,
         new: Option<&Node<P>>,
     ) -> Result<()>;
-    /// Moves the owning child from `old`'s loaded collection to `new`'s.
+    /// Moves the owning child from `old`'s loaded collection to `new`'s
+    /// (or notes the move in a collection not loaded).
     fn moved(
         &self,
         child: &Rc<dyn AnyNode>,
-        old: Option<&Node<P>>,
-        new: Option<&Node<P>>,
+        old: Option<&Rc<Node<P>>>,
+        new: Option<&Rc<Node<P>>>,
     ) -> Result<()>;
 }
 
@@ -88,12 +89,13 @@ impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
     fn moved(
         &self,
         child: &Rc<dyn AnyNode>,
-        old: Option<&Node<P>>,
-        new: Option<&Node<P>>,
+        old: Option<&Rc<Node<P>>>,
+        new: Option<&Rc<Node<P>>>,
     ) -> Result<()> {
         let Some(back) = self.back else {
             return Ok(());
         };
+        let session = child.meta().session();
         let Some(child) = downcast::<C>(Rc::clone(child)) else {
             return Ok(());
         };
@@ -103,6 +105,13 @@ impl<C: Model, P: Model> ParentSide<P> for BelongsToDef<C, P> {
         }
         if let Some(new) = new {
             back(&*new.borrow()?).remember(&child)?;
+        }
+        // A rollback expires what the parents' collections hold now,
+        // loaded or noted while not loaded.
+        if let Some(session) = session {
+            old.into_iter()
+                .chain(new)
+                .for_each(|parent| session.note_collections(parent));
         }
         Ok(())
     }
@@ -340,7 +349,7 @@ impl<P: Model> BelongsTo<P> {
         owner.check_touchable()?;
         def.check_moved(&owner, old.as_deref(), None)?;
         owner.touch()?;
-        def.moved(&owner, old.as_deref(), None)?;
+        def.moved(&owner, old.as_ref(), None)?;
         self.restore_key(Some(key));
         Ok(())
     }
@@ -373,13 +382,13 @@ impl<P: Model> BelongsTo<P> {
             def.check_moved(&owner, None, new.map(|n| &**n))?;
             joining.apply()?;
             // Already its parent: only make sure a loaded collection holds it.
-            return def.moved(&owner, None, new.map(|n| &**n));
+            return def.moved(&owner, None, new);
         }
         owner.check_touchable()?;
         def.check_moved(&owner, old.as_deref(), new.map(|n| &**n))?;
         joining.apply()?;
         owner.touch()?;
-        def.moved(&owner, old.as_deref(), None)?;
+        def.moved(&owner, old.as_ref(), None)?;
         if let Some(old) = &old {
             old.meta().release(&owner);
         }
@@ -392,7 +401,7 @@ impl<P: Model> BelongsTo<P> {
             None => None,
         };
         self.key.set(key);
-        def.moved(&owner, None, new.map(|n| &**n))
+        def.moved(&owner, None, new)
     }
 
     /// Points at a parent just loaded for a collection (no change to track).

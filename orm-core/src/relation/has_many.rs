@@ -119,6 +119,9 @@ impl<P: Model, C: Model> HasManyDef<P, C> {
             })
         };
         (self.this)(&*parent.borrow()?).set_loaded(children, &points_here);
+        if let Some(session) = &session {
+            session.note_collections(parent);
+        }
         Ok(())
     }
 }

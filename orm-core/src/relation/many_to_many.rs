@@ -91,6 +91,9 @@ impl<P: Model, C: Model> ManyToManyDef<P, C> {
     pub(super) fn fill_all(&self, owners: &[Rc<Node<P>>], linked: &Grouped<C>) -> Result<()> {
         for (owner, group) in owners.iter().zip(linked.each()) {
             (self.this)(&*owner.borrow()?).set_loaded(group);
+            if let Some(session) = owner.meta().session() {
+                session.note_collections(owner);
+            }
         }
         Ok(())
     }
@@ -165,6 +168,12 @@ impl<P: Model, C: Model> LinkSide<C> for ManyToManyDef<P, C> {
         let Some(session) = session else {
             return Ok(());
         };
+        // A rollback expires what both ends hold now, loaded or noted
+        // while not loaded.
+        session.note_collections(&me);
+        if self.back.is_some() {
+            session.note_collections(other);
+        }
         if changed {
             let ends = [
                 (self.this_column, Rc::clone(owner)),

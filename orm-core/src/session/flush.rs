@@ -217,6 +217,14 @@ impl SessionInner {
                 }
             }
         }
+        // A new object's collections are loaded.
+        let inserted = written.iter().filter_map(|w| match w {
+            Written::Inserted { node, .. } => Some(node),
+            _ => None,
+        });
+        let count = written.len();
+        self.collection_owners
+            .note_all(inserted, count, || self.held());
         // A child given its parent by key meets the parent object once both
         // are in the identity map (the parent may be one just inserted).
         for w in &written {
@@ -328,8 +336,12 @@ impl SessionInner {
         for node in undone_inserts.chain(&abandoned.pending).chain(&discarded) {
             node.each_collection(|field| field.keep_linked());
         }
-        let nodes = self.identity.borrow().nodes();
-        for node in &nodes {
+        // Every loaded collection expires: those of the objects listed
+        // as having some, and of the objects restored (one deleted since
+        // comes back with the collections it had).
+        let listed = self.collection_owners.take(self);
+        let restored = written.iter().map(Written::node).chain(&abandoned.dirty);
+        for node in listed.iter().chain(restored).filter(|n| self.holds(n)) {
             node.each_collection(|field| field.expire());
         }
         // A versioned row may have moved on since the object was loaded
@@ -344,8 +356,13 @@ impl SessionInner {
                 super::expire::expire_node(node);
             }
         }
-        drop((undone, abandoned, discarded, released, nodes));
+        drop((undone, abandoned, discarded, released, listed));
         reread
+    }
+
+    /// Whether `node` is one of the session's objects in its identity map.
+    fn holds(&self, node: &Rc<dyn AnyNode>) -> bool {
+        node.state() == State::Persistent && node.meta().in_session(self)
     }
 
     /// What a rollback of `scope` will borrow, checked before anything
@@ -353,11 +370,8 @@ impl SessionInner {
     pub(super) fn check_rollback(&self, scope: Scope) -> Result<()> {
         let work = self.unit_of_work.work();
         self.transaction.check_restorable(scope, &work.dirty)?;
-        for node in work
-            .pending
-            .iter()
-            .chain(self.identity.borrow().nodes().iter())
-        {
+        let listed = self.collection_owners.listed(self);
+        for node in work.pending.iter().chain(&listed) {
             node.check_readable()?;
         }
         Ok(())

@@ -31,6 +31,7 @@ use std::rc::Rc;
 
 mod adopt;
 mod bulk;
+mod collection_owners;
 mod expire;
 mod flush;
 mod raw;
@@ -110,6 +111,8 @@ pub(crate) struct SessionInner {
     flushing: Cell<bool>,
     expire_on_commit: Cell<bool>,
     lazy_watch: crate::relation::LazyWatch,
+    /// The objects whose collections a rollback expires.
+    collection_owners: collection_owners::CollectionOwners,
 }
 
 impl Session {
@@ -125,6 +128,7 @@ impl Session {
                 flushing: Cell::new(false),
                 expire_on_commit: Cell::new(false),
                 lazy_watch: crate::relation::LazyWatch::default(),
+                collection_owners: collection_owners::CollectionOwners::default(),
             }),
         }
     }
@@ -356,6 +360,20 @@ impl SessionInner {
         Ok(())
     }
 
+    /// Collections of `owner` were filled by a load or preload, or changed
+    /// while not loaded: a rollback expires them.
+    pub(crate) fn note_collections<N: AnyNode + 'static>(&self, owner: &Rc<N>) {
+        self.collection_owners.note(owner, || self.held());
+    }
+
+    /// How many objects the identity map holds (as many as it can tell
+    /// while it is being changed: none).
+    fn held(&self) -> usize {
+        self.identity
+            .try_borrow()
+            .map_or(0, |identity| identity.len())
+    }
+
     /// A query of `table` ran (see the N+1 watch).
     pub(crate) fn queried(&self, table: &'static str) {
         self.lazy_watch.query_of(table);
@@ -483,6 +501,7 @@ impl SessionInner {
         for node in identity.nodes() {
             node.meta().detach();
         }
+        drop(self.collection_owners.take(self));
         for node in &abandoned.pending {
             node.meta().detach();
             node.meta().set_state(State::Transient);

@@ -88,6 +88,9 @@ pub(crate) struct Meta {
     /// Whether its values are to be read again before they are next used
     /// (`Session::expire`).
     expired: Cell<bool>,
+    /// Whether its session's list of objects with loaded collections
+    /// holds it (`session::collection_owners`).
+    collections_noted: Cell<bool>,
     /// The lazy-loading rule of its relationship fields, where a query
     /// overrode the model's (`Query::lazy`). One per object, not per field:
     /// a query sets it for all of them.
@@ -102,6 +105,7 @@ impl Meta {
             session: WeakCell::from_weak(session),
             listed_dirty: Cell::new(false),
             expired: Cell::new(false),
+            collections_noted: Cell::new(false),
             lazy: Cell::new(None),
         }
     }
@@ -187,10 +191,23 @@ impl Meta {
 
     pub(crate) fn attach(&self, session: &Rc<SessionInner>) {
         self.session.set(Rc::downgrade(session));
+        self.collections_noted.set(false);
     }
 
     pub(crate) fn detach(&self) {
         self.session.clear();
+        self.collections_noted.set(false);
+    }
+
+    /// Marks it listed among its session's objects with loaded
+    /// collections; returns whether it was already.
+    pub(crate) fn note_collections(&self) -> bool {
+        self.collections_noted.replace(true)
+    }
+
+    /// Marks it no longer listed (the list was taken).
+    pub(crate) fn forget_collections_noted(&self) {
+        self.collections_noted.set(false);
     }
 
     pub(crate) fn has_snapshot(&self) -> bool {
