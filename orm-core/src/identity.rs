@@ -142,9 +142,11 @@ impl IdentityMap {
         self.tables.iter().flat_map(|(_, t)| t.nodes()).collect()
     }
 
-    /// The tables of the models it holds objects of.
+    /// The tables of the models it holds objects of (none of a model
+    /// whose objects all left).
     pub(crate) fn tables(&self) -> impl Iterator<Item = &'static TableDef> + '_ {
-        self.tables.iter().map(|(_, t)| t.table())
+        let held = self.tables.iter().filter(|(_, t)| t.len() > 0);
+        held.map(|(_, t)| t.table())
     }
 
     /// Every object of the models whose table `wanted` picks.

@@ -12,9 +12,10 @@
 //! none where the loaded collections already hold every child, and none
 //! at all when no loaded object lies below.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::backend::key_lists;
 use crate::error::Result;
@@ -107,12 +108,14 @@ struct Through {
     column: usize,
 }
 
-/// The objects deleting rows of some tables may reach, and the foreign
-/// keys through which it may reach them past rows that are not loaded;
-/// for [`Reach::plan`].
+/// The tables whose objects deleting rows of some tables may change, and
+/// the foreign keys through which it may reach them past rows that are
+/// not loaded; for [`Reach::plan`].
 pub(crate) struct Reach {
-    /// Loaded objects (and objects of the same flush) of the tables reached.
-    nodes: Vec<Rc<dyn AnyNode>>,
+    /// The tables reached.
+    tables: Vec<&'static TableDef>,
+    /// The objects of those tables the same flush inserts.
+    new: Vec<Rc<dyn AnyNode>>,
     /// Empty unless a cascade can pass a table to reach loaded objects.
     through: Vec<Through>,
 }
@@ -129,21 +132,35 @@ impl Reach {
         if deleted.is_empty() {
             return Reach::nothing();
         }
-        let tables = tables_above(identity, new);
-        let reached = reached(&tables, deleted.iter().copied());
+        let above = tables_above(identity, new);
+        let reached = reached(&above, deleted.iter().copied());
         if reached.is_empty() {
             return Reach::nothing();
         }
-        let mut nodes = identity.nodes_of(|t| reached.contains(t.name));
-        let new = new.iter().filter(|n| reached.contains(n.table().name));
-        nodes.extend(new.cloned());
-        let through = through(&tables, &reached, deleted, &nodes);
-        Reach { nodes, through }
+        let new: Vec<_> = new
+            .iter()
+            .filter(|n| reached.contains(n.table().name))
+            .cloned()
+            .collect();
+        let mut with_objects: HashSet<&'static str> = identity.tables().map(|t| t.name).collect();
+        with_objects.extend(new.iter().map(|n| n.table().name));
+        with_objects.retain(|t| reached.contains(t));
+        let through = through(&above, &reached, deleted, &with_objects);
+        let tables = above
+            .into_iter()
+            .filter(|t| reached.contains(t.name))
+            .collect();
+        Reach {
+            tables,
+            new,
+            through,
+        }
     }
 
     fn nothing() -> Reach {
         Reach {
-            nodes: Vec::new(),
+            tables: Vec::new(),
+            new: Vec::new(),
             through: Vec::new(),
         }
     }
@@ -162,35 +179,34 @@ impl Reach {
     pub(crate) fn plan(
         &self,
         conn: &Conn,
+        identity: &RefCell<IdentityMap>,
         deleted: Vec<(&'static str, Value)>,
         parents: &[Rc<dyn AnyNode>],
     ) -> Result<Vec<Effect>> {
         let mut effects = Vec::new();
+        if self.tables.is_empty() {
+            return Ok(effects);
+        }
         let mut gone: HashSet<*const ()> = HashSet::default();
-        let loaded = self.loaded_keys();
-        let mut parents: Vec<Rc<dyn AnyNode>> = match self.reads_rows() {
-            true => parents.to_vec(),
-            false => Vec::new(),
-        };
+        let loaded = self.loaded_keys(&identity.borrow());
+        let mut parents = parents.to_vec();
         // A hash lookup per foreign key of each loaded object, not a scan of
         // every deleted row.
         let mut deleted: HashSet<RowKey> = deleted.into_iter().map(|(t, k)| RowKey(t, k)).collect();
         while !deleted.is_empty() {
             let mut next = HashSet::default();
             let mut next_parents = Vec::new();
-            for node in &self.nodes {
-                let at = address(node);
+            for node in self.candidates(identity, &deleted, &parents)? {
+                let at = address(&node);
                 let loaded = matches!(node.state(), State::Persistent | State::Pending);
                 if !loaded || gone.contains(&at) {
                     continue;
                 }
-                match effect_on(node, &deleted)? {
+                match effect_on(&node, &deleted)? {
                     Some(Effect::Deleted(node)) => {
                         gone.insert(at);
                         next.insert(RowKey(node.table().name, node.key_value()?));
-                        if self.reads_rows() {
-                            next_parents.push(Rc::clone(&node));
-                        }
+                        next_parents.push(Rc::clone(&node));
                         effects.push(Effect::Deleted(node));
                     }
                     Some(effect) => effects.push(effect),
@@ -212,34 +228,124 @@ impl Reach {
         Ok(effects)
     }
 
+    /// The objects that may point at the `deleted` rows: of each table
+    /// reached, the members of the deleted parents' loaded collections
+    /// when every deleted row it may point at is a loaded parent whose
+    /// collection holds every child (deleting objects one by one, each
+    /// flush on its own, then costs each flush its deletes, not the
+    /// session's size); else every loaded object of the table. With the
+    /// objects of the same flush.
+    fn candidates(
+        &self,
+        identity: &RefCell<IdentityMap>,
+        deleted: &HashSet<RowKey>,
+        parents: &[Rc<dyn AnyNode>],
+    ) -> Result<Vec<Rc<dyn AnyNode>>> {
+        let mut by_key: HashMap<RowKey, &Rc<dyn AnyNode>> = HashMap::default();
+        for node in parents {
+            by_key.insert(RowKey(node.table().name, node.key_value()?), node);
+        }
+        let mut found = Vec::new();
+        let mut seen: HashSet<*const ()> = HashSet::default();
+        for table in &self.tables {
+            let acting = acting_columns(table, deleted);
+            if acting.is_empty() {
+                continue;
+            }
+            let new = self.new.iter().filter(|n| n.table().name == table.name);
+            match members(table, &acting, deleted, &by_key) {
+                Some(members) => {
+                    // A child may be in two of the collections, or new.
+                    for node in members.into_iter().chain(new.cloned()) {
+                        if seen.insert(address(&node)) {
+                            found.push(node);
+                        }
+                    }
+                }
+                None => {
+                    found.extend(identity.borrow().nodes_of(|t| t.name == table.name));
+                    found.extend(new.cloned());
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// The keys of the objects reached in the tables a cascade passes.
-    fn loaded_keys(&self) -> HashSet<RowKey> {
+    fn loaded_keys(&self, identity: &IdentityMap) -> HashSet<RowKey> {
         if !self.reads_rows() {
             return HashSet::default();
         }
         let passed = |t: &TableDef| self.through.iter().any(|p| p.table.name == t.name);
-        let nodes = self.nodes.iter().filter(|n| passed(n.table()));
+        let mut nodes = identity.nodes_of(passed);
+        nodes.extend(self.new.iter().filter(|n| passed(n.table())).cloned());
         nodes
+            .iter()
             .filter_map(|n| Some(RowKey(n.table().name, n.key_value().ok()?)))
             .collect()
     }
 }
 
+/// The foreign-key columns of `table` whose `ON DELETE` changes its rows
+/// and that point at a table with rows in `deleted`.
+fn acting_columns(table: &TableDef, deleted: &HashSet<RowKey>) -> Vec<usize> {
+    let mut acting = Vec::new();
+    for (i, column) in table.columns.iter().enumerate() {
+        let Some(fk) = column.references else {
+            continue;
+        };
+        let parent = (fk.target)().name;
+        let acts = matches!(fk.on_delete, OnDelete::Cascade | OnDelete::SetNull);
+        if acts && deleted.iter().any(|k| k.0 == parent) {
+            acting.push(i);
+        }
+    }
+    acting
+}
+
+/// The children in `table` of the `deleted` rows, through the columns
+/// `acting`, as the parents' loaded collections hold them: `None` unless
+/// each deleted row such a column may point at is a loaded parent with a
+/// collection that holds every child (`CollectionField::holds_every_child`).
+fn members(
+    table: &'static TableDef,
+    acting: &[usize],
+    deleted: &HashSet<RowKey>,
+    by_key: &HashMap<RowKey, &Rc<dyn AnyNode>>,
+) -> Option<Vec<Rc<dyn AnyNode>>> {
+    let mut members = Vec::new();
+    for &column in acting {
+        let parent = (table.columns[column].references?.target)().name;
+        for key in deleted.iter().filter(|k| k.0 == parent) {
+            let node = by_key.get(key)?;
+            let mut complete = false;
+            node.each_collection(|c| {
+                if !complete && c.holds_every_child(table, column) {
+                    complete = true;
+                    members.extend(c.members().into_iter().map(|m| m.0));
+                }
+            });
+            if !complete {
+                return None;
+            }
+        }
+    }
+    Some(members)
+}
+
 /// The `ON DELETE CASCADE` foreign keys of `tables` that `reached` can
-/// delete through and below which some of `nodes` lie.
+/// delete through and below which lies one of the tables `with_objects`.
 fn through(
     tables: &[&'static TableDef],
     reached: &HashSet<&'static str>,
     deleted: &[&'static str],
-    nodes: &[Rc<dyn AnyNode>],
+    with_objects: &HashSet<&'static str>,
 ) -> Vec<Through> {
-    let mut with_nodes: HashSet<&'static str> = HashSet::default();
-    with_nodes.extend(nodes.iter().map(|n| n.table().name));
     let mut through = Vec::new();
     for table in tables.iter().filter(|t| reached.contains(t.name)) {
         // Whether deleting its rows reaches a loaded object.
         let below = self::reached(tables, std::iter::once(table.name));
-        if !below.iter().any(|t| with_nodes.contains(t)) {
+        if !below.iter().any(|t| with_objects.contains(t)) {
             continue;
         }
         for (column, c) in table.columns.iter().enumerate() {

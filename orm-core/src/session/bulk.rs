@@ -266,7 +266,7 @@ impl SessionInner {
     ) -> Result<Vec<Effect>> {
         let own: HashSet<*const ()> = matched.iter().map(address).collect();
         let effects: Vec<Effect> = reach
-            .plan(conn, keys, matched)?
+            .plan(conn, &self.identity, keys, matched)?
             .into_iter()
             .filter(|effect| {
                 let node = match effect {

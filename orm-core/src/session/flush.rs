@@ -174,7 +174,7 @@ impl SessionInner {
         if deleted.is_empty() {
             return Ok(Vec::new());
         }
-        reach.plan(conn, deleted, &parents)
+        reach.plan(conn, &self.identity, deleted, &parents)
     }
 
     /// The values, as of the innermost savepoint, of the objects this flush
