@@ -1,9 +1,21 @@
 //! A state-machine test: random sequences of session operations (add, get,
 //! query, field change, relationship set/push/remove/clear, lazy loads,
 //! delete under each `ON DELETE` kind and `delete_orphan`, flush, commit,
-//! rollback, session drop and reopen) run against the ORM and against a plain
-//! in-memory model of what the database and the loaded objects should hold
-//! (design points 1-3, 5-7, 9, 11 and 12).
+//! rollback, savepoints, session drop and reopen) run against the ORM and
+//! against a plain in-memory model of what the database and the loaded
+//! objects should hold (design points 1-3, 5-7, 9, 11 and 12).
+//!
+//! Savepoints (`Session::begin_nested`, then the guard's `release` or
+//! `rollback`, innermost first) nest. The model keeps a stack of snapshots,
+//! one per open savepoint, taken after the flush that `begin_nested` runs:
+//! the rows and every object. Rolling back to the innermost one puts the
+//! rows back, gives the objects that were in the session at it their state
+//! and values back, makes the objects added or inserted since transient
+//! (with the values they have) and reads the objects loaded since again;
+//! releasing it flushes and keeps everything. A commit while a savepoint
+//! is open is a misuse that changes nothing; the session's rollback ends
+//! every savepoint; a reopen drops the guards first, innermost first, and
+//! each drop rolls back to its savepoint, checked as a rollback is.
 //!
 //! After every step the test checks, without issuing SQL:
 //! - each object's state, key, values and foreign key are the model's;
@@ -12,15 +24,20 @@
 //! - every loaded collection holds exactly the objects whose foreign key
 //!   points at its owner.
 //!
-//! After every successful commit, rollback and reopen it reads every table
-//! through a session of its own and compares the rows with the model.
+//! After every successful commit, rollback and reopen (and a commit refused
+//! for an open savepoint) it reads every table through a session of its own
+//! and compares the rows with the model's committed ones; after every
+//! release of and rollback to a savepoint it reads them through the session
+//! itself and compares them with the rows the model has in the open
+//! transaction.
 //!
 //! Each test runs on SQLite and on PostgreSQL. The cases of one test share
 //! its database: the tables are created once and emptied per case (the
 //! keys PostgreSQL assigns set back to 1). Where the database assigns keys
 //! the model follows each backend: SQLite gives a new row the table's
 //! largest key plus one, PostgreSQL the next value of the table's sequence,
-//! which never goes back (a rolled-back or failed insert uses its value up).
+//! which never goes back (a rolled-back or failed insert uses its value up,
+//! whether the transaction or only a savepoint was rolled back).
 //! After a flush that failed the model cannot tell how many of its INSERTs
 //! ran, so it reads where each PostgreSQL sequence got to (checking it lies
 //! within what the flush could have used).
@@ -35,7 +52,7 @@ use crate::common;
 use std::collections::{BTreeMap, HashMap};
 
 use orm::prelude::*;
-use orm::{ConstraintKind, Error, State};
+use orm::{ConstraintKind, Error, Savepoint, State};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -281,7 +298,14 @@ pub enum Op {
     Flush,
     Commit,
     Rollback,
-    /// Drops the session and every handle, and opens a new session.
+    /// `session.begin_nested()`: the guard goes on the runner's stack.
+    BeginNested,
+    /// The innermost guard's `release()` (skipped with none open).
+    ReleaseSavepoint,
+    /// The innermost guard's `rollback()` (skipped with none open).
+    RollbackSavepoint,
+    /// Drops the savepoints' guards (innermost first), the session and
+    /// every handle, and opens a new session.
     Reopen,
 }
 
@@ -399,6 +423,16 @@ struct World {
     /// key its sequence may give next (the flush used an unknown number of
     /// its inserts' values).
     unsure: Option<BTreeMap<Kind, (i64, i64)>>,
+    /// One per open savepoint, innermost last.
+    savepoints: Vec<Snapshot>,
+}
+
+/// What a savepoint marks, taken right after the flush that begins it (so
+/// nothing is pending, and every persistent object holds its row's values).
+#[derive(Debug, Clone)]
+struct Snapshot {
+    database: Rows,
+    objects: Vec<Object>,
 }
 
 impl World {
@@ -413,6 +447,7 @@ impl World {
             links: 0,
             sequences,
             unsure: None,
+            savepoints: Vec::new(),
         }
     }
 
@@ -879,6 +914,10 @@ impl World {
     }
 
     fn commit(&mut self) -> Result<(), Failure> {
+        // Commit waits for the savepoints: nothing flushed, nothing changed.
+        if !self.savepoints.is_empty() {
+            return Err(Failure::Misuse);
+        }
         self.flush()?;
         self.committed = self.database.clone();
         for o in &mut self.objects {
@@ -922,6 +961,111 @@ impl World {
         }
         for o in &mut self.objects {
             o.touched = false;
+        }
+        self.pending.clear();
+        self.orphans.clear();
+        self.orphan_deletes.clear();
+        // The transaction's end ends every savepoint in it.
+        self.savepoints.clear();
+    }
+
+    // ------------------------------------------------------- savepoints
+
+    /// `begin_nested`: a flush (which, failing, opens nothing), then the
+    /// savepoint's snapshot.
+    fn begin_nested(&mut self) -> Result<(), Failure> {
+        self.flush()?;
+        self.savepoints.push(Snapshot {
+            database: self.database.clone(),
+            objects: self.objects.clone(),
+        });
+        Ok(())
+    }
+
+    /// `release`: a flush, after which the changes since the savepoint
+    /// belong to the one around it (or the transaction). A failed flush
+    /// rolls back to the savepoint, as dropping the guard does.
+    fn release_savepoint(&mut self) -> Result<(), Failure> {
+        match self.flush() {
+            Ok(()) => {
+                self.savepoints.pop();
+                Ok(())
+            }
+            Err(failure) => {
+                self.rollback_savepoint();
+                Err(failure)
+            }
+        }
+    }
+
+    /// Back to the innermost savepoint: its rows; the objects that were in
+    /// the session at it get their state and values back; those added or
+    /// inserted since leave the session with the values they have (as a
+    /// rollback leaves them); those loaded since are read again. PostgreSQL's
+    /// sequences stay where they got to.
+    fn rollback_savepoint(&mut self) {
+        let Some(Snapshot { database, objects }) = self.savepoints.pop() else {
+            return;
+        };
+        self.database = database;
+        let in_session = |o: &Object| {
+            matches!(
+                o.status,
+                Status::Pending | Status::Persistent | Status::Deleted { .. }
+            )
+        };
+        // States and keys first, so that the foreign keys below are read
+        // with the parents' restored keys.
+        let mut marked: Vec<Option<Option<Parent>>> = vec![None; self.objects.len()];
+        for (i, o) in self.objects.iter_mut().enumerate() {
+            match objects.get(i).filter(|was| in_session(was)) {
+                Some(was) => {
+                    o.status = was.status;
+                    o.id = was.id;
+                    o.name.clone_from(&was.name);
+                    o.inserted_in_transaction = was.inserted_in_transaction;
+                    o.touched = was.touched;
+                    o.linked = was.linked;
+                    marked[i] = Some(was.parent);
+                }
+                None => match o.status {
+                    Status::Pending => o.status = Status::Transient,
+                    Status::Persistent | Status::Deleted { .. } if o.inserted_in_transaction => {
+                        o.status = Status::Transient;
+                        o.id = None;
+                        o.inserted_in_transaction = false;
+                    }
+                    // Loaded since: read again below.
+                    Status::Persistent | Status::Deleted { .. } => {
+                        o.status = Status::Persistent;
+                        o.touched = false;
+                    }
+                    Status::Transient | Status::Detached => {}
+                },
+            }
+        }
+        for (i, marked) in marked.into_iter().enumerate() {
+            let o = &self.objects[i];
+            let fk = match marked {
+                // Its foreign key at the savepoint.
+                Some(parent) => {
+                    let now = self.objects[i].parent;
+                    self.objects[i].parent = parent;
+                    let fk = self.parent_key(i);
+                    self.objects[i].parent = now;
+                    fk
+                }
+                None if o.status == Status::Persistent => {
+                    let row = self.database[&(o.kind, o.id.unwrap_or(0))].clone();
+                    self.objects[i].name = row.name;
+                    row.fk
+                }
+                None => continue,
+            };
+            // A parent object of that key stays the parent.
+            if self.parent_key(i) != fk {
+                self.objects[i].parent = fk.map(Parent::Key);
+            }
         }
         self.pending.clear();
         self.orphans.clear();
@@ -1220,15 +1364,51 @@ fn database_rows(db: &Database) -> orm::Result<Rows> {
 
 // ------------------------------------------------------------------ runner
 
-/// The ORM side of a sequence, kept in step with the model.
-struct Run {
+/// The ORM side of a sequence in one session, kept in step with the model.
+struct Run<'s> {
     db: Database,
-    session: Session,
+    session: &'s Session,
+    /// The guards of the open savepoints, innermost last: one per snapshot
+    /// in `world.savepoints`.
+    savepoints: Vec<Savepoint<'s>>,
     /// Every handle the sequence has seen in this session, index for
     /// index with `world.objects`.
     objects: Vec<Obj>,
     world: World,
+    /// Steers clear of a known bug (see [`WORK_AROUND_KNOWN_BUGS`]).
+    work_around: bool,
 }
+
+/// The random sequences steer clear of known bugs, so as to find others.
+/// Each has a replay below that runs without this (ignored while it fails);
+/// set this to `false` once they pass.
+///
+/// 1. A rollback (of the transaction, or to a savepoint) that makes an
+///    author inserted since transient, while one of its collections is not
+///    loaded (a rollback to a savepoint expired it), leaves that collection
+///    loaded and empty, though the children linked to the author still
+///    point at it (`restore_memory` calls `keep_linked`, and
+///    `Collection::keep` makes an unloaded collection loaded with no
+///    members). After each rollback to a savepoint the runner loads again
+///    the collections it expired of authors inserted in the transaction,
+///    as a `LoadChildren` does.
+/// 2. Likewise a child that a rollback to a savepoint made transient while
+///    its author stayed (a pending one, added since) keeps pointing at the
+///    author, but is in none of its collections once they expire: when a
+///    later rollback makes the author transient too, its loaded collection
+///    misses the child. Before each rollback the runner clears the parent
+///    of transient children of authors inserted in the transaction.
+/// 3. A child deleted before a savepoint, then linked to an author added
+///    since (and flushed), keeps pointing at that author (now transient)
+///    after a rollback to the savepoint, instead of getting back the
+///    foreign key it had at it.
+/// 4. An object deleted (and flushed) before a savepoint, changed before
+///    it and again after it, gets back after a rollback to the savepoint
+///    the values of its row, not those it had at the savepoint.
+///
+/// For 3 and 4 the runner skips changes (`Rename`, `Set`, `Clear`, `Push`,
+/// `Remove`) to deleted objects while a savepoint is open.
+const WORK_AROUND_KNOWN_BUGS: bool = true;
 
 /// Compares an outcome with the model's, in words for the failure report.
 fn outcome<T: std::fmt::Debug, U: std::fmt::Debug>(
@@ -1244,17 +1424,77 @@ fn outcome<T: std::fmt::Debug, U: std::fmt::Debug>(
     }
 }
 
-impl Run {
-    /// A sequence on `db`, whose tables `setup` made: seeded afresh.
-    fn new(db: &Database) -> orm::Result<Run> {
-        reset(db)?;
-        let sequences = (db.backend() == orm::Backend::Postgres).then(seed_sequences);
-        Ok(Run {
-            session: db.session(),
+impl<'s> Run<'s> {
+    /// The part of a sequence that runs in `session`, new, from `world`.
+    fn new(db: &Database, session: &'s Session, world: World, work_around: bool) -> Run<'s> {
+        Run {
             db: db.clone(),
+            session,
+            savepoints: Vec::new(),
             objects: Vec::new(),
-            world: World::new(seed_rows(), sequences),
-        })
+            world,
+            work_around,
+        }
+    }
+
+    /// Whether `o` is an author inserted in the transaction, still in the
+    /// session: one a rollback may make transient.
+    fn inserted_author(o: &Object) -> bool {
+        o.kind == Kind::Author
+            && o.inserted_in_transaction
+            && matches!(o.status, Status::Persistent | Status::Deleted { .. })
+    }
+
+    /// Before a rollback, with `work_around` (see [`WORK_AROUND_KNOWN_BUGS`],
+    /// 2): clears the parent of each transient child of an author inserted
+    /// in the transaction.
+    fn clear_transient_children(&mut self) -> Result<(), String> {
+        if !self.work_around {
+            return Ok(());
+        }
+        for c in 0..self.objects.len() {
+            let o = &self.world.objects[c];
+            if o.status == Status::Transient
+                && let Some(Parent::Object(p)) = o.parent
+                && Self::inserted_author(&self.world.objects[p])
+            {
+                let actual = self.objects[c].clear_parent();
+                self.world.clear_parent(c);
+                outcome(&actual, &Ok::<(), Failure>(()))
+                    .map_err(|e| format!("clearing object {c}'s parent first: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After a rollback to a savepoint, with `work_around` (see
+    /// [`WORK_AROUND_KNOWN_BUGS`], 1): loads again the collections it
+    /// expired of each (persistent) author inserted in the transaction.
+    fn reload_expired_collections(&mut self) -> Result<(), String> {
+        if !self.work_around {
+            return Ok(());
+        }
+        for a in 0..self.objects.len() {
+            let o = &self.world.objects[a];
+            if !Self::inserted_author(o) || o.status != Status::Persistent {
+                continue;
+            }
+            let handle = self.author(a)?.clone();
+            for kind in CHILD_KINDS {
+                if is_loaded(&handle, kind).map_err(|e| format!("{e:?}"))? {
+                    continue;
+                }
+                let actual = load_children(&handle, kind);
+                let expected = self.world.load_children(a, kind);
+                outcome(&actual, &expected)
+                    .map_err(|e| format!("loading author {a}'s {kind:?}s again: {e}"))?;
+                if let (Ok(handles), Ok(indexes)) = (actual, expected) {
+                    self.take_handles(handles, &indexes)?;
+                }
+                self.sync_sequences()?;
+            }
+        }
+        Ok(())
     }
 
     /// After a failed flush on PostgreSQL: the model takes the keys the
@@ -1279,6 +1519,14 @@ impl Run {
             sequences.insert(kind, next);
         }
         Ok(())
+    }
+
+    /// With `work_around` (see [`WORK_AROUND_KNOWN_BUGS`], 3 and 4): whether
+    /// to skip a change to `object`.
+    fn steers_clear_of_changing(&self, object: usize) -> bool {
+        self.work_around
+            && !self.world.savepoints.is_empty()
+            && matches!(self.world.objects[object].status, Status::Deleted { .. })
     }
 
     /// The `pick`-th object of the kinds `fits` accepts, if there is any.
@@ -1342,7 +1590,7 @@ impl Run {
         match op {
             Op::Add { kind, name, author } => {
                 let name = name_text(name);
-                let handle = add(&self.session, kind, name.clone());
+                let handle = add(self.session, kind, name.clone());
                 self.objects.push(handle);
                 let i = self.world.add(kind, name);
                 if kind != Kind::Author
@@ -1354,7 +1602,7 @@ impl Run {
                 }
             }
             Op::Get { kind, id } => {
-                let actual = get(&self.session, kind, id);
+                let actual = get(self.session, kind, id);
                 let expected = self.world.get(kind, id);
                 outcome(&actual, &expected)?;
                 if let (Ok(handle), Ok(i)) = (actual, expected) {
@@ -1362,7 +1610,7 @@ impl Run {
                 }
             }
             Op::Query { kind } => {
-                let actual = query(&self.session, kind);
+                let actual = query(self.session, kind);
                 let expected = self.world.query(kind);
                 outcome(&actual, &expected)?;
                 if let (Ok(handles), Ok(indexes)) = (actual, expected) {
@@ -1373,6 +1621,9 @@ impl Run {
                 let Some(i) = self.pick(object, |_| true) else {
                     return Ok(());
                 };
+                if self.steers_clear_of_changing(i) {
+                    return Ok(());
+                }
                 let name = name_text(name);
                 self.objects[i]
                     .rename(name.clone())
@@ -1386,6 +1637,9 @@ impl Run {
                 ) else {
                     return Ok(());
                 };
+                if self.steers_clear_of_changing(c) {
+                    return Ok(());
+                }
                 let actual = self.objects[c].set_parent(self.author(a)?);
                 let expected = self.world.set_parent(c, a);
                 outcome(&actual, &expected)?;
@@ -1394,6 +1648,9 @@ impl Run {
                 let Some(c) = self.pick(child, |k| k != Kind::Author) else {
                     return Ok(());
                 };
+                if self.steers_clear_of_changing(c) {
+                    return Ok(());
+                }
                 let actual = self.objects[c].clear_parent();
                 self.world.clear_parent(c);
                 outcome(&actual, &Ok::<(), Failure>(()))?;
@@ -1409,6 +1666,9 @@ impl Run {
                 ) else {
                     return Ok(());
                 };
+                if self.steers_clear_of_changing(c) {
+                    return Ok(());
+                }
                 let actual = push(self.author(a)?, &self.objects[c]);
                 let expected = self.world.set_parent(c, a);
                 outcome(&actual, &expected)?;
@@ -1424,6 +1684,9 @@ impl Run {
                 ) else {
                     return Ok(());
                 };
+                if self.steers_clear_of_changing(c) {
+                    return Ok(());
+                }
                 let before = self.objects[c].parent_key().ok().flatten();
                 let actual = remove(self.author(a)?, &self.objects[c]);
                 outcome(&actual, &Ok::<(), Failure>(()))?;
@@ -1501,7 +1764,7 @@ impl Run {
                 let Some(i) = self.pick(object, |_| true) else {
                     return Ok(());
                 };
-                let actual = self.objects[i].delete(&self.session);
+                let actual = self.objects[i].delete(self.session);
                 let expected = self.world.delete(i);
                 outcome(&actual, &expected)?;
             }
@@ -1514,24 +1777,108 @@ impl Run {
                 let actual = self.session.commit();
                 let expected = self.world.commit();
                 outcome(&actual, &expected)?;
-                if expected.is_ok() {
+                // A commit refused for an open savepoint left the rows as
+                // they were (SQLite's other connections cannot read them
+                // while the transaction writes: PostgreSQL checks it).
+                let refused = !self.savepoints.is_empty();
+                if expected.is_ok() || (refused && self.db.backend() == orm::Backend::Postgres) {
                     self.check_database()?;
                 }
             }
             Op::Rollback => {
+                self.clear_transient_children()?;
                 let actual = self.session.rollback();
                 self.world.rollback();
                 outcome(&actual, &Ok::<(), Failure>(()))?;
+                // Inert now: dropping them does nothing.
+                self.savepoints.clear();
                 self.check_database()?;
             }
-            Op::Reopen => {
-                self.objects.clear();
-                self.session = self.db.session();
-                self.world.reopen();
-                self.check_database()?;
+            Op::BeginNested => {
+                let actual = self.session.begin_nested();
+                let expected = self.world.begin_nested();
+                outcome(&actual, &expected)?;
+                if let Ok(savepoint) = actual {
+                    self.savepoints.push(savepoint);
+                }
             }
+            Op::ReleaseSavepoint => {
+                if self.savepoints.is_empty() {
+                    return Ok(());
+                }
+                // A failed flush rolls back.
+                self.clear_transient_children()?;
+                let savepoint = self.savepoints.pop().expect("one is open");
+                let actual = savepoint.release();
+                let expected = self.world.release_savepoint();
+                outcome(&actual, &expected)?;
+                self.reload_expired_collections()?;
+                self.check_transaction_rows()?;
+            }
+            Op::RollbackSavepoint => {
+                if self.savepoints.is_empty() {
+                    return Ok(());
+                }
+                self.clear_transient_children()?;
+                let savepoint = self.savepoints.pop().expect("one is open");
+                let actual = savepoint.rollback();
+                self.world.rollback_savepoint();
+                outcome(&actual, &Ok::<(), Failure>(()))?;
+                self.reload_expired_collections()?;
+                self.check_transaction_rows()?;
+            }
+            Op::Reopen => unreachable!("`run` reopens the session"),
+        }
+        if self.savepoints.len() != self.world.savepoints.len() {
+            return Err(format!(
+                "{} savepoint(s) open, the model has {}",
+                self.savepoints.len(),
+                self.world.savepoints.len()
+            ));
         }
         self.check_invariants()
+    }
+
+    /// Before the session goes: drops the savepoints' guards, innermost
+    /// first, each drop rolling back to its savepoint, checked as
+    /// `RollbackSavepoint` is (but for the rows: the session is about to
+    /// take the whole transaction with it).
+    fn drop_savepoints(&mut self) -> Result<(), String> {
+        while !self.savepoints.is_empty() {
+            self.clear_transient_children()?;
+            drop(self.savepoints.pop());
+            self.world.rollback_savepoint();
+            self.reload_expired_collections()?;
+            self.check_invariants()
+                .map_err(|e| format!("after dropping a savepoint's guard: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The rows the open transaction holds, read through the session (with
+    /// nothing pending, so its flush first writes nothing), against the
+    /// model's.
+    fn check_transaction_rows(&self) -> Result<(), String> {
+        let sql = "SELECT CAST(0 AS BIGINT), id, name, CAST(NULL AS BIGINT) FROM authors
+            UNION ALL SELECT CAST(1 AS BIGINT), id, name, author_id FROM books
+            UNION ALL SELECT CAST(2 AS BIGINT), id, name, author_id FROM fans
+            UNION ALL SELECT CAST(3 AS BIGINT), id, name, author_id FROM notes";
+        let values = self
+            .session
+            .sql_values::<(i64, i64, String, Option<i64>)>(sql, &[])
+            .map_err(|e| format!("reading the transaction's rows: {e:?}"))?;
+        let mut rows = Rows::new();
+        for (kind, id, name, fk) in values {
+            let kind = [Kind::Author, Kind::Book, Kind::Fan, Kind::Note][kind as usize];
+            rows.insert((kind, id), Row { name, fk });
+        }
+        if rows != self.world.database {
+            return Err(format!(
+                "the transaction holds {rows:?}, the model {:?}",
+                self.world.database
+            ));
+        }
+        Ok(())
     }
 
     fn check_database(&self) -> Result<(), String> {
@@ -1591,7 +1938,7 @@ impl Run {
             }
             if w.in_map(i) {
                 let id = object.id.unwrap_or(0);
-                let found = get(&self.session, object.kind, id).map_err(err)?;
+                let found = get(self.session, object.kind, id).map_err(err)?;
                 if !found.same(handle) {
                     return Err(format!("{what}: get returns another object for its key"));
                 }
@@ -1642,16 +1989,45 @@ impl Run {
     }
 }
 
-/// Runs a sequence from the seed on `db` (set up by `setup`); the error
-/// names the failing step.
-fn run(db: &Database, ops: &[Op]) -> Result<(), String> {
-    let mut run = Run::new(db).map_err(|e| format!("setting up: {e:?}"))?;
-    for (n, op) in ops.iter().enumerate() {
-        run.step(*op)
-            .and_then(|()| run.sync_sequences())
-            .map_err(|e| format!("step {n} ({op:?}): {e}\nsequence: {ops:#?}"))?;
+/// Runs a sequence from the seed on `db` (set up by `setup`), seeded
+/// afresh; the error names the failing step. `work_around`: see
+/// [`WORK_AROUND_KNOWN_BUGS`].
+fn run(db: &Database, ops: &[Op], work_around: bool) -> Result<(), String> {
+    reset(db).map_err(|e| format!("setting up: {e:?}"))?;
+    let sequences = (db.backend() == orm::Backend::Postgres).then(seed_sequences);
+    let mut world = World::new(seed_rows(), sequences);
+    let failed =
+        |n: usize, op: Op, e: String| format!("step {n} ({op:?}): {e}\nsequence: {ops:#?}");
+    let mut steps = ops.iter().copied().enumerate();
+    // The reopen that began the current session, checked in it.
+    let mut reopened = None;
+    loop {
+        // A session per stretch between reopens: the savepoints' guards
+        // borrow it.
+        let session = db.session();
+        let mut run = Run::new(db, &session, world, work_around);
+        if let Some((n, op)) = reopened.take() {
+            run.check_database()
+                .and_then(|()| run.check_invariants())
+                .map_err(|e| failed(n, op, e))?;
+        }
+        for (n, op) in steps.by_ref() {
+            if let Op::Reopen = op {
+                run.drop_savepoints().map_err(|e| failed(n, op, e))?;
+                reopened = Some((n, op));
+                break;
+            }
+            run.step(op)
+                .and_then(|()| run.sync_sequences())
+                .map_err(|e| failed(n, op, e))?;
+        }
+        if reopened.is_none() {
+            return Ok(());
+        }
+        // The handles go with the run, then the session.
+        world = run.world;
+        world.reopen();
     }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- strategy
@@ -1670,9 +2046,9 @@ fn child_kind() -> impl Strategy<Value = Kind> {
 }
 
 /// Operations, weighted towards relationships (`relations`) or towards
-/// transactions and sessions.
+/// transactions, savepoints and sessions.
 fn op(relations: bool) -> impl Strategy<Value = Op> {
-    let (rel, tx) = if relations { (4, 1) } else { (2, 3) };
+    let (rel, tx, sp) = if relations { (4, 1, 1) } else { (2, 3, 2) };
     let pick = || 0usize..8;
     let name = || 0u8..3;
     prop_oneof![
@@ -1693,6 +2069,9 @@ fn op(relations: bool) -> impl Strategy<Value = Op> {
         tx => Just(Op::Flush),
         tx => Just(Op::Commit),
         tx => Just(Op::Rollback),
+        sp + 1 => Just(Op::BeginNested),
+        sp => Just(Op::ReleaseSavepoint),
+        sp => Just(Op::RollbackSavepoint),
         1 => Just(Op::Reopen),
     ]
 }
@@ -1714,7 +2093,9 @@ fn check(db: &Database, relations: bool, max_len: usize) -> orm::Result<()> {
         ..Config::default()
     });
     let strategy = proptest::collection::vec(op(relations), 1..max_len);
-    if let Err(failure) = runner.run(&strategy, |ops| run(db, &ops).map_err(TestCaseError::fail)) {
+    if let Err(failure) = runner.run(&strategy, |ops| {
+        run(db, &ops, WORK_AROUND_KNOWN_BUGS).map_err(TestCaseError::fail)
+    }) {
         panic!("{failure}");
     }
     Ok(())
@@ -1730,7 +2111,7 @@ use Kind::{Author as A, Book as B, Fan as F, Note as N};
 /// Replays `ops` on `db`, whose tables it creates.
 fn replay(db: &Database, ops: &[Op]) -> orm::Result<()> {
     setup(db)?;
-    run(db, ops).unwrap_or_else(|failure| panic!("{failure}"));
+    run(db, ops, false).unwrap_or_else(|failure| panic!("{failure}"));
     Ok(())
 }
 
@@ -2011,6 +2392,149 @@ backend_tests! {
             Op::Delete { object: 2 },
             Op::LoadChildren { author: 0, kind: B },
             Op::LoadParent { child: 0 },
+        ])
+    }
+
+    fn rolling_back_to_a_savepoint_makes_what_was_inserted_since_transient(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Get { kind: F, id: 1 },
+            Op::BeginNested,
+            Op::Add {
+                kind: A,
+                name: 0,
+                author: None,
+            },
+            Op::Add {
+                kind: B,
+                name: 1,
+                author: Some(0),
+            },
+            Op::Rename { object: 0, name: 2 },
+            Op::Flush,
+            Op::RollbackSavepoint,
+            Op::Commit,
+        ])
+    }
+
+    fn a_commit_while_a_savepoint_is_open_is_refused_with_nothing_changed(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::Get { kind: A, id: 1 },
+            Op::BeginNested,
+            Op::Rename { object: 0, name: 0 },
+            Op::Add {
+                kind: N,
+                name: 0,
+                author: Some(0),
+            },
+            Op::Commit,
+            Op::ReleaseSavepoint,
+            Op::Commit,
+        ])
+    }
+
+    fn reopening_drops_the_savepoints_innermost_first_each_rolling_back(db) -> orm::Result<()> {
+        replay(&db, &[
+            Op::BeginNested,
+            Op::Get { kind: B, id: 2 },
+            Op::Rename { object: 0, name: 1 },
+            Op::BeginNested,
+            Op::Delete { object: 0 },
+            Op::Add {
+                kind: F,
+                name: 0,
+                author: None,
+            },
+            Op::BeginNested,
+            Op::Reopen,
+            Op::Query { kind: B },
+        ])
+    }
+
+    // Known bugs (see `WORK_AROUND_KNOWN_BUGS`), which the random sequences
+    // steer clear of: each replays the shrunk sequence without that.
+
+    #[ignore = "known bug 1 (WORK_AROUND_KNOWN_BUGS): a rollback making an inserted author transient leaves its expired collection loaded and empty"]
+    fn a_rollback_leaves_the_expired_collection_of_an_author_it_makes_transient_empty(db) -> orm::Result<()> {
+        // The empty savepoint's rollback expires the author's books; the
+        // rollback makes the author and the book transient, and the books
+        // loaded and empty, though the book points at the author.
+        replay(&db, &[
+            Op::Add {
+                kind: A,
+                name: 0,
+                author: None,
+            },
+            Op::Add {
+                kind: B,
+                name: 0,
+                author: Some(0),
+            },
+            Op::BeginNested,
+            Op::RollbackSavepoint,
+            Op::Rollback,
+        ])
+    }
+
+    #[ignore = "known bug 2 (WORK_AROUND_KNOWN_BUGS): a child discarded by a rollback to a savepoint is missing from its author's collection once the author is transient too"]
+    fn a_child_discarded_by_a_savepoint_is_missing_from_its_authors_collection_once_the_author_is_transient(db) -> orm::Result<()> {
+        // The inner rollback discards the book (transient, still pointing at
+        // the author); the books load again (without it), then the outer
+        // rollback makes the author transient with those books.
+        replay(&db, &[
+            Op::BeginNested,
+            Op::Add {
+                kind: A,
+                name: 0,
+                author: None,
+            },
+            Op::BeginNested,
+            Op::Add {
+                kind: B,
+                name: 0,
+                author: Some(0),
+            },
+            Op::RollbackSavepoint,
+            Op::LoadChildren { author: 0, kind: B },
+            Op::RollbackSavepoint,
+        ])
+    }
+
+    #[ignore = "known bug 3 (WORK_AROUND_KNOWN_BUGS): a deleted child linked to an author inserted since a savepoint keeps pointing at it after the rollback"]
+    fn a_deleted_child_linked_to_an_author_inserted_since_a_savepoint_keeps_pointing_at_it(db) -> orm::Result<()> {
+        // Book 1 is deleted before the savepoint, then pointed at a new
+        // author, which is inserted; after the rollback the author is
+        // transient, and the book must point at author 1 again.
+        replay(&db, &[
+            Op::Query { kind: B },
+            Op::Delete { object: 0 },
+            Op::BeginNested,
+            Op::Add {
+                kind: A,
+                name: 0,
+                author: None,
+            },
+            Op::Set {
+                child: 0,
+                author: 0,
+            },
+            Op::Flush,
+            Op::RollbackSavepoint,
+        ])
+    }
+
+    #[ignore = "known bug 4 (WORK_AROUND_KNOWN_BUGS): a rollback to a savepoint gives an object deleted before it its row's values, not those it had at the savepoint"]
+    fn a_rollback_to_a_savepoint_gives_an_object_deleted_before_it_its_values_at_the_savepoint(db) -> orm::Result<()> {
+        // Book 1, deleted and flushed, is renamed "v1" before the savepoint
+        // and "v2" after it; the rollback must bring back "v1" (the ORM
+        // brings back its row's "b1").
+        replay(&db, &[
+            Op::Query { kind: B },
+            Op::Delete { object: 0 },
+            Op::Flush,
+            Op::Rename { object: 0, name: 1 },
+            Op::BeginNested,
+            Op::Rename { object: 0, name: 2 },
+            Op::RollbackSavepoint,
         ])
     }
 }
