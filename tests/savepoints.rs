@@ -339,6 +339,27 @@ backend_tests! {
         Ok(())
     }
 
+    fn an_object_deleted_before_a_savepoint_gets_back_the_values_it_had_at_it(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        let bob = session.get::<User>(2)?;
+        session.delete(&bob)?;
+        session.flush()?;
+        // Changes to a deleted object are never flushed: "robert" is older
+        // than the savepoint, though no row holds it.
+        bob.write()?.name = "robert".into();
+        let savepoint = session.begin_nested()?;
+        bob.write()?.name = "rob".into();
+        savepoint.rollback()?;
+
+        assert_eq!(name(&bob)?, "robert");
+        assert_eq!(bob.state(), State::Deleted);
+        session.rollback()?;
+        assert_eq!(name(&bob)?, "bob");
+        assert_eq!(bob.state(), State::Persistent);
+        Ok(())
+    }
+
     fn unflushed_changes_made_since_the_savepoint_are_discarded_without_sql(db) -> orm::Result<()> {
         seeded(&db)?;
         let session = db.session();

@@ -497,6 +497,22 @@ impl<P: Model> ForeignKeyField for BelongsTo<P> {
         }
     }
 
+    fn rejoin_parent(&self) {
+        let Some(parent) = self.target.upgrade() else {
+            return;
+        };
+        if parent.meta().state() != State::Transient {
+            return;
+        }
+        let Ok((owner, def)) = self.link.owner_and_def(KIND) else {
+            return;
+        };
+        if def.check_moved(&owner, None, Some(&parent)).is_ok() {
+            // Checked just above: adding to a loaded collection cannot fail.
+            let _ = def.moved(&owner, None, Some(&parent));
+        }
+    }
+
     fn orphaned(&self, field: &str) -> Option<bool> {
         (self.field() == field).then(|| !self.has_target() && self.key.is_none())
     }

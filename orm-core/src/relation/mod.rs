@@ -162,6 +162,11 @@ pub trait ForeignKeyField {
     /// holds it, joining its loaded collection (after a flush that
     /// inserted the parent). Skips a parent that is being written.
     fn find_parent(&self);
+    /// For an object new again (a rollback undid its insert): joins the
+    /// collection of the parent object it points at, if that parent is
+    /// new again too. The parent's collection, expired by an earlier
+    /// rollback, then holds again what the graph links to it.
+    fn rejoin_parent(&self);
     /// The parent's table and the key the field holds, if any.
     fn target_key(&self) -> Option<(&'static TableDef, Value)>;
 }

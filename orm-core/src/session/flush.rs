@@ -309,6 +309,9 @@ impl SessionInner {
         } = &undone;
         let abandoned = self.unit_of_work.take();
         let released = transaction::undo(written, to, &self.identity)?;
+        for node in to.deleted_kept() {
+            transaction::restore(&node, to)?;
+        }
         for node in &abandoned.dirty {
             node.meta().set_listed(false);
             // Objects inserted since already left the session.
@@ -333,8 +336,16 @@ impl SessionInner {
             Written::Inserted { node, .. } => Some(node),
             _ => None,
         });
-        for node in undone_inserts.chain(&abandoned.pending).chain(&discarded) {
+        let new_again: Vec<&Rc<dyn AnyNode>> = undone_inserts
+            .chain(&abandoned.pending)
+            .chain(&abandoned.taken_out)
+            .chain(&discarded)
+            .collect();
+        for node in &new_again {
             node.each_collection(|field| field.keep_linked());
+        }
+        for node in &new_again {
+            node.each_foreign_key(|fk| fk.rejoin_parent());
         }
         // Every loaded collection expires: those of the objects listed
         // as having some, and of the objects restored (one deleted since

@@ -93,6 +93,16 @@ impl<T: Model> Handle<T> {
             if !meta.has_snapshot() {
                 meta.set_snapshot(columns(T::TABLE, &*value));
             }
+            // A deleted object's changes are never flushed: a savepoint
+            // keeps what it holds before it changes (see `touch`).
+            if meta.state() == State::Deleted
+                && let Some(session) = meta.session()
+            {
+                let now = || Ok(columns(T::TABLE, &*value));
+                session
+                    .transaction()
+                    .keep_before_change(&self.erased(), now)?;
+            }
             if !meta.set_listed(true)
                 && let Some(session) = meta.session()
             {

@@ -309,6 +309,22 @@ impl Meta {
         });
     }
 
+    /// Forgets unflushed changes made since a savepoint, for an object the
+    /// transaction wrote before it. With no restore point of its own (a
+    /// delete flushed with nothing changed), its snapshot is its row as it
+    /// was before the transaction, and stays as that restore point.
+    pub(crate) fn discard_changes_since_savepoint(&self) {
+        self.with_saved(|saved| {
+            if let Some(s) = saved.as_mut() {
+                let snapshot = s.snapshot.take();
+                if s.before_transaction.is_none() {
+                    s.before_transaction = snapshot;
+                }
+                tidy(saved);
+            }
+        });
+    }
+
     /// Forgets all change tracking: the object left the database's view.
     pub(crate) fn forget_changes(&self) {
         self.with_saved(|saved| {
@@ -586,6 +602,14 @@ impl dyn AnyNode {
         }
         if !meta.has_snapshot() {
             meta.set_snapshot(self.columns()?);
+        }
+        if meta.state() == State::Deleted
+            && let Some(session) = meta.session()
+        {
+            let node: Rc<dyn AnyNode> = Rc::clone(self) as Rc<dyn AnyNode>;
+            session
+                .transaction()
+                .keep_before_change(&node, || self.columns())?;
         }
         self.enlist();
         Ok(())

@@ -118,6 +118,21 @@ pub(crate) enum RollbackTo {
 }
 
 impl RollbackTo {
+    /// The deleted objects a savepoint keeps values of (see
+    /// [`Transaction::keep_before_change`]): changed since it, they are
+    /// in no log of writes, and its rollback restores them from here.
+    pub(crate) fn deleted_kept(&self) -> Vec<Rc<dyn AnyNode>> {
+        let RollbackTo::Savepoint { values, .. } = self else {
+            return Vec::new();
+        };
+        values
+            .values()
+            .map(|(node, _)| node)
+            .filter(|node| node.state() == State::Deleted)
+            .cloned()
+            .collect()
+    }
+
     /// The values `node` is to get back, if it changed.
     fn values(&self, node: &Rc<dyn AnyNode>) -> Option<Box<[Value]>> {
         match self {
@@ -133,7 +148,7 @@ impl RollbackTo {
     fn forget(&self, node: &Rc<dyn AnyNode>) {
         match self {
             RollbackTo::Savepoint { earlier, .. } if earlier.contains(&address(node)) => {
-                node.meta().discard_changes();
+                node.meta().discard_changes_since_savepoint();
             }
             _ => node.meta().forget_changes(),
         }

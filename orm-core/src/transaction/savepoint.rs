@@ -246,6 +246,27 @@ impl Transaction {
         drop(unkept);
     }
 
+    /// Keeps, as of the innermost savepoint, the values `node` holds now
+    /// (`now` reads them), unless it keeps some already: for a deleted
+    /// object about to change.
+    /// Its changes are never flushed, so they may be older than the
+    /// savepoint, and its snapshot (its row's values) is not what the
+    /// savepoint saw.
+    pub(crate) fn keep_before_change(
+        &self,
+        node: &Rc<dyn AnyNode>,
+        now: impl FnOnce() -> Result<Box<[Value]>>,
+    ) -> Result<()> {
+        let mut levels = self.savepoints.borrow_mut();
+        let Some(level) = levels.last_mut() else {
+            return Ok(());
+        };
+        if let Entry::Vacant(entry) = level.values.entry(address(node)) {
+            entry.insert((Rc::clone(node), now()?));
+        }
+        Ok(())
+    }
+
     /// Where the marks of savepoint `id` stand.
     pub(super) fn marks_of(&self, id: u64) -> (usize, usize) {
         self.savepoints

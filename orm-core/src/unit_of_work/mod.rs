@@ -117,9 +117,11 @@ pub(crate) struct Abandoned {
     pub pending: Vec<Rc<dyn AnyNode>>,
     pub dirty: Vec<Rc<dyn AnyNode>>,
     pub deleted: Vec<Rc<dyn AnyNode>>,
-    /// Orphans, link changes, and new objects taken out again: only
-    /// dropped.
-    _rest: (Vec<Orphan>, Vec<LinkChange>, Vec<Rc<dyn AnyNode>>),
+    /// New objects taken out again (deleted before a flush) since the last
+    /// flush.
+    pub taken_out: Vec<Rc<dyn AnyNode>>,
+    /// Orphans and link changes: only dropped.
+    _rest: (Vec<Orphan>, Vec<LinkChange>),
 }
 
 impl UnitOfWork {
@@ -265,7 +267,8 @@ impl UnitOfWork {
             pending,
             dirty: std::mem::take(&mut *self.dirty.borrow_mut()),
             deleted: std::mem::take(&mut *self.deleted.borrow_mut()),
-            _rest: (rest, self.links.borrow_mut().take(), taken_out),
+            taken_out,
+            _rest: (rest, self.links.borrow_mut().take()),
         }
     }
 
