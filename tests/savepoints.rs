@@ -360,6 +360,29 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_guard_on_a_deleted_object_changed_since_the_savepoint_stops_its_rollback(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        let bob = session.get::<User>(2)?;
+        session.delete(&bob)?;
+        let savepoint = session.begin_nested()?;
+        bob.write()?.name = "rob".into();
+        session.add(User::new("carl"));
+        session.flush()?;
+        let guard = bob.read()?;
+        let recorder = db.recorder();
+        assert!(matches!(savepoint.rollback(), Err(Error::Borrowed { .. })));
+        assert!(recorder.statements().is_empty(), "nothing sent");
+        assert_eq!(guard.name, "rob");
+        drop(guard);
+
+        // Rolled back as soon as it can be: at commit.
+        session.commit()?;
+        assert_eq!(name(&bob)?, "bob");
+        assert_eq!(committed_users(&db), users(&[(1, "ann")]));
+        Ok(())
+    }
+
     fn unflushed_changes_made_since_the_savepoint_are_discarded_without_sql(db) -> orm::Result<()> {
         seeded(&db)?;
         let session = db.session();

@@ -219,6 +219,13 @@ impl Transaction {
                 node.check_writable()?;
             }
         }
+        // Deleted objects changed since the savepoint, which no log of
+        // writes may name any more.
+        if let Scope::Savepoint(_) = scope {
+            for node in self.deleted_kept_now() {
+                node.check_writable()?;
+            }
+        }
         for node in dirty {
             let restores = match scope {
                 Scope::Transaction => node.meta().restore_point().is_some(),

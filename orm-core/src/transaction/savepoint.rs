@@ -267,6 +267,19 @@ impl Transaction {
         Ok(())
     }
 
+    /// The deleted objects the innermost savepoint keeps values of (see
+    /// [`Transaction::keep_before_change`]).
+    pub(super) fn deleted_kept_now(&self) -> Vec<Rc<dyn AnyNode>> {
+        let levels = self.savepoints.borrow();
+        let Some(level) = levels.last() else {
+            return Vec::new();
+        };
+        let kept = level.values.values().map(|(node, _)| node);
+        kept.filter(|node| node.state() == State::Deleted)
+            .cloned()
+            .collect()
+    }
+
     /// Where the marks of savepoint `id` stand.
     pub(super) fn marks_of(&self, id: u64) -> (usize, usize) {
         self.savepoints
