@@ -360,6 +360,21 @@ backend_tests! {
         Ok(())
     }
 
+    fn an_object_changed_then_deleted_since_the_savepoint_gets_back_its_values_at_it(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        let bob = session.get::<User>(2)?;
+        let savepoint = session.begin_nested()?;
+        bob.write()?.name = "robert".into();
+        session.delete(&bob)?;
+        bob.write()?.name = "rob".into();
+        savepoint.rollback()?;
+
+        assert_eq!(name(&bob)?, "bob");
+        assert_eq!(bob.state(), State::Persistent);
+        Ok(())
+    }
+
     fn a_guard_on_a_deleted_object_changed_since_the_savepoint_stops_its_rollback(db) -> orm::Result<()> {
         seeded(&db)?;
         let session = db.session();

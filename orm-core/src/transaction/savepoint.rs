@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use super::{RollbackTo, Transaction, Undone};
+use super::{RollbackTo, Transaction, Undone, Written};
 use crate::error::{Misuse, Result};
 use crate::state::{AnyNode, State, address};
 use crate::value::Value;
@@ -248,7 +248,9 @@ impl Transaction {
 
     /// Keeps, as of the innermost savepoint, the values `node` holds now
     /// (`now` reads them), unless it keeps some already: for a deleted
-    /// object about to change.
+    /// object about to change, whose delete was flushed before the
+    /// savepoint (one scan of the log before it, at its first change
+    /// since).
     /// Its changes are never flushed, so they may be older than the
     /// savepoint, and its snapshot (its row's values) is not what the
     /// savepoint saw.
@@ -261,7 +263,17 @@ impl Transaction {
         let Some(level) = levels.last_mut() else {
             return Ok(());
         };
-        if let Entry::Vacant(entry) = level.values.entry(address(node)) {
+        let Entry::Vacant(entry) = level.values.entry(address(node)) else {
+            return Ok(());
+        };
+        // Deleted since the savepoint, its changes are all since it too: its
+        // snapshot holds its values at the savepoint, as anyone's does.
+        let written = self.written.borrow();
+        let before = written.get(..level.written).unwrap_or_default();
+        let deleted_before = before
+            .iter()
+            .any(|w| matches!(w, Written::Deleted { node: n } if address(n) == address(node)));
+        if deleted_before {
             entry.insert((Rc::clone(node), now()?));
         }
         Ok(())
