@@ -1375,22 +1375,7 @@ struct Run<'s> {
     /// index with `world.objects`.
     objects: Vec<Obj>,
     world: World,
-    /// Steers clear of a known limitation (see [`WORK_AROUND_KNOWN_BUGS`]).
-    work_around: bool,
 }
-
-/// The random sequences steer clear of a known limitation, so as to find
-/// other faults. Its replay below runs without this (ignored while it
-/// fails); set this to `false` once it passes.
-///
-/// A child that a rollback to a savepoint made transient while its author
-/// stayed (a pending one, added since) keeps pointing at the author, but
-/// is in none of its collections once they expire and load again: when a
-/// later rollback makes the author transient too, its loaded collection
-/// misses the child (nothing in the session leads from the author to it
-/// any more). Before each rollback the runner clears the parent of
-/// transient children of authors inserted in the transaction.
-const WORK_AROUND_KNOWN_BUGS: bool = true;
 
 /// Compares an outcome with the model's, in words for the failure report.
 fn outcome<T: std::fmt::Debug, U: std::fmt::Debug>(
@@ -1408,45 +1393,14 @@ fn outcome<T: std::fmt::Debug, U: std::fmt::Debug>(
 
 impl<'s> Run<'s> {
     /// The part of a sequence that runs in `session`, new, from `world`.
-    fn new(db: &Database, session: &'s Session, world: World, work_around: bool) -> Run<'s> {
+    fn new(db: &Database, session: &'s Session, world: World) -> Run<'s> {
         Run {
             db: db.clone(),
             session,
             savepoints: Vec::new(),
             objects: Vec::new(),
             world,
-            work_around,
         }
-    }
-
-    /// Whether `o` is an author inserted in the transaction, still in the
-    /// session: one a rollback may make transient.
-    fn inserted_author(o: &Object) -> bool {
-        o.kind == Kind::Author
-            && o.inserted_in_transaction
-            && matches!(o.status, Status::Persistent | Status::Deleted { .. })
-    }
-
-    /// Before a rollback, with `work_around` (see [`WORK_AROUND_KNOWN_BUGS`]):
-    /// clears the parent of each transient child of an author inserted
-    /// in the transaction.
-    fn clear_transient_children(&mut self) -> Result<(), String> {
-        if !self.work_around {
-            return Ok(());
-        }
-        for c in 0..self.objects.len() {
-            let o = &self.world.objects[c];
-            if o.status == Status::Transient
-                && let Some(Parent::Object(p)) = o.parent
-                && Self::inserted_author(&self.world.objects[p])
-            {
-                let actual = self.objects[c].clear_parent();
-                self.world.clear_parent(c);
-                outcome(&actual, &Ok::<(), Failure>(()))
-                    .map_err(|e| format!("clearing object {c}'s parent first: {e}"))?;
-            }
-        }
-        Ok(())
     }
 
     /// After a failed flush on PostgreSQL: the model takes the keys the
@@ -1715,7 +1669,6 @@ impl<'s> Run<'s> {
                 }
             }
             Op::Rollback => {
-                self.clear_transient_children()?;
                 let actual = self.session.rollback();
                 self.world.rollback();
                 outcome(&actual, &Ok::<(), Failure>(()))?;
@@ -1736,7 +1689,6 @@ impl<'s> Run<'s> {
                     return Ok(());
                 }
                 // A failed flush rolls back.
-                self.clear_transient_children()?;
                 let savepoint = self.savepoints.pop().expect("one is open");
                 let actual = savepoint.release();
                 let expected = self.world.release_savepoint();
@@ -1747,7 +1699,6 @@ impl<'s> Run<'s> {
                 if self.savepoints.is_empty() {
                     return Ok(());
                 }
-                self.clear_transient_children()?;
                 let savepoint = self.savepoints.pop().expect("one is open");
                 let actual = savepoint.rollback();
                 self.world.rollback_savepoint();
@@ -1772,7 +1723,6 @@ impl<'s> Run<'s> {
     /// take the whole transaction with it).
     fn drop_savepoints(&mut self) -> Result<(), String> {
         while !self.savepoints.is_empty() {
-            self.clear_transient_children()?;
             drop(self.savepoints.pop());
             self.world.rollback_savepoint();
             self.check_invariants()
@@ -1916,9 +1866,8 @@ impl<'s> Run<'s> {
 }
 
 /// Runs a sequence from the seed on `db` (set up by `setup`), seeded
-/// afresh; the error names the failing step. `work_around`: see
-/// [`WORK_AROUND_KNOWN_BUGS`].
-fn run(db: &Database, ops: &[Op], work_around: bool) -> Result<(), String> {
+/// afresh; the error names the failing step.
+fn run(db: &Database, ops: &[Op]) -> Result<(), String> {
     reset(db).map_err(|e| format!("setting up: {e:?}"))?;
     let sequences = (db.backend() == orm::Backend::Postgres).then(seed_sequences);
     let mut world = World::new(seed_rows(), sequences);
@@ -1931,7 +1880,7 @@ fn run(db: &Database, ops: &[Op], work_around: bool) -> Result<(), String> {
         // A session per stretch between reopens: the savepoints' guards
         // borrow it.
         let session = db.session();
-        let mut run = Run::new(db, &session, world, work_around);
+        let mut run = Run::new(db, &session, world);
         if let Some((n, op)) = reopened.take() {
             run.check_database()
                 .and_then(|()| run.check_invariants())
@@ -2019,9 +1968,7 @@ fn check(db: &Database, relations: bool, max_len: usize) -> orm::Result<()> {
         ..Config::default()
     });
     let strategy = proptest::collection::vec(op(relations), 1..max_len);
-    if let Err(failure) = runner.run(&strategy, |ops| {
-        run(db, &ops, WORK_AROUND_KNOWN_BUGS).map_err(TestCaseError::fail)
-    }) {
+    if let Err(failure) = runner.run(&strategy, |ops| run(db, &ops).map_err(TestCaseError::fail)) {
         panic!("{failure}");
     }
     Ok(())
@@ -2037,7 +1984,7 @@ use Kind::{Author as A, Book as B, Fan as F, Note as N};
 /// Replays `ops` on `db`, whose tables it creates.
 fn replay(db: &Database, ops: &[Op]) -> orm::Result<()> {
     setup(db)?;
-    run(db, ops, false).unwrap_or_else(|failure| panic!("{failure}"));
+    run(db, ops).unwrap_or_else(|failure| panic!("{failure}"));
     Ok(())
 }
 
@@ -2414,13 +2361,11 @@ backend_tests! {
         ])
     }
 
-    // The known limitation (see `WORK_AROUND_KNOWN_BUGS`), which the random
-    // sequences steer clear of; this replays it without that.
-    #[ignore = "known limitation (WORK_AROUND_KNOWN_BUGS): a child discarded by a rollback to a savepoint is missing from its author's collection once the author is transient too"]
-    fn a_child_discarded_by_a_savepoint_is_missing_from_its_authors_collection_once_the_author_is_transient(db) -> orm::Result<()> {
+    fn a_child_discarded_by_a_savepoint_is_back_in_its_authors_collection_once_the_author_is_transient_too(db) -> orm::Result<()> {
         // The inner rollback discards the book (transient, still pointing at
-        // the author); the books load again (without it), then the outer
-        // rollback makes the author transient with those books.
+        // the author); the books load again (the book kept aside, in no
+        // session), then the outer rollback makes the author transient, and
+        // the book is among its books again.
         replay(&db, &[
             Op::BeginNested,
             Op::Add {

@@ -125,14 +125,6 @@ impl<C: Model> Collection<C> {
         drop(self.0.replace(members));
     }
 
-    /// A copy of the loaded members' pointers (none when not loaded).
-    fn loaded(&self) -> Vec<Weak<Node<C>>> {
-        self.with(|members| match members {
-            Members::Loaded(items) => items.to_vec(),
-            Members::Unloaded(_) => Vec::new(),
-        })
-    }
-
     /// Notes in `unloaded` a change made while not loaded, for the load to
     /// apply.
     fn note_unloaded(unloaded: &mut Option<Box<Unloaded<C>>>, node: &Rc<Node<C>>, added: bool) {
@@ -276,11 +268,46 @@ impl<C: Model> Collection<C> {
         self.replace(Members::Unloaded(None));
     }
 
-    /// Loaded with the members `linked` keeps (none when not loaded), and
-    /// no changes kept aside.
+    /// A copy of the pointers to the members held: those loaded, or (when
+    /// not loaded) those noted as added.
+    fn held(&self) -> Vec<Weak<Node<C>>> {
+        self.with(|members| match members {
+            Members::Loaded(items) => items.to_vec(),
+            Members::Unloaded(changes) => changes
+                .as_ref()
+                .map(|u| u.still_added().cloned().collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Like [`Collection::expire`], but the members held that `kept` keeps
+    /// stay noted as added, for the next load to apply as a change made
+    /// while not loaded.
+    pub(super) fn expire_keeping(&self, kept: impl Fn(&Rc<Node<C>>) -> bool) {
+        let keep: Vec<Rc<Node<C>>> = self
+            .held()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|n| kept(n))
+            .collect();
+        self.expire();
+        if keep.is_empty() {
+            return;
+        }
+        self.with(|members| {
+            if let Members::Unloaded(changes) = members {
+                for node in &keep {
+                    Self::note_unloaded(changes, node, true);
+                }
+            }
+        });
+    }
+
+    /// Loaded with the members `linked` keeps, of those loaded or (when
+    /// not loaded) noted as added, and no changes kept aside.
     pub(super) fn keep(&self, linked: impl Fn(&Rc<Node<C>>) -> bool) {
         let kept = self
-            .loaded()
+            .held()
             .into_iter()
             .filter(|w| w.upgrade().is_some_and(|n| linked(&n)));
         self.replace(Members::Loaded(MemberList::collect(kept)));

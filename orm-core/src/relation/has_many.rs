@@ -14,7 +14,7 @@ use crate::model::Model;
 use crate::schema::{SortKey, TableDef};
 use crate::session::SessionInner;
 use crate::sql::{Kind, Param};
-use crate::state::{AnyNode, Handle, Node, downcast};
+use crate::state::{AnyNode, Handle, Node, State, downcast};
 use crate::unit_of_work::Orphan;
 use crate::value::{ToValue, Value};
 
@@ -372,6 +372,15 @@ impl<C: Model> RelationField for HasMany<C> {
 impl<C: Model> CollectionField for HasMany<C> {
     fn expire(&self) {
         self.items.expire();
+    }
+
+    fn expire_after_rollback(&self) {
+        match self.link.owner_and_def(KIND) {
+            Ok((owner, def)) => self.items.expire_keeping(|child| {
+                child.meta().state() == State::Transient && def.points_at(child, &owner)
+            }),
+            _ => self.items.expire(),
+        }
     }
 
     fn keep_linked(&self) {

@@ -177,6 +177,13 @@ pub trait ForeignKeyField {
 pub trait CollectionField {
     /// Forgets what is loaded, so the next access reloads it.
     fn expire(&self);
+    /// [`CollectionField::expire`] after a rollback: members it made new
+    /// again that still point at the owner stay noted as added, so that
+    /// the collection holds them again if they rejoin the session, or if
+    /// the owner is made new too.
+    fn expire_after_rollback(&self) {
+        self.expire();
+    }
     /// For an object new again (a rollback undid its insert, or took it out
     /// before): nothing in the database points at it, so the field is
     /// loaded with the members still linked to it in memory (the graph a

@@ -353,7 +353,7 @@ impl SessionInner {
         let listed = self.collection_owners.take(self);
         let restored = written.iter().map(Written::node).chain(&abandoned.dirty);
         for node in listed.iter().chain(restored).filter(|n| self.holds(n)) {
-            node.each_collection(|field| field.expire());
+            node.each_collection(|field| field.expire_after_rollback());
         }
         // A versioned row may have moved on since the object was loaded
         // (that is what a failed version check says): such an object is
