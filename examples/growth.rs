@@ -22,17 +22,17 @@
 //! (each searched for among those waiting), orphans deleted by one flush
 //! (each checked against those found before), deletes flushed one at a
 //! time (each flush looking at every loaded object for `ON DELETE`
-//! effects), cascades flushed one at a time (each flush looking at every
-//! loaded child; now at the deleted parents' loaded collections), a graph
-//! built before any session (each child checked against those its parent
-//! keeps alive), and savepoints rolled back in a session that holds many
-//! objects (an insert refused in a savepoint of its own, one in ten: each
-//! rollback visited every loaded object to expire its collections; now
-//! only those whose collections are loaded).
+//! effects), a graph built before any session (each child checked
+//! against those its parent keeps alive), and savepoints rolled back in a
+//! session that holds many objects (an insert refused in a savepoint of
+//! its own, one in ten: each rollback visited every loaded object to
+//! expire its collections; now only those whose collections are loaded).
 //!
-//! Cascades flushed one at a time still look at every loaded child where
-//! the deleted parent's collection of them is not loaded (children loaded
-//! by a query of their own): that case has no scenario here.
+//! One still grows with the square: cascades flushed one at a time (users
+//! deleted one by one, their posts loaded), each flush looking at every
+//! loaded post for `ON DELETE` effects. A loaded collection cannot stand
+//! in for that look: it misses a row another session inserted since it
+//! loaded, which the database deletes all the same.
 
 use std::time::{Duration, Instant};
 
@@ -283,9 +283,10 @@ fn deletes_flushed_one_by_one(db: &Database, n: i64) -> orm::Result<Duration> {
     Ok(took)
 }
 
-/// Every user loaded with their posts (preloaded), then half of the users
-/// deleted one at a time, a flush each: `ON DELETE CASCADE` takes each
-/// user's post, which the flush finds in the user's loaded collection.
+/// Every user loaded with their posts (preloaded), then one user in a
+/// hundred deleted one at a time, a flush each: `ON DELETE CASCADE` takes
+/// each user's post, which the flush finds among every loaded post (still
+/// quadratic: one in a hundred keeps the run short).
 fn cascades_flushed_one_by_one(db: &Database, n: i64) -> orm::Result<Duration> {
     let session = db.session();
     let users = session.query::<User>().preload(User::POSTS).all()?;
@@ -294,21 +295,21 @@ fn cascades_flushed_one_by_one(db: &Database, n: i64) -> orm::Result<Duration> {
         .map(|u| u.read()?.posts.load())
         .collect::<orm::Result<_>>()?;
     let start = Instant::now();
-    for user in users.iter().take(users.len() / 2) {
+    for user in users.iter().take(users.len() / 100) {
         session.delete(user)?;
         session.flush()?;
     }
     let took = start.elapsed();
     assert_eq!(users.len() as i64, n);
-    let half = users.len() / 2;
+    let deleted = users.len() / 100;
     assert!(
-        posts[..half]
+        posts[..deleted]
             .iter()
             .flatten()
             .all(|p| p.state() == State::Deleted)
     );
     assert!(
-        posts[half..]
+        posts[deleted..]
             .iter()
             .flatten()
             .all(|p| p.state() == State::Persistent)

@@ -145,6 +145,27 @@ pub struct Book {
     pub shelf: BelongsTo<Shelf>,
 }
 
+/// Members who mentor each other: a cascade can go round in a circle.
+#[derive(Model, Debug)]
+#[orm(table = "members")]
+pub struct Member {
+    #[orm(primary_key)]
+    pub id: i64,
+    #[orm(optional, on_delete = "cascade", back_populates = "mentees")]
+    pub mentor: BelongsTo<Member>,
+    #[orm(back_populates = "mentor")]
+    pub mentees: HasMany<Member>,
+}
+
+/// Members 1 and 2 mentor each other; member 3 has no mentor.
+fn members(db: &Database) -> orm::Result<()> {
+    db.create_all::<Member>()?;
+    db.execute_batch(
+        "INSERT INTO members (id, mentor_id) VALUES (1, NULL), (2, 1), (3, NULL);
+         UPDATE members SET mentor_id = 2 WHERE id = 1;",
+    )
+}
+
 // ---------------------------------------------------------------- fixtures
 
 /// Rows of two integer columns, such as `SELECT id, user_id FROM orders`,
@@ -1272,6 +1293,41 @@ backend_tests! {
         assert_eq!(deleted, 1);
         assert_eq!(statements(&recorder), ["DELETE blogs"]);
         assert_eq!(post.state(), State::Deleted);
+        Ok(())
+    }
+
+    fn a_cascade_round_a_circle_of_rows_not_loaded_reads_each_once_and_ends(db) -> orm::Result<()> {
+        members(&db)?;
+        let recorder = db.recorder();
+        let session = db.session();
+        let third = session.get::<Member>(3)?;
+        recorder.clear();
+        let deleted = session
+            .delete_rows::<Member>()
+            .filter(Member::ID.eq(1))
+            .execute()?;
+        assert_eq!(deleted, 1);
+        assert_eq!(
+            statements(&recorder),
+            ["SELECT members", "SELECT members", "SELECT members", "DELETE members"],
+            "the key matched, then who 1 mentors (2), then who 2 mentors (1, met)"
+        );
+        assert_eq!(third.state(), State::Persistent);
+        session.commit()?;
+        assert_eq!(count(&db, "SELECT count(*) FROM members"), 1);
+        Ok(())
+    }
+
+    fn a_flushed_delete_round_a_circle_of_rows_not_loaded_ends(db) -> orm::Result<()> {
+        members(&db)?;
+        let session = db.session();
+        let third = session.get::<Member>(3)?;
+        let first = session.get::<Member>(1)?;
+        session.delete(&first)?;
+        session.commit()?;
+        assert_eq!(first.state(), State::Detached);
+        assert_eq!(third.state(), State::Persistent);
+        assert_eq!(count(&db, "SELECT count(*) FROM members"), 1);
         Ok(())
     }
 

@@ -15,7 +15,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashSet as HashSet;
 
 use crate::backend::key_lists;
 use crate::error::Result;
@@ -193,10 +193,13 @@ impl Reach {
         // A hash lookup per foreign key of each loaded object, not a scan of
         // every deleted row.
         let mut deleted: HashSet<RowKey> = deleted.into_iter().map(|(t, k)| RowKey(t, k)).collect();
+        // Every row met so far: rows that point at each other (or reach
+        // one another by two ways) are read once, and the walk ends.
+        let mut met: HashSet<RowKey> = deleted.clone();
         while !deleted.is_empty() {
             let mut next = HashSet::default();
             let mut next_parents = Vec::new();
-            for node in self.candidates(identity, &deleted, &parents)? {
+            for node in self.candidates(identity, &deleted) {
                 let at = address(&node);
                 let loaded = matches!(node.state(), State::Persistent | State::Pending);
                 if !loaded || gone.contains(&at) {
@@ -217,7 +220,7 @@ impl Reach {
                 for key in through.rows_deleted(conn, &deleted, &parents)? {
                     // A loaded object's own values say where it points.
                     let key = RowKey(through.table.name, key);
-                    if !loaded.contains(&key) {
+                    if !loaded.contains(&key) && met.insert(key.clone()) {
                         next.insert(key);
                     }
                 }
@@ -228,47 +231,27 @@ impl Reach {
         Ok(effects)
     }
 
-    /// The objects that may point at the `deleted` rows: of each table
-    /// reached, the members of the deleted parents' loaded collections
-    /// when every deleted row it may point at is a loaded parent whose
-    /// collection holds every child (deleting objects one by one, each
-    /// flush on its own, then costs each flush its deletes, not the
-    /// session's size); else every loaded object of the table. With the
-    /// objects of the same flush.
+    /// The objects that may point at the `deleted` rows: every loaded
+    /// object of each table reached whose foreign keys point at a table
+    /// with rows deleted at this level, and the objects of the same flush.
+    /// (Not the deleted parents' loaded collections: a collection misses a
+    /// row another session inserted since it loaded, which the database
+    /// deletes all the same.)
     fn candidates(
         &self,
         identity: &RefCell<IdentityMap>,
         deleted: &HashSet<RowKey>,
-        parents: &[Rc<dyn AnyNode>],
-    ) -> Result<Vec<Rc<dyn AnyNode>>> {
-        let mut by_key: HashMap<RowKey, &Rc<dyn AnyNode>> = HashMap::default();
-        for node in parents {
-            by_key.insert(RowKey(node.table().name, node.key_value()?), node);
-        }
+    ) -> Vec<Rc<dyn AnyNode>> {
         let mut found = Vec::new();
-        let mut seen: HashSet<*const ()> = HashSet::default();
         for table in &self.tables {
-            let acting = acting_columns(table, deleted);
-            if acting.is_empty() {
+            if acting_columns(table, deleted).is_empty() {
                 continue;
             }
+            found.extend(identity.borrow().nodes_of(|t| t.name == table.name));
             let new = self.new.iter().filter(|n| n.table().name == table.name);
-            match members(table, &acting, deleted, &by_key) {
-                Some(members) => {
-                    // A child may be in two of the collections, or new.
-                    for node in members.into_iter().chain(new.cloned()) {
-                        if seen.insert(address(&node)) {
-                            found.push(node);
-                        }
-                    }
-                }
-                None => {
-                    found.extend(identity.borrow().nodes_of(|t| t.name == table.name));
-                    found.extend(new.cloned());
-                }
-            }
+            found.extend(new.cloned());
         }
-        Ok(found)
+        found
     }
 
     /// The keys of the objects reached in the tables a cascade passes.
@@ -301,36 +284,6 @@ fn acting_columns(table: &TableDef, deleted: &HashSet<RowKey>) -> Vec<usize> {
         }
     }
     acting
-}
-
-/// The children in `table` of the `deleted` rows, through the columns
-/// `acting`, as the parents' loaded collections hold them: `None` unless
-/// each deleted row such a column may point at is a loaded parent with a
-/// collection that holds every child (`CollectionField::holds_every_child`).
-fn members(
-    table: &'static TableDef,
-    acting: &[usize],
-    deleted: &HashSet<RowKey>,
-    by_key: &HashMap<RowKey, &Rc<dyn AnyNode>>,
-) -> Option<Vec<Rc<dyn AnyNode>>> {
-    let mut members = Vec::new();
-    for &column in acting {
-        let parent = (table.columns[column].references?.target)().name;
-        for key in deleted.iter().filter(|k| k.0 == parent) {
-            let node = by_key.get(key)?;
-            let mut complete = false;
-            node.each_collection(|c| {
-                if !complete && c.holds_every_child(table, column) {
-                    complete = true;
-                    members.extend(c.members().into_iter().map(|m| m.0));
-                }
-            });
-            if !complete {
-                return None;
-            }
-        }
-    }
-    Some(members)
 }
 
 /// The `ON DELETE CASCADE` foreign keys of `tables` that `reached` can

@@ -141,11 +141,7 @@ pub(super) trait ChildSide<C: Model>: Loader {
 
 /// Whether `side` is the parents' side of `table`'s foreign key in
 /// `column`.
-pub(super) fn is_side_of<C: Model>(
-    side: &dyn ChildSide<C>,
-    table: &'static TableDef,
-    column: usize,
-) -> bool {
+fn is_side_of<C: Model>(side: &dyn ChildSide<C>, table: &'static TableDef, column: usize) -> bool {
     C::TABLE.name == table.name
         && table
             .columns

@@ -6,12 +6,11 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use super::collection::live;
-use super::has_many::{ChildLink, is_side_of, unlink};
+use super::has_many::{ChildLink, unlink};
 use super::link::Link;
 use super::{Backref, CollectionField, HasManyDef, Owner, ParentRef, RelationField, Wire};
 use crate::error::Result;
 use crate::model::Model;
-use crate::schema::TableDef;
 use crate::state::{AnyNode, Handle, Node, State};
 
 /// Where a `HasOne` stands: not loaded, or loaded with its child (if any).
@@ -238,14 +237,6 @@ impl<C: Model> CollectionField for HasOne<C> {
             _ => None,
         };
         *self.slot.borrow_mut() = Slot::Loaded(kept);
-    }
-
-    fn holds_every_child(&self, table: &'static TableDef, column: usize) -> bool {
-        matches!(*self.slot.borrow(), Slot::Loaded(_))
-            && self
-                .link
-                .owner_and_def(KIND)
-                .is_ok_and(|(_, side)| is_side_of(side, table, column))
     }
 
     fn members(&self) -> Vec<ParentRef> {

@@ -191,10 +191,12 @@ pub trait CollectionField {
     fn keep_linked(&self);
     /// The objects it holds now (loaded, or added while not loaded).
     fn members(&self) -> Vec<ParentRef>;
-    /// Whether it is loaded and is the one-to-many (or one-to-one) side
-    /// of the foreign key in column `column` of `table`: then it holds
-    /// every row that points at its owner, and a cascade from the owner
-    /// reaches no row that is not loaded.
+    /// Whether it is loaded and is the one-to-many side of the foreign key
+    /// in column `column` of `table`: then it holds every row that pointed
+    /// at its owner when it loaded, or has joined since in this session,
+    /// and a cascade from the owner need not read which rows it passes
+    /// (rows another session inserted since are not seen, as in the
+    /// collection itself).
     fn holds_every_child(&self, table: &'static TableDef, column: usize) -> bool {
         let _ = (table, column);
         false

@@ -17,8 +17,9 @@ use std::rc::{Rc, Weak};
 use super::SessionInner;
 use crate::state::AnyNode;
 
-/// Each object is listed once (its `Meta` says whether it is), until a
-/// rollback takes the list.
+/// Each object is listed once while it stays in the session (its `Meta`
+/// says whether it is), until a rollback takes the list; one that leaves
+/// and joins again may be listed twice, which costs a second visit.
 #[derive(Default)]
 pub(crate) struct CollectionOwners {
     owners: RefCell<Vec<Weak<dyn AnyNode>>>,

@@ -222,7 +222,7 @@ impl SessionInner {
             Written::Inserted { node, .. } => Some(node),
             _ => None,
         });
-        let count = written.len();
+        let count = inserted.clone().count();
         self.collection_owners
             .note_all(inserted, count, || self.held());
         // A child given its parent by key meets the parent object once both

@@ -37,7 +37,7 @@ pub enum Value {
 /// A row as a foreign key names it: its table and its key, hashable, so
 /// that sets of rows (deleted by a flush, inserted with keys given) are
 /// looked up, not scanned.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RowKey(pub &'static str, pub Value);
 
 /// Keys compare as values do; a REAL key that is NaN matches nothing, as
