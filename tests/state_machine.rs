@@ -2340,6 +2340,27 @@ backend_tests! {
         ])
     }
 
+    fn three_savepoints_rolled_back_in_turn_leave_the_new_author_with_its_new_book(db) -> orm::Result<()> {
+        // The innermost rollback expires the author's books while the book
+        // is persistent; the next makes the book new, the last the author.
+        replay(&db, &[
+            Op::BeginNested,
+            Op::Add {
+                kind: A,
+                name: 0,
+                author: None,
+            },
+            Op::BeginNested,
+            Op::Add {
+                kind: B,
+                name: 0,
+                author: Some(0),
+            },
+            Op::BeginNested,
+            Op::Reopen,
+        ])
+    }
+
     fn a_rollback_making_an_author_new_again_gives_its_expired_books_the_book_linked_to_it(db) -> orm::Result<()> {
         // The empty savepoint's rollback expires the author's books; the
         // rollback makes the author and the book transient, and the books

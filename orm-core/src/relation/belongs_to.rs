@@ -501,9 +501,6 @@ impl<P: Model> ForeignKeyField for BelongsTo<P> {
         let Some(parent) = self.target.upgrade() else {
             return;
         };
-        if parent.meta().state() != State::Transient {
-            return;
-        }
         let Ok((owner, def)) = self.link.owner_and_def(KIND) else {
             return;
         };

@@ -163,9 +163,9 @@ pub trait ForeignKeyField {
     /// inserted the parent). Skips a parent that is being written.
     fn find_parent(&self);
     /// For an object new again (a rollback undid its insert): joins the
-    /// collection of the parent object it points at, if that parent is
-    /// new again too. The parent's collection, expired by an earlier
-    /// rollback, then holds again what the graph links to it.
+    /// collection of the parent object it points at (noted aside where it
+    /// is not loaded; not shown while the parent is in a session), so that
+    /// the collection holds it again once the parent is new too.
     fn rejoin_parent(&self);
     /// The parent's table and the key the field holds, if any.
     fn target_key(&self) -> Option<(&'static TableDef, Value)>;
