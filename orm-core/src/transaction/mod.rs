@@ -117,20 +117,23 @@ pub(crate) enum RollbackTo {
     },
 }
 
+/// The deleted objects among those a savepoint keeps values of.
+fn deleted_among(values: &HashMap<*const (), Kept>) -> Vec<Rc<dyn AnyNode>> {
+    let kept = values.values().map(|(node, _)| node);
+    kept.filter(|node| node.state() == State::Deleted)
+        .cloned()
+        .collect()
+}
+
 impl RollbackTo {
     /// The deleted objects a savepoint keeps values of (see
     /// [`Transaction::keep_before_change`]): changed since it, they are
     /// in no log of writes, and its rollback restores them from here.
     pub(crate) fn deleted_kept(&self) -> Vec<Rc<dyn AnyNode>> {
-        let RollbackTo::Savepoint { values, .. } = self else {
-            return Vec::new();
-        };
-        values
-            .values()
-            .map(|(node, _)| node)
-            .filter(|node| node.state() == State::Deleted)
-            .cloned()
-            .collect()
+        match self {
+            RollbackTo::Savepoint { values, .. } => deleted_among(values),
+            RollbackTo::Start => Vec::new(),
+        }
     }
 
     /// The values `node` is to get back, if it changed.

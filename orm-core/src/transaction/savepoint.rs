@@ -283,13 +283,9 @@ impl Transaction {
     /// [`Transaction::keep_before_change`]).
     pub(super) fn deleted_kept_now(&self) -> Vec<Rc<dyn AnyNode>> {
         let levels = self.savepoints.borrow();
-        let Some(level) = levels.last() else {
-            return Vec::new();
-        };
-        let kept = level.values.values().map(|(node, _)| node);
-        kept.filter(|node| node.state() == State::Deleted)
-            .cloned()
-            .collect()
+        levels
+            .last()
+            .map_or_else(Vec::new, |level| super::deleted_among(&level.values))
     }
 
     /// Where the marks of savepoint `id` stand.
