@@ -714,4 +714,26 @@ backend_tests! {
         assert_eq!(profile.read()?.user.load()?, ann);
         Ok(())
     }
+
+    fn a_profile_undone_by_a_savepoint_is_the_users_again_once_a_rollback_makes_both_new(db) -> orm::Result<()> {
+        db.create_all::<(User, Profile)>()?;
+        let session = db.session();
+        let ann = session.add(User::new("Ann"));
+        session.flush()?;
+        let savepoint = session.begin_nested()?;
+        let profile = session.add(Profile::new("Writes compilers"));
+        ann.read()?.profile.set(&profile)?;
+        session.flush()?;
+        // The profile's insert is undone; Ann's stays: her profile expires.
+        savepoint.rollback()?;
+        assert_eq!(profile.state(), State::Transient);
+        assert_eq!(ann.state(), State::Persistent);
+
+        // Both are new now, linked as they were built.
+        session.rollback()?;
+        assert_eq!(ann.state(), State::Transient);
+        assert_eq!(profile.read()?.user.load()?, ann);
+        assert_eq!(ann.read()?.profile.load()?, Some(profile.clone()));
+        Ok(())
+    }
 }

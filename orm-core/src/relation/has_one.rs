@@ -15,7 +15,11 @@ use crate::state::{AnyNode, Handle, Node, State};
 
 /// Where a `HasOne` stands: not loaded, or loaded with its child (if any).
 enum Slot<C: Model> {
-    Unloaded,
+    /// Not loaded; with a new child that points at the owner, noted while
+    /// not loaded (a rollback undid its insert). Not shown while the owner
+    /// is in a session, whose row decides; the child again once the owner
+    /// is new too, as nothing in the database points at a new owner.
+    Unloaded(Option<Weak<Node<C>>>),
     Loaded(Option<Weak<Node<C>>>),
 }
 
@@ -68,7 +72,7 @@ impl<C: Model> HasOne<C> {
     /// A relationship not loaded yet (an object read from the database).
     pub fn unloaded() -> Self {
         HasOne {
-            slot: RefCell::new(Slot::Unloaded),
+            slot: RefCell::new(Slot::Unloaded(None)),
             link: Link::new(),
         }
     }
@@ -117,7 +121,7 @@ impl<C: Model> HasOne<C> {
 
     fn loaded(&self) -> Option<Option<Handle<C>>> {
         match &*self.slot.borrow() {
-            Slot::Unloaded => None,
+            Slot::Unloaded(_) => None,
             Slot::Loaded(child) => Some(
                 child
                     .as_ref()
@@ -156,6 +160,15 @@ impl<C: Model> HasOne<C> {
             .is_ok_and(|o| o.meta().state() == State::Transient)
     }
 
+    /// The child held, loaded or noted, if it still points at the owner.
+    fn linked(&self) -> Option<Rc<Node<C>>> {
+        let (owner, def) = self.link.owner_and_def(KIND).ok()?;
+        let child = match &*self.slot.borrow() {
+            Slot::Loaded(held) | Slot::Unloaded(held) => held.as_ref()?.upgrade()?,
+        };
+        def.points_at(&child, &owner).then_some(child)
+    }
+
     fn current(&self) -> Option<Rc<Node<C>>> {
         match &*self.slot.borrow() {
             Slot::Loaded(Some(child)) => child.upgrade(),
@@ -174,9 +187,15 @@ impl<C: Model> Backref<C> for HasOne<C> {
         {
             unlink(&self.link, KIND, &previous)?;
         }
-        // Not loaded: the database may still hold another child; stay so.
-        if self.is_loaded() {
-            *self.slot.borrow_mut() = Slot::Loaded(Some(Rc::downgrade(&child.node)));
+        let new = child.node.meta().state() == State::Transient;
+        let child = Some(Rc::downgrade(&child.node));
+        let mut slot = self.slot.borrow_mut();
+        match &*slot {
+            Slot::Loaded(_) => *slot = Slot::Loaded(child),
+            // Not loaded: the database may still hold another child; stay
+            // so, noting a new one.
+            Slot::Unloaded(_) if new => *slot = Slot::Unloaded(child),
+            Slot::Unloaded(_) => {}
         }
         Ok(())
     }
@@ -194,11 +213,13 @@ impl<C: Model> Backref<C> for HasOne<C> {
     }
 
     fn forget(&self, child: &Handle<C>) {
-        if self
-            .current()
-            .is_some_and(|current| Rc::ptr_eq(&current, &child.node))
+        let mut slot = self.slot.borrow_mut();
+        let (Slot::Loaded(held) | Slot::Unloaded(held)) = &mut *slot;
+        if held
+            .as_ref()
+            .is_some_and(|h| std::ptr::eq(h.as_ptr(), Rc::as_ptr(&child.node)))
         {
-            *self.slot.borrow_mut() = Slot::Loaded(None);
+            *held = None;
         }
     }
 
@@ -226,17 +247,19 @@ impl<C: Model> RelationField for HasOne<C> {
 
 impl<C: Model> CollectionField for HasOne<C> {
     fn expire(&self) {
-        *self.slot.borrow_mut() = Slot::Unloaded;
+        *self.slot.borrow_mut() = Slot::Unloaded(None);
+    }
+
+    fn expire_after_rollback(&self) {
+        let kept = self
+            .linked()
+            .filter(|child| child.meta().state() == State::Transient);
+        *self.slot.borrow_mut() = Slot::Unloaded(kept.as_ref().map(Rc::downgrade));
     }
 
     fn keep_linked(&self) {
-        let kept = match (self.link.owner_and_def(KIND), self.current()) {
-            (Ok((owner, def)), Some(child)) if def.points_at(&child, &owner) => {
-                Some(Rc::downgrade(&child))
-            }
-            _ => None,
-        };
-        *self.slot.borrow_mut() = Slot::Loaded(kept);
+        let kept = self.linked();
+        *self.slot.borrow_mut() = Slot::Loaded(kept.as_ref().map(Rc::downgrade));
     }
 
     fn members(&self) -> Vec<ParentRef> {
