@@ -245,6 +245,36 @@ backend_tests! {
         Ok(())
     }
 
+    fn rollback_refused_by_a_guard_on_an_object_taken_out_before_a_flush_changes_nothing(db) -> orm::Result<()> {
+        people(&db)?;
+        let session = db.session();
+        let ann = session.get::<User>(1)?;
+        let cara = session.add(User::new("cara", 0));
+        let order = session.add(Order::new(500));
+        order.read()?.user.set(&cara)?;
+        order.read()?.user.set(&ann)?;
+        session.delete(&cara)?;
+        // The flush writes the order, not the user taken out again, whom
+        // the rollback makes new again.
+        session.flush()?;
+        ann.write()?.name = "ann 2".into();
+
+        let guard = cara.write()?;
+        assert!(matches!(session.rollback(), Err(Error::Borrowed { .. })));
+        drop(guard);
+        assert_eq!(ann.read()?.name, "ann 2", "the refused rollback restored nothing");
+        assert_eq!(order.state(), State::Persistent);
+
+        session.rollback()?;
+        assert_eq!(ann.read()?.name, "ann");
+        assert_eq!(order.state(), State::Transient);
+        assert_eq!(cara.state(), State::Transient);
+        assert!(cara.read()?.orders.load()?.is_empty());
+        assert_eq!(order.read()?.user.load()?, ann);
+        assert_eq!(count(&db, "SELECT count(*) FROM orders"), 0);
+        Ok(())
+    }
+
     // ----------------------------------------------------------------- refresh
 
     fn refresh_refused_by_a_read_guard_keeps_the_pending_change(db) -> orm::Result<()> {

@@ -727,6 +727,30 @@ backend_tests! {
 
     // ---------------------------------------------------------------- misuse
 
+    fn a_guard_on_a_new_object_taken_out_since_the_savepoint_stops_its_rollback(db) -> orm::Result<()> {
+        seeded(&db)?;
+        let session = db.session();
+        session.set_autoflush(false);
+        let ann = session.get::<User>(1)?;
+        let post = session.get::<Post>(1)?;
+        let savepoint = session.begin_nested()?;
+        let cara = session.add(User::new("cara"));
+        post.read()?.user.set(&cara)?;
+        session.delete(&cara)?;
+        let guard = cara.write()?;
+        let recorder = db.recorder();
+        assert!(matches!(savepoint.rollback(), Err(Error::Borrowed { .. })));
+        assert!(recorder.statements().is_empty());
+        assert!(session.has_changes(), "the move is still pending");
+        drop(guard);
+
+        session.rollback()?;
+        assert_eq!(post.read()?.user.load()?, ann);
+        assert!(cara.read()?.posts.load()?.is_empty(), "the post is ann's again");
+        assert_eq!(common::ids(&ann.read()?.posts.load()?), [1, 2]);
+        Ok(())
+    }
+
     fn a_borrow_held_during_a_savepoint_rollback_fails_it_and_changes_nothing(db) -> orm::Result<()> {
         seeded(&db)?;
         let session = db.session();

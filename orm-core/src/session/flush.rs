@@ -382,7 +382,12 @@ impl SessionInner {
         let work = self.unit_of_work.work();
         self.transaction.check_restorable(scope, &work.dirty)?;
         let listed = self.collection_owners.listed(self);
-        for node in work.pending.iter().chain(&listed) {
+        // New objects taken out again are made new again: their
+        // collections keep what still points at them.
+        let taken_out = self
+            .unit_of_work
+            .taken_out(matches!(scope, Scope::Transaction));
+        for node in work.pending.iter().chain(&listed).chain(&taken_out) {
             node.check_readable()?;
         }
         Ok(())

@@ -272,6 +272,16 @@ impl UnitOfWork {
         }
     }
 
+    /// The new objects taken out again (deleted before a flush): since the
+    /// last flush, or since the last commit or rollback (`discarded`). A
+    /// rollback makes them new again.
+    pub(crate) fn taken_out(&self, since_commit: bool) -> Vec<Rc<dyn AnyNode>> {
+        match since_commit {
+            true => self.discarded.borrow().clone(),
+            false => self.pending.borrow().taken_out(),
+        }
+    }
+
     /// The new objects deleted before a flush, taken out (rollback, commit).
     pub(crate) fn take_discarded(&self) -> Vec<Rc<dyn AnyNode>> {
         std::mem::take(&mut *self.discarded.borrow_mut())
@@ -347,6 +357,18 @@ impl Pending {
         let places = self.nodes.iter().enumerate();
         let left = places.filter(|(i, _)| !holes.contains(i));
         left.map(|(_, n)| Rc::clone(n)).collect()
+    }
+
+    /// The objects taken out.
+    fn taken_out(&self) -> Vec<Rc<dyn AnyNode>> {
+        let Some(holes) = self.holes() else {
+            return Vec::new();
+        };
+        holes
+            .iter()
+            .filter_map(|&i| self.nodes.get(i))
+            .cloned()
+            .collect()
     }
 
     /// The objects, in order, taken out; and those taken out before, to
