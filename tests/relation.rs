@@ -1265,6 +1265,20 @@ backend_tests! {
             ["SELECT blogs", "SELECT posts", "DELETE blogs"],
             "the blogs' keys and their posts', read before the DELETE"
         );
+        // The filter is read once: the DELETE goes by the keys read, of
+        // rows PostgreSQL locked as it read them.
+        let sql: Vec<String> = recorder
+            .statements()
+            .into_iter()
+            .map(|s| s.sql)
+            .filter(|sql| sql.starts_with("SELECT") || sql.starts_with("DELETE"))
+            .collect();
+        let (filter, lock, keys) = match backend::is_postgres(&db) {
+            true => ("$1", " FOR UPDATE", " = ANY($1)"),
+            false => ("?", "", " IN (SELECT value FROM json_each(?))"),
+        };
+        assert_eq!(sql[0], format!(r#"SELECT "id" FROM "blogs" WHERE "title" = {filter}{lock}"#));
+        assert_eq!(sql[2], format!(r#"DELETE FROM "blogs" WHERE "id"{keys} RETURNING "id""#));
         assert_eq!(comments[0].state(), State::Deleted);
         assert_eq!(comments[1].state(), State::Deleted);
         assert_eq!(comments[2].state(), State::Persistent);

@@ -49,6 +49,17 @@ impl Backend {
         }
     }
 
+    /// What ends a `SELECT` of rows a statement after it will write, so
+    /// that they stay as read until then: PostgreSQL locks them (`FOR
+    /// UPDATE`); SQLite's write transaction (`BEGIN IMMEDIATE`) already
+    /// keeps every other writer out.
+    pub(crate) fn lock_rows(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
     /// The statements around a migration's steps: before them, and after.
     /// SQLite's frame switches foreign keys off (a rebuild drops a table
     /// others point at) and checks them before `COMMIT`; PostgreSQL alters

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use rustc_hash::FxHashSet as HashSet;
 
 use super::{Session, SessionInner};
+use crate::backend::key_lists;
 use crate::error::{Error, Misuse, Result};
 use crate::loading::{conversion_error, key_in_first_column};
 use crate::model::Model;
@@ -14,9 +15,9 @@ use crate::query::{DeleteRows, UpdateRows};
 use crate::relation::cascade::{self, Effect};
 use crate::schema::TableDef;
 use crate::sql::tree::{self, Node};
-use crate::sql::{Conn, DbRow};
+use crate::sql::{Conn, DbRow, Param, text};
 use crate::state::{AnyNode, Node as ObjectNode, address, set_columns};
-use crate::value::{Row, Value, read};
+use crate::value::{Row, Value, ValueRef, read};
 
 impl Session {
     /// An `UPDATE` of every row of `T` matching a filter, loaded or not:
@@ -174,27 +175,29 @@ impl SessionInner {
         let reach = cascade::Reach::of(&self.identity.borrow(), &[], &[table.name]);
         // Where a cascade passes rows that are not loaded on its way to
         // loaded objects, the keys it starts from are read before the
-        // DELETE, while the rows below them are still there to read.
+        // DELETE, while the rows below them are still there to read; the
+        // DELETE then goes by those keys, so that a row that starts to
+        // match in between is not deleted unplanned.
         let keys_first = match reach.reads_rows() {
             true => Some(tree::render_delete_keys(&delete, key, dialect)?),
             false => None,
         };
         let mut changed = 0;
         let mut matched: Vec<Rc<dyn AnyNode>> = Vec::new();
-        let effects = self.bulk_statement(|conn| {
-            let planned = match &keys_first {
-                Some(select) => {
-                    let rows = self.keys_and_loaded::<T>(conn, select)?;
-                    Some(self.bulk_cascade(conn, &reach, &rows.loaded, rows.keys)?)
-                }
-                None => None,
-            };
-            let rows = self.keys_and_loaded::<T>(conn, &rendered)?;
-            changed = rows.keys.len();
-            matched = rows.loaded;
-            match planned {
-                Some(effects) => Ok(effects),
-                None => self.bulk_cascade(conn, &reach, &matched, rows.keys),
+        let effects = self.bulk_statement(|conn| match &keys_first {
+            Some(select) => {
+                let rows = self.keys_and_loaded::<T>(conn, select)?;
+                let keys = rows.keys.iter().map(|(_, key)| key.clone()).collect();
+                let effects = self.bulk_cascade(conn, &reach, &rows.loaded, rows.keys)?;
+                changed = delete_by_keys(conn, table, keys)?;
+                matched = rows.loaded;
+                Ok(effects)
+            }
+            None => {
+                let rows = self.keys_and_loaded::<T>(conn, &rendered)?;
+                changed = rows.keys.len();
+                matched = rows.loaded;
+                self.bulk_cascade(conn, &reach, &matched, rows.keys)
             }
         })?;
         let mut all = matched.into_iter().map(Effect::Deleted).collect::<Vec<_>>();
@@ -376,4 +379,21 @@ pub(super) fn row_values(table: &TableDef, row: &DbRow<'_, '_>) -> Result<Vec<Va
                 })
         })
         .collect()
+}
+
+/// Deletes the rows of `table` with these keys (read just before, in the
+/// same transaction): one statement per key list. Returns how many it
+/// deleted.
+fn delete_by_keys(conn: &Conn, table: &TableDef, keys: Vec<Value>) -> Result<usize> {
+    let column = table.primary_key().name;
+    let mut deleted = 0;
+    for list in key_lists(&keys, conn.dialect()) {
+        let sql = text::delete_by_keys(table, list.form, conn.dialect());
+        let param = [Param::new(ValueRef::Text(&list.json), column)];
+        conn.query(&sql, &param, table.name, |_| {
+            deleted += 1;
+            Ok(())
+        })?;
+    }
+    Ok(deleted)
 }

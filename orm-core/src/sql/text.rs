@@ -142,6 +142,19 @@ pub(crate) fn keys_pointing_at(
     dialect.placeholders(sql)
 }
 
+/// `DELETE FROM "table" WHERE "pk" IN (a key list) RETURNING "pk"`: the
+/// rows a bulk delete read the keys of first, deleted by those keys.
+pub(crate) fn delete_by_keys(table: &TableDef, list: KeyForm, dialect: Backend) -> String {
+    let key = table.primary_key().name;
+    let mut sql = String::with_capacity(96);
+    sql.push_str("DELETE FROM ");
+    push_quoted(&mut sql, table.name);
+    push_where(&mut sql, key, list.condition(dialect));
+    sql.push_str(" RETURNING ");
+    push_quoted(&mut sql, key);
+    dialect.placeholders(sql)
+}
+
 /// `INSERT INTO "table" (...)<overriding> VALUES (?, ...), ...` with every
 /// column, for `rows` rows.
 fn insert(table: &TableDef, rows: usize, overriding: &str) -> String {

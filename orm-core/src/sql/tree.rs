@@ -385,9 +385,11 @@ pub(crate) fn render_delete(delete: &Delete, dialect: Backend) -> Result<Rendere
     Ok(renderer.out)
 }
 
-/// Renders `SELECT <key> FROM <table> WHERE <the delete's filter>`: the
-/// keys of the rows `delete` would delete, read before it where a cascade
-/// must follow them past rows that are not loaded.
+/// Renders `SELECT <key> FROM <table> WHERE <the delete's filter>`, with
+/// the rows locked where the backend must: the keys of the rows `delete`
+/// would delete, read before it where a cascade must follow them past rows
+/// that are not loaded. The rows are then deleted by these keys, so that
+/// the filter is read once.
 pub(crate) fn render_delete_keys(delete: &Delete, key: &str, dialect: Backend) -> Result<Rendered> {
     let mut renderer = Renderer::over(delete.table, delete.filter.as_ref(), dialect);
     renderer.push("SELECT ");
@@ -395,6 +397,7 @@ pub(crate) fn render_delete_keys(delete: &Delete, key: &str, dialect: Backend) -
     renderer.push(" FROM ");
     renderer.table(delete.table);
     renderer.filter_and_returning(delete.filter.as_ref(), &[])?;
+    renderer.push(dialect.lock_rows());
     Ok(renderer.out)
 }
 
