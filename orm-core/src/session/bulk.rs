@@ -74,8 +74,11 @@ impl Session {
     /// NULL` follow as they do after `Session::delete`. Where such an
     /// object lies below rows that are not loaded (a loaded comment of a
     /// post that is not, under a deleted blog), the keys those rows are
-    /// found by are read first: a `SELECT` of the matching keys, and one
-    /// per table and level the cascade passes. It runs in the session's
+    /// found by are read first: a `SELECT` of the matching keys (locking
+    /// those rows on PostgreSQL), and one per table and level the cascade
+    /// passes; the `DELETE` then goes by those keys, so the filter is read
+    /// once and a row that starts to match meanwhile is left alone. It
+    /// runs in the session's
     /// transaction: `rollback` brings everything back.
     ///
     /// ```
