@@ -1294,6 +1294,81 @@ backend_tests! {
         Ok(())
     }
 
+    // The loaded objects a cascade reaches are found by their parents'
+    // keys, in an index made at the first cascade and kept: these show it
+    // follows what changed since.
+
+    fn a_child_moved_since_the_last_cascade_is_reached_by_the_next(db) -> orm::Result<()> {
+        blogs(&db)?;
+        let session = db.session();
+        let posts = session.query::<Post>().order_by(Post::ID.asc()).all()?;
+        let comments = session.query::<Comment>().order_by(Comment::ID.asc()).all()?;
+        session.delete(&posts[1])?;
+        session.flush()?;
+        // Comment z, of post c, moves to post a; then post a goes.
+        comments[2].read()?.post.set(&posts[0])?;
+        session.delete(&posts[0])?;
+        session.flush()?;
+        for comment in &comments {
+            assert_eq!(comment.state(), State::Deleted);
+        }
+        assert_eq!(posts[2].state(), State::Persistent);
+        session.commit()?;
+        assert_eq!(count(&db, "SELECT count(*) FROM comments"), 0);
+        Ok(())
+    }
+
+    fn an_object_loaded_since_the_last_cascade_is_reached_by_the_next(db) -> orm::Result<()> {
+        blogs(&db)?;
+        let session = db.session();
+        let posts = session.query::<Post>().order_by(Post::ID.asc()).all()?;
+        let x = session.get::<Comment>(1)?;
+        session.delete(&posts[1])?;
+        session.flush()?;
+        let z = session.get::<Comment>(3)?;
+        session.delete(&posts[2])?;
+        session.flush()?;
+        assert_eq!(z.state(), State::Deleted);
+        assert_eq!(x.state(), State::Persistent);
+        Ok(())
+    }
+
+    fn a_foreign_key_replaced_through_a_write_guard_is_followed_by_the_next_cascade(db) -> orm::Result<()> {
+        blogs(&db)?;
+        let session = db.session();
+        let posts = session.query::<Post>().order_by(Post::ID.asc()).all()?;
+        let z = session.get::<Comment>(3)?;
+        session.delete(&posts[1])?;
+        session.flush()?;
+        z.write()?.post = BelongsTo::with_key(1);
+        session.delete(&posts[0])?;
+        session.flush()?;
+        assert_eq!(z.state(), State::Deleted);
+        session.commit()?;
+        assert_eq!(count(&db, "SELECT count(*) FROM comments WHERE id = 3"), 0);
+        Ok(())
+    }
+
+    fn a_key_a_rollback_gives_back_is_followed_by_the_next_cascade(db) -> orm::Result<()> {
+        blogs(&db)?;
+        let session = db.session();
+        let posts = session.query::<Post>().order_by(Post::ID.asc()).all()?;
+        let z = session.get::<Comment>(3)?;
+        z.read()?.post.set(&posts[0])?;
+        session.flush()?;
+        // The cascade from post b looks at comments as they are now: z
+        // under post a.
+        session.delete(&posts[1])?;
+        session.flush()?;
+        session.rollback()?;
+        assert_eq!(z.read()?.post.key(), Some(3), "back under post c");
+        session.delete(&posts[2])?;
+        session.flush()?;
+        assert_eq!(z.state(), State::Deleted);
+        assert_eq!(posts[0].state(), State::Persistent);
+        Ok(())
+    }
+
     fn a_bulk_delete_reads_no_keys_where_nothing_below_is_loaded(db) -> orm::Result<()> {
         blogs(&db)?;
         let recorder = db.recorder();

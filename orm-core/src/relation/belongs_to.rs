@@ -130,7 +130,13 @@ impl<K: Clone + PartialEq> KeyCell<K> {
         in_place(&self.0, |key| key.clone())
     }
 
+    /// A key other than NULL and than the one held may make the object
+    /// point at a new parent: the identity map's index by parent key
+    /// must know.
     fn set(&self, key: Option<K>) {
+        if key.is_some() && !in_place(&self.0, |held| *held == key) {
+            crate::identity::note_key_written();
+        }
         self.0.set(key);
     }
 

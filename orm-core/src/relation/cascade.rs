@@ -188,7 +188,7 @@ impl Reach {
             return Ok(effects);
         }
         let mut gone: HashSet<*const ()> = HashSet::default();
-        let loaded = self.loaded_keys(&identity.borrow());
+        let new_keys = self.new_keys_passed();
         let mut parents = parents.to_vec();
         // A hash lookup per foreign key of each loaded object, not a scan of
         // every deleted row.
@@ -219,8 +219,9 @@ impl Reach {
             for through in &self.through {
                 for key in through.rows_deleted(conn, &deleted, &parents)? {
                     // A loaded object's own values say where it points.
+                    let loaded = identity.borrow().holds(through.table, &key);
                     let key = RowKey(through.table.name, key);
-                    if !loaded.contains(&key) && met.insert(key.clone()) {
+                    if !loaded && !new_keys.contains(&key) && met.insert(key.clone()) {
                         next.insert(key);
                     }
                 }
@@ -231,12 +232,14 @@ impl Reach {
         Ok(effects)
     }
 
-    /// The objects that may point at the `deleted` rows: every loaded
-    /// object of each table reached whose foreign keys point at a table
-    /// with rows deleted at this level, and the objects of the same flush.
-    /// (Not the deleted parents' loaded collections: a collection misses a
-    /// row another session inserted since it loaded, which the database
-    /// deletes all the same.)
+    /// The objects that may point at the `deleted` rows, each once: the
+    /// loaded objects of each table reached whose foreign keys with an
+    /// `ON DELETE` action point at one of them (found in the identity
+    /// map's index by parent key), and the objects of the same flush. (Not
+    /// the deleted parents' loaded collections: a collection misses a row
+    /// another session inserted since it loaded, which the database
+    /// deletes all the same.) A few may no longer point there: the caller
+    /// reads each object's keys again.
     fn candidates(
         &self,
         identity: &RefCell<IdentityMap>,
@@ -244,34 +247,38 @@ impl Reach {
     ) -> Vec<Rc<dyn AnyNode>> {
         let mut found = Vec::new();
         for table in &self.tables {
-            if acting_columns(table, deleted).is_empty() {
-                continue;
+            let acting = acting_columns(table, deleted);
+            for &(column, parent) in &acting {
+                let keys = deleted.iter().filter(|k| k.0 == parent);
+                identity
+                    .borrow_mut()
+                    .pointing_at(table, column, keys, &mut found);
             }
-            found.extend(identity.borrow().nodes_of(|t| t.name == table.name));
-            let new = self.new.iter().filter(|n| n.table().name == table.name);
-            found.extend(new.cloned());
+            if !acting.is_empty() {
+                let new = self.new.iter().filter(|n| n.table().name == table.name);
+                found.extend(new.cloned());
+            }
         }
+        let mut seen: HashSet<*const ()> = HashSet::default();
+        found.retain(|node| seen.insert(address(node)));
         found
     }
 
-    /// The keys of the objects reached in the tables a cascade passes.
-    fn loaded_keys(&self, identity: &IdentityMap) -> HashSet<RowKey> {
-        if !self.reads_rows() {
-            return HashSet::default();
-        }
+    /// The keys of the objects of the same flush in the tables a cascade
+    /// passes: loaded once it succeeds, their own values say where they
+    /// point.
+    fn new_keys_passed(&self) -> HashSet<RowKey> {
         let passed = |t: &TableDef| self.through.iter().any(|p| p.table.name == t.name);
-        let mut nodes = identity.nodes_of(passed);
-        nodes.extend(self.new.iter().filter(|n| passed(n.table())).cloned());
-        nodes
-            .iter()
-            .filter_map(|n| Some(RowKey(n.table().name, n.key_value().ok()?)))
+        let new = self.new.iter().filter(|n| passed(n.table()));
+        new.filter_map(|n| Some(RowKey(n.table().name, n.key_value().ok()?)))
             .collect()
     }
 }
 
 /// The foreign-key columns of `table` whose `ON DELETE` changes its rows
-/// and that point at a table with rows in `deleted`.
-fn acting_columns(table: &TableDef, deleted: &HashSet<RowKey>) -> Vec<usize> {
+/// and that point at a table with rows in `deleted`, each with that
+/// table's name.
+fn acting_columns(table: &TableDef, deleted: &HashSet<RowKey>) -> Vec<(usize, &'static str)> {
     let mut acting = Vec::new();
     for (i, column) in table.columns.iter().enumerate() {
         let Some(fk) = column.references else {
@@ -280,7 +287,7 @@ fn acting_columns(table: &TableDef, deleted: &HashSet<RowKey>) -> Vec<usize> {
         let parent = (fk.target)().name;
         let acts = matches!(fk.on_delete, OnDelete::Cascade | OnDelete::SetNull);
         if acts && deleted.iter().any(|k| k.0 == parent) {
-            acting.push(i);
+            acting.push((i, parent));
         }
     }
     acting

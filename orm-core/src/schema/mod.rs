@@ -340,6 +340,11 @@ impl TableDef {
         &self.columns[self.primary_key]
     }
 
+    /// Whether a column is a foreign key.
+    pub(crate) fn has_foreign_keys(&self) -> bool {
+        self.columns.iter().any(|c| c.references.is_some())
+    }
+
     /// The `CREATE TABLE` statement.
     pub fn create_table_sql(&self) -> String {
         self.create_table_sql_in(Backend::Sqlite)

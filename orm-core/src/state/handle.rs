@@ -88,6 +88,10 @@ impl<T: Model> Handle<T> {
     pub fn write(&self) -> Result<Write<'_, T>> {
         self.unexpire()?;
         let value = self.node.borrow_mut()?;
+        // The guard can replace a relationship field, and its key with it.
+        if T::TABLE.has_foreign_keys() {
+            crate::identity::note_key_written();
+        }
         let meta = self.node.meta();
         if matches!(meta.state(), State::Persistent | State::Deleted) {
             if !meta.has_snapshot() {
