@@ -180,6 +180,35 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_session_of_thousands_of_objects_frees_those_it_alone_holds(db) -> orm::Result<()> {
+        // Above the size from which a session frees a model's objects in
+        // address order rather than its map's order.
+        const USERS: usize = 3_000;
+        db.create_all::<(User, Order)>()?;
+        let census = Census::now();
+        let session = db.session();
+        for i in 0..USERS {
+            session.add(User::new(format!("user {i}")));
+        }
+        session.commit()?;
+        drop(session);
+        assert_eq!(census.since(), (USERS, 0), "the inserting session freed its users");
+
+        let census = Census::now();
+        let session = db.session();
+        let users = session.query::<User>().order_by(User::ID.asc()).all()?;
+        let kept: Vec<Handle<User>> = users.iter().step_by(100).cloned().collect();
+        drop(users);
+        drop(session);
+        assert_eq!(census.since(), (USERS, USERS / 100), "only the handles kept live on");
+        let names: Vec<String> = kept.iter().map(|u| Ok(u.read()?.name.clone())).collect::<orm::Result<_>>()?;
+        assert_eq!(names.first().map(String::as_str), Some("user 0"));
+        assert_eq!(names.last().map(String::as_str), Some("user 2900"));
+        drop(kept);
+        assert_eq!(census.since(), (USERS, 0), "every object was freed");
+        Ok(())
+    }
+
     fn dropping_the_session_frees_lazily_loaded_users_and_orders(db) -> orm::Result<()> {
         shop(&db)?;
         let census = Census::now();
