@@ -60,7 +60,7 @@ impl<T: Model> Drop for TableMap<T> {
     fn drop(&mut self) {
         if self.rows.len() >= FREED_IN_ADDRESS_ORDER_FROM {
             let mut nodes: Vec<Rc<Node<T>>> = self.rows.drain().map(|(_, node)| node).collect();
-            nodes.sort_unstable_by_key(|node| Rc::as_ptr(node) as usize);
+            nodes.sort_unstable_by_key(Rc::as_ptr);
             drop(nodes);
         }
     }
